@@ -1,0 +1,45 @@
+"""The ``command`` agent: any CLI agent or script, run in the task's sandbox.
+
+It sees the spec in the file named by ``$OVERNIGHT_SPEC``, the previous
+attempt's feedback in ``$OVERNIGHT_FEEDBACK`` (and the file
+``$OVERNIGHT_FEEDBACK_FILE``), the task id in ``$OVERNIGHT_TASK_ID``, the
+attempt number in ``$OVERNIGHT_ATTEMPT`` and, for tasks made by ``eval run``,
+the instance id in ``$OVERNIGHT_INSTANCE_ID``. Its exit code is recorded but
+proves nothing: only the gates decide.
+"""
+
+from __future__ import annotations
+
+from overnight.agents import AgentContext, AgentResult
+
+
+class CommandAgent:
+    name = "command"
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def run(self, ctx: AgentContext) -> AgentResult:
+        feedback_file = ctx.spec_file.with_name(f"feedback-{ctx.attempt}.md")
+        feedback_file.write_text(ctx.feedback)
+        env = {
+            **ctx.environ,
+            "OVERNIGHT_SPEC": str(ctx.spec_file),
+            "OVERNIGHT_FEEDBACK": ctx.feedback,
+            "OVERNIGHT_FEEDBACK_FILE": str(feedback_file),
+            "OVERNIGHT_TASK_ID": str(ctx.task_id),
+            "OVERNIGHT_RUN": str(ctx.run_number),
+            "OVERNIGHT_ATTEMPT": str(ctx.attempt),
+            "OVERNIGHT_WORKSPACE": str(ctx.workspace),
+        }
+        if ctx.instance_id:
+            env["OVERNIGHT_INSTANCE_ID"] = ctx.instance_id
+        done = ctx.sandbox.run(
+            self.command, cwd=ctx.workspace, env=env, timeout=ctx.timeout, cancel=ctx.cancel
+        )
+        state = "timed out" if done.timed_out else f"exited {done.exit_code}"
+        return AgentResult(
+            done.exit_code,
+            f"`{self.command}` {state} after {done.duration:.1f} s",
+            f"$ {self.command}\n{done.output}",
+        )

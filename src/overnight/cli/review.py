@@ -1,0 +1,76 @@
+"""`review`, `approve`, `request-changes`, `reject`, `rebase`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from overnight import review as actions
+from overnight.cli import store
+from overnight.views import task_summary
+
+
+@click.command("review")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def review_cmd(as_json: bool) -> None:
+    """List READY tasks, waiting for review."""
+    db = store()
+    with db.session() as session:
+        rows = [task_summary(db.task(session, t.id)) for t in actions.ready_tasks(db)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("nothing to review")
+        return
+    table = Table("id", "title", "attempts", "branch")
+    for r in rows:
+        table.add_row(str(r["id"]), r["title"], str(r["attempts"]), r["branch"])
+    Console().print(table)
+    click.echo(
+        "next: overnight show ID · overnight approve ID · "
+        "overnight request-changes ID -m '...' · overnight reject ID -m '...'"
+    )
+
+
+@click.command()
+@click.argument("task_id")
+@click.option("-m", "--message", default="", help="A note kept with the review.")
+def approve(task_id: str, message: str) -> None:
+    """Merge the task's branch into its base branch."""
+    sha = actions.approve(store(), task_id, message)
+    click.echo(f"task {task_id}: merged as {sha[:10]}")
+
+
+@click.command("request-changes")
+@click.argument("task_id")
+@click.option("-m", "--message", required=True, help="What to change.")
+def request_changes(task_id: str, message: str) -> None:
+    """Queue a new run of the task with this feedback."""
+    run = actions.request_changes(store(), task_id, message)
+    click.echo(f"task {task_id}: run {run.number} queued")
+
+
+@click.command()
+@click.argument("task_id")
+@click.option("-m", "--message", default="", help="Why (goes back to the spec's author).")
+def reject(task_id: str, message: str) -> None:
+    """Reject the task: its pull request is closed, nothing is merged."""
+    actions.reject(store(), task_id, message)
+    click.echo(f"task {task_id}: rejected")
+
+
+@click.command()
+@click.argument("task_id")
+def rebase(task_id: str) -> None:
+    """Queue a new run on the current base branch, carrying the change over."""
+    run = actions.rebase(store(), task_id)
+    click.echo(f"task {task_id}: run {run.number} queued on the current base")
+
+
+def register(main: click.Group) -> None:
+    for command in (review_cmd, approve, request_changes, reject, rebase):
+        main.add_command(command)

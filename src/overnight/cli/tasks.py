@@ -1,0 +1,214 @@
+"""`submit`, `status`, `show`, `logs`, `cancel`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from overnight import queue
+from overnight.cli import store
+from overnight.errors import UsageError
+from overnight.intake import inline_spec, submit_text
+from overnight.store import Task
+from overnight.views import logs, task_detail, task_summary
+
+STATUS_STYLE = {
+    "ready": "green",
+    "merged": "bold green",
+    "failed": "red",
+    "running": "yellow",
+    "queued": "cyan",
+    "cancelled": "dim",
+    "rejected": "magenta",
+}
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path(allow_dash=True))
+@click.option("--title", help="Inline spec: the title.")
+@click.option(
+    "--accept-test",
+    "accept_tests",
+    multiple=True,
+    metavar="NODEID",
+    help="Inline spec: a pytest node id that must pass (repeatable).",
+)
+@click.option(
+    "--accept-run",
+    "accept_runs",
+    multiple=True,
+    metavar="CMD",
+    help="Inline spec: a command that must exit 0 (repeatable).",
+)
+@click.option("--body", default="", help="Inline spec: the description.")
+@click.option("--agent", help="Agent for these tasks, e.g. 'command:aider --yes-always ...'.")
+@click.option("--json", "as_json", is_flag=True, help="Print the task objects as JSON.")
+def submit(
+    files: tuple[str, ...],
+    title: str | None,
+    accept_tests: tuple[str, ...],
+    accept_runs: tuple[str, ...],
+    body: str,
+    agent: str | None,
+    as_json: bool,
+) -> None:
+    """Queue spec FILES (or '-' for stdin, or an inline spec); print one task id each.
+
+    Every spec is checked first; if any has errors, nothing is queued.
+    """
+    sources: list[tuple[str, str, Path]] = []
+    for name in files:
+        if name == "-":
+            sources.append(("<stdin>", sys.stdin.read(), Path.cwd()))
+        elif Path(name).is_file():
+            sources.append((name, Path(name).read_text(), Path(name).parent))
+        else:
+            raise UsageError(f"no such spec file: {name}")
+    if title:
+        sources.append(
+            (
+                "<inline>",
+                inline_spec(title, list(accept_tests), list(accept_runs), body),
+                Path.cwd(),
+            )
+        )
+    elif accept_tests or accept_runs:
+        raise UsageError("--accept-test/--accept-run need --title")
+    if not sources:
+        raise UsageError(
+            "give spec files, '-' for stdin, or --title with --accept-test/--accept-run"
+        )
+    from overnight.spec import load_spec
+
+    for name, text, base in sources:  # check them all before queuing any
+        load_spec(text, name, base)
+    db = store()
+    tasks = []
+    for name, text, base in sources:
+        submitted = submit_text(db, text, source=name, base_dir=base, agent=agent)
+        for warning in submitted.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        tasks.append(submitted.task)
+    if as_json:
+        with db.session() as session:
+            rows = [task_summary(session.get(Task, t.id)) for t in tasks]  # type: ignore[arg-type]
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for task in tasks:
+            click.echo(task.id)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", default=50, show_default=True, help="Newest tasks shown.")
+def status(as_json: bool, limit: int) -> None:
+    """Table of tasks: status, attempts, failing gates, reason."""
+    with store().session() as session:
+        tasks = list(session.scalars(select(Task).order_by(Task.id.desc()).limit(limit)))
+        rows = [task_summary(t) for t in reversed(tasks)]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "status", "title", "attempts", "branch", "failing / reason")
+    for r in rows:
+        style = STATUS_STYLE.get(r["status"], "")
+        reason = ", ".join(r["failing_gates"]) or r["failure_reason"] or ""
+        table.add_row(
+            str(r["id"]),
+            f"[{style}]{r['status']}[/]",
+            r["title"],
+            str(r["attempts"]),
+            r["branch"],
+            reason,
+        )
+    Console().print(table)
+
+
+@click.command()
+@click.argument("task_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--diff/--no-diff", default=True, help="Include the diff.")
+def show(task_id: str, as_json: bool, diff: bool) -> None:
+    """The spec, runs, gate table, pull request body and diff of a task."""
+    db = store()
+    with db.session() as session:
+        data = task_detail(session, db.task(session, task_id), diff=diff)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    console = Console()
+    style = STATUS_STYLE.get(data["status"], "")
+    console.print(f"[bold]task {data['id']}[/]: {data['title']}  [{style}]{data['status']}[/]")
+    console.print(
+        f"repo {data['repo']} · base {data['base_ref']} ({data['base_sha'][:10]}) · "
+        f"branch {data['branch']}"
+    )
+    if data["failure_reason"]:
+        console.print(f"[red]reason:[/] {data['failure_reason']}")
+    console.rule("spec")
+    console.print(data["spec"], markup=False, highlight=False)
+    for run in data["runs"]:
+        console.rule(
+            f"run {run['number']} ({run['kind']}): {run['status']}, {run['attempts']} attempt(s)"
+        )
+        for step in run["steps"]:
+            label = step["name"] + (f" #{step['attempt']}" if step["attempt"] else "")
+            took = f"{step['duration']:.1f}s" if step["duration"] is not None else "…"
+            console.print(
+                f"  {label:<12} {step['status']:<11} {took:>7}  {step['summary'] or ''}",
+                markup=False,
+                highlight=False,
+            )
+        if run["gates"]:
+            table = Table("gate", "verdict", "command", "summary")
+            for g in run["gates"]:
+                table.add_row(
+                    g["name"],
+                    g["verdict"] + ("" if g["blocking"] else " (advisory)"),
+                    g["command"] or "",
+                    g["summary"],
+                )
+            console.print(table)
+    if data["pull_request"]:
+        console.rule(f"pull request ({data['pull_request']['state']})")
+        console.print(data["pull_request"]["body"], markup=False, highlight=False)
+    if diff and data.get("diff"):
+        console.rule("diff")
+        console.print(data["diff"], markup=False, highlight=False)
+
+
+@click.command("logs")
+@click.argument("task_id")
+@click.option("--gate", help="Only this gate's logs.")
+def logs_cmd(task_id: str, gate: str | None) -> None:
+    """Full logs of every step and gate of a task."""
+    db = store()
+    with db.session() as session:
+        entries = logs(session, db.task(session, task_id), gate)
+    if gate and not entries:
+        raise UsageError(f"no logs for gate '{gate}' in task {task_id}")
+    for title, text in entries:
+        click.echo(f"===== {title}")
+        if text:
+            click.echo(text.rstrip())
+
+
+@click.command()
+@click.argument("task_id")
+def cancel(task_id: str) -> None:
+    """Cancel a queued or running task (its workspace is kept)."""
+    task = queue.cancel(store(), task_id)
+    click.echo(
+        f"task {task.id}: " + ("cancelled" if task.status == "cancelled" else "cancel requested")
+    )
+
+
+def register(main: click.Group) -> None:
+    for command in (submit, status, show, logs_cmd, cancel):
+        main.add_command(command)

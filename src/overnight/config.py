@@ -1,0 +1,189 @@
+"""Project configuration: ``overnight.toml`` or ``[tool.overnight]`` in pyproject.toml.
+
+``detect`` guesses a configuration from the files of a repository; ``overnight
+init`` writes it, and a repository without any configuration uses it as is.
+The configuration is read from the task's base commit, so what the worker does
+cannot be changed by edits made after submitting (or by the agent).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from overnight.errors import ConfigError
+
+CONFIG_FILE = "overnight.toml"
+DEPENDENCY_FILES = (
+    "pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", "requirements-dev.txt",
+    "requirements-test.txt", "test-requirements.txt", "dev-requirements.txt",
+    "poetry.lock", "uv.lock", "Pipfile.lock",
+)  # fmt: skip
+DEFAULT_PROTECTED = [
+    CONFIG_FILE,
+    ".github/**",
+    ".gitlab-ci.yml",
+    ".ci/**",
+    ".circleci/**",
+    "tox.ini",
+    "noxfile.py",
+]
+GATE_NAMES = ("scope", "tests", "acceptance-commands", "lint")
+
+
+@dataclass
+class GateConfig:
+    enabled: bool = True
+    blocking: bool = True
+
+
+@dataclass
+class ProjectConfig:
+    setup: list[str] = field(default_factory=list)
+    test_cmd: str = "python -m pytest"
+    lint_cmd: str | None = None
+    agent: str | None = None
+    agent_env: list[str] = field(default_factory=list)  # variables passed to the agent
+    sandbox: str = "none"
+    environment: str = "venv"  # "venv": cached virtualenv; "inherit": the worker's own
+    protected: list[str] = field(default_factory=lambda: list(DEFAULT_PROTECTED))
+    gates: dict[str, GateConfig] = field(default_factory=dict)
+    timeout_minutes: float = 20.0  # for any single command
+
+    def gate(self, name: str) -> GateConfig:
+        return self.gates.get(name, GateConfig())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = CONFIG_FILE) -> ProjectConfig:
+        data = dict(data)
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        gates = {}
+        for name, value in (data.pop("gates", None) or {}).items():
+            if name not in GATE_NAMES:
+                raise ConfigError(
+                    f"{source}: unknown gate '{name}'; known: {', '.join(GATE_NAMES)}"
+                )
+            if not isinstance(value, dict) or set(value) - {"enabled", "blocking"}:
+                raise ConfigError(f"{source}: [gates.{name}] takes 'enabled' and 'blocking'")
+            gates[name] = GateConfig(**value)
+        if isinstance(data.get("setup"), str):
+            data["setup"] = [data["setup"]]
+        if data.get("environment", "venv") not in ("venv", "inherit"):
+            raise ConfigError(f"{source}: 'environment' must be 'venv' or 'inherit'")
+        try:
+            return cls(gates=gates, **data)
+        except TypeError as exc:
+            raise ConfigError(f"{source}: {exc}") from exc
+
+
+def parse_config(files: dict[str, str]) -> ProjectConfig:
+    """Build the configuration from file contents keyed by path (at one commit)."""
+    if CONFIG_FILE in files:
+        try:
+            data = tomllib.loads(files[CONFIG_FILE])
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{CONFIG_FILE}: {exc}; fix the TOML syntax") from exc
+        return ProjectConfig.from_dict(data.get("overnight", data))
+    pyproject = files.get("pyproject.toml")
+    if pyproject:
+        try:
+            section = tomllib.loads(pyproject).get("tool", {}).get("overnight")
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"pyproject.toml: {exc}; fix the TOML syntax") from exc
+        if section is not None:
+            return ProjectConfig.from_dict(section, "pyproject.toml [tool.overnight]")
+    return detect(files)
+
+
+def detect(files: dict[str, str]) -> ProjectConfig:
+    """Guess setup, test and lint commands from a repository's files."""
+    setup: list[str] = []
+    pyproject = files.get("pyproject.toml", "")
+    try:
+        project = tomllib.loads(pyproject) if pyproject else {}
+    except tomllib.TOMLDecodeError:
+        project = {}
+    extras = project.get("project", {}).get("optional-dependencies", {})
+    if pyproject and "project" in project or "setup.py" in files or "setup.cfg" in files:
+        extra = next((e for e in ("test", "tests", "testing", "dev") if e in extras), None)
+        setup.append(
+            f"python -m pip install -e '.[{extra}]'" if extra else "python -m pip install -e ."
+        )
+    for req in (
+        "requirements.txt",
+        "requirements-dev.txt",
+        "requirements-test.txt",
+        "test-requirements.txt",
+        "dev-requirements.txt",
+    ):
+        if req in files:
+            setup.append(f"python -m pip install -r {req}")
+    if not any(
+        "pytest" in text.lower() for name, text in files.items() if name in DEPENDENCY_FILES
+    ):
+        setup.append("python -m pip install pytest")
+    ruff = "ruff.toml" in files or ".ruff.toml" in files or "ruff" in project.get("tool", {})
+    return ProjectConfig(setup=setup, lint_cmd="ruff check" if ruff else None)
+
+
+def render_toml(config: ProjectConfig) -> str:
+    """The overnight.toml that ``overnight init`` writes."""
+
+    def q(value: str) -> str:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [
+        "# overnight: how tasks on this repository are prepared and graded.",
+        "# Read from the task's base commit; the agent may not change this file.",
+        "",
+    ]
+    lines.append("setup = [" + ", ".join(q(c) for c in config.setup) + "]")
+    lines.append(f"test_cmd = {q(config.test_cmd)}")
+    if config.lint_cmd:
+        lines.append(f"lint_cmd = {q(config.lint_cmd)}")
+    else:
+        lines.append('# lint_cmd = "ruff check"')
+    lines.append(
+        f"agent = {q(config.agent)}"
+        if config.agent
+        else '# agent = "command:aider --yes-always --message-file \\"$OVERNIGHT_SPEC\\""'
+    )
+    lines.append(f"sandbox = {q(config.sandbox)}")
+    lines.append(f"environment = {q(config.environment)}")
+    lines.append("protected = [" + ", ".join(q(p) for p in config.protected) + "]")
+    lines.append("")
+    for name in GATE_NAMES:
+        if name == "lint" and not config.lint_cmd:
+            continue
+        gate = config.gate(name)
+        lines += [f"[gates.{name}]", f"blocking = {str(gate.blocking).lower()}", ""]
+    return "\n".join(lines)
+
+
+def home() -> Path:
+    """Where overnight keeps its state: ``$OVERNIGHT_HOME`` or the XDG data dir."""
+    if os.environ.get("OVERNIGHT_HOME"):
+        return Path(os.environ["OVERNIGHT_HOME"]).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(xdg) / "overnight"
+
+
+def cache_dir() -> Path:
+    """Repository caches and environments; shareable between homes via ``OVERNIGHT_CACHE``."""
+    return Path(os.environ.get("OVERNIGHT_CACHE") or home() / "cache").expanduser()
+
+
+def database_url() -> str:
+    return os.environ.get("OVERNIGHT_DATABASE_URL") or f"sqlite:///{home() / 'overnight.db'}"

@@ -1,0 +1,74 @@
+"""One error hierarchy for overnight.
+
+    OvernightError                  every error overnight raises on purpose
+    ├── UsageError                  the user asked for something malformed (exit 2)
+    │   └── SpecError               a spec has problems; carries them all
+    ├── ConfigError                 overnight.toml / [tool.overnight] is wrong
+    ├── NotFound                    no such task, run or artifact
+    ├── StateError                  the action does not fit the task's state
+    ├── GitError                    a git command failed (message is git's, trimmed)
+    ├── WorkspaceError              a repository, base or patch cannot be used
+    ├── SetupError                  the environment's setup commands failed
+    ├── LeaseLost                   a worker lost its lease: it must not write results
+    └── MergeConflict               approve/rebase met conflicts
+
+Third-party errors are translated where they enter (git and subprocess in
+``workspace``, SQLAlchemy in ``store``) with ``raise ... from exc``.
+Every message is one line that says what to do next.
+"""
+
+from __future__ import annotations
+
+
+class OvernightError(Exception):
+    """Base class; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(OvernightError):
+    exit_code = 2
+
+
+class SpecError(UsageError):
+    """A spec that cannot be queued; ``problems`` holds every finding."""
+
+    def __init__(self, message: str, problems: list | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class ConfigError(UsageError):
+    pass
+
+
+class NotFound(UsageError):
+    pass
+
+
+class StateError(OvernightError):
+    pass
+
+
+class GitError(OvernightError):
+    pass
+
+
+class WorkspaceError(OvernightError):
+    pass
+
+
+class SetupError(OvernightError):
+    """Setup commands failed; ``log`` holds everything they printed."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+class LeaseLost(OvernightError):
+    pass
+
+
+class MergeConflict(OvernightError):
+    pass

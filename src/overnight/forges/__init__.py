@@ -1,0 +1,77 @@
+"""Delivery: a branch and a pull request for a run. Forges are picked by name;
+``local`` pushes the branch into the user's repository and keeps the pull
+request as a record in the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from overnight.gates import GateOutcome
+from overnight.store import PullRequest
+
+
+@dataclass
+class Delivery:
+    task_id: int
+    run_id: int
+    repo: str
+    branch: str
+    base_branch: str
+    base_sha: str
+    head_sha: str
+    title: str
+    body: str
+
+
+class Forge(Protocol):
+    name: str
+
+    def deliver(self, session: Session, delivery: Delivery, workspace: Path) -> PullRequest: ...
+
+
+def pr_body(
+    *,
+    description: str,
+    diffstat: str,
+    gates: list[GateOutcome],
+    attempts: int,
+    run_number: int,
+    base_sha: str,
+    head_sha: str,
+    task_id: int,
+    review_feedback: str | None = None,
+) -> str:
+    """The Markdown body: summary, evidence of each gate, and how to inspect it."""
+    summary = description.strip().split("\n\n")[0] if description.strip() else "(no description)"
+    rows = ["| gate | verdict | command | summary |", "| --- | --- | --- | --- |"]
+    for g in gates:
+        verdict = g.verdict.upper() + ("" if g.blocking else " (advisory)")
+        rows.append(f"| {g.name} | {verdict} | `{_cell(g.command or '-')}` | {_cell(g.summary)} |")
+    parts = [
+        "## Summary",
+        summary,
+        "",
+        "## Evidence",
+        f"Gates ran on `{head_sha[:12]}`, the exact commit delivered "
+        f"(base `{base_sha[:12]}`), after {attempts} attempt(s) in run {run_number}.",
+        "",
+        *rows,
+        "",
+        f"Full logs: `overnight logs {task_id}` (one gate: `overnight logs {task_id} --gate NAME`).",
+        "",
+        "## Changes",
+        "```",
+        diffstat.strip() or "(no changes)",
+        "```",
+    ]
+    if review_feedback:
+        parts += ["", "## Review feedback addressed", review_feedback.strip()]
+    return "\n".join(parts) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:200]

@@ -1,0 +1,6 @@
+"""One run of a task, as a sequence of recorded steps:
+prepare → baseline → (agent → gates)×attempts → deliver."""
+
+from overnight.pipeline.run import Paths, execute
+
+__all__ = ["Paths", "execute"]

@@ -1,0 +1,52 @@
+"""The baseline: what the gates see on the base commit (test patches applied)."""
+
+from __future__ import annotations
+
+from overnight.gates import Baseline, GateContext
+from overnight.gates.lint import run_lint
+from overnight.gates.pytest_run import run_tests
+
+
+def measure_baseline(ctx: GateContext) -> tuple[Baseline, str]:
+    """Run the acceptance tests, the whole suite, the linter and the acceptance
+    commands on the base; return the baseline and the combined log."""
+    baseline, logs = Baseline(), []
+    test_cmd = ctx.spec.test_cmd or ctx.config.test_cmd
+    if ctx.spec.acceptance_tests:
+        run = run_tests(
+            ctx.sandbox,
+            ctx.path,
+            ctx.environ,
+            test_cmd,
+            ctx.spec.acceptance_tests,
+            ctx.timeout,
+            ctx.cancel,
+        )
+        logs.append(f"$ {run.command}\n{run.completed.output}\n[exit {run.completed.exit_code}]")
+        baseline.acceptance = {node: run.outcome(node) for node in ctx.spec.acceptance_tests}
+    if ctx.spec.regression != "none":
+        select = None if ctx.spec.regression == "all" else list(ctx.spec.regression)
+        run = run_tests(
+            ctx.sandbox, ctx.path, ctx.environ, test_cmd, select, ctx.timeout, ctx.cancel
+        )
+        logs.append(f"$ {run.command}\n{run.completed.output}\n[exit {run.completed.exit_code}]")
+        if not run.recorded:
+            baseline.tests_error = (
+                f"'{run.command}' gave no per-test results (exit "
+                f"{run.completed.exit_code}): check test_cmd, and that "
+                "setup installs pytest"
+            )
+        baseline.tests = run.outcomes
+    if ctx.config.lint_cmd:
+        lint = run_lint(
+            ctx.sandbox, ctx.path, ctx.environ, ctx.config.lint_cmd, ctx.timeout, ctx.cancel
+        )
+        logs.append(f"$ {lint.command}\n{lint.output}\n[exit {lint.exit_code}]")
+        baseline.lint, baseline.lint_error = lint.findings, lint.error
+    for cmd in ctx.spec.acceptance_commands:
+        done = ctx.sandbox.run(
+            cmd, cwd=ctx.path, env=ctx.environ, timeout=ctx.timeout, cancel=ctx.cancel
+        )
+        logs.append(f"$ {cmd}\n{done.output}\n[exit {done.exit_code}]")
+        baseline.commands[cmd] = done.exit_code
+    return baseline, "\n\n".join(logs)

@@ -1,0 +1,174 @@
+"""The review queue and its actions: approve (merge), request changes (a new
+run with the feedback), reject, and rebase (a new run on the current base)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from overnight.config import cache_dir
+from overnight.errors import MergeConflict, StateError
+from overnight.store import PullRequest, Review, Run, Store, Task, TaskStatus
+from overnight.workspace import IDENTITY, RepoCache, git, is_url
+
+REVIEWABLE = (TaskStatus.READY, TaskStatus.FAILED)
+
+
+def ready_tasks(store: Store) -> list[Task]:
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(Task)
+                .where(Task.status == TaskStatus.READY)
+                .order_by(Task.priority.desc(), Task.id)
+            )
+        )
+
+
+def open_pull_request(session: Session, task: Task) -> PullRequest | None:
+    return session.scalars(
+        select(PullRequest)
+        .where(PullRequest.task_id == task.id, PullRequest.state == "open")
+        .order_by(PullRequest.id.desc())
+    ).first()
+
+
+def approve(store: Store, task_id: int | str, message: str = "") -> str:
+    """Merge the task's branch into its base branch; return the merge commit."""
+    with store.session() as session:
+        task = store.task(session, task_id)
+        if task.status != TaskStatus.READY:
+            raise StateError(f"task {task.id} is {task.status}: only READY tasks can be approved")
+        pr = open_pull_request(session, task)
+        if pr is None or pr.head_sha != task.head_sha:
+            raise StateError(f"task {task.id} has no open pull request for {task.head_sha}")
+        merge_sha = merge(
+            task.repo,
+            task.base_ref,
+            pr.branch,
+            pr.head_sha,
+            task.id,
+            f"Merge {pr.branch}: {task.title}",
+        )
+        pr.state, pr.merge_sha = "merged", merge_sha
+        task.status = TaskStatus.MERGED
+        session.add(Review(task_id=task.id, run_id=pr.run_id, action="approve", message=message))
+        store.event(session, task.id, "merged", f"merged into {task.base_ref} as {merge_sha[:10]}")
+        return merge_sha
+
+
+def merge(repo: str, base: str, branch: str, head: str, task_id: int, message: str) -> str:
+    cache = RepoCache(cache_dir() / "repos").fetch(repo)
+    if (
+        subprocess.run(
+            ["git", "show-ref", "--verify", "--quiet", f"refs/heads/{base}"], cwd=cache
+        ).returncode
+        != 0
+    ):
+        raise StateError(f"base '{base}' is not a branch: merge {branch} yourself")
+    proc = subprocess.run(
+        ["git", "merge-tree", "--write-tree", "--name-only", f"refs/heads/{base}", head],
+        cwd=cache,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode == 1:
+        files = proc.stdout.split("\n\n")[0].splitlines()[1:]
+        raise MergeConflict(
+            f"task {task_id} conflicts with {base} ({', '.join(files[:5])}): "
+            f"run 'overnight rebase {task_id}' to redo it on the current {base}"
+        )
+    if proc.returncode != 0:
+        raise StateError(f"cannot merge {branch}: {proc.stderr.strip()}")
+    if not is_url(repo) and _checked_out(repo) == base:
+        git([*IDENTITY, "merge", "--no-ff", "--quiet", "-m", message, head], repo)
+        return git(["rev-parse", "HEAD"], repo)
+    tree = proc.stdout.splitlines()[0]
+    parent = git(["rev-parse", f"refs/heads/{base}"], cache)
+    sha = git([*IDENTITY, "commit-tree", tree, "-p", parent, "-p", head, "-m", message], cache)
+    git(["push", "--quiet", repo, f"{sha}:refs/heads/{base}"], cache)
+    return sha
+
+
+def _checked_out(repo: str) -> str | None:
+    if git(["rev-parse", "--is-bare-repository"], repo) == "true":
+        return None
+    return git(["symbolic-ref", "--quiet", "--short", "HEAD"], repo, check=False) or None
+
+
+def request_changes(store: Store, task_id: int | str, message: str) -> Run:
+    """Queue a new run of the task that starts from its last change, with ``message``."""
+    if not message.strip():
+        raise StateError('say what to change: -m "..."')
+    with store.session() as session:
+        task = store.task(session, task_id)
+        if task.status not in REVIEWABLE:
+            raise StateError(
+                f"task {task.id} is {task.status}: changes can be requested on "
+                "READY or FAILED tasks"
+            )
+        run = _new_run(session, task, "changes", task.runs[-1].base_sha, message)
+        session.add(
+            Review(
+                task_id=task.id, run_id=task.runs[-2].id, action="request-changes", message=message
+            )
+        )
+        store.event(session, task.id, "queued", f"changes requested; run {run.number} queued")
+        return run
+
+
+def rebase(store: Store, task_id: int | str) -> Run:
+    """Queue a new run on the current head of the base branch, carrying the change over."""
+    with store.session() as session:
+        task = store.task(session, task_id)
+        if task.status not in REVIEWABLE:
+            raise StateError(
+                f"task {task.id} is {task.status}: only READY or FAILED tasks can be rebased"
+            )
+        _, sha = RepoCache(cache_dir() / "repos").resolve(task.repo, task.base_ref)
+        run = _new_run(session, task, "rebase", sha, None)
+        task.base_sha = sha
+        session.add(
+            Review(
+                task_id=task.id,
+                run_id=task.runs[-2].id,
+                action="rebase",
+                message=f"rebase onto {sha[:10]}",
+            )
+        )
+        store.event(
+            session,
+            task.id,
+            "queued",
+            f"rebase onto {task.base_ref} ({sha[:10]}); run {run.number} queued",
+        )
+        return run
+
+
+def reject(store: Store, task_id: int | str, message: str) -> None:
+    with store.session() as session:
+        task = store.task(session, task_id)
+        if task.status in (TaskStatus.MERGED, TaskStatus.REJECTED, TaskStatus.RUNNING):
+            raise StateError(f"task {task.id} is {task.status}: it cannot be rejected now")
+        pr = open_pull_request(session, task)
+        if pr is not None:
+            pr.state = "closed"
+        task.status = TaskStatus.REJECTED
+        task.failure_reason = f"rejected: {message}" if message else "rejected"
+        session.add(
+            Review(task_id=task.id, run_id=task.runs[-1].id, action="reject", message=message)
+        )
+        store.event(session, task.id, "rejected", task.failure_reason)
+
+
+def _new_run(session: Session, task: Task, kind: str, base_sha: str, feedback: str | None) -> Run:
+    run = Run(
+        task_id=task.id, number=len(task.runs) + 1, kind=kind, base_sha=base_sha, feedback=feedback
+    )
+    session.add(run)
+    task.runs.append(run)
+    task.status, task.failure_reason, task.cancel_requested = TaskStatus.QUEUED, None, False
+    session.flush()
+    return run

@@ -1,0 +1,68 @@
+"""Where the agent's commands and the gates run.
+
+A ``Sandbox`` runs one shell command in a workspace and returns a
+``Completed``. Backends are picked by a short name from the configuration;
+only ``none`` (a plain subprocess in its own process group) exists so far.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from overnight.errors import ConfigError
+
+SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
+KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER", "LOGNAME", "SHELL", "TZ")
+
+
+@dataclass
+class Completed:
+    command: str
+    exit_code: int
+    output: str
+    duration: float
+    timed_out: bool = False
+    cancelled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.cancelled
+
+
+class Sandbox(Protocol):
+    name: str
+
+    def run(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        timeout: float,
+        cancel: threading.Event | None = None,
+    ) -> Completed: ...
+
+
+def base_environ(passthrough: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
+    """A cleared environment: the basics, plus named variables; secrets only if named."""
+    env = {k: v for k, v in os.environ.items() if k in KEEP}
+    for name in passthrough:
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    return env
+
+
+def get_sandbox(name: str) -> Sandbox:
+    if name == "none":
+        from overnight.sandbox.none import NoSandbox
+
+        return NoSandbox()
+    raise ConfigError(f"unknown sandbox '{name}': use 'none'")

@@ -1,0 +1,45 @@
+"""Real git repositories for tests, built from a mapping of path to content."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from overnight.pipeline import Paths
+from overnight.store import Store
+from overnight.worker import Worker
+
+IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+
+
+def make_repo(path: Path, files: dict[str, str], branch: str = "main") -> Path:
+    """A git repository at ``path`` with ``files`` committed on ``branch``."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["git", "init", "-q", "-b", branch, str(path)], check=True)
+    write_files(path, files)
+    commit_all(path, "initial commit")
+    return path
+
+
+def write_files(path: Path, files: dict[str, str]) -> None:
+    for name, content in files.items():
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+
+
+def commit_all(path: Path, message: str) -> str:
+    subprocess.run(["git", "add", "-A"], cwd=path, check=True)
+    subprocess.run(
+        ["git", *IDENTITY, "commit", "-q", "--allow-empty", "-m", message], cwd=path, check=True
+    )
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=path, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def run_until_idle(
+    store: Store, *, slots: int = 1, paths: Paths | None = None, lease: float = 10.0
+) -> int:
+    """Run a worker in this process until the queue is empty; return tasks done."""
+    return Worker(store, slots=slots, paths=paths, lease=lease, poll=0.05).run(drain=True)

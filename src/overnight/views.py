@@ -1,0 +1,155 @@
+"""Read models: tasks as plain data, for the CLI (and later the dashboard).
+Everything here only reads the store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from overnight.store import Artifact, PullRequest, Task
+
+
+def task_summary(task: Task) -> dict[str, Any]:
+    run = task.runs[-1] if task.runs else None
+    failing = (
+        sorted(
+            {
+                g.name
+                for g in run.gates
+                if g.attempt == run.attempts and g.blocking and g.verdict in ("fail", "error")
+            }
+        )
+        if run
+        else []
+    )
+    return {
+        "id": task.id,
+        "title": task.title,
+        "status": task.status,
+        "priority": task.priority,
+        "repo": task.repo,
+        "branch": task.branch,
+        "base_sha": task.base_sha,
+        "head_sha": task.head_sha,
+        "failure_reason": task.failure_reason,
+        "runs": len(task.runs),
+        "attempts": run.attempts if run else 0,
+        "failing_gates": failing,
+        "instance_id": task.instance_id,
+        "created_at": task.created_at.isoformat(timespec="seconds"),
+        "updated_at": task.updated_at.isoformat(timespec="seconds"),
+    }
+
+
+def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str, Any]:
+    data = task_summary(task)
+    data["base_ref"], data["agent"] = task.base_ref, task.agent
+    data["spec"] = task.spec_text
+    data["runs"] = [run_view(run) for run in task.runs]
+    pr = session.scalars(
+        select(PullRequest).where(PullRequest.task_id == task.id).order_by(PullRequest.id.desc())
+    ).first()
+    data["pull_request"] = (
+        None
+        if pr is None
+        else {
+            "run": next((r.number for r in task.runs if r.id == pr.run_id), None),
+            "branch": pr.branch,
+            "base_branch": pr.base_branch,
+            "head_sha": pr.head_sha,
+            "state": pr.state,
+            "title": pr.title,
+            "body": pr.body,
+            "merge_sha": pr.merge_sha,
+        }
+    )
+    if diff:
+        data["diff"] = latest_artifact(session, task, "diff-attempt-")
+    return data
+
+
+def run_view(run: Any) -> dict[str, Any]:
+    last = [g for g in run.gates if g.attempt == run.attempts]
+    return {
+        "number": run.number,
+        "kind": run.kind,
+        "status": run.status,
+        "attempts": run.attempts,
+        "base_sha": run.base_sha,
+        "head_sha": run.head_sha,
+        "failure_reason": run.failure_reason,
+        "feedback": run.feedback,
+        "started_at": run.started_at.isoformat(timespec="seconds") if run.started_at else None,
+        "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
+        "gates": [gate_view(g) for g in last],
+        "all_gates": [gate_view(g) for g in run.gates],
+        "steps": [
+            {
+                "name": s.name,
+                "attempt": s.attempt,
+                "status": s.status,
+                "summary": s.summary,
+                "duration": (s.finished_at - s.started_at).total_seconds()
+                if s.finished_at
+                else None,
+            }
+            for s in run.steps
+        ],
+    }
+
+
+def gate_view(g: Any) -> dict[str, Any]:
+    return {
+        "name": g.name,
+        "verdict": g.verdict,
+        "command": g.command,
+        "summary": g.summary,
+        "blocking": g.blocking,
+        "exit_code": g.exit_code,
+        "attempt": g.attempt,
+        "duration": round(g.duration, 2),
+        "sha": g.sha,
+    }
+
+
+def latest_artifact(session: Session, task: Task, prefix: str) -> str | None:
+    row = session.scalars(
+        select(Artifact)
+        .where(Artifact.task_id == task.id, Artifact.name.startswith(prefix))
+        .order_by(Artifact.id.desc())
+    ).first()
+    return row.content if row else None
+
+
+def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[str, str]]:
+    """(title, text) of every step and gate log of every run, in order."""
+    out: list[tuple[str, str]] = []
+    for run in task.runs:
+        if gate is None:
+            for step in run.steps:
+                label = f"run {run.number} · {step.name}" + (
+                    f" (attempt {step.attempt})" if step.attempt else ""
+                )
+                text = session.get(Artifact, step.log_id).content if step.log_id else ""  # type: ignore[union-attr]
+                out.append((f"{label} · {step.status}: {step.summary or ''}", text))
+        for g in run.gates:
+            if gate is not None and g.name != gate:
+                continue
+            text = session.get(Artifact, g.log_id).content if g.log_id else ""  # type: ignore[union-attr]
+            out.append(
+                (
+                    f"run {run.number} · gate {g.name} (attempt {g.attempt}) · "
+                    f"{g.verdict}: {g.summary}",
+                    text,
+                )
+            )
+        for art in session.scalars(
+            select(Artifact).where(
+                Artifact.run_id == run.id, Artifact.name.in_(["setup.log", "crash.log"])
+            )
+        ):
+            if gate is None:
+                out.append((f"run {run.number} · {art.name}", art.content))
+    return out

@@ -1,0 +1,125 @@
+"""Shared fixtures: an isolated overnight home per test, a shared environment
+cache per session (virtualenvs are built once), and real sample repositories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from overnight.spec.model import Spec
+from overnight.store import Store, open_store
+from overnight.testing import make_repo, run_until_idle
+
+CALC = """def add(a, b):
+    return a + b
+"""
+
+TEST_CALC = """from calc import add
+
+
+def test_add():
+    assert add(1, 2) == 3
+
+
+def test_add_negative():
+    assert add(-1, -2) == -3
+"""
+
+TEST_MUL = """from calc import mul
+
+
+def test_mul():
+    assert mul(2, 3) == 6
+"""
+
+OVERNIGHT_TOML = """setup = ["python -m pip install pytest"]
+test_cmd = "python -m pytest -q"
+lint_cmd = "ruff check"
+"""
+
+PYPROJECT = """[tool.ruff]
+line-length = 100
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+"""
+
+MUL_FIX = """--- a/calc.py
++++ b/calc.py
+@@ -1,2 +1,6 @@
+ def add(a, b):
+     return a + b
++
++
++def mul(a, b):
++    return a * b
+"""
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def home(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("OVERNIGHT_HOME", str(home))
+    monkeypatch.setenv("OVERNIGHT_CACHE", str(shared_cache))
+    monkeypatch.delenv("OVERNIGHT_DATABASE_URL", raising=False)
+    return home
+
+
+@pytest.fixture
+def store(home: Path) -> Store:
+    return open_store()
+
+
+@pytest.fixture
+def calc_repo(tmp_path: Path) -> Path:
+    """A small project: calc.py with add(), its tests, ruff and pytest configured."""
+    return make_repo(
+        tmp_path / "calc",
+        {
+            "calc.py": CALC,
+            "tests/test_calc.py": TEST_CALC,
+            "overnight.toml": OVERNIGHT_TOML,
+            "pyproject.toml": PYPROJECT,
+        },
+    )
+
+
+@pytest.fixture
+def mul_spec(tmp_path: Path, calc_repo: Path):
+    """Write a spec asking for mul(); returns a function taking the agent command
+    (and optional extra front matter) and returning the spec's path."""
+    (tmp_path / "test_mul.patch").write_text(
+        "--- /dev/null\n+++ b/tests/test_mul.py\n@@ -0,0 +1,5 @@\n"
+        + "".join(f"+{line}\n" for line in TEST_MUL.splitlines())
+    )
+    (tmp_path / "mul.diff").write_text(MUL_FIX)
+
+    def write(agent: str, extra: str = "", hidden: bool = True, name: str = "mul.md") -> Path:
+        spec = tmp_path / name
+        spec.write_text(f"""---
+title: Add mul to calc
+repo: {calc_repo}
+acceptance:
+  - tests: tests/test_mul.py::test_mul
+  - test_patch: test_mul.patch
+    hidden: {str(hidden).lower()}
+agent: {agent!r}
+{extra}---
+Add `mul(a, b)` to calc.py, returning the product of its arguments.
+""")
+        return spec
+
+    return write
+
+
+def drain(store: Store, slots: int = 1) -> int:
+    return run_until_idle(store, slots=slots)
+
+
+__all__ = ["CALC", "MUL_FIX", "Spec", "TEST_CALC", "drain"]
