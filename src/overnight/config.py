@@ -9,6 +9,7 @@ cannot be changed by edits made after submitting (or by the agent).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -70,22 +71,54 @@ class ProjectConfig:
                 f"known: {', '.join(sorted(known))}"
             )
         gates = {}
-        for name, value in (data.pop("gates", None) or {}).items():
+        raw_gates = data.pop("gates", None) or {}
+        if not isinstance(raw_gates, dict):
+            raise ConfigError(f"{source}: 'gates' must be a table of [gates.NAME] sections")
+        for name, value in raw_gates.items():
             if name not in GATE_NAMES:
                 raise ConfigError(
                     f"{source}: unknown gate '{name}'; known: {', '.join(GATE_NAMES)}"
                 )
             if not isinstance(value, dict) or set(value) - {"enabled", "blocking"}:
                 raise ConfigError(f"{source}: [gates.{name}] takes 'enabled' and 'blocking'")
+            if not all(isinstance(v, bool) for v in value.values()):
+                raise ConfigError(f"{source}: [gates.{name}] values must be true or false")
             gates[name] = GateConfig(**value)
         if isinstance(data.get("setup"), str):
             data["setup"] = [data["setup"]]
+        _check_types(data, source)
         if data.get("environment", "venv") not in ("venv", "inherit"):
             raise ConfigError(f"{source}: 'environment' must be 'venv' or 'inherit'")
         try:
             return cls(gates=gates, **data)
         except TypeError as exc:
             raise ConfigError(f"{source}: {exc}") from exc
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "setup": (list,), "test_cmd": (str,), "lint_cmd": (str,), "agent": (str,),
+    "agent_env": (list,), "sandbox": (str,), "environment": (str,), "protected": (list,),
+    "timeout_minutes": (int, float),
+}  # fmt: skip
+
+
+def _check_types(data: dict[str, Any], source: str) -> None:
+    for key, value in data.items():
+        expected = _TYPES.get(key)
+        if expected is None or value is None:
+            continue
+        wrong = isinstance(value, bool) or not isinstance(value, expected)
+        if not wrong and isinstance(value, list):
+            wrong = not all(isinstance(item, str) for item in value)
+        if wrong:
+            kind = (
+                "a list of strings"
+                if expected == (list,)
+                else "a number"
+                if float in expected
+                else "a string"
+            )
+            raise ConfigError(f"{source}: '{key}' must be {kind}")
 
 
 def parse_config(files: dict[str, str]) -> ProjectConfig:
@@ -116,8 +149,10 @@ def detect(files: dict[str, str]) -> ProjectConfig:
     except tomllib.TOMLDecodeError:
         project = {}
     extras = project.get("project", {}).get("optional-dependencies", {})
+    extra = next((e for e in ("test", "tests", "testing", "dev") if e in extras), None)
+    installed = [*project.get("project", {}).get("dependencies", []), *extras.get(extra, [])]
     if pyproject and "project" in project or "setup.py" in files or "setup.cfg" in files:
-        extra = next((e for e in ("test", "tests", "testing", "dev") if e in extras), None)
+        installed += [files[n] for n in ("setup.py", "setup.cfg") if n in files]
         setup.append(
             f"python -m pip install -e '.[{extra}]'" if extra else "python -m pip install -e ."
         )
@@ -130,9 +165,9 @@ def detect(files: dict[str, str]) -> ProjectConfig:
     ):
         if req in files:
             setup.append(f"python -m pip install -r {req}")
-    if not any(
-        "pytest" in text.lower() for name, text in files.items() if name in DEPENDENCY_FILES
-    ):
+            installed.append(files[req])
+    # pytest as a requirement, not as [tool.pytest...] or a lock file nothing installs
+    if not any(re.search(r"(?<![\w.:/])pytest(?![\w.])", str(text), re.I) for text in installed):
         setup.append("python -m pip install pytest")
     ruff = "ruff.toml" in files or ".ruff.toml" in files or "ruff" in project.get("tool", {})
     return ProjectConfig(setup=setup, lint_cmd="ruff check" if ruff else None)
@@ -163,12 +198,17 @@ def render_toml(config: ProjectConfig) -> str:
     lines.append(f"sandbox = {q(config.sandbox)}")
     lines.append(f"environment = {q(config.environment)}")
     lines.append("protected = [" + ", ".join(q(p) for p in config.protected) + "]")
+    if config.agent_env:
+        lines.append("agent_env = [" + ", ".join(q(v) for v in config.agent_env) + "]")
+    lines.append(f"timeout_minutes = {float(config.timeout_minutes)}")
     lines.append("")
     for name in GATE_NAMES:
         if name == "lint" and not config.lint_cmd:
             continue
         gate = config.gate(name)
-        lines += [f"[gates.{name}]", f"blocking = {str(gate.blocking).lower()}", ""]
+        lines += [f"[gates.{name}]", f"blocking = {str(gate.blocking).lower()}"]
+        lines += [] if gate.enabled else ["enabled = false"]
+        lines.append("")
     return "\n".join(lines)
 
 

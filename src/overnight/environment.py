@@ -21,7 +21,7 @@ from pathlib import Path
 
 from overnight.config import DEPENDENCY_FILES, ProjectConfig
 from overnight.errors import SetupError
-from overnight.sandbox import Sandbox, base_environ
+from overnight.sandbox import Access, Sandbox, base_environ
 
 OWN_BIN = str(Path(sys.executable).parent)  # overnight's own tools (ruff, pytest) come last
 
@@ -94,7 +94,14 @@ def ensure_environment(
 def _run_setup(
     sandbox: Sandbox, cmd: str, workspace: Path, env: Environment, timeout: float
 ) -> None:
-    done = sandbox.run(cmd, cwd=workspace, env=env.environ(workspace), timeout=timeout)
+    assert env.path is not None
+    done = sandbox.run(
+        cmd,
+        cwd=workspace,
+        env=env.environ(workspace),
+        timeout=timeout,
+        access=Access(writable=(env.path,), network=True),  # installs into the environment
+    )
     env.log += f"$ {cmd}\n{done.output}\n[exit {done.exit_code}, {done.duration:.1f} s]\n"
     if not done.ok:
         raise SetupError(

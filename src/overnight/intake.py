@@ -12,7 +12,7 @@ from pathlib import Path
 
 from overnight import queue
 from overnight.config import CONFIG_FILE, ProjectConfig, cache_dir, parse_config
-from overnight.errors import UsageError
+from overnight.errors import UsageError, WorkspaceError
 from overnight.spec import Problem, Spec, load_spec, parse_spec
 from overnight.store import Store, Task
 from overnight.workspace import RepoCache, dirty_files, read_files, resolve_repo
@@ -35,7 +35,11 @@ def submit_text(
 ) -> Submitted:
     spec = load_spec(text, source, base_dir)
     spec.instance_id = instance_id
-    warnings = [p.format(source) for p in parse_spec(text, base_dir)[1] if p.severity == "warning"]
+    warnings = [  # the CLI prints each as "warning: ..."
+        f"{source}:{p.line}: {p.message}"
+        for p in parse_spec(text, base_dir)[1]
+        if p.severity == "warning"
+    ]
     return submit_spec(store, spec, text, base_dir=base_dir, agent=agent, warnings=warnings)
 
 
@@ -49,9 +53,12 @@ def submit_spec(
     warnings: list[str] | None = None,
 ) -> Submitted:
     warnings = list(warnings or [])
-    repo = resolve_repo(spec.repo, base_dir)
-    cache = RepoCache(cache_dir() / "repos")
-    base_ref, base_sha = cache.resolve(repo, spec.base)
+    try:  # at submit, a bad repository or base is the user's input to fix
+        repo = resolve_repo(spec.repo, base_dir)
+        cache = RepoCache(cache_dir() / "repos")
+        base_ref, base_sha = cache.resolve(repo, spec.base)
+    except WorkspaceError as exc:
+        raise UsageError(str(exc)) from exc
     dirty = dirty_files(repo)
     if dirty:
         warnings.append(

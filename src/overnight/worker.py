@@ -22,7 +22,7 @@ from overnight import queue
 from overnight.errors import LeaseLost
 from overnight.pipeline import Paths, execute
 from overnight.queue import Claim, guard, release
-from overnight.store import Run, Store, Task, TaskStatus, now
+from overnight.store import Run, Store, TaskStatus, now
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +94,9 @@ class Worker:
             return bool(self.active)
 
     def _idle_queue(self) -> bool:
-        with self.store.session() as session:
-            waiting = session.scalars(
-                select(Task.id).where(
-                    (Task.status == TaskStatus.QUEUED)
-                    | ((Task.status == TaskStatus.RUNNING) & (Task.lease_expires < now()))
-                )
-            ).first()
-        return waiting is None
+        """Nothing queued and nothing running anywhere: a task held by a dead
+        worker's unexpired lease is still pending, to be taken over."""
+        return queue.pending(self.store) == 0
 
     def _start(self, claim: Claim) -> None:
         slot = Slot(claim, threading.Thread())

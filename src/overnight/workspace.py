@@ -28,6 +28,10 @@ IDENTITY = [
     "-c",
     "commit.gpgsign=false",
 ]
+IGNORED = [  # what tools leave behind in a workspace; never part of a change
+    ".pytest_cache/", "__pycache__/", "*.pyc", "*.egg-info/", ".ruff_cache/", ".mypy_cache/",
+    ".coverage", "/build/",
+]  # fmt: skip
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^/\s]+@[^/\s]+:)", re.IGNORECASE)
 
 
@@ -41,8 +45,10 @@ def git(
 ) -> str:
     """Run git; return stdout (stripped of the final newline) or raise GitError."""
     full_env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})}
+    # a sandbox may hand the workspace to its task uid: trust that one directory only
+    trust = ["-c", f"safe.directory={Path(cwd).resolve()}"] if cwd is not None else []
     proc = subprocess.run(
-        ["git", *args], cwd=cwd, input=input, text=True, env=full_env, capture_output=True
+        ["git", *trust, *args], cwd=cwd, input=input, text=True, env=full_env, capture_output=True
     )
     if check and proc.returncode != 0:
         message = (proc.stderr or proc.stdout).strip().splitlines()
@@ -154,10 +160,15 @@ class Workspace:
 
     @classmethod
     def create(cls, cache: Path, path: Path, base_sha: str, branch: str) -> Workspace:
+        """A fresh repository holding only the base commit and its history: no
+        other branches, and nothing a later commit or another task added."""
         shutil.rmtree(path, ignore_errors=True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        git(["clone", "--shared", "--no-checkout", "--quiet", str(cache), str(path)])
+        git(["init", "--quiet", str(path)])
+        git(["fetch", "--quiet", "--no-tags", str(cache), base_sha], path)
         git(["checkout", "--quiet", "-B", branch, base_sha], path)
+        (path / ".git" / "info").mkdir(parents=True, exist_ok=True)
+        (path / ".git" / "info" / "exclude").write_text("\n".join(IGNORED) + "\n")
         return cls(path, base_sha, branch)
 
     def apply_patch(self, text: str, name: str) -> None:

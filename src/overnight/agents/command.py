@@ -11,6 +11,7 @@ proves nothing: only the gates decide.
 from __future__ import annotations
 
 from overnight.agents import AgentContext, AgentResult
+from overnight.sandbox import Access
 
 
 class CommandAgent:
@@ -35,7 +36,12 @@ class CommandAgent:
         if ctx.instance_id:
             env["OVERNIGHT_INSTANCE_ID"] = ctx.instance_id
         done = ctx.sandbox.run(
-            self.command, cwd=ctx.workspace, env=env, timeout=ctx.timeout, cancel=ctx.cancel
+            self.command,
+            cwd=ctx.workspace,
+            env=env,
+            timeout=ctx.timeout,
+            cancel=ctx.cancel,
+            access=Access(readable=(ctx.spec_file.parent,)),  # spec and feedback files
         )
         state = "timed out" if done.timed_out else f"exited {done.exit_code}"
         return AgentResult(

@@ -46,10 +46,10 @@ def store() -> Store:
 
 
 def _register() -> None:
+    from overnight.cli import demo, doctor, review, spec, tasks, worker
     from overnight.cli import eval as eval_cmds
-    from overnight.cli import review, spec, tasks, worker
 
-    for module in (spec, tasks, worker, review, eval_cmds):
+    for module in (spec, tasks, worker, review, eval_cmds, demo, doctor):
         module.register(main)
 
 

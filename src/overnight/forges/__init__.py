@@ -61,7 +61,8 @@ def pr_body(
         "",
         *rows,
         "",
-        f"Full logs: `overnight logs {task_id}` (one gate: `overnight logs {task_id} --gate NAME`).",
+        f"Full logs: `overnight logs {task_id}` "
+        f"(one gate: `overnight logs {task_id} --gate NAME`).",
         "",
         "## Changes",
         "```",

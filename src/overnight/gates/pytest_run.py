@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from overnight.sandbox import Completed, Sandbox
+from overnight.sandbox import Access, Completed, Sandbox
 
 PLUGIN_DIR = Path(__file__).parent / "plugin"
 PASSED = "passed"
@@ -114,7 +114,14 @@ def run_tests(
             )
         else:
             command = test_cmd.replace("{tests}", "")
-        done = sandbox.run(command, cwd=workspace, env=env, timeout=timeout, cancel=cancel)
+        done = sandbox.run(
+            command,
+            cwd=workspace,
+            env=env,
+            timeout=timeout,
+            cancel=cancel,
+            access=Access(writable=(Path(tmp),)),  # the outcomes file
+        )
         if not out.exists():
             return TestRun(command, done, recorded=False)
         data = json.loads(out.read_text())

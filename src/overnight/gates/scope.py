@@ -62,7 +62,8 @@ def matches(path: str, globs: list[str]) -> bool:
 @lru_cache(maxsize=512)
 def _pattern(glob: str) -> re.Pattern[str]:
     """gitignore-like: '**' spans directories, '*' does not; 'dir/' is a prefix;
-    a pattern without '/' also matches a file's base name anywhere."""
+    a pattern without '/' also matches a file's base name anywhere; a pattern
+    that names a directory covers everything under it."""
     glob = glob.strip()
     if glob.endswith("/"):
         glob += "**"
@@ -86,4 +87,4 @@ def _pattern(glob: str) -> re.Pattern[str]:
             out += re.escape(glob[i])
             i += 1
     prefix = "" if anchored else "(?:.*/)?"
-    return re.compile(f"^{prefix}{out.lstrip('/')}$")
+    return re.compile(f"^{prefix}{out.lstrip('/')}(?:/.*)?$")

@@ -1,8 +1,10 @@
 """Where the agent's commands and the gates run.
 
 A ``Sandbox`` runs one shell command in a workspace and returns a
-``Completed``. Backends are picked by a short name from the configuration;
-only ``none`` (a plain subprocess in its own process group) exists so far.
+``Completed``. Backends are picked by a short name from the configuration:
+``bwrap`` (bubblewrap, Linux), ``container`` (docker or podman), ``none`` (a
+plain subprocess, explicit only) and ``auto`` (bwrap when it is installed).
+``Access`` names what a command may touch beyond its working directory.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-
-from overnight.errors import ConfigError
 
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
 KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER", "LOGNAME", "SHELL", "TZ")
@@ -28,10 +28,20 @@ class Completed:
     duration: float
     timed_out: bool = False
     cancelled: bool = False
+    limit: str | None = None  # the limit that killed or hobbled it: "memory", "wall-time", ...
 
     @property
     def ok(self) -> bool:
         return self.exit_code == 0 and not self.timed_out and not self.cancelled
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a command may touch besides its working directory (always writable)."""
+
+    writable: tuple[Path, ...] = ()
+    readable: tuple[Path, ...] = ()
+    network: bool = False  # only setup commands, which install dependencies
 
 
 class Sandbox(Protocol):
@@ -45,6 +55,7 @@ class Sandbox(Protocol):
         env: dict[str, str],
         timeout: float,
         cancel: threading.Event | None = None,
+        access: Access | None = None,
     ) -> Completed: ...
 
 
@@ -61,8 +72,7 @@ def base_environ(passthrough: list[str] | tuple[str, ...] = ()) -> dict[str, str
 
 
 def get_sandbox(name: str) -> Sandbox:
-    if name == "none":
-        from overnight.sandbox.none import NoSandbox
+    """The backend for a configured name: ``auto``, ``bwrap``, ``container[:IMAGE]``, ``none``."""
+    from overnight.sandbox.select import select_sandbox
 
-        return NoSandbox()
-    raise ConfigError(f"unknown sandbox '{name}': use 'none'")
+    return select_sandbox(name)

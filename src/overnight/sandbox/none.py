@@ -1,4 +1,8 @@
-"""The ``none`` sandbox: a plain subprocess in a new session, killed as a group."""
+"""The ``none`` sandbox: a plain subprocess in a new session, killed as a group.
+
+No isolation at all: allowed only when configured by name, and every run logs
+a warning. ``access`` is ignored (everything is reachable anyway).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from overnight.sandbox import Completed
+from overnight.sandbox import Access, Completed
 
 log = logging.getLogger(__name__)
 OUTPUT_LIMIT = 4_000_000  # characters kept of one command's output
@@ -27,7 +31,9 @@ class NoSandbox:
         env: dict[str, str],
         timeout: float,
         cancel: threading.Event | None = None,
+        access: Access | None = None,
     ) -> Completed:
+        log.warning("sandbox 'none': running %r unisolated in %s", command[:80], cwd)
         start = time.monotonic()
         proc = subprocess.Popen(
             ["bash", "-c", command],
@@ -73,9 +79,10 @@ class NoSandbox:
 
 
 def _drain(proc: subprocess.Popen[bytes], chunks: list[bytes]) -> None:
-    assert proc.stdout is not None
+    stream = proc.stdout
+    assert stream is not None
     size = 0
-    for chunk in iter(lambda: proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
+    for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
         if size < OUTPUT_LIMIT:
             chunks.append(chunk)
         size += len(chunk)

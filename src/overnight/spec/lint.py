@@ -108,6 +108,9 @@ class _Builder:
                 self.lines[str(key.value)] = key.start_mark.line + 2
                 if isinstance(value, yaml.SequenceNode):
                     self.item_lines[str(key.value)] = [v.start_mark.line + 2 for v in value.value]
+                if isinstance(value, yaml.MappingNode):  # budget.usd, scope.allow, ...
+                    for sub, _ in value.value:
+                        self.lines[f"{key.value}.{sub.value}"] = sub.start_mark.line + 2
 
     def error(self, key: str, message: str, index: int | None = None) -> None:
         self.problems.append(Problem(self._line(key, index), message))
@@ -118,7 +121,7 @@ class _Builder:
     def _line(self, key: str, index: int | None = None) -> int:
         if index is not None and index < len(self.item_lines.get(key, [])):
             return self.item_lines[key][index]
-        return self.lines.get(key, 2)
+        return self.lines.get(key) or self.lines.get(key.split(".")[0], 2)
 
     def build(self) -> tuple[Spec | None, list[Problem]]:
         for key in self.data:
@@ -127,7 +130,7 @@ class _Builder:
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 self.error(str(key), f"unknown field '{key}'{hint}")
         title = self._str("title")
-        if not title:
+        if not title and not isinstance(self.data.get("title"), list | dict | bool):
             self.error("title", "'title' is required: one line saying what the change does")
         spec = Spec(title=title or "", description=self.body.strip())
         spec.repo = self._str("repo")
@@ -162,7 +165,8 @@ class _Builder:
         source = self.data if within is None else within
         value = source.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            self.error(key if within is None else "budget", f"'{key}' must be an integer")
+            name = key if within is None else f"budget.{key}"
+            self.error(name, f"'{name}' must be an integer")
             return default
         return value
 
@@ -197,13 +201,13 @@ class _Builder:
             return Scope()
         for key in value:
             if key not in SCOPE_FIELDS:
-                self.error("scope", f"unknown field 'scope.{key}' (use 'allow' or 'deny')")
+                self.error(f"scope.{key}", f"unknown field 'scope.{key}' (use 'allow' or 'deny')")
         globs = {}
         for key in SCOPE_FIELDS:
             items = value.get(key, [])
             items = [items] if isinstance(items, str) else items
             if not isinstance(items, list) or not all(isinstance(g, str) for g in items):
-                self.error("scope", f"'scope.{key}' must be a list of glob patterns")
+                self.error(f"scope.{key}", f"'scope.{key}' must be a list of glob patterns")
                 items = []
             globs[key] = items
         return Scope(allow=globs["allow"], deny=globs["deny"])
@@ -218,16 +222,16 @@ class _Builder:
             return budget
         for key in value:
             if key not in BUDGET_FIELDS:
-                self.error("budget", f"unknown field 'budget.{key}'")
+                self.error(f"budget.{key}", f"unknown field 'budget.{key}'")
         budget.attempts = self._int("attempts", budget.attempts, value)
         if budget.attempts < 1:
-            self.error("budget", "'budget.attempts' must be at least 1")
+            self.error("budget.attempts", "'budget.attempts' must be at least 1")
         for key in ("minutes", "usd"):
             amount = value.get(key, getattr(budget, key))
             if amount is not None and (
                 isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0
             ):
-                self.error("budget", f"'budget.{key}' must be a positive number")
+                self.error(f"budget.{key}", f"'budget.{key}' must be a positive number")
             else:
                 setattr(budget, key, float(amount) if amount is not None else None)
         if "tokens" in value:
@@ -294,9 +298,12 @@ class _Builder:
             for key in set(item) - ACCEPTANCE_KINDS - {"hidden"}:
                 self.error("acceptance", f"unknown acceptance key '{key}'", i)
             self._acceptance_item(spec, item, i)
-        if not (spec.acceptance_tests or spec.acceptance_commands):
-            if not any(p.line in self.item_lines.get("acceptance", []) for p in self.problems):
-                self.error("acceptance", "acceptance has nothing to execute")
+        reported = any(  # a warning on an item does not make it executable
+            p.line in self.item_lines.get("acceptance", []) and p.severity == "error"
+            for p in self.problems
+        )
+        if not (spec.acceptance_tests or spec.acceptance_commands) and not reported:
+            self.error("acceptance", "acceptance has nothing to execute")
 
     def _acceptance_item(self, spec: Spec, item: dict, i: int) -> None:
         if "tests" in item:
@@ -326,7 +333,7 @@ class _Builder:
         if not isinstance(rel, str):
             self.error("acceptance", "'test_patch' must be the path of a diff file", i)
             return
-        path = (self.base_dir / rel).expanduser()
+        path = (self.base_dir / rel).expanduser().absolute()
         try:
             text = path.read_text()
         except OSError:

@@ -11,17 +11,14 @@ import json
 import os
 
 _RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 2, "failed": 3, "error": 4}
-_results = {}
-_collect_errors = {}
+_results: dict = {}
+_collect_errors: dict = {}
 
 
 def _selected(nodeid, wanted):
     if nodeid in wanted:
         return True
-    for want in wanted:
-        if nodeid.startswith(want) and nodeid[len(want)] in "[:":
-            return True
-    return False
+    return any(nodeid.startswith(want) and nodeid[len(want)] in "[:" for want in wanted)
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -1,0 +1,321 @@
+"""The ``bwrap`` sandbox (Linux): bubblewrap namespaces, a cgroup, rlimits, a task uid.
+
+What a command sees:
+
+- the host root read-only; ``/tmp``, ``/var/tmp``, ``/run``, ``/root``, the
+  worker's home, ``$OVERNIGHT_HOME`` and ``$OVERNIGHT_CACHE`` replaced by empty
+  tmpfs (so no other task's workspace, no database, no keys);
+- its working directory (the task's workspace) writable, plus what ``Access``
+  names; read-only at their own paths: the Python interpreters, the cached
+  environment in ``$VIRTUAL_ENV`` (and its ``.src`` checkout) and the object
+  stores the workspace borrows through git alternates;
+- no network (``--unshare-net``: only its own loopback), except for setup
+  commands; new pid, ipc, uts and cgroup namespaces; only the environment it
+  was given, with ``HOME`` and ``TMPDIR`` set to its private ``/tmp``.
+
+When the worker runs as root, bwrap runs without a user namespace (one would
+map root to root and leave ``/proc/sys`` writable) and the payload drops to a
+per-task uid with setpriv, no capabilities and no_new_privs; ``/proc/sys`` is
+bound read-only. The workspace is handed to that uid before each command, so
+host-side git reads it with ``safe.directory`` (see ``workspace.git``).
+
+Every process is gone at the end: the pid namespace dies with its init, the
+cgroup is emptied with SIGKILL, and ``--die-with-parent`` covers a dying worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import shutil
+import sys
+import threading
+import zlib
+from contextlib import ExitStack
+from pathlib import Path
+
+from overnight.config import cache_dir, home
+from overnight.errors import ConfigError
+from overnight.sandbox import Access, Completed
+from overnight.sandbox.cgroups import CgroupHost, RunGroup, detect
+from overnight.sandbox.limits import CPU_TIME_EXIT, Limits, describe, rlimit_commands
+from overnight.sandbox.process import Exit, kill_session, supervise
+from overnight.sandbox.proxy import INSIDE_DIR, Endpoint, ModelProxy, forwarder_script
+
+log = logging.getLogger(__name__)
+UID_BASE, UID_SPAN = 2_000_000_000, 100_000_000  # clear of subuid and nspawn ranges
+HIDDEN = ("/tmp", "/var/tmp", "/run", "/root")
+INSTALL_HINT = "install bubblewrap: apt-get install bubblewrap socat (or scripts/system-deps.sh)"
+LIMIT_ORDER = ("memory", "pids", "cpu-time", "wall-time")
+
+
+class BwrapSandbox:
+    name = "bwrap"
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        model_endpoint: str | None = None,
+        cgroups: CgroupHost | None = None,
+    ) -> None:
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise ConfigError(f"sandbox 'bwrap': bubblewrap is not installed; {INSTALL_HINT}")
+        self.bwrap = bwrap
+        self.limits = limits or Limits()
+        self.as_root = os.geteuid() == 0
+        self.setpriv = shutil.which("setpriv") if self.as_root else None
+        if self.as_root and self.setpriv is None:
+            raise ConfigError(
+                "sandbox 'bwrap' as root needs setpriv to drop to a task uid: "
+                "apt-get install util-linux"
+            )
+        self.model = Endpoint.parse(model_endpoint) if model_endpoint else None
+        if self.model and shutil.which("socat") is None:
+            raise ConfigError("the model socket needs socat: apt-get install socat")
+        self.cgroups = cgroups if cgroups is not None else detect()
+        self._cgroup_warned = False
+
+    def run(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        timeout: float,
+        cancel: threading.Event | None = None,
+        access: Access | None = None,
+    ) -> Completed:
+        access = access or Access()
+        cwd = cwd.resolve()
+        uid = task_uid(cwd) if self.as_root else None
+        if uid is not None:
+            for path in (cwd, *access.writable):
+                hand_over(path.resolve(), uid)
+        with ExitStack() as stack:
+            proxy = None
+            if self.model is not None and not access.network:
+                proxy = stack.enter_context(ModelProxy(self.model))
+            group = self._group()
+            if group is not None:
+                stack.callback(_clean_up, group)
+            argv = self.argv(command, cwd, env, access, uid=uid, group=group, proxy=proxy)
+            done = supervise(
+                argv,
+                env=self.environ(env),
+                cwd="/",
+                timeout=timeout,
+                cancel=cancel,
+                stop=lambda proc: (group.kill() if group else None, kill_session(proc)),
+            )
+            if group is not None:
+                group.kill()
+            hit = group.limits_hit() if group is not None else []
+        return self._completed(command, done, hit, timeout)
+
+    # -- building the command ------------------------------------------------
+
+    def argv(
+        self,
+        command: str,
+        cwd: Path,
+        env: dict[str, str],
+        access: Access,
+        *,
+        uid: int | None,
+        group: RunGroup | None = None,
+        proxy: ModelProxy | None = None,
+    ) -> list[str]:
+        """The wrapper shell (join the cgroup, set rlimits) that execs bwrap."""
+        wrapper = [f"echo $$ > {shlex.quote(f)} || exit 125" for f in _procs(group)]
+        wrapper += rlimit_commands(
+            self.limits,
+            memory_in_cgroup=group is not None and "memory" in group.dirs,
+            nproc=uid is not None,  # as the worker's own uid it would count the worker too
+        )
+        wrapper.append('exec "$@"')
+        args = [*mounts(cwd, env, access, proxy_dir=proxy.dir if proxy else None)]
+        args += ["--chdir", str(cwd)]
+        args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        args += [] if access.network else ["--unshare-net"]
+        args += ["--hostname", "overnight", "--die-with-parent", "--new-session"]
+        if uid is None:
+            args += ["--unshare-user", "--cap-drop", "ALL"]
+        payload = ["bash", "-c", command]
+        if proxy is not None and self.model is not None:
+            payload = ["bash", "-c", forwarder_script(self.model), "overnight-forwarder", command]
+        if uid is not None:
+            assert self.setpriv is not None
+            payload = [
+                self.setpriv,
+                f"--reuid={uid}",
+                f"--regid={uid}",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                "--",
+                *payload,
+            ]
+        script = "\n".join(wrapper)
+        return ["/bin/sh", "-c", script, "overnight-sandbox", self.bwrap, *args, "--", *payload]
+
+    def environ(self, env: dict[str, str]) -> dict[str, str]:
+        """The payload's environment: passed to bwrap as its own, never on a command line."""
+        inside = {**env, "HOME": "/tmp", "TMPDIR": "/tmp"}
+        if self.model is not None:
+            inside["OVERNIGHT_MODEL_URL"] = self.model.url
+            inside["OVERNIGHT_MODEL_SOCKET"] = f"{INSIDE_DIR}/model.sock"
+        return inside
+
+    # -- limits --------------------------------------------------------------
+
+    def _group(self) -> RunGroup | None:
+        if not self.cgroups.usable:
+            return None
+        try:
+            return RunGroup.create(self.cgroups, self.limits)
+        except OSError as exc:
+            if not self._cgroup_warned:
+                log.warning("sandbox 'bwrap': no cgroup (%s); limits are rlimits only", exc)
+                self._cgroup_warned = True
+            return None
+
+    def _completed(self, command: str, done: Exit, hit: list[str], timeout: float) -> Completed:
+        hit = list(hit)
+        if done.returncode == CPU_TIME_EXIT:
+            hit.append("cpu-time")
+        if done.timed_out:
+            hit.append("wall-time")
+        limit = next((name for name in LIMIT_ORDER if name in hit), None)
+        output = done.output
+        for name in LIMIT_ORDER:
+            if name in hit:
+                output += f"\n[overnight: {describe(name, self.limits, timeout)}]"
+        if done.returncode == 125 and not output.strip():
+            output += "\n[overnight: the sandbox could not join its cgroup]"
+        if done.cancelled:
+            output += "\n[overnight: killed: the task was cancelled]"
+        return Completed(
+            command,
+            124 if done.timed_out else done.returncode,
+            output,
+            done.duration,
+            done.timed_out,
+            done.cancelled,
+            limit,
+        )
+
+
+def mounts(
+    cwd: Path, env: dict[str, str], access: Access, *, proxy_dir: Path | None = None
+) -> list[str]:
+    """bwrap's filesystem arguments: read-only root, private dirs, then the binds."""
+    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    args += ["--ro-bind", "/proc/sys", "/proc/sys"]
+    hidden = hidden_dirs()
+    for path in hidden:
+        perms = "1777" if str(path) in ("/tmp", "/var/tmp") else "0755"
+        args += ["--perms", perms, "--tmpfs", str(path)]
+    writable = {p.resolve() for p in (cwd, *access.writable)}
+    readable = {p.resolve() for p in (*readable_paths(cwd, env), *access.readable)} - writable
+    binds = [(p, "--bind") for p in writable if p.exists()]
+    binds += [(p, "--ro-bind") for p in readable if p.exists() and _under(p, hidden)]
+    made: set[Path] = set()
+    for path, kind in sorted(binds, key=lambda b: len(b[0].parts)):
+        args += _parents(path, hidden, made)
+        args += [kind, str(path), str(path)]
+    if proxy_dir is not None:
+        args += ["--perms", "0755", "--dir", INSIDE_DIR, "--ro-bind", str(proxy_dir), INSIDE_DIR]
+    return args
+
+
+def hidden_dirs() -> list[Path]:
+    """Directories replaced by an empty tmpfs: private ones, and every task's state."""
+    found: list[Path] = []
+    candidates = [Path(p) for p in HIDDEN] + [Path.home(), home(), cache_dir()]
+    for path in sorted({p.resolve() for p in candidates}, key=lambda p: len(p.parts)):
+        if path != Path("/") and path.is_dir() and not _under(path, found):
+            found.append(path)
+    return found
+
+
+def readable_paths(cwd: Path, env: dict[str, str]) -> list[Path]:
+    """What a command needs read-only at its own path: interpreters, its env, alternates."""
+    paths = [Path(sys.base_prefix), Path(sys.prefix)]
+    venv = env.get("VIRTUAL_ENV")
+    if venv:
+        paths += [Path(venv), Path(f"{venv}.src")]
+        cfg = Path(venv, "pyvenv.cfg")
+        for line in cfg.read_text().splitlines() if cfg.is_file() else []:
+            key, _, value = line.partition("=")
+            if key.strip() == "home" and value.strip():
+                paths.append(Path(value.strip()).parent)  # the base interpreter's prefix
+    return paths + alternates(cwd / ".git" / "objects")
+
+
+def alternates(objects: Path, depth: int = 0) -> list[Path]:
+    """The object stores a clone borrows (``git clone --shared``), transitively."""
+    listing = objects / "info" / "alternates"
+    if depth > 4 or not listing.is_file():
+        return []
+    found = []
+    for line in listing.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            store = (objects / line.strip()).resolve()
+            found += [store, *alternates(store, depth + 1)]
+    return found
+
+
+def task_uid(workspace: Path) -> int:
+    """A stable unprivileged uid for the task that owns this workspace."""
+    return UID_BASE + zlib.crc32(str(workspace).encode()) % UID_SPAN
+
+
+def hand_over(path: Path, uid: int) -> None:
+    """Give a tree to the task's uid (no symlink followed); only what it does not own yet."""
+    if len(path.parts) < 3 or path == Path.home():
+        raise ConfigError(f"refusing to hand {path} to a sandbox uid: not a task directory")
+    if not path.exists():
+        return
+    stack = [path]
+    while stack:
+        current = stack.pop()
+        st = current.lstat()
+        if st.st_uid != uid or st.st_gid != uid:
+            os.lchown(current, uid, uid)
+        if current.is_dir() and not current.is_symlink():
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(Path(entry.path))
+                    elif entry.stat(follow_symlinks=False).st_uid != uid:
+                        os.lchown(entry.path, uid, uid)
+
+
+def _under(path: Path, roots: list[Path]) -> bool:
+    return any(path == r or r in path.parents for r in roots)
+
+
+def _parents(path: Path, hidden: list[Path], made: set[Path]) -> list[str]:
+    """Create a bind target's missing parents 0755 (bwrap would make them 0700)."""
+    root = next((h for h in hidden if h in path.parents), None)
+    if root is None:
+        return []
+    args = []
+    for parent in reversed(path.parents):
+        if root in parent.parents and parent not in made:
+            made.add(parent)
+            args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def _procs(group: RunGroup | None) -> list[str]:
+    return group.procs_files if group is not None else []
+
+
+def _clean_up(group: RunGroup) -> None:
+    group.kill()
+    group.remove()

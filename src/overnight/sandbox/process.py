@@ -1,0 +1,98 @@
+"""Supervising one sandbox process: output, wall time, cancellation.
+
+``supervise`` starts the process in a new session with its output (stdout and
+stderr together) read on a thread, and calls ``stop`` when the wall time runs
+out or the task is cancelled; the backend's ``stop`` is what makes sure every
+process of the command dies (a cgroup, a pid namespace, a container).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+OUTPUT_LIMIT = 4_000_000  # bytes kept of one command's output
+
+
+@dataclass
+class Exit:
+    returncode: int
+    output: str
+    duration: float
+    timed_out: bool = False
+    cancelled: bool = False
+
+
+def supervise(
+    argv: list[str],
+    *,
+    env: dict[str, str],
+    cwd: Path | str,
+    timeout: float,
+    cancel: threading.Event | None,
+    stop: Callable[[subprocess.Popen[bytes]], None],
+) -> Exit:
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(proc, chunks), daemon=True)
+    reader.start()
+    timed_out = cancelled = False
+    try:
+        while True:
+            try:
+                proc.wait(timeout=0.02)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if time.monotonic() - start > timeout:
+                timed_out = True
+            elif cancel is not None and cancel.is_set():
+                cancelled = True
+            else:
+                continue
+            stop(proc)
+            proc.wait()
+            break
+    finally:
+        if proc.poll() is None:  # interrupted (KeyboardInterrupt, a bug): leave nothing behind
+            stop(proc)
+            proc.wait()
+    reader.join(timeout=5)
+    if proc.stdout is not None:
+        proc.stdout.close()
+    output = b"".join(chunks).decode("utf-8", "replace")
+    return Exit(proc.returncode, output, time.monotonic() - start, timed_out, cancelled)
+
+
+def kill_session(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the process group the process leads (it was started in its own session)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _drain(proc: subprocess.Popen[bytes], chunks: list[bytes]) -> None:
+    stream = proc.stdout
+    assert stream is not None
+    size = 0
+    for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
+        if size < OUTPUT_LIMIT:
+            chunks.append(chunk)
+        size += len(chunk)
+    if size > OUTPUT_LIMIT:
+        chunks.append(f"\n[overnight: {size - OUTPUT_LIMIT} bytes of output dropped]".encode())

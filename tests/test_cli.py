@@ -1,0 +1,394 @@
+"""The CLI as a user runs it: the installed `overnight` command in a subprocess,
+with its state in a temporary $OVERNIGHT_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import CALC, MUL_FIX, TEST_CALC
+
+from overnight.store import Store, Task
+from overnight.testing import make_repo
+
+OVERNIGHT = str(Path(sys.executable).parent / "overnight")
+GATE_VERDICTS = {"pass", "fail", "error", "skipped"}
+TASK_STATUSES = {"queued", "running", "ready", "failed", "cancelled", "merged", "rejected"}
+
+# the worker's own interpreter runs the tests: no virtualenv to build, so it is fast
+INHERIT_TOML = 'environment = "inherit"\nsetup = []\ntest_cmd = "python -m pytest -q"\n'
+TEST_MUL_PATCH = """--- /dev/null
++++ b/tests/test_mul.py
+@@ -0,0 +1,5 @@
++from calc import mul
++
++
++def test_mul():
++    assert mul(2, 3) == 6
+"""
+
+
+def overnight(
+    *args: str, cwd: Path, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the real entry point; $OVERNIGHT_HOME/$OVERNIGHT_CACHE come from `home`."""
+    return subprocess.run(
+        [OVERNIGHT, *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=timeout,
+    )
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: "), proc.stderr
+    return lines[0]
+
+
+def queued(store: Store) -> list[tuple[int, str]]:
+    """(id, status) of every task, read in-process from the same store."""
+    with store.session() as session:
+        return [(t.id, t.status) for t in session.query(Task).order_by(Task.id)]
+
+
+def status_json(cwd: Path) -> list[dict]:
+    proc = overnight("status", "--json", cwd=cwd)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, home: Path) -> Path:
+    """calc with its tests, configured to run in the worker's own interpreter."""
+    return make_repo(
+        tmp_path / "repo",
+        {"calc.py": CALC, "tests/test_calc.py": TEST_CALC, "overnight.toml": INHERIT_TOML},
+    )
+
+
+@pytest.fixture
+def spec(tmp_path: Path, repo: Path):
+    """Write a spec for mul() in `repo`; returns a function of (name, agent, extra)."""
+    (tmp_path / "test_mul.patch").write_text(TEST_MUL_PATCH)
+    (tmp_path / "mul.diff").write_text(MUL_FIX)
+
+    def write(name: str = "mul.md", agent: str = "command:true", extra: str = "") -> Path:
+        path = tmp_path / name
+        path.write_text(
+            f"---\ntitle: Add mul to calc\nrepo: {repo}\n"
+            "acceptance:\n  - tests: tests/test_mul.py::test_mul\n"
+            "  - test_patch: test_mul.patch\n    hidden: true\n"
+            f"agent: {agent!r}\n{extra}---\n"
+            "Add `mul(a, b)` to calc.py, returning the product of its arguments.\n"
+        )
+        return path
+
+    return write
+
+
+def head(repo: Path) -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+# -- init ----------------------------------------------------------------------
+
+
+def test_init_detects_the_project_and_writes_overnight_toml(tmp_path, home):
+    project = make_repo(
+        tmp_path / "proj",
+        {
+            "pyproject.toml": '[project]\nname = "proj"\n'
+            '[project.optional-dependencies]\ntest = ["pytest"]\n'
+            "[tool.ruff]\nline-length = 100\n",
+            "proj.py": "",
+        },
+    )
+    (project / "sub").mkdir()
+    proc = overnight("init", cwd=project / "sub")
+    assert proc.returncode == 0, proc.stderr
+    written = project / "overnight.toml"
+    assert f"wrote {written}" in proc.stdout
+    config = tomllib.loads(written.read_text())
+    assert config["setup"] == ["python -m pip install -e '.[test]'"]
+    assert config["test_cmd"] == "python -m pytest"
+    assert config["lint_cmd"] == "ruff check"
+    assert set(config["gates"]) == {"scope", "tests", "acceptance-commands", "lint"}
+
+
+def test_init_refuses_to_overwrite_without_force(repo):
+    before = (repo / "overnight.toml").read_text()
+    proc = overnight("init", cwd=repo)
+    assert proc.returncode == 2
+    assert "--force" in one_line_error(proc)
+    assert (repo / "overnight.toml").read_text() == before
+    forced = overnight("init", "--force", cwd=repo)
+    assert forced.returncode == 0, forced.stderr
+    assert (repo / "overnight.toml").read_text() != before
+
+
+def test_init_outside_a_git_repository_is_a_one_line_error(tmp_path, home):
+    proc = overnight("init", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "not a git repository" in one_line_error(proc)
+    assert not (tmp_path / "overnight.toml").exists()
+
+
+# -- spec lint -----------------------------------------------------------------
+
+
+def test_spec_lint_of_a_good_spec_says_ok(spec, tmp_path, home):
+    proc = overnight("spec", "lint", "mul.md", cwd=spec().parent)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == "mul.md: ok\n"
+
+
+def test_spec_lint_prints_file_line_error_lines_and_exits_1(tmp_path, home):
+    (tmp_path / "bad.md").write_text(
+        "---\ntitle: Improve things\npriorty: 1\nacceptance:\n  - it works\n---\nSomehow.\n"
+    )
+    proc = overnight("spec", "lint", "bad.md", cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stdout.splitlines()
+    assert "bad.md:3: error: unknown field 'priorty' (did you mean 'priority'?)" in lines
+    assert any(line.startswith("bad.md:5: error: acceptance item 'it works'") for line in lines)
+    assert any(line.startswith("bad.md:2: error: vague wording 'Improve'") for line in lines)
+    assert all(line.startswith("bad.md:") and ": error: " in line for line in lines)
+
+
+def test_spec_lint_reads_stdin_and_checks_every_file(spec, tmp_path, home):
+    spec()
+    text = "---\ntitle: Add mul\nacceptance:\n  - run: 'true'\n---\nAdd mul.\n"
+    proc = overnight("spec", "lint", "-", "mul.md", "nope.md", cwd=tmp_path, stdin=text)
+    assert proc.returncode == 2
+    assert proc.stdout.splitlines() == ["-: ok", "mul.md: ok"]
+    assert one_line_error(proc) == "error: no such spec file: nope.md"
+
+
+def test_spec_lint_reports_a_test_patch_that_does_not_exist(spec, tmp_path, home):
+    path = spec()
+    path.write_text(path.read_text().replace("test_mul.patch", "gone.patch"))
+    proc = overnight("spec", "lint", path.name, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("mul.md:6: error: test_patch 'gone.patch' cannot be read")
+
+
+def test_spec_lint_warnings_alone_exit_0(tmp_path, home):
+    (tmp_path / "w.md").write_text(
+        "---\ntitle: Clean up calc\nacceptance:\n  - run: 'true'\n---\n- add() keeps its name\n"
+    )
+    proc = overnight("spec", "lint", "w.md", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("w.md:2: warning: vague wording 'Clean up'")
+
+
+# -- submit --------------------------------------------------------------------
+
+
+def test_submit_prints_one_task_id_per_spec_and_nothing_else(spec, repo, tmp_path):
+    first, second = spec("a.md"), spec("b.md")
+    proc = overnight("submit", str(first), str(second), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "1\n2\n"
+    tasks = status_json(tmp_path)
+    assert [(t["id"], t["status"]) for t in tasks] == [(1, "queued"), (2, "queued")]
+    assert {t["base_sha"] for t in tasks} == {head(repo)}
+    assert tasks[0]["branch"] == "overnight/1-add-mul-to-calc"
+
+
+def test_submit_reads_a_spec_from_stdin(spec, tmp_path, store):
+    text = spec().read_text()
+    proc = overnight("submit", "-", cwd=tmp_path, stdin=text)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "1\n"
+    assert queued(store) == [(1, "queued")]
+
+
+def test_submit_inline_spec_from_options(repo):
+    proc = overnight(
+        "submit",
+        "--title",
+        "Add mul",
+        "--accept-test",
+        "tests/test_mul.py::test_mul",
+        "--accept-run",
+        "python -c 'import calc; calc.mul'",
+        "--body",
+        "Add `mul(a, b)` to calc.py.",
+        "--agent",
+        "command:true",
+        cwd=repo,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "1\n"
+    assert proc.stderr == ""
+    show = json.loads(overnight("show", "1", "--json", cwd=repo).stdout)
+    assert "tests: tests/test_mul.py::test_mul" in show["spec"]
+    assert "run: python -c 'import calc; calc.mul'" in show["spec"]
+    assert show["agent"] == "command:true"
+
+
+def test_submit_accept_test_without_title_is_a_usage_error(repo):
+    proc = overnight("submit", "--accept-test", "tests/test_x.py::t", cwd=repo)
+    assert proc.returncode == 2
+    assert "--title" in one_line_error(proc)
+
+
+def test_submit_json_prints_the_task_objects(spec, repo, tmp_path):
+    proc = overnight("submit", "--json", str(spec()), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    [task] = json.loads(proc.stdout)
+    assert task["id"] == 1
+    assert task["status"] == "queued"
+    assert task["base_sha"] == head(repo)
+    assert task["head_sha"] is None and task["failure_reason"] is None
+
+
+def test_submit_with_one_bad_spec_queues_nothing(spec, tmp_path, store):
+    good = spec("good.md")
+    bad = tmp_path / "bad.md"
+    bad.write_text(good.read_text().replace("title: Add mul to calc\n", "title: Add mul\npri: 1\n"))
+    proc = overnight("submit", str(good), str(bad), cwd=tmp_path)
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert "unknown field 'pri'" in one_line_error(proc)
+    assert status_json(tmp_path) == []
+    assert queued(store) == []
+
+
+def test_submit_with_a_missing_test_patch_queues_nothing(spec, tmp_path, store):
+    path = spec()
+    path.write_text(path.read_text().replace("test_mul.patch", "gone.patch"))
+    proc = overnight("submit", str(path), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "test_patch 'gone.patch' cannot be read" in one_line_error(proc)
+    assert queued(store) == []
+
+
+def test_submit_outside_a_git_repository_is_a_one_line_error(tmp_path, store):
+    proc = overnight("submit", "--title", "Add mul", "--accept-run", "true", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert "is not a git repository" in one_line_error(proc)
+    assert queued(store) == []
+
+
+def test_submit_with_an_unknown_base_is_a_one_line_error(spec, tmp_path, store):
+    proc = overnight("submit", str(spec(extra="base: no-such-branch\n")), cwd=tmp_path)
+    assert proc.returncode != 0
+    assert proc.stdout == ""
+    assert "unknown base 'no-such-branch'" in one_line_error(proc)
+    assert queued(store) == []
+
+
+def test_submit_of_a_missing_spec_file_exits_2(tmp_path, home):
+    proc = overnight("submit", "nope.md", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert one_line_error(proc) == "error: no such spec file: nope.md"
+
+
+def test_submit_from_a_dirty_tree_warns_on_stderr(spec, repo, tmp_path):
+    (repo / "calc.py").write_text(CALC + "# work in progress\n")
+    proc = overnight("submit", str(spec()), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "1\n"
+    [warning] = proc.stderr.splitlines()
+    assert warning.startswith("warning: ")
+    assert "uncommitted change(s) (e.g. calc.py)" in warning
+    assert head(repo)[:10] in warning
+
+
+def test_submit_spec_warnings_go_to_stderr_once_prefixed(spec, tmp_path):
+    path = spec()
+    path.write_text(path.read_text().replace("Add `mul(a, b)`", "Tidy: add `mul(a, b)`"))
+    proc = overnight("submit", str(path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "1\n"
+    [warning] = proc.stderr.splitlines()
+    assert warning.startswith(f"warning: {path}:10: vague wording 'Tidy'")
+
+
+# -- status, show, cancel ------------------------------------------------------
+
+
+def test_show_of_an_unknown_task_exits_2(tmp_path, home):
+    proc = overnight("show", "999", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert one_line_error(proc).startswith("error: no task 999")
+
+
+def test_status_of_an_empty_queue_is_an_empty_list(tmp_path, home):
+    assert status_json(tmp_path) == []
+
+
+def test_cancel_a_queued_task(spec, tmp_path, store):
+    overnight("submit", str(spec()), cwd=tmp_path)
+    proc = overnight("cancel", "1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "task 1: cancelled\n"
+    assert queued(store) == [(1, "cancelled")]
+    again = overnight("cancel", "1", cwd=tmp_path)
+    assert again.returncode == 1
+    assert "only queued or running tasks can be cancelled" in one_line_error(again)
+
+
+# -- with a worker -------------------------------------------------------------
+
+
+def test_worker_drain_then_show_and_logs(spec, repo, tmp_path):
+    good = spec("good.md", agent=f"command:git apply {tmp_path / 'mul.diff'}")
+    idle = spec("idle.md", agent="command:true", extra="budget: {attempts: 1}\n")
+    submitted = overnight("submit", str(good), str(idle), cwd=tmp_path)
+    assert submitted.stdout == "1\n2\n", submitted.stderr
+
+    worker = overnight("worker", "--drain", cwd=tmp_path, timeout=120)
+    assert worker.returncode == 0, worker.stderr
+    assert worker.stdout == ""
+    assert "stopped after 2 task(s)" in worker.stderr
+
+    ready = json.loads(overnight("show", "1", "--json", cwd=tmp_path).stdout)
+    assert {"id", "status", "runs", "branch", "base_sha", "head_sha", "failure_reason"} <= set(
+        ready
+    )
+    assert ready["status"] == "ready", ready["failure_reason"]
+    assert ready["failure_reason"] is None
+    assert ready["base_sha"] == head(repo)
+    branch_sha = subprocess.run(
+        ["git", "rev-parse", ready["branch"]], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
+    assert branch_sha == ready["head_sha"]
+    gates = ready["runs"][0]["gates"]
+    assert all({"name", "verdict", "command", "summary"} <= set(g) for g in gates)
+    assert all(g["verdict"] in GATE_VERDICTS for g in gates)
+    tests = next(g for g in gates if g["name"] == "tests")
+    assert tests["verdict"] == "pass"
+    assert "pytest" in tests["command"]
+
+    failed = json.loads(overnight("show", "2", "--json", cwd=tmp_path).stdout)
+    assert failed["status"] == "failed"
+    assert "tests" in failed["failure_reason"]
+    assert failed["failing_gates"] == ["tests"]
+    assert failed["pull_request"] is None
+    assert {t["status"] for t in status_json(tmp_path)} <= TASK_STATUSES
+
+    logs = overnight("logs", "1", "--gate", "tests", cwd=tmp_path)
+    assert logs.returncode == 0, logs.stderr
+    assert logs.stdout.startswith("===== run 1 · gate tests (attempt 1) · pass")
+    assert "python -m pytest -q tests/test_mul.py" in logs.stdout
+    assert "passed" in logs.stdout
+    assert "gate scope" not in logs.stdout
+
+    missing = overnight("logs", "1", "--gate", "nosuch", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert one_line_error(missing) == "error: no logs for gate 'nosuch' in task 1"

@@ -1,0 +1,91 @@
+"""`overnight demo`: the bundled sample repository and its three tasks end as expected."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from overnight import demo
+from overnight.cli import main
+from overnight.errors import UsageError
+from overnight.spec import lint_text
+from overnight.store import Store, Task
+from overnight.views import task_detail
+
+
+def details(store: Store) -> dict[str, dict]:
+    with store.session() as session:
+        tasks = session.scalars(select(Task).order_by(Task.id))
+        return {t.title: task_detail(session, t) for t in tasks}
+
+
+@pytest.mark.slow
+def test_demo_ends_ready_ready_after_feedback_and_failed_for_gaming(store, tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "demo")])
+
+    assert result.exit_code == 0, result.output
+    tasks = details(store)
+    easy = tasks["Add average_word_length to textstats"]
+    medium = tasks["Break ties in top_words alphabetically"]
+    gamed = tasks["Keep accented and hyphenated words whole in words()"]
+    assert (easy["status"], easy["attempts"]) == ("ready", 1)
+    assert (medium["status"], medium["attempts"]) == ("ready", 2)
+    first_try = [g for g in medium["runs"][0]["all_gates"] if g["attempt"] == 1]
+    assert {g["name"]: g["verdict"] for g in first_try}["tests"] == "fail"
+    assert "tests/test_textstats.py::test_top_words" in next(
+        g["summary"] for g in first_try if g["name"] == "tests"
+    )
+    assert gamed["status"] == "failed"
+    assert gamed["failing_gates"] == ["scope", "tests"]
+    assert gamed["pull_request"] is None
+    gates = {g["name"]: g["summary"] for g in gamed["runs"][0]["gates"]}
+    assert "overnight.toml" in gates["scope"] and "tests/test_words_unicode.py" in gates["scope"]
+    assert "test_words_holdout.py" in gates["tests"]
+    repo = tmp_path / "demo" / "repo"
+    for task in (easy, medium):
+        branch_head = subprocess.run(
+            ["git", "rev-parse", task["branch"]], cwd=repo, capture_output=True, text=True
+        ).stdout.strip()
+        assert branch_head == task["head_sha"]
+    assert "stands in for an LLM" in result.output
+    assert "3 of 3 tasks ended as expected" in result.output
+    assert "approve 1" in result.output and "reject 3" in result.output
+
+
+def test_demo_rerun_starts_from_a_fresh_directory(tmp_path: Path):
+    first = demo.create(tmp_path / "demo")
+    (first.repo / "leftover.txt").write_text("from the previous demo")
+
+    second = demo.create(tmp_path / "demo")
+
+    assert not (second.repo / "leftover.txt").exists()
+    assert (second.repo / "textstats.py").is_file()
+    log = subprocess.run(
+        ["git", "log", "--oneline"], cwd=second.repo, capture_output=True, text=True, check=True
+    )
+    assert len(log.stdout.splitlines()) == 1
+    assert "@AGENTS@" not in (second.specs / "1-average-word-length.md").read_text()
+
+
+def test_demo_refuses_to_wipe_a_directory_it_did_not_make(tmp_path: Path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "notes.txt").write_text("keep me")
+
+    with pytest.raises(UsageError, match="not made by 'overnight demo'"):
+        demo.create(precious)
+
+    assert (precious / "notes.txt").read_text() == "keep me"
+
+
+def test_demo_specs_have_no_lint_errors(tmp_path: Path):
+    made = demo.create(tmp_path / "demo")
+
+    for expected in demo.EXPECTED:
+        spec = made.specs / expected.spec
+        problems = lint_text(spec.read_text(), spec.parent)
+        assert problems == [], [p.format(spec.name) for p in problems]
