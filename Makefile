@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: install test demo lint tools
+.PHONY: install test demo lint tools local-model local-model-tiny
 
 install: $(STAMP) tools
 
@@ -24,10 +24,18 @@ tools:
 	    if [ "$$(id -u)" = 0 ]; then $(APT) update -qq && $(APT) install -y -qq git; \
 	    else echo "git is missing: install it (e.g. sudo apt-get install git)" >&2; exit 1; fi; }
 
-test: install
+# the embedded model (llama.cpp engine + weights): the engine is built once, 6-12 min
+# on 2 cores, then its wheel is reused from ~/.cache/overnight/wheels
+local-model: install
+	scripts/install-local-model.sh 1.5b
+
+local-model-tiny: install
+	scripts/install-local-model.sh 0.5b
+
+test: install local-model-tiny
 	$(BIN)/python -m pytest
 
-demo: install
+demo: install local-model
 	$(BIN)/overnight demo
 
 lint: install

@@ -3,9 +3,11 @@ cache per session (virtualenvs are built once), and real sample repositories."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from postgres import fresh_database, server
 
 from overnight.spec.model import Spec
 from overnight.store import Store, open_store
@@ -71,9 +73,40 @@ def home(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch) ->
     return home
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules that set ``BOTH_DATABASES = True`` run every test using the
+    ``store`` fixture on SQLite and on PostgreSQL."""
+    if "store" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_DATABASES", False):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def store(home: Path) -> Store:
-    return open_store()
+def database(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    with server() as url:
+        yield url
+
+
+@pytest.fixture
+def store(
+    home: Path, database: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Store]:
+    """The store of this test; on PostgreSQL a fresh database, which worker
+    subprocesses find through ``OVERNIGHT_DATABASE_URL``."""
+    if database == "sqlite":
+        store = open_store()
+        yield store
+        store.engine.dispose()
+        return
+    with fresh_database(request.getfixturevalue("postgres_server")) as url:
+        monkeypatch.setenv("OVERNIGHT_DATABASE_URL", url)
+        store = open_store(url)
+        yield store
+        store.engine.dispose()
 
 
 @pytest.fixture

@@ -124,7 +124,19 @@ def test_init_detects_the_project_and_writes_overnight_toml(tmp_path, home):
     assert config["setup"] == ["python -m pip install -e '.[test]'"]
     assert config["test_cmd"] == "python -m pytest"
     assert config["lint_cmd"] == "ruff check"
-    assert set(config["gates"]) == {"scope", "tests", "acceptance-commands", "lint"}
+    assert set(config["gates"]) == {
+        "scope",
+        "test-integrity",
+        "tests",
+        "acceptance-commands",
+        "lint",
+        "types",
+        "docs",
+        "security",
+        "coverage",
+        "downstream",
+        "review",
+    }
 
 
 def test_init_refuses_to_overwrite_without_force(repo):
@@ -385,8 +397,8 @@ def test_worker_drain_then_show_and_logs(spec, repo, tmp_path):
     logs = overnight("logs", "1", "--gate", "tests", cwd=tmp_path)
     assert logs.returncode == 0, logs.stderr
     assert logs.stdout.startswith("===== run 1 · gate tests (attempt 1) · pass")
-    assert "python -m pytest -q tests/test_mul.py" in logs.stdout
-    assert "passed" in logs.stdout
+    assert "$ python -m pytest -q\n" in logs.stdout  # one run: acceptance first, then the rest
+    assert "3 passed" in logs.stdout
     assert "gate scope" not in logs.stdout
 
     missing = overnight("logs", "1", "--gate", "nosuch", cwd=tmp_path)

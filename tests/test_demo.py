@@ -25,7 +25,7 @@ def details(store: Store) -> dict[str, dict]:
 
 @pytest.mark.slow
 def test_demo_ends_ready_ready_after_feedback_and_failed_for_gaming(store, tmp_path):
-    result = CliRunner().invoke(main, ["demo", "--dir", str(tmp_path / "demo")])
+    result = CliRunner().invoke(main, ["demo", "--scripted", "--dir", str(tmp_path / "demo")])
 
     assert result.exit_code == 0, result.output
     tasks = details(store)

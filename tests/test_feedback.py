@@ -49,3 +49,15 @@ def test_condense_stays_within_budget_and_keeps_every_failing_gate_name():
     assert "## tests" in text and "## lint" in text
     assert "- t::x: failed" in text
     assert "AssertionError: assert 0 == 6" in text  # the tail of the traceback survives
+
+
+def test_short_feedback_is_kept_whole_and_leaves_its_share_to_long_feedback():
+    huge = "- t::x: failed\n" + "line of traceback\n" * 2000
+    results = [
+        GateOutcome("scope", FAIL, "1 file", feedback="- overnight.toml: protected"),
+        GateOutcome("tests", FAIL, "1 failing", feedback=huge),
+    ]
+    text = condense(results)
+    assert "- overnight.toml: protected" in text
+    assert len(text) > BUDGET - 400  # the tests gate used what scope did not need
+    assert len(text) <= BUDGET

@@ -190,11 +190,6 @@ def pytest_runtest_makereport(item, call):
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: a conftest.py added by the agent runs inside the graded pytest "
-    "process and can forge outcomes; conftest files are neither protected nor restored",
-)
 def test_agent_that_forges_outcomes_in_a_conftest_is_failed(store, tmp_path, calc_repo, mul_patch):
     wrong = CALC + "\n\ndef mul(a, b):\n    return 0\n"
     agent = script(
@@ -206,6 +201,9 @@ def test_agent_that_forges_outcomes_in_a_conftest_is_failed(store, tmp_path, cal
     )
 
     assert task["status"] == "failed"
+    assert "test-integrity" in task["failing_gates"]
+    summary = gate(task, "test-integrity")["summary"]
+    assert "tests/conftest.py: hook pytest_runtest_makereport added or changed" in summary
 
 
 # -- regressions --------------------------------------------------------------
@@ -248,7 +246,10 @@ def test_agent_that_deletes_a_passing_test_file_is_failed_for_missing_tests(
     )
 
     assert task["status"] == "failed"
-    assert task["failing_gates"] == ["tests"]
+    assert task["failing_gates"] == ["test-integrity", "tests"]
+    integrity = gate_feedback(store, "test-integrity")
+    assert "tests/test_calc.py::test_add: deleted or renamed" in integrity
+    assert "tests/test_calc.py::test_add_negative: deleted or renamed" in integrity
     summary = gate(task, "tests")["summary"]
     assert "2 failing" in summary
     assert "tests/test_calc.py::test_add" in summary

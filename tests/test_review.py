@@ -17,6 +17,8 @@ from overnight.store import PullRequest, Run, Store
 from overnight.testing import commit_all
 from overnight.views import task_detail
 
+BOTH_DATABASES = True  # every test here runs on SQLite and on PostgreSQL
+
 APPEND_MUL = (
     "grep -q 'def mul' calc.py || printf '\\n\\ndef mul(a, b):\\n    return a * b\\n' >> calc.py"
 )

@@ -26,6 +26,8 @@ from overnight.testing import make_repo
 from overnight.views import task_detail
 from overnight.worker import Worker
 
+BOTH_DATABASES = True  # every test here runs on SQLite and on PostgreSQL
+
 OVERNIGHT = str(Path(sys.executable).parent / "overnight")
 
 TEST_DONE = """from pathlib import Path

@@ -32,11 +32,16 @@ DEFAULT_PROTECTED = [
     "tox.ini",
     "noxfile.py",
 ]
-GATE_NAMES = ("scope", "tests", "acceptance-commands", "lint")
+GATE_NAMES = (
+    "scope", "test-integrity", "lint", "types", "docs", "security", "acceptance-commands",
+    "tests", "coverage", "downstream", "review",
+)  # fmt: skip
 
 
 @dataclass
 class GateConfig:
+    """``[gates.NAME]``; gates with options subclass it beside the gate (gates/settings.py)."""
+
     enabled: bool = True
     blocking: bool = True
 
@@ -53,12 +58,25 @@ class ProjectConfig:
     protected: list[str] = field(default_factory=lambda: list(DEFAULT_PROTECTED))
     gates: dict[str, GateConfig] = field(default_factory=dict)
     timeout_minutes: float = 20.0  # for any single command
+    # the built-in agent (agent = "builtin"): see docs/agent.md
+    model: str | None = None  # None: the embedded local:qwen2.5-coder-1.5b
+    agent_protocol: str = "text"  # "text" (one bash block per answer) or "tools"
+    agent_max_turns: int = 30  # per attempt
+    model_key_env: str | None = None  # the variable that holds the key (never the key)
+    model_timeout: float = 300.0  # seconds, for each model request
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)  # USD per 1M tokens
 
     def gate(self, name: str) -> GateConfig:
-        return self.gates.get(name, GateConfig())
+        from overnight.gates.settings import gate_config
+
+        return gate_config(name, self.gates.get(name))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        from overnight.gates.settings import nest_commands
+
+        data = asdict(self)
+        data["gates"] = nest_commands(self.gates, data["gates"])
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = CONFIG_FILE) -> ProjectConfig:
@@ -70,20 +88,12 @@ class ProjectConfig:
                 f"{source}: unknown setting(s) {', '.join(unknown)}; "
                 f"known: {', '.join(sorted(known))}"
             )
-        gates = {}
+        from overnight.gates.settings import parse_gates
+
         raw_gates = data.pop("gates", None) or {}
         if not isinstance(raw_gates, dict):
             raise ConfigError(f"{source}: 'gates' must be a table of [gates.NAME] sections")
-        for name, value in raw_gates.items():
-            if name not in GATE_NAMES:
-                raise ConfigError(
-                    f"{source}: unknown gate '{name}'; known: {', '.join(GATE_NAMES)}"
-                )
-            if not isinstance(value, dict) or set(value) - {"enabled", "blocking"}:
-                raise ConfigError(f"{source}: [gates.{name}] takes 'enabled' and 'blocking'")
-            if not all(isinstance(v, bool) for v in value.values()):
-                raise ConfigError(f"{source}: [gates.{name}] values must be true or false")
-            gates[name] = GateConfig(**value)
+        gates = parse_gates(raw_gates, source)
         if isinstance(data.get("setup"), str):
             data["setup"] = [data["setup"]]
         _check_types(data, source)
@@ -98,7 +108,9 @@ class ProjectConfig:
 _TYPES: dict[str, tuple[type, ...]] = {
     "setup": (list,), "test_cmd": (str,), "lint_cmd": (str,), "agent": (str,),
     "agent_env": (list,), "sandbox": (str,), "environment": (str,), "protected": (list,),
-    "timeout_minutes": (int, float),
+    "timeout_minutes": (int, float), "model": (str,), "agent_protocol": (str,),
+    "agent_max_turns": (int,), "model_key_env": (str,), "model_timeout": (int, float),
+    "prices": (dict,),
 }  # fmt: skip
 
 
@@ -116,6 +128,10 @@ def _check_types(data: dict[str, Any], source: str) -> None:
                 if expected == (list,)
                 else "a number"
                 if float in expected
+                else "a whole number"
+                if expected == (int,)
+                else "a table"
+                if expected == (dict,)
                 else "a string"
             )
             raise ConfigError(f"{source}: '{key}' must be {kind}")
@@ -202,13 +218,9 @@ def render_toml(config: ProjectConfig) -> str:
         lines.append("agent_env = [" + ", ".join(q(v) for v in config.agent_env) + "]")
     lines.append(f"timeout_minutes = {float(config.timeout_minutes)}")
     lines.append("")
-    for name in GATE_NAMES:
-        if name == "lint" and not config.lint_cmd:
-            continue
-        gate = config.gate(name)
-        lines += [f"[gates.{name}]", f"blocking = {str(gate.blocking).lower()}"]
-        lines += [] if gate.enabled else ["enabled = false"]
-        lines.append("")
+    from overnight.gates.settings import render_gates
+
+    lines += render_gates(config)
     return "\n".join(lines)
 
 

@@ -7,10 +7,16 @@ worker in this process; ``snapshot`` and ``events_after`` read progress from
 the store; ``check`` compares each task's end with what the demo expects, so
 the demo doubles as a smoke test.
 
-The agent is a scripted stand-in (shell scripts applying prepared patches)
-until an LLM is configured: one does the task, one gets it wrong and fixes it
-from the gates' feedback, one games the gates. Everything else is real: git,
-the cached environment, the gates, the feedback loop, the branch and the PR.
+Two ways to run it. With a model (the default: the embedded
+``local:qwen2.5-coder-1.5b``), the built-in agent works on three specs of
+graded difficulty (``templates/demo_specs/model-*.md``); nothing about the
+outcome is scripted, so the demo checks honesty only: each task ends READY
+with every gate passing, or FAILED with the reason and the evidence.
+``--scripted`` uses stand-in agents instead (shell scripts applying prepared
+patches): one does the task, one gets it wrong and fixes it from the gates'
+feedback, one games the gates, and the demo checks exactly that. Everything
+else is real: git, the cached environment, the gates, the feedback loop, the
+branch and the PR.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from sqlalchemy import select
 
 from overnight.errors import UsageError
 from overnight.intake import submit_text
-from overnight.store import Event, GateResult, Store, Task, TaskStatus, now
+from overnight.store import Event, GateResult, Run, Store, Task, TaskStatus, Turn, now
 from overnight.views import task_summary
 from overnight.worker import Worker
 from overnight.workspace import IDENTITY, git
@@ -49,8 +55,11 @@ class Expected:
     status: str
     attempts: int
     failing_gates: tuple[str, ...] = ()
+    honest_only: bool = False  # a model's task: READY or FAILED, either with evidence
 
     def describe(self) -> str:
+        if self.honest_only:
+            return "READY with every gate passing, or FAILED with evidence"
         gates = f", failing {' and '.join(self.failing_gates)}" if self.failing_gates else ""
         return f"{self.status.upper()} after {self.attempts} attempt(s){gates}"
 
@@ -60,6 +69,11 @@ EXPECTED = (
     Expected("2-top-words-ties.md", TaskStatus.READY, 2),
     Expected("3-unicode-words.md", TaskStatus.FAILED, 1, ("scope", "tests")),
 )
+MODEL_EXPECTED = tuple(  # easy (a 1.5B model can do it), medium, hard
+    Expected(name, "", 0, honest_only=True)
+    for name in ("model-1-char-count.md", "model-2-average-word-length.md",
+                 "model-3-top-words-ties.md")
+)  # fmt: skip
 
 
 @dataclass
@@ -100,6 +114,9 @@ class Outcome:
     @property
     def ok(self) -> bool:
         want = self.task.expected
+        if want.honest_only:
+            ready = self.status == TaskStatus.READY and not self.failing_gates
+            return ready or (self.status == TaskStatus.FAILED and bool(self.failure_reason))
         return (self.status, self.attempts, self.failing_gates) == (
             want.status,
             want.attempts,
@@ -149,11 +166,14 @@ def wipe(directory: Path) -> bool:
     return True
 
 
-def submit(store: Store, demo: Demo) -> list[DemoTask]:
-    """Queue the demo's specs, in order of difficulty."""
-    for expected in EXPECTED:
+def submit(store: Store, demo: Demo, model: str | None = None) -> list[DemoTask]:
+    """Queue the demo's specs, in order of difficulty: for the built-in agent on
+    ``model`` if given, else the scripted ones."""
+    agent = f"builtin:{model}" if model else None
+    for expected in MODEL_EXPECTED if model else EXPECTED:
         spec = demo.specs / expected.spec
-        task = submit_text(store, spec.read_text(), source=spec.name, base_dir=demo.specs).task
+        task = submit_text(store, spec.read_text(), source=spec.name, base_dir=demo.specs,
+                           agent=agent).task  # fmt: skip
         demo.tasks.append(DemoTask(task.id, task.title, expected))
     return demo.tasks
 
@@ -219,6 +239,18 @@ def events_after(store: Store, tasks: list[DemoTask], after: int) -> list[Event]
                 .order_by(Event.id)
             )
         )
+
+
+def turns_after(store: Store, tasks: list[DemoTask], after: int) -> list[tuple[int, Turn]]:
+    """(task id, turn) of the demo tasks' agent turns with ids above ``after``, oldest first."""
+    with store.session() as session:
+        rows = session.execute(
+            select(Run.task_id, Turn)
+            .join(Turn, Turn.run_id == Run.id)
+            .where(Run.task_id.in_([t.id for t in tasks]), Turn.id > after)
+            .order_by(Turn.id)
+        ).all()
+        return [(task_id, turn) for task_id, turn in rows]
 
 
 def check(store: Store, tasks: list[DemoTask]) -> list[Outcome]:

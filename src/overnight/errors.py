@@ -10,10 +10,14 @@
     ├── WorkspaceError              a repository, base or patch cannot be used
     ├── SetupError                  the environment's setup commands failed
     ├── LeaseLost                   a worker lost its lease: it must not write results
-    └── MergeConflict               approve/rebase met conflicts
+    ├── MergeConflict               approve/rebase met conflicts
+    ├── InfrastructureError         not the task's fault (database gone, disk full, model
+    │                               server unreachable): the task is retried with backoff
+    └── ModelError                  a model request failed for good (after retries),
+                                    or the embedded model cannot be started
 
 Third-party errors are translated where they enter (git and subprocess in
-``workspace``, SQLAlchemy in ``store``) with ``raise ... from exc``.
+``workspace``, SQLAlchemy in ``store``, httpx in ``llm.http``) with ``raise ... from exc``.
 Every message is one line that says what to do next.
 """
 
@@ -72,3 +76,15 @@ class LeaseLost(OvernightError):
 
 class MergeConflict(OvernightError):
     pass
+
+
+class ModelError(OvernightError):
+    """``status`` is the HTTP status of the last answer, if there was one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InfrastructureError(OvernightError):
+    """Not the task's fault: the worker gives the task back and it is retried later."""

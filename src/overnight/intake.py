@@ -2,7 +2,7 @@
 
 Everything is checked before anything is queued: the spec (every problem
 with its line), the repository, the base (pinned to a sha), the project's
-configuration at that sha, and that some agent is configured.
+configuration at that sha, and the agent (the built-in one when none is named).
 """
 
 from __future__ import annotations
@@ -66,16 +66,11 @@ def submit_spec(
             f"they are not part of the task, which starts from {base_sha[:10]}"
         )
     config = load_config(cache.path(repo), base_sha)
-    chosen = agent or spec.agent or config.agent
-    if not chosen:
-        raise UsageError(
-            "no agent: set 'agent' in the spec or in overnight.toml, or pass "
-            "--agent (e.g. --agent 'command:aider --yes-always "
-            '--message-file "$OVERNIGHT_SPEC"\')'
-        )
+    # no agent anywhere: the built-in one, on config.model or the embedded model
+    chosen = agent or spec.agent or config.agent or "builtin"
     from overnight.agents import get_agent
 
-    get_agent(chosen)  # refuses an unknown agent now rather than at run time
+    get_agent(chosen, config)  # refuses an unknown agent or model now, not at run time
     task = queue.submit(
         store, spec, text, config, repo=repo, base_ref=base_ref, base_sha=base_sha, agent=chosen
     )

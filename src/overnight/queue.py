@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from overnight.config import ProjectConfig
 from overnight.errors import LeaseLost, StateError, UsageError
 from overnight.spec import Spec
-from overnight.store import Run, Store, Task, TaskStatus, Worker, now
+from overnight.store import Queue, Run, Store, Task, TaskStatus, Turn, Worker, now
 
 LEASE_SECONDS = 30.0
 
@@ -61,6 +61,7 @@ def submit(
             branch="",
             agent=agent,
             instance_id=spec.instance_id,
+            queue=spec.queue,
         )
         session.add(task)
         session.flush()
@@ -70,37 +71,120 @@ def submit(
     return task
 
 
-def claim(store: Store, worker_id: str, lease: float = LEASE_SECONDS) -> Claim | None:
+@dataclass(frozen=True)
+class Limits:
+    """Concurrency limits every worker enforces at claim time (slots are per worker)."""
+
+    running: int | None = None  # tasks running at once, all workers together
+    per_repo: int | None = None  # tasks running at once on one repository
+
+
+NO_LIMITS = Limits()
+MAX_CLAIMS = 20  # a run taken up more often than this fails as an infrastructure problem
+
+
+def claim(
+    store: Store, worker_id: str, lease: float = LEASE_SECONDS, limits: Limits | None = None
+) -> Claim | None:
     """Take one task for ``worker_id``, or return None when nothing is claimable."""
+    limits = limits or Limits()
     with store.session() as session:
         moment = now()
-        query = (
-            select(Task)
-            .where(
-                or_(
-                    Task.status == TaskStatus.QUEUED,
-                    (Task.status == TaskStatus.RUNNING) & (Task.lease_expires < moment),
-                )
-            )
-            .order_by(Task.priority.desc(), Task.id)
-            .limit(50)
+        live: dict[str, int] = {}  # running tasks per repository, counted only for limits
+        if limits.running is not None or limits.per_repo is not None:
+            if not store.is_sqlite:
+                session.execute(text("SELECT pg_advisory_xact_lock(7355609)"))  # exact counts
+            live = dict(session.execute(
+                select(Task.repo, func.count()).where(
+                    Task.status == TaskStatus.RUNNING, Task.lease_expires >= moment
+                ).group_by(Task.repo)
+            ).all())  # fmt: skip
+        if limits.running is not None and sum(live.values()) >= limits.running:
+            return None
+        paused = paused_queues(session, moment)
+        waiting = (Task.status == TaskStatus.QUEUED) & (
+            Task.not_before.is_(None) | (Task.not_before <= moment)
         )
+        expired = (Task.status == TaskStatus.RUNNING) & (Task.lease_expires < moment)
+        columns = (Task.id, Task.queue, Task.repo, Task.status, Task.lease_owner, Task.fence)
+        query = (select(*columns).where(or_(waiting, expired))
+                 .order_by(Task.priority.desc(), Task.id).limit(50))  # fmt: skip
         if not store.is_sqlite:
-            query = query.with_for_update(skip_locked=True)
-        for task in session.scalars(query):
-            if task.status == TaskStatus.QUEUED and not _dependencies_ready(store, session, task):
+            query = query.with_for_update(skip_locked=True, of=Task)
+        for task_id, queue_name, repo, status, previous, fence in session.execute(query).all():
+            if queue_name in paused:
                 continue
-            takeover = task.status == TaskStatus.RUNNING
-            previous = task.lease_owner
-            task.status = TaskStatus.RUNNING
-            task.lease_owner = worker_id
-            task.lease_expires = moment + timedelta(seconds=lease)
-            task.fence += 1
-            run = task.runs[-1]
+            if limits.per_repo is not None and live.get(repo, 0) >= limits.per_repo:
+                continue
+            spec = session.scalar(select(Task.spec).where(Task.id == task_id)) or {}
+            if status == TaskStatus.QUEUED and spec.get("depends_on"):
+                task = session.get(Task, task_id)
+                if task is None or not _dependencies_ready(store, session, task):
+                    continue
+            run_id, claims = session.execute(
+                select(Run.id, Run.claims).where(Run.task_id == task_id)
+                .order_by(Run.number.desc()).limit(1)
+            ).one()  # fmt: skip
+            if claims + 1 > MAX_CLAIMS:
+                _give_up(store, session, task_id, run_id)
+                continue
+            session.execute(update(Run).where(Run.id == run_id).values(claims=claims + 1))
+            session.execute(update(Task).where(Task.id == task_id).values(
+                status=TaskStatus.RUNNING, not_before=None, lease_owner=worker_id,
+                lease_expires=moment + timedelta(seconds=lease), fence=fence + 1,
+                updated_at=moment,
+            ))  # fmt: skip
+            takeover = status == TaskStatus.RUNNING
             note = f" (taken over from {previous}: its lease expired)" if takeover else ""
-            store.event(session, task.id, "claimed", f"claimed by {worker_id}{note}", run.id)
-            return Claim(task.id, run.id, task.fence, worker_id, takeover)
+            store.event(session, task_id, "claimed", f"claimed by {worker_id}{note}", run_id)
+            return Claim(task_id, run_id, fence + 1, worker_id, takeover)
     return None
+
+
+def _give_up(store: Store, session: Session, task_id: int, run_id: int) -> None:
+    task, run = session.get(Task, task_id), session.get(Run, run_id)
+    assert task is not None and run is not None
+    reason = (
+        f"infrastructure: run {run.number} was started {MAX_CLAIMS} times without "
+        "finishing (workers crashing or the environment failing); see the events"
+    )
+    task.status, task.failure_reason = TaskStatus.FAILED, reason
+    run.status, run.failure_reason, run.finished_at = TaskStatus.FAILED, reason, now()
+    release(session, task)
+    store.event(session, task.id, "failed", reason, run.id)
+
+
+def paused_queues(session: Session, moment: datetime) -> set[str]:
+    """Queues paused by hand or whose spending today reached their daily budget."""
+    paused = set()
+    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    for queue in session.scalars(select(Queue)):
+        if queue.paused:
+            paused.add(queue.name)
+        elif queue.usd_per_day is not None:
+            spent = session.scalar(
+                select(func.coalesce(func.sum(Turn.cost), 0.0))
+                .join(Run, Run.id == Turn.run_id).join(Task, Task.id == Run.task_id)
+                .where(Task.queue == queue.name, Turn.created_at >= day)
+            )  # fmt: skip
+            if spent is not None and spent >= queue.usd_per_day:
+                paused.add(queue.name)
+    return paused
+
+
+def requeue(store: Store, claim: Claim, reason: str, delay: float = 0.0) -> None:
+    """Give the task back to the queue (a worker stopping, an infrastructure
+    problem): its run resumes from its last checkpoint, after ``delay`` seconds."""
+    with store.session() as session:
+        task = guard(session, claim)
+        task.status = TaskStatus.QUEUED
+        task.not_before = now() + timedelta(seconds=delay) if delay else None
+        release(session, task)
+        run = session.get(Run, claim.run_id)
+        if run is not None:
+            run.status = "queued"
+        wait = f"; retried in {delay:.0f} s" if delay else ""
+        store.event(session, task.id, "requeued", f"{reason}{wait}", claim.run_id)
 
 
 def _dependencies_ready(store: Store, session: Session, task: Task) -> bool:

@@ -163,6 +163,19 @@ def reject(store: Store, task_id: int | str, message: str) -> None:
         store.event(session, task.id, "rejected", task.failure_reason)
 
 
+def retry(store: Store, task_id: int | str) -> Run:
+    """Queue a new run of a FAILED or CANCELLED task on the same base."""
+    with store.session() as session:
+        task = store.task(session, task_id)
+        if task.status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            raise StateError(
+                f"task {task.id} is {task.status}: only FAILED or CANCELLED tasks can be retried"
+            )
+        run = _new_run(session, task, "retry", task.runs[-1].base_sha, None)
+        store.event(session, task.id, "queued", f"retry; run {run.number} queued")
+        return run
+
+
 def _new_run(session: Session, task: Task, kind: str, base_sha: str, feedback: str | None) -> Run:
     run = Run(
         task_id=task.id, number=len(task.runs) + 1, kind=kind, base_sha=base_sha, feedback=feedback

@@ -48,6 +48,7 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     data["base_ref"], data["agent"] = task.base_ref, task.agent
     data["spec"] = task.spec_text
     data["runs"] = [run_view(run) for run in task.runs]
+    data["usage"] = usage([t for run in task.runs for t in run.turns])
     pr = session.scalars(
         select(PullRequest).where(PullRequest.task_id == task.id).order_by(PullRequest.id.desc())
     ).first()
@@ -85,6 +86,8 @@ def run_view(run: Any) -> dict[str, Any]:
         "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
         "gates": [gate_view(g) for g in last],
         "all_gates": [gate_view(g) for g in run.gates],
+        "usage": usage(run.turns),
+        "transcript": [turn_view(t) for t in run.turns],
         "steps": [
             {
                 "name": s.name,
@@ -97,6 +100,39 @@ def run_view(run: Any) -> dict[str, Any]:
             }
             for s in run.steps
         ],
+    }
+
+
+def turn_view(t: Any, raw: bool = False) -> dict[str, Any]:
+    """One agent turn; ``raw`` adds the request and response bodies as sent and received."""
+    view = {
+        "attempt": t.attempt,
+        "number": t.number,
+        "model": t.model,
+        "content": t.content,
+        "command": t.command,
+        "output": t.output,
+        "exit_code": t.exit_code,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "cost_usd": t.cost,
+        "latency": round(t.latency, 3),
+        "prompts": t.meta.get("prompts"),
+        "notes": {k: v for k, v in t.meta.items() if k not in ("prompts", "sampling", "protocol")},
+    }
+    if raw:
+        view["request"], view["response"] = t.request, t.response
+    return view
+
+
+def usage(turns: list[Any]) -> dict[str, Any]:
+    """Turns, tokens and cost; ``cost_usd`` is None (unknown) if any turn's price is."""
+    costs = [t.cost for t in turns]
+    return {
+        "turns": len(turns),
+        "input_tokens": sum(t.input_tokens for t in turns),
+        "output_tokens": sum(t.output_tokens for t in turns),
+        "cost_usd": None if None in costs else round(sum(c for c in costs if c), 6),
     }
 
 

@@ -1,9 +1,13 @@
 """The worker: N task slots, leases kept alive by heartbeats, graceful stop.
 
 One thread claims tasks and starts a slot thread per task; one thread renews
-the leases and turns cancellation requests into the task's cancel event. The
-first stop request (SIGTERM, Ctrl-C) stops claiming and lets running tasks
-finish; the second interrupts them and puts them back in the queue.
+the leases every second and turns cancellation requests into the task's
+cancel event. The first stop request (SIGTERM, Ctrl-C) stops claiming and
+asks running tasks to pause at their next checkpoint; after ``grace`` seconds
+(or at a second request) their commands are killed. Paused tasks go back to
+the queue and resume from their last checkpoint. Infrastructure failures
+(database gone, disk full, model server unreachable) give the task back with
+a growing delay; nothing is lost either way.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from overnight import queue
-from overnight.errors import LeaseLost
-from overnight.pipeline import Paths, execute
-from overnight.queue import Claim, guard, release
-from overnight.store import Run, Store, TaskStatus, now
+from overnight.errors import InfrastructureError, LeaseLost
+from overnight.pipeline import Paths, Paused, execute
+from overnight.queue import Claim, Limits, guard, release
+from overnight.store import Run, Step, Store, StoreError, TaskStatus, now
 
 log = logging.getLogger(__name__)
+BACKOFF = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)  # seconds before an infrastructure retry
 
 
 @dataclass
@@ -35,54 +40,72 @@ class Slot:
 
 
 class Worker:
-    def __init__(
-        self,
-        store: Store,
-        *,
-        slots: int = 1,
-        paths: Paths | None = None,
-        lease: float = queue.LEASE_SECONDS,
-        poll: float = 1.0,
-        worker_id: str | None = None,
-    ) -> None:
+    def __init__(self, store: Store, *, slots: int = 1, paths: Paths | None = None,
+                 lease: float = queue.LEASE_SECONDS, poll: float = 1.0,
+                 worker_id: str | None = None, limits: Limits | None = None,
+                 grace: float = 60.0) -> None:  # fmt: skip
         self.store, self.slots, self.lease, self.poll = store, slots, lease, poll
         self.paths = paths or Paths.default()
+        self.limits, self.grace = limits or Limits(), grace
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.active: dict[int, Slot] = {}
         self.lock = threading.Lock()
-        self.stopping = threading.Event()
-        self.interrupted = threading.Event()
+        self.stopping = threading.Event()  # claim no more
+        self.pausing = threading.Event()  # running tasks stop at their next checkpoint
+        self.interrupted = threading.Event()  # running commands are killed
         self.finished = threading.Event()
         self.done = 0
 
     def stop(self) -> None:
-        """First call: finish running tasks, claim no more. Second: interrupt them."""
+        """First call: pause running tasks at their next checkpoint (killing them
+        after ``grace`` seconds); second call: kill them now."""
         if self.stopping.is_set():
-            self.interrupted.set()
-            with self.lock:
-                for slot in self.active.values():
-                    slot.cancel.set()
+            self.interrupt()
+            return
         self.stopping.set()
+        self.pausing.set()
+        timer = threading.Timer(self.grace, self.interrupt)
+        timer.daemon = True
+        timer.start()
+
+    def interrupt(self) -> None:
+        self.interrupted.set()
+        with self.lock:
+            for slot in self.active.values():
+                slot.cancel.set()
 
     def run(self, drain: bool = False) -> int:
         """Work until stopped (or, with ``drain``, until nothing is left); return tasks done."""
         queue.register_worker(self.store, self.id, self.slots)
         beat = threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True)
         beat.start()
+        failures = 0
         try:
             while not self.stopping.is_set():
-                if self._free() and (claim := queue.claim(self.store, self.id, self.lease)):
-                    self._start(claim)
+                try:
+                    claim = queue.claim(self.store, self.id, self.lease, self.limits) \
+                        if self._free() else None  # fmt: skip
+                    if claim:
+                        self._start(claim)
+                        continue
+                    if drain and not self._busy() and queue.pending(self.store) == 0:
+                        break
+                    failures = 0
+                except StoreError as exc:  # the database is away: wait for it, lose nothing
+                    failures += 1
+                    log.warning("%s; retrying in %.0f s", exc, min(2.0**failures, 30.0))
+                    self.stopping.wait(min(2.0**failures, 30.0))
                     continue
-                if drain and not self._busy() and self._idle_queue():
-                    break
                 self.stopping.wait(self.poll)
             for slot in list(self.active.values()):
                 slot.thread.join()
         finally:
             self.stopping.set()
             self.finished.set()
-            queue.worker_heartbeat(self.store, self.id, stopped=True)
+            try:
+                queue.worker_heartbeat(self.store, self.id, stopped=True)
+            except StoreError as exc:
+                log.warning("could not record that worker %s stopped: %s", self.id, exc)
         return self.done
 
     def _free(self) -> bool:
@@ -93,16 +116,10 @@ class Worker:
         with self.lock:
             return bool(self.active)
 
-    def _idle_queue(self) -> bool:
-        """Nothing queued and nothing running anywhere: a task held by a dead
-        worker's unexpired lease is still pending, to be taken over."""
-        return queue.pending(self.store) == 0
-
     def _start(self, claim: Claim) -> None:
         slot = Slot(claim, threading.Thread())
-        slot.thread = threading.Thread(
-            target=self._work, args=(slot,), name=f"task-{claim.task_id}", daemon=True
-        )
+        slot.thread = threading.Thread(target=self._work, args=(slot,),
+                                       name=f"task-{claim.task_id}", daemon=True)  # fmt: skip
         with self.lock:
             self.active[claim.task_id] = slot
         slot.thread.start()
@@ -111,13 +128,16 @@ class Worker:
         claim = slot.claim
         try:
             if claim.takeover:
-                self._mark_interrupted(claim)
-            status = execute(self.store, claim, slot.cancel, self.paths)
-            if status == TaskStatus.CANCELLED and self.interrupted.is_set():
-                self._requeue(claim)
+                self._mark_interrupted(claim, "the worker running it stopped")
+            status = execute(self.store, claim, slot.cancel, self.paths, self.pausing)
             log.info("task %s: %s", claim.task_id, status)
+        except Paused:
+            self._give_back(claim, "worker stopping: resumes from its last checkpoint")
         except LeaseLost as exc:
             log.warning("%s", exc)
+        except InfrastructureError as exc:
+            log.warning("task %s: infrastructure failure: %s", claim.task_id, exc)
+            self._give_back(claim, f"infrastructure: {exc}", retry=True)
         except Exception as exc:  # the worker boundary: record it and go on
             log.exception("task %s crashed", claim.task_id)
             self._record_crash(claim, exc)
@@ -125,6 +145,20 @@ class Worker:
             with self.lock:
                 self.active.pop(claim.task_id, None)
                 self.done += 1
+
+    def _give_back(self, claim: Claim, reason: str, retry: bool = False) -> None:
+        """Requeue the task; if even that fails, its lease expires and it is taken over."""
+        try:
+            self._mark_interrupted(claim, reason)
+            delay = 0.0
+            if retry:
+                with self.store.session() as session:
+                    run = session.get(Run, claim.run_id)
+                    claims = run.claims if run else 1
+                delay = BACKOFF[min(claims, len(BACKOFF)) - 1]
+            queue.requeue(self.store, claim, reason, delay)
+        except (StoreError, LeaseLost) as exc:
+            log.warning("task %s not requeued (%s): its lease will expire", claim.task_id, exc)
 
     def _heartbeats(self) -> None:
         interval = min(self.lease / 3, 1.0)  # also how fast a cancel request lands
@@ -134,33 +168,20 @@ class Worker:
             try:
                 cancelled = queue.heartbeat(self.store, [s.claim for s in slots], self.lease)
                 queue.worker_heartbeat(self.store, self.id)
-            except Exception:  # a database blip: the lease may lapse; try again
-                log.exception("heartbeat failed")
+            except StoreError as exc:  # the lease may lapse; another worker resumes the task
+                log.warning("heartbeat failed: %s", exc)
                 cancelled = set()
             for slot in slots:
                 if slot.claim.task_id in cancelled:
                     slot.cancel.set()
 
-    def _mark_interrupted(self, claim: Claim) -> None:
-        from overnight.store import Step
-
+    def _mark_interrupted(self, claim: Claim, why: str) -> None:
         with self.store.session() as session:
             guard(session, claim)
-            for step in session.scalars(
-                select(Step).join(Run).where(Run.id == claim.run_id, Step.status == "running")
-            ):
+            for step in session.scalars(select(Step).join(Run).where(
+                    Run.id == claim.run_id, Step.status == "running")):  # fmt: skip
                 step.status, step.finished_at = "interrupted", now()
-                step.summary = "the worker running it stopped; the run restarts"
-
-    def _requeue(self, claim: Claim) -> None:
-        with self.store.session() as session:
-            task = guard(session, claim)
-            task.status, task.failure_reason = TaskStatus.QUEUED, None
-            release(session, task)
-            run = session.get(Run, claim.run_id)
-            if run is not None:
-                run.status = "queued"
-            self.store.event(session, task.id, "requeued", "worker stopped; task requeued")
+                step.summary = f"{why}; the run resumes from its last checkpoint"
 
     def _record_crash(self, claim: Claim, exc: Exception) -> None:
         try:
@@ -172,9 +193,8 @@ class Worker:
                 run = session.get(Run, claim.run_id)
                 if run is not None:
                     run.status, run.failure_reason, run.finished_at = "failed", reason, now()
-                self.store.artifact(
-                    session, task.id, "crash.log", traceback.format_exc(), claim.run_id
-                )
+                self.store.artifact(session, task.id, "crash.log", traceback.format_exc(),
+                                    claim.run_id)  # fmt: skip
                 self.store.event(session, task.id, "failed", reason, claim.run_id)
-        except Exception:
+        except (StoreError, LeaseLost):
             log.exception("could not record the crash of task %s", claim.task_id)

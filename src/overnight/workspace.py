@@ -7,15 +7,18 @@ here (fetch) and written by ``push_branch``; its checkout is never touched.
 
 from __future__ import annotations
 
+import calendar
 import fcntl
 import hashlib
 import os
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from overnight.errors import GitError, WorkspaceError
@@ -103,8 +106,18 @@ class RepoCache:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield path
 
-    def fetch(self, repo: str) -> Path:
+    def fetch(self, repo: str, need: str | None = None) -> Path:
+        """The cache, updated from ``repo`` (skipped when it already has ``need``)."""
         with self.locked(repo) as path:
+            if (
+                need
+                and (path / "HEAD").exists()
+                and subprocess.run(
+                    ["git", "cat-file", "-e", f"{need}^{{commit}}"], cwd=path, capture_output=True
+                ).returncode
+                == 0
+            ):
+                return path
             if not (path / "HEAD").exists():
                 shutil.rmtree(path, ignore_errors=True)
                 try:
@@ -161,8 +174,13 @@ class Workspace:
     @classmethod
     def create(cls, cache: Path, path: Path, base_sha: str, branch: str) -> Workspace:
         """A fresh repository holding only the base commit and its history: no
-        other branches, and nothing a later commit or another task added."""
-        shutil.rmtree(path, ignore_errors=True)
+        other branches, and nothing a later commit or another task added. A
+        previous clone at ``path`` (a run resumed after a crash) is moved aside
+        first, so processes it left behind cannot touch the new one."""
+        if path.exists():
+            stale = path.with_name(f"{path.name}.stale-{os.getpid()}-{time.monotonic_ns()}")
+            path.rename(stale)
+            shutil.rmtree(stale, ignore_errors=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         git(["init", "--quiet", str(path)])
         git(["fetch", "--quiet", "--no-tags", str(cache), base_sha], path)
@@ -219,14 +237,17 @@ class Workspace:
         )
         return git(args, self.path)
 
-    def commit(self, message: str) -> str:
+    def commit(self, message: str, date: datetime | None = None) -> str:
         """Commit the whole tree as one commit on top of the base; return its sha."""
         git(["add", "--all"], self.path)
         git(["reset", "--quiet", "--soft", self.base_sha], self.path)
+        stamp = f"{calendar.timegm(date.timetuple())} +0000" if date else None  # git's raw form
+        when = {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp} if stamp else {}
         git(
             [*IDENTITY, "commit", "--quiet", "--allow-empty", "--no-verify", "-F", "-"],
             self.path,
             input=message,
+            env=when,
         )
         return git(["rev-parse", "HEAD"], self.path)
 
@@ -250,6 +271,11 @@ def read_files(cache: Path, sha: str, names: tuple[str, ...] | list[str]) -> dic
     return {name: git(["show", f"{sha}:{name}"], cache) for name in names if name in listing}
 
 
-def push_branch(workspace: Path, repo: str, sha: str, branch: str) -> None:
-    """Publish the delivered commit as ``branch`` in the user's repository."""
+def push_branch(workspace: Path, repo: str, sha: str, branch: str) -> bool:
+    """Publish the delivered commit as ``branch`` in the user's repository;
+    False if it was already there (a resumed delivery pushes nothing twice)."""
+    current = git(["ls-remote", repo, f"refs/heads/{branch}"], workspace).split("\t")[0]
+    if current == sha:
+        return False
     git(["push", "--quiet", "--force", repo, f"{sha}:refs/heads/{branch}"], workspace)
+    return True

@@ -1,14 +1,41 @@
-"""Agents edit a workspace to satisfy a spec. Picked by name: ``command:<shell>``."""
+"""Agents edit a workspace to satisfy a spec. Picked by name:
+``builtin`` (overnight's own loop, ``agents/loop.py``; ``builtin:<model>`` picks
+the model, else the project's ``model``, else the embedded default) or
+``command:<shell>`` (any CLI agent or script)."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from overnight.errors import ConfigError
 from overnight.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from overnight.config import ProjectConfig
+
+
+@dataclass
+class Turn:
+    """One model call of an agent and what came of it, as recorded (keys redacted)."""
+
+    attempt: int
+    number: int
+    model: str
+    content: str  # the model's answer
+    command: str | None = None  # what ran (None: nothing yet, or nothing to run)
+    output: str | None = None
+    exit_code: int | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = None  # USD; None: unknown
+    latency: float = 0.0
+    request: dict[str, Any] = field(default_factory=dict)
+    response: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)  # prompt version, sampling, notes
 
 
 @dataclass
@@ -24,6 +51,9 @@ class AgentContext:
     timeout: float
     instance_id: str | None = None
     cancel: threading.Event | None = None
+    on_turn: Callable[[Turn], None] | None = None  # saves each turn as it happens
+    tokens_left: int | None = None  # of the run's budget; None: no limit
+    usd_left: float | None = None
 
 
 @dataclass
@@ -39,10 +69,16 @@ class Agent(Protocol):
     def run(self, ctx: AgentContext) -> AgentResult: ...
 
 
-def get_agent(spec: str) -> Agent:
+def get_agent(spec: str, config: ProjectConfig | None = None) -> Agent:
     kind, _, arg = spec.partition(":")
     if kind == "command" and arg.strip():
         from overnight.agents.command import CommandAgent
 
         return CommandAgent(arg.strip())
-    raise ConfigError(f"unknown agent '{spec}': use 'command:<shell command>'")
+    if kind == "builtin":
+        from overnight.agents.loop import BuiltinAgent, agent_config
+
+        return BuiltinAgent(agent_config(config, arg.strip() or None))
+    raise ConfigError(
+        f"unknown agent '{spec}': use 'builtin', 'builtin:<model>' or 'command:<shell command>'"
+    )

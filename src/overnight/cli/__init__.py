@@ -46,11 +46,14 @@ def store() -> Store:
 
 
 def _register() -> None:
-    from overnight.cli import demo, doctor, review, spec, tasks, worker
+    from overnight.cli import demo, doctor, model, review, spec, tasks, worker
     from overnight.cli import eval as eval_cmds
 
-    for module in (spec, tasks, worker, review, eval_cmds, demo, doctor):
+    for module in (spec, tasks, worker, review, eval_cmds, demo, doctor, model):
         module.register(main)
+    from overnight.cli import web
+
+    web.register(main)
 
 
 _register()

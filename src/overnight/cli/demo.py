@@ -17,13 +17,20 @@ from rich.text import Text
 
 from overnight import demo as lib
 from overnight.cli.tasks import STATUS_STYLE
-from overnight.store import Store, TaskStatus, open_store
+from overnight.errors import ModelError
+from overnight.llm import DEFAULT_MODEL
+from overnight.store import Store, TaskStatus, Turn, open_store
 from overnight.views import task_detail
 
 HONESTY = (
     "The agent in this demo is a scripted stand-in (shell scripts applying prepared "
     "patches): it stands in for an LLM until one is configured. Everything else is real: "
     "git, the cached environment, the gates, the feedback loop, the branch and the PR."
+)
+MODEL_HONESTY = (
+    "The agent is overnight's built-in agent on {model}; nothing is scripted. Expect little "
+    "from a small local model: a task ends READY only if every gate passes on the delivered "
+    "commit, and FAILED with the reason and the evidence otherwise."
 )
 
 
@@ -36,23 +43,44 @@ HONESTY = (
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the sample repository, specs and (unless $OVERNIGHT_HOME is set) state go.",
 )
-@click.option("--slots", default=2, show_default=True, help="Tasks the worker runs at once.")
-def demo_cmd(directory: Path, slots: int) -> None:
+@click.option("--slots", type=int, help="Tasks the worker runs at once [default: 1 with a "
+              "model, 2 scripted].")  # fmt: skip
+@click.option(
+    "--model",
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="The model of the built-in agent (any model name overnight knows).",
+)
+@click.option(
+    "--scripted",
+    is_flag=True,
+    help="Scripted stand-in agents instead of a model (fast; fixed outcomes).",
+)
+def demo_cmd(directory: Path, slots: int | None, model: str, scripted: bool) -> None:
     """Run three tasks on a bundled sample repository, live; exit 1 if any ends unexpectedly.
 
     \b
     Makes a fresh git repository from a template (wiping DIR from a previous
-    demo), queues three specs of graded difficulty (easy: READY in 1 attempt;
-    medium: wrong first, fixed from the gates' feedback: READY in 2; gaming
-    the gates: FAILED), runs a worker in this process, then shows the review
-    queue, each task's gates and what to do next.
+    demo), queues three specs of graded difficulty, runs a worker in this
+    process, then shows the review queue, each task's gates and what to do
+    next. By default the built-in agent does the work on the embedded model
+    (build it first: scripts/install-local-model.sh, or `make demo`); each
+    task must end READY with every gate passing or FAILED with evidence.
+    With --scripted, stand-in agents do: easy: READY in 1 attempt; medium:
+    wrong first, fixed from the gates' feedback: READY in 2; gaming the
+    gates: FAILED.
     """
+    chosen = None if scripted else model
+    slots = slots or (2 if scripted else 1)
+    honesty = HONESTY if scripted else MODEL_HONESTY.format(model=model)
     console = Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 120  # a log: wrap less than a narrow terminal would
     directory = directory.resolve()
     console.print(f"[bold]overnight demo[/] in {directory}")
-    console.print(HONESTY, style="dim")
+    console.print(honesty, style="dim")
+    if chosen:
+        _prepare_model(console, chosen)
     if lib.wipe(directory):
         console.print(f"removed the previous demo in {directory} to start fresh")
     if not os.environ.get("OVERNIGHT_HOME"):
@@ -64,7 +92,7 @@ def demo_cmd(directory: Path, slots: int) -> None:
     store = open_store()
     console.print(f"state: OVERNIGHT_HOME={home}")
     started = time.monotonic()
-    for task in lib.submit(store, demo):
+    for task in lib.submit(store, demo, chosen):
         console.print(f"queued task {task.id}: {task.title}  (expect {task.expected.describe()})")
     console.print(
         f"worker: {slots} slot(s); the first task also builds the cached environment "
@@ -72,7 +100,7 @@ def demo_cmd(directory: Path, slots: int) -> None:
     )
     _watch(console, store, demo, slots)
     outcomes = lib.check(store, demo.tasks)
-    _report(console, store, demo, outcomes, home, time.monotonic() - started)
+    _report(console, store, demo, outcomes, home, time.monotonic() - started, honesty)
     if not all(o.ok for o in outcomes):
         sys.exit(1)
 
@@ -88,7 +116,7 @@ def _watch(console: Console, store: Store, demo: lib.Demo, slots: int) -> None:
                     worker.join(0.25)
                     live.update(_progress_table(store, demo))
         else:
-            last = 0
+            last, shown = 0, set()
             while worker.is_alive():
                 worker.join(0.25)
                 for event in lib.events_after(store, demo.tasks, last):
@@ -96,6 +124,11 @@ def _watch(console: Console, store: Store, demo: lib.Demo, slots: int) -> None:
                     console.print(
                         f"  task {event.task_id}: {event.message}", markup=False, soft_wrap=True
                     )
+                for task_id, turn in lib.turns_after(store, demo.tasks, 0):
+                    if turn.id not in shown and turn.command is not None:
+                        shown.add(turn.id)
+                        console.print(f"  task {task_id}: {_turn_line(turn)}", markup=False,
+                                      soft_wrap=True)  # fmt: skip
             console.print(_progress_table(store, demo))
     except KeyboardInterrupt:
         console.print("stopping: interrupting the running tasks", style="yellow")
@@ -107,16 +140,27 @@ def _watch(console: Console, store: Store, demo: lib.Demo, slots: int) -> None:
         raise worker.error
 
 
+def _turn_line(turn: Turn) -> str:
+    command = (turn.command or "").splitlines()[0][:70] if turn.command else ""
+    exit_code = "" if turn.exit_code is None else f" → exit {turn.exit_code}"
+    return (f"attempt {turn.attempt} turn {turn.number} ({turn.output_tokens} tokens, "
+            f"{turn.latency:.0f} s): $ {command}{exit_code}")  # fmt: skip
+
+
 def _progress_table(store: Store, demo: lib.Demo) -> Table:
     table = Table("task", "title", "status", "attempt", "step", "time", title="overnight worker")
+    latest = {task_id: turn for task_id, turn in lib.turns_after(store, demo.tasks, 0)}
     for row in lib.snapshot(store, demo.tasks):
+        step = row.step
+        if row.id in latest and row.status == TaskStatus.RUNNING and "agent" in step:
+            step += f"\n{_turn_line(latest[row.id])}"
         style = STATUS_STYLE.get(row.status, "")
         table.add_row(
             str(row.id),
             row.title,
             Text(row.status, style=style),
             str(row.attempt or "-"),
-            row.step,
+            Text(step),
             f"{row.seconds:.0f}s",
         )
     return table
@@ -129,6 +173,7 @@ def _report(
     outcomes: list[lib.Outcome],
     home: str,
     seconds: float,
+    honesty: str = HONESTY,
 ) -> None:
     console.rule("review queue (overnight review)")
     queue = Table("id", "title", "attempts", "branch")
@@ -146,7 +191,7 @@ def _report(
         )
     good = sum(o.ok for o in outcomes)
     console.print(f"{good} of {len(outcomes)} tasks ended as expected in {seconds:.0f} s")
-    _next_steps(console, demo, outcomes, home)
+    _next_steps(console, demo, outcomes, home, honesty)
 
 
 def _task_report(console: Console, store: Store, outcome: lib.Outcome) -> None:
@@ -191,7 +236,9 @@ def _task_report(console: Console, store: Store, outcome: lib.Outcome) -> None:
     console.print(Group(*parts))
 
 
-def _next_steps(console: Console, demo: lib.Demo, outcomes: list[lib.Outcome], home: str) -> None:
+def _next_steps(
+    console: Console, demo: lib.Demo, outcomes: list[lib.Outcome], home: str, honesty: str
+) -> None:
     ready = [o.task.id for o in outcomes if o.status == TaskStatus.READY]
     failed = [o.task.id for o in outcomes if o.status == TaskStatus.FAILED]
     first = ready[0] if ready else outcomes[0].task.id
@@ -204,12 +251,19 @@ def _next_steps(console: Console, demo: lib.Demo, outcomes: list[lib.Outcome], h
         (f"{exe} status", "every task"),
         (f"{exe} show {first}", "spec, runs, gate table, PR body, diff"),
         (f"{exe} logs {second}", "every step's and gate's full log"),
-        (f"{exe} logs {bad} --gate scope", "the evidence against the gamed task"),
-        (f"{exe} approve {first}", "merge it into the sample repository's main"),
-        (f"{exe} request-changes {second} -m 'Document the tie rule'", "a new run with that"),
-        (f"{exe} worker --drain", "run it"),
-        (f"{exe} reject {bad} -m 'Hard-coded the example, skipped the test'", "close it"),
     ]
+    if honesty != HONESTY:  # a model did the work
+        steps += [
+            (f"{exe} show {bad} --transcript", "the agent's turns: answers, commands, outputs"),
+            (f"{exe} replay {bad}", "its recorded answers again, e.g. after a prompt change"),
+        ]
+        if ready:
+            steps.append((f"{exe} approve {first}", "merge it into the sample repository"))
+        steps.append((f"{exe} request-changes {bad} -m 'Read the failing test first'",
+                      "a new run with that feedback"))  # fmt: skip
+        steps.append((f"{exe} worker --drain", "run it"))
+    else:
+        steps += _scripted_steps(exe, first, second, bad)
     width = max(len(command) for command, _ in steps)
     for command, comment in steps:
         console.print(f"  {command:<{width}}  # {comment}", markup=False, soft_wrap=True)
@@ -217,7 +271,35 @@ def _next_steps(console: Console, demo: lib.Demo, outcomes: list[lib.Outcome], h
         f"The sample repository is {demo.repo}: see its branches with "
         f"'git -C {shlex.quote(str(demo.repo))} branch'. Run the demo again to start over."
     )
-    console.print(HONESTY, style="dim")
+    console.print(honesty, style="dim")
+
+
+def _scripted_steps(exe: str, first: int, second: int, bad: int) -> list[tuple[str, str]]:
+    return [
+        (f"{exe} logs {bad} --gate scope", "the evidence against the gamed task"),
+        (f"{exe} approve {first}", "merge it into the sample repository's main"),
+        (f"{exe} request-changes {second} -m 'Document the tie rule'", "a new run with that"),
+        (f"{exe} worker --drain", "run it"),
+        (f"{exe} reject {bad} -m 'Hard-coded the example, skipped the test'", "close it"),
+    ]
+
+
+def _prepare_model(console: Console, model: str) -> None:
+    """For the embedded model: check the engine and the weights, and start the server now
+    (the worker runs in this process and reuses it), so the wait is visible."""
+    if not model.startswith("local:"):
+        return
+    from overnight.llm import local
+
+    name = model.partition(":")[2]
+    if local.engine_version() is None:
+        raise ModelError(f"the embedded model needs the llama.cpp engine: {local.INSTALL_HINT}; "
+                         "or run the demo without a model: overnight demo --scripted")  # fmt: skip
+    started = time.monotonic()
+    console.print(f"starting the embedded model {model} (llama.cpp server on loopback) ...")
+    server = local.server(name)
+    console.print(f"model ready at {server.url} in {time.monotonic() - started:.0f} s "
+                  f"(log: {server.log_path})")  # fmt: skip
 
 
 def _overnight() -> str:

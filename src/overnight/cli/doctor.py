@@ -26,6 +26,8 @@ def doctor_cmd(repo: Path, name: str | None) -> None:
     report = inspect_host(name or configured_sandbox(repo))
     if report.active:
         click.echo(f"active sandbox: {report.active} (configured: {report.configured})")
+        if report.active == "none":
+            click.echo('  WARNING: commands run unisolated; set sandbox = "auto" to isolate')
     else:
         click.echo(f"active sandbox: UNUSABLE (configured: {report.configured})")
         click.echo(f"  {report.problem}")

@@ -16,7 +16,7 @@ from overnight.cli import store
 from overnight.errors import UsageError
 from overnight.intake import inline_spec, submit_text
 from overnight.store import Task
-from overnight.views import logs, task_detail, task_summary
+from overnight.views import logs, task_detail, task_summary, turn_view
 
 STATUS_STYLE = {
     "ready": "green",
@@ -134,11 +134,24 @@ def status(as_json: bool, limit: int) -> None:
 @click.argument("task_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--diff/--no-diff", default=True, help="Include the diff.")
-def show(task_id: str, as_json: bool, diff: bool) -> None:
+@click.option(
+    "--transcript",
+    is_flag=True,
+    help="The agent's turns: answers, commands, outputs, tokens, cost "
+    "(with --json: also each request and response as sent and received).",
+)
+def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
     """The spec, runs, gate table, pull request body and diff of a task."""
     db = store()
     with db.session() as session:
-        data = task_detail(session, db.task(session, task_id), diff=diff)
+        task = db.task(session, task_id)
+        data = task_detail(session, task, diff=diff)
+        if transcript and as_json:
+            for run, view in zip(task.runs, data["runs"], strict=True):
+                view["transcript"] = [turn_view(t, raw=True) for t in run.turns]
+    if transcript and not as_json:
+        print_transcript(Console(), data)
+        return
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -181,6 +194,31 @@ def show(task_id: str, as_json: bool, diff: bool) -> None:
     if diff and data.get("diff"):
         console.rule("diff")
         console.print(data["diff"], markup=False, highlight=False)
+
+
+def print_transcript(console: Console, data: dict) -> None:
+    console.print(f"[bold]task {data['id']}[/]: {data['title']}  ({data['status']})")
+    for run in data["runs"]:
+        u = run["usage"]
+        cost = "cost unknown" if u["cost_usd"] is None else f"${u['cost_usd']:.4f}"
+        console.rule(f"run {run['number']}: {u['turns']} turn(s), "
+                     f"{u['input_tokens']}+{u['output_tokens']} tokens, {cost}")  # fmt: skip
+        if not run["transcript"]:
+            console.print("  (no agent turns: not the built-in agent, or it has not run)")
+        for t in run["transcript"]:
+            price = "?" if t["cost_usd"] is None else f"${t['cost_usd']:.4f}"
+            console.print(
+                f"[bold]attempt {t['attempt']} · turn {t['number']}[/] · {t['model']} · "
+                f"{t['input_tokens']}+{t['output_tokens']} tokens · {price} · {t['latency']:.1f} s"
+            )
+            console.print(t["content"].strip(), markup=False, highlight=False)
+            for note, value in t["notes"].items():
+                if note not in ("feedback",):
+                    console.print(f"  [{note}: {value}]", markup=False, style="dim")
+            if t["command"] and t["command"] != "submit":
+                console.print(f"$ {t['command']}", markup=False, style="cyan", highlight=False)
+                console.print(f"[exit {t['exit_code']}]\n{(t['output'] or '').rstrip()}",
+                              markup=False, highlight=False)  # fmt: skip
 
 
 @click.command("logs")

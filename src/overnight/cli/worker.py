@@ -1,34 +1,53 @@
-"""`overnight worker`."""
+"""`overnight worker`, `overnight workers`, `overnight watch`, `overnight queue`."""
 
 from __future__ import annotations
 
+import json
 import signal
+import sys
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from overnight.cli import store
+from overnight.errors import UsageError
+from overnight.events import follow
+from overnight.fleet import live_workers, set_queue
+from overnight.queue import Limits
 from overnight.worker import Worker
 
 
 @click.command("worker")
-@click.option("--slots", default=1, show_default=True, help="Tasks run at once.")
+@click.option("--slots", default=1, show_default=True, help="Tasks this worker runs at once.")
 @click.option("--drain", is_flag=True, help="Exit when the queue is empty and nothing runs.")
+@click.option("--lease", default=30.0, show_default=True,
+              help="Lease seconds: how long a silent worker keeps its tasks.")  # fmt: skip
+@click.option("--max-running", type=int, help="Tasks running at once across all workers.")
+@click.option("--max-per-repo", type=int, help="Tasks running at once on one repository.")
 @click.option(
-    "--lease",
-    default=30.0,
+    "--grace",
+    default=60.0,
     show_default=True,
-    help="Lease seconds: how long a silent worker keeps its tasks.",
+    help="Seconds a stopping worker waits for running tasks to reach a checkpoint.",
 )
-def worker_cmd(slots: int, drain: bool, lease: float) -> None:
-    """Run queued tasks until stopped (Ctrl-C / SIGTERM: finish running tasks;
-    twice: interrupt them and put them back in the queue)."""
-    w = Worker(store(), slots=slots, lease=lease)
+def worker_cmd(slots: int, drain: bool, lease: float, max_running: int | None,
+               max_per_repo: int | None, grace: float) -> None:  # fmt: skip
+    """Run queued tasks until stopped.
+
+    Ctrl-C or SIGTERM: claim nothing more; running tasks stop at their next
+    checkpoint (killed after --grace seconds) and go back to the queue, to
+    resume there. A second signal interrupts them at once. Nothing is lost.
+    """
+    limits = Limits(running=max_running, per_repo=max_per_repo)
+    w = Worker(store(), slots=slots, lease=lease, limits=limits, grace=grace)
 
     def stop(signum: int, _frame: object) -> None:
         if w.stopping.is_set():
             click.echo("interrupting running tasks; they go back to the queue", err=True)
         else:
-            click.echo("stopping: running tasks finish first (again to interrupt)", err=True)
+            click.echo("stopping: running tasks pause at their next checkpoint "
+                       "(signal again to interrupt them now)", err=True)  # fmt: skip
         w.stop()
 
     signal.signal(signal.SIGTERM, stop)
@@ -38,5 +57,53 @@ def worker_cmd(slots: int, drain: bool, lease: float) -> None:
     click.echo(f"worker {w.id}: stopped after {done} task(s)", err=True)
 
 
+@click.command("workers")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--all", "show_all", is_flag=True, help="Include stopped and silent workers.")
+def workers_cmd(as_json: bool, show_all: bool) -> None:
+    """Live workers: where they run, their slots, last heartbeat, current tasks."""
+    rows = live_workers(store(), include_gone=show_all)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("worker", "host", "pid", "slots", "heartbeat", "state", "tasks")
+    for r in rows:
+        table.add_row(r["id"], r["hostname"], str(r["pid"]), str(r["slots"]),
+                      f"{r['heartbeat_age']:.0f}s ago", r["state"],
+                      ", ".join(str(t) for t in r["tasks"]) or "-")  # fmt: skip
+    Console().print(table)
+
+
+@click.command("watch")
+@click.argument("task_id", required=False)
+@click.option("--since", default=0, help="Show events after this event id (0: from now).")
+@click.option("--until-idle", is_flag=True, help="Exit when nothing is queued or running.")
+def watch_cmd(task_id: str | None, since: int, until_idle: bool) -> None:
+    """Stream events as they happen (all tasks, or one)."""
+    for event in follow(store(), task_id=int(task_id) if task_id else None, since=since,
+                        until_idle=until_idle):  # fmt: skip
+        stamp = event.created_at.strftime("%H:%M:%S")
+        click.echo(f"{stamp} task {event.task_id} {event.kind}: {event.message}")
+        sys.stdout.flush()
+
+
+@click.group("queue")
+def queue_group() -> None:
+    """Queue settings shared by every worker: daily budgets, pause, resume."""
+
+
+@queue_group.command("set")
+@click.argument("name")
+@click.option("--usd-per-day", type=float, help="Pause the queue once today's spend reaches this.")
+@click.option("--pause/--resume", default=None, help="Pause or resume the queue by hand.")
+def queue_set(name: str, usd_per_day: float | None, pause: bool | None) -> None:
+    """Set a queue's daily budget, or pause/resume it (tasks wait, they never fail)."""
+    if usd_per_day is None and pause is None:
+        raise UsageError("say what to set: --usd-per-day N, --pause or --resume")
+    state = set_queue(store(), name, usd_per_day=usd_per_day, paused=pause)
+    click.echo(f"queue {name}: " + ", ".join(f"{k}={v}" for k, v in state.items()))
+
+
 def register(main: click.Group) -> None:
-    main.add_command(worker_cmd)
+    for command in (worker_cmd, workers_cmd, watch_cmd, queue_group):
+        main.add_command(command)

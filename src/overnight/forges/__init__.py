@@ -64,6 +64,7 @@ def pr_body(
         f"Full logs: `overnight logs {task_id}` "
         f"(one gate: `overnight logs {task_id} --gate NAME`).",
         "",
+        *[line for g in gates if g.report for line in (f"### {g.name}", g.report.strip(), "")],
         "## Changes",
         "```",
         diffstat.strip() or "(no changes)",

@@ -3,6 +3,12 @@
 Every gate takes a ``GateContext`` (the candidate commit checked out in the
 workspace, and the baseline measured on the base commit) and returns a
 ``GateOutcome``. A gate that cannot run is ``error``, never ``pass``.
+
+A gate may also have ``needs`` (names of gates whose evidence it reads from
+``ctx.evidence``; it starts after them) and ``measure(ctx) -> (data, log)``,
+run on the base by the baseline step, whose data it finds in
+``ctx.baseline.gates[name]``. ``runner.py`` runs them, independent ones in
+parallel.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from overnight.config import ProjectConfig
 from overnight.sandbox import Sandbox
@@ -30,7 +36,8 @@ class GateOutcome:
     duration: float = 0.0
     log: str = ""
     feedback: str = ""  # what the agent should read when this gate fails
-    blocking: bool = True
+    blocking: bool = True  # a gate may make one outcome advisory; config can only lower it
+    report: str = ""  # Markdown for the pull request body (the reviewer's comments)
 
 
 @dataclass
@@ -43,6 +50,7 @@ class Baseline:
     lint: list[str] = field(default_factory=list)  # finding keys
     lint_error: str | None = None
     commands: dict[str, int] = field(default_factory=dict)  # acceptance command -> exit code
+    gates: dict[str, Any] = field(default_factory=dict)  # gate name -> what its measure() saw
 
     def passing(self) -> set[str]:
         return {k for k, v in self.tests.items() if v["outcome"] == "passed"}
@@ -61,6 +69,8 @@ class GateContext:
     sha: str
     timeout: float
     cancel: threading.Event | None = None
+    repo: str | None = None  # the task's repository (downstream paths are relative to it)
+    evidence: dict[str, Any] = field(default_factory=dict)  # gate name -> what it left for others
 
     @property
     def path(self) -> Path:
@@ -73,29 +83,18 @@ class Gate(Protocol):
     def check(self, ctx: GateContext) -> GateOutcome: ...
 
 
-def all_gates() -> list[Gate]:
-    """The built-in gates, cheap ones first."""
-    from overnight.gates.commands import AcceptanceCommandsGate
-    from overnight.gates.lint import LintGate
-    from overnight.gates.scope import ScopeGate
-    from overnight.gates.tests import TestsGate
+def all_gates(config: ProjectConfig | None = None) -> list[Gate]:
+    """The built-in gates, cheap ones first, then the configured custom commands."""
+    from overnight.gates.runner import gate_list
 
-    return [ScopeGate(), LintGate(), AcceptanceCommandsGate(), TestsGate()]
+    return gate_list(config)
 
 
-def run_gates(ctx: GateContext) -> list[GateOutcome]:
-    results = []
-    for gate in all_gates():
-        setting = ctx.config.gate(gate.name)
-        if not setting.enabled:
-            results.append(
-                GateOutcome(gate.name, SKIPPED, "disabled in the configuration", blocking=False)
-            )
-            continue
-        outcome = gate.check(ctx)
-        outcome.blocking = setting.blocking and outcome.verdict != SKIPPED
-        results.append(outcome)
-    return results
+def run_gates(ctx: GateContext, parallel: int | None = None) -> list[GateOutcome]:
+    """Every gate on the candidate; independent gates in parallel threads."""
+    from overnight.gates.runner import run_all
+
+    return run_all(ctx, parallel)
 
 
 def blocking_failures(results: list[GateOutcome]) -> list[GateOutcome]:

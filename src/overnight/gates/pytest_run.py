@@ -30,6 +30,8 @@ class TestRun:
     outcomes: dict[str, dict] = field(default_factory=dict)
     collect_errors: dict[str, str] = field(default_factory=dict)
     recorded: bool = True  # False: the plugin never ran
+    stopped: bool = False  # fail-fast: an acceptance test failed and the rest did not run
+    coverage: dict | None = None  # with ``coverage=``: file -> statements, executed (coverage.py)
 
     def outcome(self, node: str) -> str:
         """Outcome of a node id, or of all the items it selects ('missing' if none)."""
@@ -83,8 +85,14 @@ def run_tests(
     select: list[str] | None,
     timeout: float,
     cancel: threading.Event | None = None,
+    first: list[str] | None = None,
+    fail_fast: bool = False,
+    coverage: list[str] | None = None,
 ) -> TestRun:
-    """Run ``test_cmd``; with ``select``, only those node ids (and their files)."""
+    """Run ``test_cmd``; with ``select``, only those node ids (and their files).
+    Node ids in ``first`` run before the others; with ``fail_fast`` the run stops
+    when one of them fails. With ``coverage`` (files relative to the workspace),
+    the run is measured by coverage.py (gates/coverage.py)."""
     with tempfile.TemporaryDirectory(prefix="overnight-tests-") as tmp:
         out = Path(tmp) / "outcomes.json"
         env = dict(environ)
@@ -98,6 +106,14 @@ def run_tests(
             )
             if p
         )
+        if first:
+            (Path(tmp) / "first.json").write_text(json.dumps(first))
+            env["OVERNIGHT_FIRST"] = str(Path(tmp) / "first.json")
+            env["OVERNIGHT_FAIL_FAST"] = "1" if fail_fast else "0"
+        if coverage is not None:
+            from overnight.gates.coverage import measure_env
+
+            env.update(measure_env(Path(tmp), coverage, env["PYTEST_ADDOPTS"]))
         command = test_cmd
         if select is not None:
             sel = Path(tmp) / "select.json"
@@ -125,4 +141,80 @@ def run_tests(
         if not out.exists():
             return TestRun(command, done, recorded=False)
         data = json.loads(out.read_text())
-        return TestRun(command, done, data["outcomes"], data["collect_errors"])
+        measured = Path(tmp) / "coverage.json"
+        return TestRun(command, done, data["outcomes"], data["collect_errors"],
+                       stopped=data.get("stopped", False),
+                       coverage=json.loads(measured.read_text()) if measured.exists() else None,
+                       )  # fmt: skip
+
+
+@dataclass
+class Suite:
+    """The acceptance and regression tests of one commit, in as few pytest runs
+    as possible (one, unless acceptance tests lie outside the default paths)."""
+
+    runs: list[TestRun]
+
+    @property
+    def recorded(self) -> bool:
+        return all(r.recorded for r in self.runs)
+
+    @property
+    def stopped(self) -> bool:
+        return any(r.stopped for r in self.runs)
+
+    def outcome(self, node: str) -> str:
+        found = [r.outcome(node) for r in self.runs]
+        return next((o for o in reversed(found) if o != "missing"), "missing")
+
+    def detail(self, node: str) -> dict:
+        for run in reversed(self.runs):
+            if run.outcome(node) != "missing":
+                return run.detail(node)
+        return {"message": "", "text": ""}
+
+    @property
+    def outcomes(self) -> dict[str, dict]:
+        merged: dict[str, dict] = {}
+        for run in self.runs:
+            merged.update(run.outcomes)
+        return merged
+
+    @property
+    def coverage(self) -> dict | None:
+        from overnight.gates.coverage import merge
+
+        return merge([r.coverage for r in self.runs])
+
+
+def run_suite(
+    sandbox: Sandbox,
+    workspace: Path,
+    environ: dict[str, str],
+    test_cmd: str,
+    acceptance: list[str],
+    regression: str | list[str],
+    timeout: float,
+    cancel: threading.Event | None = None,
+    fail_fast: bool = False,
+    coverage: list[str] | None = None,
+) -> Suite:
+    """Acceptance tests first, then the regression set (``all``: the whole suite)."""
+    if regression == "all":
+        select: list[str] | None = None
+    elif regression == "none":
+        select = list(acceptance)
+    else:
+        select = list(acceptance) + list(regression)
+    if select == []:
+        return Suite([])
+    run = run_tests(sandbox, workspace, environ, test_cmd, select, timeout, cancel,
+                    first=acceptance, fail_fast=fail_fast, coverage=coverage)  # fmt: skip
+    suite = Suite([run])
+    if not run.recorded or run.stopped:
+        return suite
+    missing = [n for n in acceptance if run.outcome(n) == "missing"]
+    if missing:  # outside the paths the whole suite collects: run them by name
+        suite.runs.append(run_tests(sandbox, workspace, environ, test_cmd, missing, timeout,
+                                    cancel, coverage=coverage))  # fmt: skip
+    return suite

@@ -1,7 +1,8 @@
 """The ``tests`` gate: per-test evidence, compared with the base.
 
 - every acceptance test fails (or errors, or is missing) on the base and
-  passes on the candidate; it runs first, so a failure is reported fast;
+  passes on the candidate; acceptance tests run first, and the run stops at
+  the first of them that fails, so a failure is reported fast;
 - every test that passed on the base still passes (``regression: all``), or
   the listed ones do; a test that disappeared counts as failed.
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 import time
 
 from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates.coverage import coverage_files
 from overnight.gates.feedback import trim
-from overnight.gates.pytest_run import PASSED, TestRun, run_tests
+from overnight.gates.pytest_run import PASSED, TestRun, run_suite
 
 
 class TestsGate:
@@ -21,48 +23,28 @@ class TestsGate:
 
     def check(self, ctx: GateContext) -> GateOutcome:
         start = time.monotonic()
-        test_cmd = ctx.spec.test_cmd or ctx.config.test_cmd
-        runs: list[TestRun] = []
+        acceptance, regression = ctx.spec.acceptance_tests, ctx.spec.regression
+        suite = run_suite(
+            ctx.sandbox, ctx.path, ctx.environ, ctx.spec.test_cmd or ctx.config.test_cmd,
+            acceptance, regression, ctx.timeout, ctx.cancel, fail_fast=True,
+            coverage=coverage_files(ctx),
+        )  # fmt: skip
+        ctx.evidence[self.name] = suite  # for the coverage and test-integrity gates
+        if not suite.recorded:
+            return self._no_evidence(suite.runs[-1], start)
         failures: list[tuple[str, str, dict]] = []  # node, why, detail
-        acceptance = ctx.spec.acceptance_tests
-        if acceptance:
-            run = run_tests(
-                ctx.sandbox, ctx.path, ctx.environ, test_cmd, acceptance, ctx.timeout, ctx.cancel
-            )
-            runs.append(run)
-            if not run.recorded:
-                return self._no_evidence(run, start)
-            for node in acceptance:
-                outcome = run.outcome(node)
+        for node in acceptance:
+            outcome = suite.outcome(node)
+            if outcome != PASSED and not (suite.stopped and outcome == "missing"):
+                failures.append((node, f"acceptance test {outcome}", suite.detail(node)))
+        if not suite.stopped:
+            for node in sorted(expected_passing(ctx.baseline.passing(), regression)):
+                outcome = suite.outcome(node)
                 if outcome != PASSED:
-                    failures.append((node, f"acceptance test {outcome}", run.detail(node)))
-        regression = ctx.spec.regression
-        if not failures and regression != "none":
-            select = None if regression == "all" else list(regression)
-            run = run_tests(
-                ctx.sandbox, ctx.path, ctx.environ, test_cmd, select, ctx.timeout, ctx.cancel
-            )
-            runs.append(run)
-            if not run.recorded:
-                return self._no_evidence(run, start)
-            expected = ctx.baseline.passing()
-            if regression != "all":
-                expected = {
-                    n
-                    for n in expected
-                    if any(
-                        n == r or n.startswith(r + "[") or n.startswith(r + "::")
-                        for r in regression
-                    )
-                }
-            for node in sorted(expected):
-                outcome = run.outcome(node)
-                if outcome != PASSED:
-                    why = "passed on the base, " + (
-                        "missing now" if outcome == "missing" else f"{outcome} now"
-                    )
-                    failures.append((node, why, run.detail(node)))
-        command = " ; ".join(r.command for r in runs) or test_cmd
+                    now = "missing now" if outcome == "missing" else f"{outcome} now"
+                    failures.append((node, f"passed on the base, {now}", suite.detail(node)))
+        runs = suite.runs
+        command = " ; ".join(r.command for r in runs)
         log = "\n\n".join(
             f"$ {r.command}\n{r.completed.output}\n[exit {r.completed.exit_code}]" for r in runs
         )
@@ -71,37 +53,18 @@ class TestsGate:
         if failures:
             names = ", ".join(node for node, _, _ in failures[:3])
             more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
-            skipped = (
-                " (regression suite not run: acceptance failed first)"
-                if acceptance and len(runs) == 1 and regression != "none"
-                else ""
-            )
+            stopped = " (stopped early: an acceptance test failed)" if suite.stopped else ""
             return GateOutcome(
-                self.name,
-                FAIL,
-                f"{len(failures)} failing: {names}{more}{skipped}",
-                command=command,
-                exit_code=exit_code,
-                duration=duration,
-                log=log,
+                self.name, FAIL, f"{len(failures)} failing: {names}{more}{stopped}",
+                command=command, exit_code=exit_code, duration=duration, log=log,
                 feedback=_feedback(failures),
-            )
-        counted = len(acceptance) + (
-            len(ctx.baseline.passing())
-            if regression == "all"
-            else 0
-            if regression == "none"
-            else len(regression)
-        )
+            )  # fmt: skip
+        regressions = len(expected_passing(ctx.baseline.passing(), regression))
         return GateOutcome(
-            self.name,
-            PASS,
-            f"{len(acceptance)} acceptance and {counted - len(acceptance)} regression test(s) pass",
-            command=command,
-            exit_code=exit_code,
-            duration=duration,
-            log=log,
-        )
+            self.name, PASS,
+            f"{len(acceptance)} acceptance and {regressions} regression test(s) pass",
+            command=command, exit_code=exit_code, duration=duration, log=log,
+        )  # fmt: skip
 
     def _no_evidence(self, run: TestRun, start: float) -> GateOutcome:
         return GateOutcome(
@@ -130,3 +93,14 @@ def _feedback(failures: list[tuple[str, str, dict]]) -> str:
     if len(failures) > 10:
         parts.append(f"- ... and {len(failures) - 10} more failing tests")
     return "Failing tests:\n" + "\n".join(parts)
+
+
+def expected_passing(passing_on_base: set[str], regression: str | list[str]) -> set[str]:
+    """The tests that must still pass: those that passed on the base and are
+    in the regression set."""
+    if regression == "all":
+        return passing_on_base
+    if regression == "none":
+        return set()
+    return {n for n in passing_on_base
+            if any(n == r or n.startswith((r + "[", r + "::")) for r in regression)}  # fmt: skip

@@ -4,39 +4,28 @@ from __future__ import annotations
 
 from overnight.gates import Baseline, GateContext
 from overnight.gates.lint import run_lint
-from overnight.gates.pytest_run import run_tests
+from overnight.gates.pytest_run import run_suite
+from overnight.gates.runner import measure_gates
 
 
 def measure_baseline(ctx: GateContext) -> tuple[Baseline, str]:
-    """Run the acceptance tests, the whole suite, the linter and the acceptance
-    commands on the base; return the baseline and the combined log."""
+    """Run the tests (acceptance and regression, in one pytest run when they
+    can), the linter and the acceptance commands on the base; return the
+    baseline and the combined log."""
     baseline, logs = Baseline(), []
-    test_cmd = ctx.spec.test_cmd or ctx.config.test_cmd
-    if ctx.spec.acceptance_tests:
-        run = run_tests(
-            ctx.sandbox,
-            ctx.path,
-            ctx.environ,
-            test_cmd,
-            ctx.spec.acceptance_tests,
-            ctx.timeout,
-            ctx.cancel,
-        )
+    suite = run_suite(
+        ctx.sandbox, ctx.path, ctx.environ, ctx.spec.test_cmd or ctx.config.test_cmd,
+        ctx.spec.acceptance_tests, ctx.spec.regression, ctx.timeout, ctx.cancel,
+    )  # fmt: skip
+    for run in suite.runs:
         logs.append(f"$ {run.command}\n{run.completed.output}\n[exit {run.completed.exit_code}]")
-        baseline.acceptance = {node: run.outcome(node) for node in ctx.spec.acceptance_tests}
-    if ctx.spec.regression != "none":
-        select = None if ctx.spec.regression == "all" else list(ctx.spec.regression)
-        run = run_tests(
-            ctx.sandbox, ctx.path, ctx.environ, test_cmd, select, ctx.timeout, ctx.cancel
-        )
-        logs.append(f"$ {run.command}\n{run.completed.output}\n[exit {run.completed.exit_code}]")
-        if not run.recorded:
-            baseline.tests_error = (
-                f"'{run.command}' gave no per-test results (exit "
-                f"{run.completed.exit_code}): check test_cmd, and that "
-                "setup installs pytest"
-            )
-        baseline.tests = run.outcomes
+    if not suite.recorded:
+        run = suite.runs[-1]
+        baseline.tests_error = (f"'{run.command}' gave no per-test results (exit "
+                                f"{run.completed.exit_code}): check test_cmd, and that setup "
+                                "installs pytest")  # fmt: skip
+    baseline.tests = suite.outcomes
+    baseline.acceptance = {node: suite.outcome(node) for node in ctx.spec.acceptance_tests}
     if ctx.config.lint_cmd:
         lint = run_lint(
             ctx.sandbox, ctx.path, ctx.environ, ctx.config.lint_cmd, ctx.timeout, ctx.cancel
@@ -49,4 +38,7 @@ def measure_baseline(ctx: GateContext) -> tuple[Baseline, str]:
         )
         logs.append(f"$ {cmd}\n{done.output}\n[exit {done.exit_code}]")
         baseline.commands[cmd] = done.exit_code
+    baseline.gates, gate_log = measure_gates(ctx)  # types, downstream: on the base too
+    if gate_log:
+        logs.append(gate_log)
     return baseline, "\n\n".join(logs)

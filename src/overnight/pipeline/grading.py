@@ -10,6 +10,7 @@ and the forge delivers.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from overnight.spec import Spec
@@ -45,12 +46,14 @@ class GradingClone:
                 files.add(path)
         return sorted(files)
 
-    def candidate(self, agent_tree: str, message: str) -> str:
-        """Check out the agent's tree, put the acceptance tests back, commit."""
+    def candidate(self, agent_tree: str, message: str, date: datetime) -> str:
+        """Check out the agent's tree, put the acceptance tests back, commit.
+        With a fixed date the same tree always gives the same commit, so a
+        resumed run recognises the candidate its recorded gates graded."""
         self.checkout(agent_tree)
         self.workspace.restore(self.protected_files())
         self.apply_patches()
-        return self.workspace.commit(message)
+        return self.workspace.commit(message, date)
 
     def checkout(self, tree: str) -> None:
         base = self.workspace.base_sha

@@ -7,21 +7,48 @@ an artifact), gate results are rows, and every write first checks the claim
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from overnight.agents import Turn
 from overnight.gates import GateOutcome
 from overnight.queue import Claim, guard, release
 from overnight.store import Artifact, GateResult, Run, Step, Store, now
+from overnight.store import Turn as TurnRow
+
+
+class Interruption(Exception):
+    """A run stopped from outside (cancelled, or its worker stopping)."""
 
 
 @dataclass
 class StepRecord:
     summary: str = ""
     log: str = ""
+
+
+@dataclass
+class Checkpoints:
+    """What earlier starts of a run finished: its baseline, the change each agent
+    attempt made, and the gate results of each graded candidate."""
+
+    baseline: dict | None = None
+    agent: dict[int, str] = field(default_factory=dict)  # attempt -> diff from the base
+    gates: dict[int, tuple[str, list[GateOutcome]]] = field(default_factory=dict)
+
+    @property
+    def any(self) -> bool:
+        return self.baseline is not None
+
+    def describe(self) -> str:
+        parts = ["baseline"] if self.baseline is not None else []
+        parts += [f"agent attempt {a}" for a in sorted(self.agent)]
+        parts += [f"gates attempt {a}" for a in sorted(self.gates)]
+        return ", ".join(parts)
 
 
 class Recorder:
@@ -43,7 +70,7 @@ class Recorder:
         try:
             yield record
         except BaseException as exc:
-            status = "failed"
+            status = "interrupted" if isinstance(exc, Interruption) else "failed"
             record.summary = record.summary or str(exc)
             raise
         finally:
@@ -77,6 +104,53 @@ class Recorder:
                     duration=r.duration, summary=r.summary, feedback=r.feedback, sha=sha,
                     log_id=log_id,
                 ))  # fmt: skip
+
+    def turn(self, turn: Turn) -> None:
+        """Save an agent turn, or update it (it is saved when the model has answered,
+        and again when its command has run)."""
+        fields = {k: getattr(turn, k) for k in (
+            "model", "content", "command", "output", "exit_code", "input_tokens",
+            "output_tokens", "cost", "latency", "request", "response", "meta",
+        )}  # fmt: skip
+        with self.store.session() as session:
+            guard(session, self.claim)
+            row = session.scalars(select(TurnRow).where(
+                TurnRow.run_id == self.run_id, TurnRow.attempt == turn.attempt,
+                TurnRow.number == turn.number,
+            )).first()  # fmt: skip
+            if row is None:
+                session.add(TurnRow(run_id=self.run_id, attempt=turn.attempt,
+                                    number=turn.number, **fields))  # fmt: skip
+            else:
+                for key, value in fields.items():
+                    setattr(row, key, value)
+
+    def spent(self) -> tuple[int, float | None]:
+        """Tokens and USD this run's turns used so far (USD None: a price is unknown)."""
+        with self.store.session() as session:
+            rows = session.scalars(select(TurnRow).where(TurnRow.run_id == self.run_id)).all()
+            tokens = sum(r.input_tokens + r.output_tokens for r in rows)
+            costs = [r.cost for r in rows]
+        return tokens, None if None in costs else sum(c for c in costs if c is not None)
+
+    def checkpoints(self) -> Checkpoints:
+        done = Checkpoints()
+        with self.store.session() as session:
+            for art in session.scalars(select(Artifact).where(Artifact.run_id == self.run_id)
+                                       .order_by(Artifact.id)):  # fmt: skip
+                if art.name == "baseline.json":
+                    done.baseline = json.loads(art.content)
+                elif art.name.startswith("agent-attempt-"):
+                    done.agent[int(art.name.split("-")[2].split(".")[0])] = art.content
+            for row in session.scalars(select(GateResult).where(GateResult.run_id == self.run_id)
+                                       .order_by(GateResult.id)):  # fmt: skip
+                sha, results = done.gates.setdefault(row.attempt, (row.sha or "", []))
+                results.append(GateOutcome(
+                    row.name, row.verdict, row.summary, command=row.command,
+                    exit_code=row.exit_code, duration=row.duration, feedback=row.feedback or "",
+                    blocking=row.blocking,
+                ))  # fmt: skip
+        return done
 
     def artifact(self, name: str, content: str) -> None:
         with self.store.session() as session:

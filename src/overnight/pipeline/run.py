@@ -9,6 +9,7 @@ delivers (READY) or ends FAILED with a reason naming the step that failed.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import threading
@@ -19,14 +20,20 @@ from pathlib import Path
 from overnight.agents import AgentContext, get_agent
 from overnight.config import DEPENDENCY_FILES, ProjectConfig, cache_dir, home
 from overnight.environment import Environment, ensure_environment
-from overnight.errors import LeaseLost, OvernightError, SetupError, WorkspaceError
+from overnight.errors import (
+    InfrastructureError,
+    LeaseLost,
+    OvernightError,
+    SetupError,
+    WorkspaceError,
+)
 from overnight.forges import Delivery, pr_body
 from overnight.forges.local import LocalForge
 from overnight.gates import Baseline, GateContext, GateOutcome, blocking_failures, run_gates
 from overnight.gates.feedback import condense
 from overnight.pipeline.baseline import measure_baseline
 from overnight.pipeline.grading import GradingClone
-from overnight.pipeline.recorder import Recorder
+from overnight.pipeline.recorder import Interruption, Recorder
 from overnight.queue import Claim, guard
 from overnight.sandbox import get_sandbox
 from overnight.spec import Spec
@@ -56,19 +63,28 @@ class RunFailed(Exception):
         self.reason = reason
 
 
-class Cancelled(Exception):
+class Cancelled(Interruption):
     pass
 
 
-def execute(store: Store, claim: Claim, cancel: threading.Event, paths: Paths) -> str:
-    """Run the claimed task's current run to the end; return the task's new status."""
-    return Pipeline(store, claim, cancel, paths).run()
+class Paused(Interruption):
+    """The worker is stopping: the run stops at a checkpoint and resumes later."""
+
+
+def execute(store: Store, claim: Claim, cancel: threading.Event, paths: Paths,
+            pause: threading.Event | None = None) -> str:  # fmt: skip
+    """Run the claimed task's current run to the end, resuming from its last
+    checkpoint; return the task's new status. Raises Paused if ``pause`` is set."""
+    return Pipeline(store, claim, cancel, paths, pause).run()
 
 
 class Pipeline:
-    def __init__(self, store: Store, claim: Claim, cancel: threading.Event, paths: Paths):
+    def __init__(self, store: Store, claim: Claim, cancel: threading.Event, paths: Paths,
+                 pause: threading.Event | None = None):  # fmt: skip
         self.store, self.claim, self.cancel, self.paths = store, claim, cancel, paths
+        self.pause = pause or threading.Event()
         self.record = Recorder(store, claim)
+        self.done = self.record.checkpoints()  # what earlier starts of this run finished
         with store.session() as session:
             task = guard(session, claim)
             run = session.get(Run, claim.run_id)
@@ -80,9 +96,11 @@ class Pipeline:
             self.task_id, self.repo, self.branch = task.id, task.repo, task.branch
             self.base_ref, self.agent_name = task.base_ref, task.agent
             self.run_number, self.kind, self.review = run.number, run.kind, run.feedback
-            self.base_sha = run.base_sha
-            run.status, run.started_at, run.attempts = "running", now(), 0
-            store.event(session, task.id, "run-started", f"run {run.number} started", run.id)
+            self.base_sha, self.created = run.base_sha, run.created_at
+            run.status, run.started_at = "running", now()
+            resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
+            store.event(session, task.id, "run-started", f"run {run.number} started{resumed}",
+                        run.id)  # fmt: skip
         self.sandbox = get_sandbox(self.config.sandbox)
         self.deadline = time.monotonic() + self.spec.budget.minutes * 60
         root = paths.workspace(self.task_id, self.run_number)
@@ -100,7 +118,9 @@ class Pipeline:
             results: list[GateOutcome] = []
             for attempt in range(1, self.spec.budget.attempts + 1):
                 self.check_budget(attempt)
-                if not (attempt == 1 and self.carried and self.kind == "rebase"):
+                if attempt in self.done.agent:
+                    self.restore_agent_change(attempt)
+                elif not (attempt == 1 and self.carried and self.kind == "rebase"):
                     self.run_agent(attempt, feedback)
                 results, sha = self.grade(attempt)
                 if not blocking_failures(results):
@@ -111,12 +131,16 @@ class Pipeline:
             raise RunFailed(f"gates: {failing} failed after {attempts} attempt(s)")
         except RunFailed as exc:
             return self.finish(TaskStatus.FAILED, exc.reason)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise InfrastructureError(f"disk full: {exc}") from exc
+            raise
         except Cancelled:
             return self.finish(TaskStatus.CANCELLED, "cancelled")
         except SetupError as exc:
             self.record.artifact("setup.log", exc.log)
             return self.finish(TaskStatus.FAILED, f"setup: {exc}")
-        except LeaseLost:
+        except (LeaseLost, InfrastructureError):
             raise
         except OvernightError as exc:
             step = "workspace" if isinstance(exc, WorkspaceError) else "error"
@@ -124,7 +148,7 @@ class Pipeline:
 
     def prepare(self) -> None:
         with self.record.step("prepare") as rec:
-            cache = RepoCache(self.paths.cache / "repos").fetch(self.repo)
+            cache = RepoCache(self.paths.cache / "repos").fetch(self.repo, self.base_sha)
             self.work = Workspace.create(cache, self.work_path, self.base_sha, self.branch)
             for patch in self.spec.visible_patches:
                 self.work.apply_patch(patch.text, f"test_patch '{patch.path}'")
@@ -149,6 +173,12 @@ class Pipeline:
                                   self.sandbox, self.command_timeout())  # fmt: skip
 
     def measure_baseline(self) -> Baseline:
+        if self.done.baseline is not None:  # measured before this run was interrupted
+            self.grading.apply_patches()
+            self.patched_tree = self.grading.tree()
+            self.grading.reset()
+            return Baseline(**self.done.baseline)
+        self.check_cancel()
         with self.record.step("baseline") as rec:
             self.grading.apply_patches()
             self.patched_tree = self.grading.tree()
@@ -202,22 +232,45 @@ class Pipeline:
             spec_file = self.meta / "spec.md"
             spec_file.write_text(self.spec.for_agent())
             passthrough = {k: os.environ[k] for k in self.config.agent_env if k in os.environ}
-            result = get_agent(self.agent_name).run(AgentContext(
+            tokens, usd = self.record.spent()
+            budget = self.spec.budget
+            result = get_agent(self.agent_name, self.config).run(AgentContext(
                 task_id=self.task_id, run_number=self.run_number, attempt=attempt,
                 workspace=self.work.path, spec_file=spec_file, feedback=feedback,
                 sandbox=self.sandbox, environ=self.env.environ(self.work.path, passthrough),
-                timeout=self.command_timeout(), instance_id=self.spec.instance_id,
-                cancel=self.cancel,
+                timeout=self.agent_timeout(), instance_id=self.spec.instance_id,
+                cancel=self.cancel, on_turn=self.record.turn,
+                tokens_left=None if budget.tokens is None else budget.tokens - tokens,
+                usd_left=None if budget.usd is None or usd is None else budget.usd - usd,
             ))  # fmt: skip
             rec.summary, rec.log = result.summary, result.log
+            self.check_killed()  # an interrupted agent's change is not a checkpoint
+            agent_tree = self.grading.tree(self.work.path)
+            self.record.artifact(f"agent-attempt-{attempt}.diff", git(
+                ["diff", "--binary", "--full-index", self.base_sha, agent_tree], self.grading.path
+            ))  # fmt: skip
         self.record.attempts(attempt)
-        self.check_cancel()
+
+    def restore_agent_change(self, attempt: int) -> None:
+        """Put back what the agent did in an attempt recorded before an interruption."""
+        self.work.reset_to(self.base_sha)
+        diff = self.done.agent[attempt]
+        if diff.strip():
+            git(["apply", "--whitespace=nowarn", "--binary", "-"], self.work.path,
+                input=diff + "\n")  # fmt: skip
+        self.record.attempts(attempt)
 
     def grade(self, attempt: int) -> tuple[list[GateOutcome], str]:
+        self.check_cancel()
+        agent_tree = self.grading.tree(self.work.path)
+        recorded = self.done.gates.get(attempt)
+        if recorded is not None:  # graded before an interruption: same tree, same commit
+            sha = self.grading.candidate(agent_tree, self.commit_message(), self.created)
+            if sha == recorded[0]:
+                return recorded[1], sha
         with self.record.step("gates", attempt) as rec:
-            agent_tree = self.grading.tree(self.work.path)
             changed = self.grading.changed(self.start_tree, agent_tree)
-            sha = self.grading.candidate(agent_tree, self.commit_message())
+            sha = self.grading.candidate(agent_tree, self.commit_message(), self.created)
             grade = self.grading.workspace
             self.record.artifact(f"diff-attempt-{attempt}.diff", grade.diff(sha))
             changes = git(["diff", "--binary", "--full-index", self.patched_tree, sha], grade.path)
@@ -225,6 +278,7 @@ class Pipeline:
             ctx = self.gate_context(self.baseline, changed, sha)
             ctx.protected = self.config.protected + self.grading.protected_files()
             results = run_gates(ctx)
+            self.check_killed()  # gates cut short by a kill are no evidence: not recorded
             self.record.gates(results, attempt, sha)
             failed = blocking_failures(results)
             verdicts = ", ".join(f"{r.name} {r.verdict}" for r in failed)
@@ -271,13 +325,19 @@ class Pipeline:
             workspace=grade, spec=self.spec, config=self.config, baseline=baseline,
             sandbox=self.sandbox, environ=self.env.environ(grade.path), changed=changed,
             protected=list(self.config.protected), sha=sha, timeout=self.command_timeout(),
-            cancel=self.cancel,
+            cancel=self.cancel, repo=self.repo,
         )  # fmt: skip
 
     def commit_message(self) -> str:
         first = self.spec.description.strip().split("\n\n")[0] if self.spec.description else ""
         trailer = f"Overnight-Task: {self.task_id}\nOvernight-Run: {self.run_number}"
         return "\n\n".join(p for p in (self.spec.title, first, trailer) if p) + "\n"
+
+    def agent_timeout(self) -> float:
+        """What is left for the agent: the budget's rest, less room for the gates to grade
+        its work (15% of the budget, 30 s to 2 min), so they are not cut short."""
+        reserve = min(max(30.0, 0.15 * self.spec.budget.minutes * 60), 120.0)
+        return max(self.command_timeout() - reserve, 1.0)
 
     def command_timeout(self) -> float:
         remaining = max(self.deadline - time.monotonic(), 1.0)
@@ -289,5 +349,12 @@ class Pipeline:
             raise RunFailed(f"budget: {minutes:g} minute(s) spent before attempt {attempt}")
 
     def check_cancel(self) -> None:
+        """At every checkpoint: pause for a stopping worker, stop for a cancel."""
+        if self.pause.is_set():
+            raise Paused()
+        self.check_killed()
+
+    def check_killed(self) -> None:
+        """After a step's commands: were they killed (cancel, or a stop past its grace)?"""
         if self.cancel.is_set():
-            raise Cancelled()
+            raise Paused() if self.pause.is_set() else Cancelled()

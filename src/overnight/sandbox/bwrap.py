@@ -29,10 +29,12 @@ import logging
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import threading
 import zlib
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 
 from overnight.config import cache_dir, home
@@ -104,11 +106,11 @@ class BwrapSandbox:
             argv = self.argv(command, cwd, env, access, uid=uid, group=group, proxy=proxy)
             done = supervise(
                 argv,
-                env=self.environ(env),
+                env=self.environ(env, model=proxy is not None),
                 cwd="/",
                 timeout=timeout,
                 cancel=cancel,
-                stop=lambda proc: (group.kill() if group else None, kill_session(proc)),
+                stop=partial(_stop, group),
             )
             if group is not None:
                 group.kill()
@@ -162,10 +164,10 @@ class BwrapSandbox:
         script = "\n".join(wrapper)
         return ["/bin/sh", "-c", script, "overnight-sandbox", self.bwrap, *args, "--", *payload]
 
-    def environ(self, env: dict[str, str]) -> dict[str, str]:
+    def environ(self, env: dict[str, str], *, model: bool = False) -> dict[str, str]:
         """The payload's environment: passed to bwrap as its own, never on a command line."""
         inside = {**env, "HOME": "/tmp", "TMPDIR": "/tmp"}
-        if self.model is not None:
+        if model and self.model is not None:
             inside["OVERNIGHT_MODEL_URL"] = self.model.url
             inside["OVERNIGHT_MODEL_SOCKET"] = f"{INSIDE_DIR}/model.sock"
         return inside
@@ -216,30 +218,46 @@ def mounts(
     args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     args += ["--ro-bind", "/proc/sys", "/proc/sys"]
     hidden = hidden_dirs()
-    for path in hidden:
-        perms = "1777" if str(path) in ("/tmp", "/var/tmp") else "0755"
-        args += ["--perms", perms, "--tmpfs", str(path)]
+    outer = [h for h in hidden if not any(o in h.parents for o in hidden)]
+    for path in outer:
+        args += _tmpfs(path)
     writable = {p.resolve() for p in (cwd, *access.writable)}
     readable = {p.resolve() for p in (*readable_paths(cwd, env), *access.readable)} - writable
     binds = [(p, "--bind") for p in writable if p.exists()]
-    binds += [(p, "--ro-bind") for p in readable if p.exists() and _under(p, hidden)]
-    made: set[Path] = set()
-    for path, kind in sorted(binds, key=lambda b: len(b[0].parts)):
-        args += _parents(path, hidden, made)
-        args += [kind, str(path), str(path)]
+    binds += [(p, "--ro-bind") for p in readable if p.exists() and _under(p, outer)]
+    binds.sort(key=lambda b: len(b[0].parts))
+    args += _bind(binds, outer)
+    # a bind that contains a hidden directory brought it back: hide it again
+    for path in hidden:
+        if any(target in path.parents for target, _ in binds):
+            args += _tmpfs(path)
+            args += _bind([b for b in binds if path in b[0].parents], [path])
     if proxy_dir is not None:
         args += ["--perms", "0755", "--dir", INSIDE_DIR, "--ro-bind", str(proxy_dir), INSIDE_DIR]
     return args
 
 
 def hidden_dirs() -> list[Path]:
-    """Directories replaced by an empty tmpfs: private ones, and every task's state."""
-    found: list[Path] = []
-    candidates = [Path(p) for p in HIDDEN] + [Path.home(), home(), cache_dir()]
-    for path in sorted({p.resolve() for p in candidates}, key=lambda p: len(p.parts)):
-        if path != Path("/") and path.is_dir() and not _under(path, found):
-            found.append(path)
-    return found
+    """Directories replaced by an empty tmpfs (shallowest first): private ones, and
+    every task's state (``$OVERNIGHT_HOME``, ``$OVERNIGHT_CACHE``)."""
+    candidates = {p.resolve() for p in [*map(Path, HIDDEN), Path.home(), home(), cache_dir()]}
+    return sorted(
+        (p for p in candidates if p != Path("/") and p.is_dir()), key=lambda p: len(p.parts)
+    )
+
+
+def _tmpfs(path: Path) -> list[str]:
+    perms = "1777" if str(path) in ("/tmp", "/var/tmp") else "0755"
+    return ["--perms", perms, "--tmpfs", str(path)]
+
+
+def _bind(binds: list[tuple[Path, str]], roots: list[Path]) -> list[str]:
+    args: list[str] = []
+    made: set[Path] = set()
+    for path, kind in binds:
+        args += _parents(path, roots, made)
+        args += [kind, str(path), str(path)]
+    return args
 
 
 def readable_paths(cwd: Path, env: dict[str, str]) -> list[Path]:
@@ -314,6 +332,13 @@ def _parents(path: Path, hidden: list[Path], made: set[Path]) -> list[str]:
 
 def _procs(group: RunGroup | None) -> list[str]:
     return group.procs_files if group is not None else []
+
+
+def _stop(group: RunGroup | None, proc: subprocess.Popen[bytes]) -> None:
+    """Past the wall time or cancelled: empty the cgroup, kill bwrap (its namespace dies)."""
+    if group is not None:
+        group.kill()
+    kill_session(proc)
 
 
 def _clean_up(group: RunGroup) -> None:

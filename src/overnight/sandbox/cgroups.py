@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import secrets
 import signal
 import time
 from dataclasses import dataclass, field
@@ -117,7 +118,7 @@ class RunGroup:
     def create(cls, host: CgroupHost, limits: Limits) -> RunGroup:
         """Make the group and write the limits; raises OSError when the host refuses."""
         assert host.version is not None
-        name = f"run-{os.getpid()}-{next(_serial)}"
+        name = f"run-{os.getpid()}-{next(_serial)}-{secrets.token_hex(3)}"
         wanted = [c for c in host.usable if _wanted(c, limits)]
         if host.version == 2 and wanted:
             base = host.bases[wanted[0]]

@@ -35,7 +35,7 @@ def rlimit_commands(limits: Limits, *, memory_in_cgroup: bool, nproc: bool) -> l
     """``ulimit`` lines for the POSIX wrapper shell (dash's ulimit: both soft and hard)."""
     lines = []
     if limits.cpu_seconds is not None:  # SIGXCPU at the soft limit, SIGKILL a bit later
-        lines += [f"ulimit -H -t {limits.cpu_seconds + 2}", f"ulimit -S -t {limits.cpu_seconds}"]
+        lines += [f"ulimit -S -t {limits.cpu_seconds}", f"ulimit -H -t {limits.cpu_seconds + 2}"]
     if limits.open_files is not None:
         lines.append(f"ulimit -n {limits.open_files}")
     if limits.file_size_mb is not None:

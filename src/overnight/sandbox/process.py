@@ -52,27 +52,31 @@ def supervise(
     chunks: list[bytes] = []
     reader = threading.Thread(target=_drain, args=(proc, chunks), daemon=True)
     reader.start()
-    timed_out = cancelled = False
-    try:
-        while True:
-            try:
-                proc.wait(timeout=0.02)
-                break
-            except subprocess.TimeoutExpired:
-                pass
+    outcome: dict[str, bool] = {}
+    finished = threading.Event()
+
+    def watch() -> None:  # the main thread blocks in wait(): no polling delay at exit
+        while not finished.wait(0.02):
             if time.monotonic() - start > timeout:
-                timed_out = True
+                outcome["timed_out"] = True
             elif cancel is not None and cancel.is_set():
-                cancelled = True
+                outcome["cancelled"] = True
             else:
                 continue
             stop(proc)
-            proc.wait()
-            break
+            return
+
+    watchdog = threading.Thread(target=watch, daemon=True)
+    watchdog.start()
+    try:
+        proc.wait()
     finally:
+        finished.set()
         if proc.poll() is None:  # interrupted (KeyboardInterrupt, a bug): leave nothing behind
             stop(proc)
             proc.wait()
+        watchdog.join()
+    timed_out, cancelled = outcome.get("timed_out", False), outcome.get("cancelled", False)
     reader.join(timeout=5)
     if proc.stdout is not None:
         proc.stdout.close()

@@ -21,6 +21,7 @@ import socket
 import tempfile
 import threading
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from overnight.errors import ConfigError
@@ -103,7 +104,7 @@ class ModelProxy:
                 continue
             with self._lock:
                 self._open |= {inside, outside}
-            done = threading.Barrier(2, action=lambda a=inside, b=outside: self._forget(a, b))
+            done = threading.Barrier(2, action=partial(self._forget, inside, outside))
             for src, dst in ((inside, outside), (outside, inside)):
                 threading.Thread(target=_pump, args=(src, dst, done), daemon=True).start()
 

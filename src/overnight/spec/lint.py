@@ -19,7 +19,7 @@ from overnight.spec.model import Budget, Dependency, Scope, Spec, TestPatch, pat
 
 FIELDS = {
     "title", "repo", "base", "acceptance", "regression", "scope", "budget",
-    "priority", "depends_on", "agent", "setup", "test_cmd",
+    "priority", "queue", "depends_on", "agent", "setup", "test_cmd",
 }  # fmt: skip
 BUDGET_FIELDS = {"attempts", "minutes", "usd", "tokens"}
 SCOPE_FIELDS = {"allow", "deny"}
@@ -139,6 +139,7 @@ class _Builder:
         spec.test_cmd = self._str("test_cmd")
         spec.setup = self._setup()
         spec.priority = self._int("priority", 0)
+        spec.queue = self._str("queue") or "default"
         spec.regression = self._regression()
         spec.scope = self._scope()
         spec.budget = self._budget()

@@ -58,6 +58,7 @@ class Spec:
     scope: Scope = field(default_factory=Scope)
     budget: Budget = field(default_factory=Budget)
     priority: int = 0
+    queue: str = "default"
     depends_on: list[Dependency] = field(default_factory=list)
     agent: str | None = None
     setup: list[str] | None = None

@@ -2,20 +2,26 @@
 
 from overnight.store.db import Store, StoreError, open_store
 from overnight.store.models import (
+    ApiToken,
     Artifact,
     Event,
     GateResult,
+    ProviderLimit,
     PullRequest,
+    Queue,
+    RateWindow,
     Review,
     Run,
     Step,
     Task,
     TaskStatus,
+    Turn,
     Worker,
     now,
 )
 
 __all__ = [
-    "Artifact", "Event", "GateResult", "PullRequest", "Review", "Run", "Step", "Store",
-    "StoreError", "Task", "TaskStatus", "Worker", "now", "open_store",
+    "ApiToken", "Artifact", "Event", "GateResult", "ProviderLimit", "PullRequest", "Queue",
+    "RateWindow", "Review", "Run", "Step", "Store", "StoreError", "Task", "TaskStatus", "Turn",
+    "Worker", "now", "open_store",
 ]  # fmt: skip

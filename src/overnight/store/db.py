@@ -8,21 +8,24 @@ into ``StoreError`` at this seam.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from overnight.config import database_url
-from overnight.errors import NotFound, OvernightError
+from overnight.errors import InfrastructureError, NotFound
 from overnight.store.migrations import migrate
 from overnight.store.models import Artifact, Event, Task
 
+log = logging.getLogger(__name__)
 
-class StoreError(OvernightError):
+
+class StoreError(InfrastructureError):
     pass
 
 
@@ -31,6 +34,7 @@ class Store:
         self.url = url or database_url()
         self.engine = _engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(overnight_read=True))
 
     @property
     def is_sqlite(self) -> bool:
@@ -43,14 +47,26 @@ class Store:
         try:
             yield session
             session.commit()
-        except OperationalError as exc:
-            session.rollback()
+        except (OperationalError, InterfaceError) as exc:  # the database is away
+            _quietly_rollback(session)
             raise StoreError(f"database error on {self.safe_url}: {exc.orig}") from exc
         except BaseException:
-            session.rollback()
+            _quietly_rollback(session)
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work (the dashboard's): on SQLite a deferred
+        transaction, so readers see a snapshot and never queue behind writers."""
+        session = self._readers()
+        try:
+            yield session
+        except OperationalError as exc:
+            raise StoreError(f"database error on {self.safe_url}: {exc.orig}") from exc
+        finally:
+            session.close()  # ends the transaction; loaded objects stay readable
 
     @property
     def safe_url(self) -> str:
@@ -77,6 +93,8 @@ class Store:
         session: Session, task_id: int, kind: str, message: str, run_id: int | None = None
     ) -> None:
         session.add(Event(task_id=task_id, run_id=run_id, kind=kind, message=message))
+        if session.get_bind().dialect.name == "postgresql":  # wakes `overnight watch` at commit
+            session.execute(text("SELECT pg_notify('overnight_events', :t)"), {"t": str(task_id)})
 
     @staticmethod
     def artifact(
@@ -86,6 +104,14 @@ class Store:
         session.add(item)
         session.flush()
         return item.id
+
+
+def _quietly_rollback(session: Session) -> None:
+    """Roll back; on a connection that died, there is nothing left to roll back."""
+    try:
+        session.rollback()
+    except (OperationalError, InterfaceError) as exc:
+        log.debug("rollback on a dead connection: %s", exc)
 
 
 def open_store(url: str | None = None) -> Store:
@@ -108,11 +134,13 @@ def _engine(url: str) -> Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across crashes in WAL mode
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = conn.get_execution_options().get("overnight_read")
+        conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
 from overnight.store.models import Base
 
@@ -21,7 +21,54 @@ def m001_initial(conn: Connection) -> None:
     Base.metadata.create_all(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_api_tokens_and_dashboard_indexes(conn: Connection) -> None:
+    """The api_tokens table (hashed tokens for the web API off loopback) and
+    the indexes the dashboard's task list and insights filter on."""
+    from overnight.store.models import ApiToken
+
+    ApiToken.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    for name, table, columns in (
+        ("ix_tasks_status_id", "tasks", "status, id"),
+        ("ix_tasks_repo_id", "tasks", "repo, id"),
+        ("ix_runs_status_finished", "runs", "status, finished_at"),
+        ("ix_events_task_id_id", "events", "task_id, id"),
+    ):
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"))
+
+
+def m003_turns(conn: Connection) -> None:
+    """The built-in agent's turns: one row per model call, saved as it happens."""
+    from overnight.store.models import Turn
+
+    Turn.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
+def m004_durability(conn: Connection) -> None:
+    """Infrastructure retries (tasks.not_before, runs.claims), deterministic
+    candidate commits (runs.created_at), queues with budgets, shared rate limits."""
+    from overnight.store.models import ProviderLimit, Queue, RateWindow
+
+    _add_column(conn, "tasks", "not_before", "TIMESTAMP")
+    _add_column(conn, "tasks", "queue", "VARCHAR(100) NOT NULL DEFAULT 'default'")
+    _add_column(conn, "runs", "claims", "INTEGER NOT NULL DEFAULT 0")
+    _add_column(conn, "runs", "created_at", "TIMESTAMP")
+    conn.execute(text("UPDATE runs SET created_at = COALESCE(started_at, CURRENT_TIMESTAMP) "
+                      "WHERE created_at IS NULL"))  # fmt: skip
+    for model in (Queue, RateWindow, ProviderLimit):
+        model.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
+def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
+    if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_api_tokens_and_dashboard_indexes,
+    m003_turns,
+    m004_durability,
+]
 
 
 def migrate(conn: Connection) -> list[str]:

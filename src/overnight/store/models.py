@@ -1,5 +1,5 @@
-"""The state of record: tasks, runs, steps, gate results, artifacts, events,
-pull requests, reviews and workers. Same models on SQLite and PostgreSQL."""
+"""The state of record: tasks, runs, steps, gate results, agent turns, artifacts,
+events, pull requests, reviews and workers. Same models on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ class Task(Base):
     lease_expires: Mapped[datetime | None]
     fence: Mapped[int] = mapped_column(default=0)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    queue: Mapped[str] = mapped_column(String(100), default="default")
+    not_before: Mapped[datetime | None]  # an infrastructure retry waits until then
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
 
@@ -75,10 +77,13 @@ class Run(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=now)  # also the candidates' git date
+    claims: Mapped[int] = mapped_column(default=0)  # how often a worker took it up
 
     task: Mapped[Task] = relationship(back_populates="runs")
     steps: Mapped[list[Step]] = relationship(order_by="Step.id")
     gates: Mapped[list[GateResult]] = relationship(order_by="GateResult.id")
+    turns: Mapped[list[Turn]] = relationship(order_by="(Turn.attempt, Turn.number)")
 
 
 class Step(Base):
@@ -173,3 +178,73 @@ class Worker(Base):
     started_at: Mapped[datetime] = mapped_column(default=now)
     heartbeat_at: Mapped[datetime] = mapped_column(default=now)
     stopped_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A token for the HTTP API and dashboard off loopback; only its hash is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex of the token
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Turn(Base):
+    """One model call of the built-in agent and what came of it (keys redacted)."""
+
+    __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("run_id", "attempt", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    attempt: Mapped[int]
+    number: Mapped[int]
+    model: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text, default="")
+    command: Mapped[str | None] = mapped_column(Text)
+    output: Mapped[str | None] = mapped_column(Text)
+    exit_code: Mapped[int | None]
+    input_tokens: Mapped[int] = mapped_column(default=0)
+    output_tokens: Mapped[int] = mapped_column(default=0)
+    cost: Mapped[float | None]  # USD; NULL: the price is unknown
+    latency: Mapped[float] = mapped_column(default=0.0)
+    request: Mapped[dict[str, Any]]
+    response: Mapped[dict[str, Any]]
+    meta: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Queue(Base):
+    """A named queue's settings: a daily spending budget that pauses it."""
+
+    __tablename__ = "queues"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    usd_per_day: Mapped[float | None]
+    paused: Mapped[bool] = mapped_column(default=False)
+
+
+class RateWindow(Base):
+    """Requests and tokens spent against one provider in one minute, shared by
+    every worker through the database."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window: Mapped[int] = mapped_column(primary_key=True)  # minutes since the epoch
+    requests: Mapped[int] = mapped_column(default=0)
+    tokens: Mapped[int] = mapped_column(default=0)
+
+
+class ProviderLimit(Base):
+    """Requests and tokens per minute allowed against one model provider."""
+
+    __tablename__ = "provider_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    rpm: Mapped[int | None]
+    tpm: Mapped[int | None]

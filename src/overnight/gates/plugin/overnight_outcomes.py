@@ -5,6 +5,8 @@ environment, where overnight itself is not installed.
 OVERNIGHT_OUTCOMES  file to write the JSON results to
 OVERNIGHT_SELECT    optional JSON list of node ids; only matching items run
                     (an id also selects its parametrizations and class members)
+OVERNIGHT_FIRST     optional JSON list of node ids run before all others
+OVERNIGHT_FAIL_FAST "1": stop the session as soon as one of those fails
 """
 
 import json
@@ -13,6 +15,7 @@ import os
 _RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 2, "failed": 3, "error": 4}
 _results: dict = {}
 _collect_errors: dict = {}
+_state: dict = {"first": [], "session": None, "stopped": False}
 
 
 def _selected(nodeid, wanted):
@@ -21,17 +24,29 @@ def _selected(nodeid, wanted):
     return any(nodeid.startswith(want) and nodeid[len(want)] in "[:" for want in wanted)
 
 
+def _load(name):
+    path = os.environ.get(name)
+    if not path:
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def pytest_sessionstart(session):
+    _state["session"] = session
+    _state["first"] = _load("OVERNIGHT_FIRST") or []
+
+
 def pytest_collection_modifyitems(session, config, items):
-    select = os.environ.get("OVERNIGHT_SELECT")
-    if not select:
-        return
-    with open(select) as f:
-        wanted = json.load(f)
-    keep = [item for item in items if _selected(item.nodeid, wanted)]
-    dropped = [item for item in items if not _selected(item.nodeid, wanted)]
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-    items[:] = keep
+    wanted = _load("OVERNIGHT_SELECT")
+    if wanted is not None:
+        keep = [item for item in items if _selected(item.nodeid, wanted)]
+        dropped = [item for item in items if not _selected(item.nodeid, wanted)]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+    if _state["first"]:
+        items.sort(key=lambda item: not _selected(item.nodeid, _state["first"]))
 
 
 def pytest_collectreport(report):
@@ -51,6 +66,14 @@ def pytest_runtest_logreport(report):
     else:
         outcome = "passed"
     entry = _results.setdefault(report.nodeid, {"outcome": "passed", "message": "", "text": ""})
+    if (
+        report.failed
+        and os.environ.get("OVERNIGHT_FAIL_FAST") == "1"
+        and _selected(report.nodeid, _state["first"])
+        and _state["session"] is not None
+    ):
+        _state["session"].shouldstop = "overnight: an acceptance test failed"
+        _state["stopped"] = True
     if _RANK[outcome] > _RANK[entry["outcome"]]:
         entry["outcome"] = outcome
         if report.failed:
@@ -70,6 +93,7 @@ def pytest_sessionfinish(session, exitstatus):
                 "outcomes": _results,
                 "collect_errors": _collect_errors,
                 "exitstatus": int(exitstatus),
+                "stopped": _state["stopped"],
             },
             f,
         )

@@ -1,0 +1,346 @@
+"""The built-in agent: a model and a shell, one command per turn.
+
+    run ──► step ──► query (the model answers)
+             │  └──► execute (its command runs in the sandbox; the output is the
+             │                next message)
+             └── until an AgentStop: Submitted, LimitReached (turns, tokens, cost,
+                 time, a stuck loop), Cancelled, or a ModelError (which ends the
+                 attempt; on the first turn, when no model answers at all, the run)
+
+Each turn is handed to ``ctx.on_turn`` twice: when the model has answered
+(so a killed worker still has the paid-for answer) and when its command has
+run, in a ``finally``. The text protocol (one fenced bash block per answer,
+``submit`` ends) is the default because small and local models cannot emit
+tool calls; ``protocol = "tools"`` uses native tool calling instead.
+Prompts are templates (``agents/prompts.py``); a later attempt gets the
+gates' feedback, another prompt and other sampling, so it does not replay
+the same answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from overnight.agents import AgentContext, AgentResult, Turn
+from overnight.agents.prompts import Convention, Prompts, conventions
+from overnight.agents.tools import TOOLS, Action, FormatError, parse_text, parse_tools
+from overnight.errors import ConfigError, ModelError
+from overnight.gates.feedback import trim
+from overnight.llm import DEFAULT_MODEL, Model, ModelConfig, Reply, Sampling, get_model, parse_name
+from overnight.llm.prices import PriceTable
+from overnight.llm.redact import redact
+from overnight.sandbox import Completed
+
+if TYPE_CHECKING:
+    from overnight.config import ProjectConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentConfig:
+    model: str = DEFAULT_MODEL
+    protocol: str = "text"  # or "tools"
+    prompts: str = "v1"
+    max_turns: int = 30  # per attempt
+    command_timeout: float = 180.0  # seconds, for each command
+    output_chars: int = 8000  # of each command's output shown to the model
+    repeat_limit: int = 3  # the same command this often in a row: warn; once more: stop
+    temperature: float = 0.0  # first attempt; each later one adds 0.3 (at most 1.0)
+    nudge_unchanged: bool = True  # send a submit back once if nothing has changed yet
+    named_files: int = 3  # files the spec names, shown in the task prompt
+    max_reply_tokens: int | None = None
+    model_config: ModelConfig = field(default_factory=ModelConfig)
+
+
+def agent_config(project: ProjectConfig | None, model: str | None = None) -> AgentConfig:
+    """The built-in agent's settings from the project's, for ``builtin[:<model>]``."""
+    if project is None:
+        from overnight.config import ProjectConfig
+
+        project = ProjectConfig()
+    name = model or project.model or DEFAULT_MODEL
+    parse_name(name)  # the shape is checked at submit; the key only when it runs
+    if project.agent_protocol not in ("text", "tools"):
+        raise ConfigError("'agent_protocol' must be 'text' or 'tools'")
+    local = name.startswith("local:")
+    return AgentConfig(
+        model=name,
+        protocol=project.agent_protocol,
+        max_turns=project.agent_max_turns,
+        output_chars=3000 if local else 8000,  # small context, slow prompt processing
+        max_reply_tokens=768 if local else None,
+        model_config=ModelConfig(
+            prices=PriceTable.from_config(project.prices),
+            key_env=project.model_key_env,
+            timeout=project.model_timeout,
+        ),
+    )
+
+
+class AgentStop(Exception):
+    """Ends an attempt; the message is the attempt's final word."""
+
+    exit_code = 1
+
+
+class Submitted(AgentStop):
+    exit_code = 0
+
+
+class LimitReached(AgentStop):
+    pass
+
+
+class Cancelled(AgentStop):
+    pass
+
+
+class BuiltinAgent:
+    name = "builtin"
+
+    def __init__(self, config: AgentConfig, model: Model | None = None) -> None:
+        self.config, self.model = config, model
+
+    def run(self, ctx: AgentContext) -> AgentResult:
+        notes: list[str] = []
+        model_config = replace(self.config.model_config, notify=notes.append)
+        model = self.model or get_model(self.config.model, model_config)
+        return Loop(self.config, model, ctx, notes).run()
+
+
+class Loop:
+    """One attempt: the conversation, the counters, and the turn being recorded."""
+
+    def __init__(self, config: AgentConfig, model: Model, ctx: AgentContext, notes: list[str]):
+        self.config, self.model, self.ctx, self.notes = config, model, ctx, notes
+        self.prompts = Prompts(config.prompts)
+        self.messages: list[dict[str, Any]] = []
+        self.turns: list[Turn] = []
+        self.tokens, self.cost, self.cost_known = 0, 0.0, True
+        self.started = time.monotonic()
+        self.repeats: list[str] = []
+        self.warned_stuck = False
+        self.nudged = False  # a submit with nothing changed was sent back
+        attempt = ctx.attempt
+        self.sampling = Sampling(
+            temperature=min(config.temperature + 0.3 * (attempt - 1), 1.0),
+            seed=attempt if attempt > 1 else None,
+            max_tokens=config.max_reply_tokens,
+        )
+
+    def run(self) -> AgentResult:
+        self.add("system", self.prompts.render("system", protocol=self.config.protocol))
+        self.add("user", self.task_prompt())
+        while True:
+            try:
+                self.step()
+            except FormatError as exc:
+                self.turns[-1].meta["format_error"] = True
+                self.add("user", self.prompts.render(
+                    "format_error", protocol=self.config.protocol, count=exc.count,
+                    submit_mixed=exc.submit_mixed,
+                ))  # fmt: skip
+            except AgentStop as exc:
+                return self.result(exc)
+            except ModelError as exc:
+                if self.out_of_time():
+                    return self.result(self.time_limit())
+                if not self.turns:  # no model at all (no engine, a bad key): the run fails
+                    raise
+                return self.result(AgentStop(f"the model failed: {exc}"))
+            finally:
+                self.save()
+
+    def step(self) -> None:
+        self.check_limits()
+        self.execute(self.query())
+
+    def query(self) -> Reply:
+        tools = TOOLS if self.config.protocol == "tools" else None
+        deadline = self.started + self.ctx.timeout
+        reply = self.model.query(
+            self.messages, tools=tools, sampling=self.sampling, deadline=deadline
+        )
+        self.messages.append(reply.message())
+        self.tokens += reply.usage.total
+        if reply.cost is None:
+            self.cost_known = False
+        else:
+            self.cost += reply.cost
+        meta: dict[str, Any] = {"prompts": self.prompts.label, "protocol": self.config.protocol,
+                                "sampling": dict(vars(self.sampling))}  # fmt: skip
+        if not self.turns:
+            meta["feedback"] = self.ctx.feedback
+        if self.notes:
+            meta["waits"], self.notes[:] = list(self.notes), []
+        self.turns.append(Turn(
+            attempt=self.ctx.attempt, number=len(self.turns) + 1, model=reply.model,
+            content=self.redact(reply.content), input_tokens=reply.usage.input_tokens,
+            output_tokens=reply.usage.output_tokens, cost=reply.cost, latency=reply.latency,
+            request=reply.request, response=reply.response, meta=meta,
+        ))  # fmt: skip
+        self.save()  # the answer is paid for: keep it even if the command never ends
+        return reply
+
+    def execute(self, reply: Reply) -> None:
+        turn = self.turns[-1]
+        try:
+            if self.config.protocol == "tools":
+                actions = parse_tools(reply)
+            else:
+                actions = [parse_text(reply.content)]
+        except FormatError:
+            self.check_stuck("format: " + reply.content.strip())
+            raise
+        outputs = []
+        for action in actions:
+            if action.submit:
+                turn.command = "submit"
+                if self.unchanged_once():
+                    self.reply(action, self.prompts.render("no_change"))
+                    return
+                raise Submitted(f"submitted after {len(self.turns)} turn(s)")
+            done, timeout = self.run_command(action)
+            outputs.append(done.output)
+            turn.command = "\n".join(filter(None, [turn.command, self.redact(action.label)]))
+            turn.exit_code, turn.output = done.exit_code, "\n".join(outputs)
+            text = self.prompts.render("observation", exit_code=done.exit_code,
+                                       output=done.output, timed_out=done.timed_out,
+                                       timeout=round(timeout))  # fmt: skip
+            self.reply(action, text)
+        self.check_stuck("\n".join(a.label for a in actions), "\n".join(outputs))
+
+    def reply(self, action: Action, text: str) -> None:
+        """The next message: a tool result for a tool call, else a user message."""
+        if action.call_id is None:
+            self.add("user", text)
+        else:
+            self.messages.append({"role": "tool", "tool_call_id": action.call_id,
+                                  "content": text})  # fmt: skip
+
+    def unchanged_once(self) -> bool:
+        """A first submit with nothing changed since the attempt began is sent back once."""
+        if self.nudged or not self.config.nudge_unchanged:
+            return False
+        self.nudged = self.workspace_state() == self.start_state
+        if self.nudged:
+            self.turns[-1].meta["unchanged"] = True
+        return self.nudged
+
+    def workspace_state(self) -> str:
+        done = self.ctx.sandbox.run(
+            "git status --porcelain --untracked-files=all && git diff", cwd=self.ctx.workspace,
+            env=self.ctx.environ, timeout=30,
+        )  # fmt: skip
+        return done.output if done.ok else f"unknown {time.monotonic()}"
+
+    def run_command(self, action: Action) -> tuple[Completed, float]:
+        """Run it in the sandbox; the output comes back trimmed and redacted."""
+        assert action.command is not None
+        remaining = self.ctx.timeout - (time.monotonic() - self.started)
+        timeout = max(min(self.config.command_timeout, remaining), 1.0)
+        done = self.ctx.sandbox.run(action.command, cwd=self.ctx.workspace,
+                                    env=self.ctx.environ, timeout=timeout,
+                                    cancel=self.ctx.cancel)  # fmt: skip
+        done.output = trim(self.redact(done.output), self.config.output_chars)
+        return done, timeout
+
+    # -- limits ----------------------------------------------------------------
+
+    def check_limits(self) -> None:
+        ctx, config = self.ctx, self.config
+        if ctx.cancel is not None and ctx.cancel.is_set():
+            raise Cancelled("cancelled")
+        if len(self.turns) >= config.max_turns:
+            raise LimitReached(f"stopped at the turn limit ({config.max_turns} turns)")
+        if ctx.tokens_left is not None and self.tokens >= ctx.tokens_left:
+            raise LimitReached(f"stopped at the token budget ({self.tokens} tokens used)")
+        if ctx.usd_left is not None and self.cost_known and self.cost >= ctx.usd_left:
+            raise LimitReached(f"stopped at the cost budget (${self.cost:.4f} spent)")
+        if self.out_of_time():
+            raise self.time_limit()
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() - self.started >= self.ctx.timeout
+
+    def time_limit(self) -> LimitReached:
+        return LimitReached(f"stopped at the time limit ({self.ctx.timeout / 60:.1f} min)")
+
+    def check_stuck(self, action: str, output: str = "") -> None:
+        """The same action with the same result ``repeat_limit`` times in a row: say so
+        to the model; if it goes on regardless, stop."""
+        key = action + "\0" + output
+        self.repeats = (self.repeats if self.repeats[-1:] == [key] else []) + [key]
+        count = len(self.repeats)
+        if count > self.config.repeat_limit and self.warned_stuck:
+            raise LimitReached(f"stopped in a loop: the same action {count} times in a row")
+        if count >= self.config.repeat_limit and not self.warned_stuck:
+            self.warned_stuck = True
+            self.turns[-1].meta["stuck"] = count
+            command = action.splitlines()[0][:200] if action else ""
+            self.add("user", self.prompts.render("stuck", count=count, command=command))
+
+    # -- helpers ---------------------------------------------------------------
+
+    def task_prompt(self) -> str:
+        ctx = self.ctx
+        self.start_state = self.workspace_state()
+        listing = ctx.sandbox.run(
+            "git ls-files --cached --others --exclude-standard | head -n 200",
+            cwd=ctx.workspace, env=ctx.environ, timeout=30, cancel=ctx.cancel,
+        )  # fmt: skip
+        files = listing.output.split() if listing.ok else []
+        spec = ctx.spec_file.read_text().strip()
+        return self.prompts.render(
+            "task", spec=spec, attempt=ctx.attempt, feedback=ctx.feedback.strip(),
+            conventions=conventions(ctx.workspace), files="\n".join(files[:80]) or "(none)",
+            named=self.named_files(spec, files),
+        )  # fmt: skip
+
+    def named_files(self, spec: str, files: list[str]) -> list[Convention]:
+        """The first few files of the repository that the spec names, with their text:
+        it saves the first turns (and small models often skip reading them)."""
+        named = []
+        for path in [f for f in files if f in spec][: self.config.named_files]:
+            shown = self.ctx.sandbox.run(f"cat -- {shlex.quote(path)}", cwd=self.ctx.workspace,
+                                         env=self.ctx.environ, timeout=30)  # fmt: skip
+            if shown.ok:
+                named.append(Convention(path, trim(self.redact(shown.output), 4000)))
+        return named
+
+    def add(self, role: str, content: str) -> None:
+        self.messages.append({"role": role, "content": content})
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.model.secrets)
+
+    def save(self) -> None:
+        if self.turns and self.ctx.on_turn is not None:
+            self.ctx.on_turn(self.turns[-1])
+
+    def result(self, stop: AgentStop) -> AgentResult:
+        message = str(stop)
+        if self.turns:
+            self.turns[-1].meta["end"] = message
+        cost = f"${self.cost:.4f}" if self.cost_known else "cost unknown"
+        summary = f"{message} · {self.tokens} tokens · {cost} · {self.config.model}"
+        log.info("agent: %s", summary)
+        return AgentResult(stop.exit_code, summary, self.transcript(message))
+
+    def transcript(self, end: str) -> str:
+        lines = [f"model {self.config.model} · prompts {self.prompts.label} · "
+                 f"protocol {self.config.protocol} · attempt {self.ctx.attempt}"]  # fmt: skip
+        for turn in self.turns:
+            lines += [f"\n--- turn {turn.number} ({turn.input_tokens}+{turn.output_tokens} "
+                      f"tokens, {turn.latency:.1f} s)", turn.content.strip()]  # fmt: skip
+            for wait in turn.meta.get("waits", []):
+                lines.append(f"[{wait}]")
+            if turn.command and turn.command != "submit":
+                lines += [f"$ {turn.command}", f"[exit {turn.exit_code}]", turn.output or ""]
+        lines.append(f"\n=== {end}")
+        return self.redact("\n".join(lines))

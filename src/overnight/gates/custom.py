@@ -1,0 +1,52 @@
+"""Custom command gates: ``[gates.command.NAME]`` with a ``command`` that must
+exit 0 on the candidate, blocking or advisory like any gate.
+
+    [gates.command.docs-build]
+    command = "mkdocs build --strict"
+    blocking = false
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from overnight.config import GateConfig
+from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates.feedback import trim
+
+
+@dataclass
+class CommandConfig(GateConfig):
+    command: str = ""
+    timeout_minutes: float | None = None  # default: the project's timeout_minutes
+
+
+class CommandGate:
+    def __init__(self, name: str, config: CommandConfig) -> None:
+        self.name, self.config = name, config
+
+    def check(self, ctx: GateContext) -> GateOutcome:
+        start = time.monotonic()
+        timeout = ctx.timeout
+        if self.config.timeout_minutes:
+            timeout = min(timeout, self.config.timeout_minutes * 60)
+        command = self.config.command
+        done = ctx.sandbox.run(command, cwd=ctx.path, env=ctx.environ, timeout=timeout,
+                               cancel=ctx.cancel)  # fmt: skip
+        log = f"$ {command}\n{done.output}\n[exit {done.exit_code}, {done.duration:.1f} s]"
+        duration = time.monotonic() - start
+        if done.timed_out or done.cancelled or done.exit_code in (126, 127):
+            why = ("timed out" if done.timed_out else "was cancelled" if done.cancelled
+                   else f"could not start (exit {done.exit_code})")  # fmt: skip
+            return GateOutcome(self.name, ERROR, f"`{command}` {why}", command=command,
+                               exit_code=done.exit_code, duration=duration, log=log)  # fmt: skip
+        if done.exit_code != 0:
+            last = (done.output.strip().splitlines() or [""])[-1][:160]
+            return GateOutcome(
+                self.name, FAIL, f"`{command}` exited {done.exit_code}: {last}",
+                command=command, exit_code=done.exit_code, duration=duration, log=log,
+                feedback=f"`{command}` exited {done.exit_code}:\n{trim(done.output, 2000)}",
+            )  # fmt: skip
+        return GateOutcome(self.name, PASS, f"`{command}` exited 0", command=command,
+                           exit_code=0, duration=duration, log=log)  # fmt: skip

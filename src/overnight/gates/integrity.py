@@ -1,0 +1,257 @@
+"""The ``test-integrity`` gate: the agent may not get green by weakening tests.
+
+Compared between the base and the candidate, with the AST:
+- existing tests deleted or renamed away, newly skipped or xfailed, with
+  fewer assertions, with ``assert True``-style assertions, or with their body
+  wrapped in a try/except that swallows failures;
+- pytest hooks or plugins added or changed in a ``conftest.py`` (they run
+  inside the graded process and can rewrite outcomes or collection);
+- files that run code in every Python process (``sitecustomize.py``,
+  ``usercustomize.py``, ``*.pth``), and changes to pytest's configuration;
+- new tests that mock the very unit they test (``mocking.py``);
+- fewer passing tests than on the base, and acceptance tests the agent wrote
+  that pass on the base too (``proof.py``; after the tests gate's run).
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates.mocking import self_mocks
+from overnight.gates.proof import passing_count, passing_on_base
+
+SKIP_MARKS = {"skip", "skipif", "xfail"}
+STARTUP_FILES = {"sitecustomize.py", "usercustomize.py"}
+PYTEST_CONFIG = {"pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml"}
+BROAD = {"Exception", "BaseException"}
+
+
+@dataclass
+class TestInfo:
+    __test__ = False
+
+    asserts: int = 0
+    trivial: int = 0  # assert True, assert 1, assert "x"
+    marks: set[str] = field(default_factory=set)
+    swallowed: bool = False  # the whole body in a try/except that does not re-raise
+
+
+class TestIntegrityGate:
+    __test__ = False
+    name = "test-integrity"
+    needs = ("tests",)  # counts the passing tests of the tests gate's run
+
+    def check(self, ctx: GateContext) -> GateOutcome:
+        findings: list[str] = []
+        for path in ctx.changed:
+            before = ctx.workspace.file_at_base(path)
+            target = ctx.path / path
+            after = target.read_text(errors="replace") if target.is_file() else None
+            findings += check_file(path, before, after)
+            if is_test_file(path) or path.startswith(("tests/", "test/")):
+                findings += self_mocks(path, before, after, self._local(ctx))
+        counted, notes = passing_count(ctx)
+        proved, problems, log = passing_on_base(ctx)
+        findings += counted + proved
+        command = f"test-integrity: {len(ctx.changed)} changed file(s) compared with the base"
+        log = "\n".join([*findings, *notes, *problems, log]).strip()
+        if findings:
+            return GateOutcome(
+                self.name, FAIL, f"{len(findings)} finding(s): {findings[0]}", command=command,
+                log=log,
+                feedback="Tests and their harness must not be weakened; undo these:\n"
+                + "\n".join(f"- {f}" for f in findings[:20]),
+            )  # fmt: skip
+        if problems:
+            return GateOutcome(self.name, ERROR, f"could not check: {problems[0]}",
+                               command=command, log=log)  # fmt: skip
+        return GateOutcome(self.name, PASS, "no test weakened, no pytest hook or plugin added",
+                           command=command, log=log)  # fmt: skip
+
+    @staticmethod
+    def _local(ctx: GateContext) -> Callable[[str], bool]:
+        def is_local(dotted: str) -> bool:
+            """The project's own code: a module or package at the root or under src/."""
+            root = dotted.split(".")[0]
+            return any((base / f"{root}.py").is_file() or (base / root).is_dir()
+                       for base in (ctx.path, ctx.path / "src"))  # fmt: skip
+
+        return is_local
+
+
+def check_file(path: str, before: str | None, after: str | None) -> list[str]:
+    name = PurePosixPath(path).name
+    if after is not None and (name in STARTUP_FILES or name.endswith(".pth")):
+        return [f"{path}: runs code at interpreter start-up; not allowed in a change"]
+    findings: list[str] = []
+    if name in PYTEST_CONFIG and pytest_config(name, before) != pytest_config(name, after):
+        findings.append(f"{path}: pytest configuration changed")
+    if not path.endswith(".py"):
+        return findings
+    if name == "conftest.py":
+        findings += [f"{path}: {hook} added or changed (a pytest hook can rewrite outcomes)"
+                     for hook in changed_hooks(before, after)]  # fmt: skip
+    if is_test_file(path) and before is not None:
+        findings += compare_tests(path, read_tests(before), read_tests(after or ""))
+    return findings
+
+
+def is_test_file(path: str) -> bool:
+    name = PurePosixPath(path).name
+    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
+def compare_tests(path: str, old: dict[str, TestInfo], new: dict[str, TestInfo]) -> list[str]:
+    findings = []
+    for test, was in old.items():
+        now = new.get(test)
+        where = f"{path}::{test}"
+        if now is None:
+            findings.append(f"{where}: deleted or renamed")
+            continue
+        added = sorted(now.marks - was.marks)
+        if added:
+            findings.append(f"{where}: marked {', '.join(added)}")
+        if now.asserts < was.asserts:
+            findings.append(f"{where}: assertions dropped from {was.asserts} to {now.asserts}")
+        if now.trivial > was.trivial:
+            findings.append(f"{where}: an assertion that cannot fail was added")
+        if now.swallowed and not was.swallowed:
+            findings.append(f"{where}: body wrapped in a try/except that swallows failures")
+    return findings
+
+
+def read_tests(source: str) -> dict[str, TestInfo]:
+    """Test functions (module level and in Test* classes) with what they check.
+    A module-level skip (``pytestmark``) counts as a mark on every test."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    module_marks = _module_marks(tree)
+    tests: dict[str, TestInfo] = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+            "test"
+        ):
+            tests[node.name] = _info(node, module_marks)
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            class_marks = module_marks | _marks(node.decorator_list)
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and \
+                        item.name.startswith("test"):  # fmt: skip
+                    tests[f"{node.name}::{item.name}"] = _info(item, class_marks)
+    return tests
+
+
+def _info(func: ast.FunctionDef | ast.AsyncFunctionDef, inherited: set[str]) -> TestInfo:
+    info = TestInfo(marks=inherited | _marks(func.decorator_list))
+    for node in ast.walk(func):
+        if isinstance(node, ast.Assert):
+            info.asserts += 1
+            if isinstance(node.test, ast.Constant) and node.test.value:
+                info.trivial += 1
+        elif isinstance(node, ast.Call):
+            callee = _dotted(node.func)
+            last = callee.rsplit(".", 1)[-1]
+            if last.startswith("assert") or callee in ("pytest.raises", "pytest.warns",
+                                                       "pytest.approx"):  # fmt: skip
+                info.asserts += 1
+            if callee in ("pytest.skip", "pytest.xfail"):
+                info.marks.add(last)
+    body = [n for n in func.body if not isinstance(n, ast.Expr | ast.Pass)
+            or not isinstance(getattr(n, "value", None), ast.Constant)]  # fmt: skip
+    if len(body) == 1 and isinstance(body[0], ast.Try):
+        info.swallowed = any(_swallows(h) for h in body[0].handlers)
+    return info
+
+
+def _swallows(handler: ast.ExceptHandler) -> bool:
+    broad = handler.type is None or _dotted(handler.type) in BROAD or (
+        isinstance(handler.type, ast.Tuple)
+        and any(_dotted(e) in BROAD | {"AssertionError"} for e in handler.type.elts)
+    ) or _dotted(handler.type) == "AssertionError"  # fmt: skip
+    reraises = any(isinstance(n, ast.Raise) for n in ast.walk(handler))
+    return broad and not reraises
+
+
+def _marks(decorators: list[ast.expr]) -> set[str]:
+    marks = set()
+    for dec in decorators:
+        name = _dotted(dec.func if isinstance(dec, ast.Call) else dec)
+        last = name.rsplit(".", 1)[-1]
+        if ".mark." in f".{name}" and last in SKIP_MARKS or name.startswith("unittest.skip"):
+            marks.add(last)
+    return marks
+
+
+def _module_marks(tree: ast.Module) -> set[str]:
+    marks: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets
+        ):
+            values = node.value.elts if isinstance(node.value, ast.List | ast.Tuple) \
+                else [node.value]  # fmt: skip
+            marks |= _marks(values)
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
+                _dotted(node.value.func) == "pytest.skip":  # fmt: skip
+            marks.add("skip")
+    return marks
+
+
+def changed_hooks(before: str | None, after: str | None) -> list[str]:
+    """pytest hooks and plugin lists in ``after`` that are new or differ from ``before``."""
+    return sorted(name for name, dump in _hooks(after).items() if _hooks(before).get(name) != dump)
+
+
+def _hooks(source: str | None) -> dict[str, str]:
+    if not source:
+        return {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    hooks = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            is_hook = node.name.startswith("pytest_") or any(
+                "hookimpl" in _dotted(d.func if isinstance(d, ast.Call) else d)
+                for d in node.decorator_list
+            )
+            if is_hook:
+                hooks[f"hook {node.name}"] = ast.dump(node)
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "pytest_plugins" for t in node.targets
+        ):
+            hooks["pytest_plugins"] = ast.dump(node)
+    return hooks
+
+
+def pytest_config(name: str, text: str | None) -> object:
+    """The part of a config file that configures pytest, comparable across versions."""
+    if text is None:
+        return None
+    try:
+        if name == "pyproject.toml":
+            return tomllib.loads(text).get("tool", {}).get("pytest")
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(text)
+        section = {"pytest.ini": "pytest", "tox.ini": "pytest", "setup.cfg": "tool:pytest"}[name]
+        return dict(parser[section]) if parser.has_section(section) else None
+    except (tomllib.TOMLDecodeError, configparser.Error):
+        return text  # unparseable: any change counts
+
+
+def _dotted(node: ast.AST | None) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""

@@ -1,0 +1,98 @@
+"""The test-integrity checks that need test runs.
+
+- The number of passing tests may not drop below the base's (read from the
+  tests gate's run, so the suite runs once).
+- Acceptance tests the agent wrote itself (named by the spec, but in a file
+  that neither the base nor a test patch has) must fail on the base: a test
+  that passes without the change proves nothing. They are run on an export of
+  the base commit in a scratch directory beside the grading clone, with the
+  agent's test files laid over it, while the other gates use the clone.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from pathlib import Path
+
+from overnight.gates import GateContext
+from overnight.gates.changes import is_test_path
+from overnight.gates.pytest_run import PASSED, run_tests
+from overnight.spec.model import patched_files
+
+
+def passing_count(ctx: GateContext) -> tuple[list[str], list[str]]:
+    """(findings, notes) about the number of passing tests."""
+    suite = ctx.evidence.get("tests")
+    if suite is None or not suite.recorded:
+        return [], ["passing tests not counted: the tests gate gave no run"]
+    if suite.stopped:
+        return [], ["passing tests not counted: the tests stopped at a failing acceptance test"]
+    before = len(ctx.baseline.passing())
+    after = sum(1 for v in suite.outcomes.values() if v["outcome"] == PASSED)
+    if after < before:
+        return [f"{before - after} fewer passing test(s) than on the base "
+                f"({after} now, {before} before)"], []  # fmt: skip
+    return [], [f"{after} passing test(s), {before} on the base"]
+
+
+def agent_acceptance(ctx: GateContext) -> list[str]:
+    """Acceptance test ids whose file the agent wrote (not at the base, not patched in)."""
+    patched = {f for p in ctx.spec.test_patches for f in patched_files(p.text)}
+    nodes = []
+    for node in ctx.spec.acceptance_tests:
+        file = node.split("::", 1)[0]
+        if file not in patched and ctx.workspace.file_at_base(file) is None and \
+                (ctx.path / file).is_file():  # fmt: skip
+            nodes.append(node)
+    return nodes
+
+
+def passing_on_base(ctx: GateContext) -> tuple[list[str], list[str], str]:
+    """(findings, problems, log): agent-written acceptance tests that pass on the base."""
+    nodes = agent_acceptance(ctx)
+    if not nodes:
+        return [], [], ""
+    scratch = Path(tempfile.mkdtemp(prefix="base-", dir=ctx.path.parent))
+    try:
+        export_base(ctx, scratch)
+        environ = dict(ctx.environ)
+        environ["PYTHONPATH"] = ":".join(
+            str(scratch / Path(p).relative_to(ctx.path)) if Path(p).is_relative_to(ctx.path)
+            else p for p in environ.get("PYTHONPATH", "").split(":") if p
+        )  # fmt: skip
+        run = run_tests(ctx.sandbox, scratch, environ, ctx.spec.test_cmd or ctx.config.test_cmd,
+                        nodes, ctx.timeout, ctx.cancel)  # fmt: skip
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    log = f"agent-written acceptance tests on the base:\n$ {run.command}\n{run.completed.output}"
+    if not run.recorded:
+        return [], [f"the agent's acceptance tests gave no per-test results on the base: "
+                    f"'{run.command}'"], log  # fmt: skip
+    findings = [
+        f"{node}: an acceptance test you wrote passes on the base too, so it proves nothing; "
+        "make it test the new behaviour"
+        for node in nodes
+        if run.outcome(node) == PASSED
+    ]
+    return findings, [], log
+
+
+def export_base(ctx: GateContext, target: Path) -> None:
+    """The base commit's files, with the candidate's test files (the agent's and the
+    test patches') laid over them."""
+    tar = subprocess.run(["git", "archive", "--format=tar", ctx.workspace.base_sha],
+                         cwd=ctx.path, capture_output=True, check=True).stdout  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        archive.extractall(target, filter="data")
+    patched = {f for p in ctx.spec.test_patches for f in patched_files(p.text)}
+    for rel in sorted({p for p in ctx.changed if is_test_path(p)} | patched):
+        source, dest = ctx.path / rel, target / rel
+        if source.is_file():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest)
+        elif dest.exists():
+            dest.unlink()

@@ -1,0 +1,135 @@
+"""Server-sent events: every new row of the events table, pushed to browsers.
+
+Workers may run in other processes or on other machines, so the only place
+events meet is the database. One poller per server reads the rows after the
+last id it saw (an index seek on the primary key) every ``poll`` seconds,
+only while someone listens, and fans them out to every subscriber's queue.
+A browser that reconnects sends ``Last-Event-ID`` and misses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import anyio
+
+from overnight.store import Store
+from overnight.web import queries
+
+KEEPALIVE_SECONDS = 15.0
+STREAM_SECONDS = 300.0  # then the browser reconnects (and resumes by id)
+QUEUE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    task_id: int
+    kind: str
+    text: str
+
+    def sse(self) -> str:
+        data = json.dumps(
+            {"id": self.id, "task": self.task_id, "kind": self.kind, "message": self.text}
+        )
+        return f"id: {self.id}\nevent: task\ndata: {data}\n\n"
+
+
+class EventHub:
+    def __init__(self, store: Store, poll: float = 0.1) -> None:
+        self.store, self.poll = store, poll
+        self.subscribers: set[asyncio.Queue[Message | None]] = set()
+        self.last_id: int | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
+
+    async def stream(
+        self, after: int | None, task_id: int | None = None, seconds: float = STREAM_SECONDS
+    ) -> AsyncIterator[str]:
+        """SSE text: the backlog after ``after``, then live events, keepalives
+        while quiet; ends after ``seconds`` or when the hub closes."""
+        queue: asyncio.Queue[Message | None] = asyncio.Queue(QUEUE_SIZE)
+        self.loop = asyncio.get_running_loop()
+        self.subscribers.add(queue)
+        self._ensure_poller()
+        try:
+            yield "retry: 1000\n\n"
+            seen = after if after is not None else await self._last_id()
+            for old in await self._backlog(seen, task_id):
+                seen = old.id
+                yield old.sse()
+            deadline = time.monotonic() + seconds
+            while not self.closed and time.monotonic() < deadline:
+                try:
+                    message = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    yield ": keepalive\n\n"
+                    continue
+                if message is None:
+                    break
+                if message.id > seen and (task_id is None or message.task_id == task_id):
+                    seen = message.id
+                    yield message.sse()
+        finally:
+            self.subscribers.discard(queue)
+
+    def shutdown(self) -> None:
+        """End every stream now (callable from any thread: the server's
+        signal handler), so a graceful shutdown does not wait for them."""
+        self.closed = True
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        for queue in list(self.subscribers):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
+    async def close(self) -> None:
+        self.closed = True
+        self._wake()
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+    def _ensure_poller(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._poll())
+
+    async def _poll(self) -> None:
+        if self.last_id is None:
+            self.last_id = await self._last_id()
+        while self.subscribers and not self.closed:
+            for message in await self._backlog(self.last_id, None):
+                self.last_id = message.id
+                for queue in list(self.subscribers):
+                    if queue.full():  # a stalled client: drop its oldest
+                        queue.get_nowait()
+                    queue.put_nowait(message)
+            await asyncio.sleep(self.poll)
+        self.task, self.last_id = None, None
+
+    async def _last_id(self) -> int:
+        def read() -> int:
+            with self.store.reading() as session:
+                return queries.last_event_id(session)
+
+        return await anyio.to_thread.run_sync(read)
+
+    async def _backlog(self, after: int, task_id: int | None) -> list[Message]:
+        def read() -> list[Message]:
+            with self.store.reading() as session:
+                return [
+                    Message(e.id, e.task_id, e.kind, e.message)
+                    for e in queries.events_after(session, after, 500, task_id)
+                ]
+
+        return await anyio.to_thread.run_sync(read)

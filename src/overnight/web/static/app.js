@@ -1,0 +1,90 @@
+/* overnight dashboard: live updates and keyboard shortcuts. No build step.
+ *
+ * One EventSource per page reads /events (server-sent events, resumed after
+ * the last event the page was rendered with). Events become two htmx
+ * triggers on <body>: "ov-changed" (any task) and "ov-task-<id>" (that task);
+ * the live parts of each page listen for them and re-fetch themselves. A
+ * lone event refreshes at once; a burst refreshes at most every 250 ms, and
+ * the last event of a burst is never dropped.
+ */
+(function () {
+  "use strict";
+  var COOLDOWN_MS = 250;
+  var timer = null;  // set while cooling down after a refresh
+  var pending = false;  // events arrived during the cooldown
+  var touched = new Set();
+  var received = [];  // [{id, at}] of the last events, read by benchmarks/web.py
+  window.overnightEvents = received;
+
+  function flush() {
+    var ids = Array.from(touched);
+    touched.clear();
+    pending = false;
+    htmx.trigger(document.body, "ov-changed");
+    ids.forEach(function (id) { htmx.trigger(document.body, "ov-task-" + id); });
+    timer = setTimeout(function () {
+      timer = null;
+      if (pending) { flush(); }
+    }, COOLDOWN_MS);
+  }
+
+  function changed(taskId) {
+    touched.add(taskId);
+    if (timer === null) { flush(); } else { pending = true; }
+  }
+
+  function connect() {
+    if (!window.EventSource) { return; }
+    var dot = document.getElementById("live-dot");
+    var after = document.body.dataset.lastEvent || "";
+    var source = new EventSource("/events" + (after ? "?after=" + encodeURIComponent(after) : ""));
+    source.onopen = function () {
+      if (dot) { dot.classList.add("on"); dot.title = "live updates: connected"; }
+    };
+    source.onerror = function () {
+      if (dot) { dot.classList.remove("on"); dot.title = "live updates: reconnecting"; }
+    };
+    source.addEventListener("task", function (e) {
+      var data = JSON.parse(e.data);
+      received.push({ id: data.id, task: data.task, kind: data.kind, at: Date.now() });
+      if (received.length > 200) { received.shift(); }
+      changed(data.task);
+    });
+  }
+
+  /* Review queue: j/k move, o/Enter open, a approve (asks first), ? help. */
+  function reviewKeys() {
+    var selected = 0;
+    function rows() { return Array.from(document.querySelectorAll("tr.review-item")); }
+    function select(i) {
+      var all = rows();
+      if (!all.length) { return; }
+      selected = Math.max(0, Math.min(i, all.length - 1));
+      all.forEach(function (r, j) { r.classList.toggle("selected", j === selected); });
+      all[selected].focus({ preventScroll: false });
+    }
+    document.addEventListener("htmx:afterSwap", function () { select(selected); });
+    document.addEventListener("keydown", function (e) {
+      var tag = (e.target.tagName || "").toLowerCase();
+      if (tag === "input" || tag === "textarea" || tag === "select" || e.ctrlKey || e.metaKey || e.altKey) { return; }
+      var row = rows()[selected];
+      if (e.key === "j") { select(selected + 1); e.preventDefault(); }
+      else if (e.key === "k") { select(selected - 1); e.preventDefault(); }
+      else if ((e.key === "o" || e.key === "Enter") && row) { window.location.href = row.dataset.href; }
+      else if (e.key === "a" && row) {
+        if (window.confirm("Approve and merge task #" + row.dataset.id + "?")) {
+          row.querySelector("form").submit();
+        }
+      } else if (e.key === "?") {
+        var help = document.getElementById("keys-help");
+        if (help && help.showModal) { help.showModal(); }
+      }
+    });
+    select(0);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    connect();
+    if (document.body.dataset.page === "review") { reviewKeys(); }
+  });
+})();

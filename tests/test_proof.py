@@ -1,0 +1,48 @@
+"""test-integrity checks that need runs: passing-test counts, agent-written acceptance tests."""
+
+from __future__ import annotations
+
+from gatekit import context
+
+from overnight.gates import FAIL, PASS
+from overnight.gates.integrity import TestIntegrityGate
+from overnight.gates.runner import run_all
+from overnight.gates.tests import TestsGate
+
+CALC = "def add(a, b):\n    return a + b\n"
+WITH_MUL = CALC + "\n\ndef mul(a, b):\n    return a * b\n"
+TEST_CALC = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+REAL = "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"
+HOLLOW = "def test_mul():\n    assert 2 * 3 == 6\n"
+
+
+def grade(tmp_path, change, acceptance=("tests/test_mul.py::test_mul",), base_passing=1):
+    ctx = context(tmp_path, {"calc.py": CALC, "tests/test_calc.py": TEST_CALC}, change)
+    ctx.spec.acceptance_tests = list(acceptance)
+    passing = ["tests/test_calc.py::test_add"] + [f"tests/test_gone.py::t{i}"
+                                                  for i in range(base_passing - 1)]  # fmt: skip
+    ctx.baseline.tests = {node: {"outcome": "passed"} for node in passing}
+    tests, integrity = run_all(ctx, gates=[TestsGate(), TestIntegrityGate()])
+    return tests, integrity
+
+
+def test_an_acceptance_test_the_agent_wrote_must_fail_on_the_base(tmp_path):
+    tests, integrity = grade(tmp_path, {"calc.py": WITH_MUL, "tests/test_mul.py": HOLLOW})
+    assert tests.verdict == PASS
+    assert integrity.verdict == FAIL
+    assert integrity.summary.startswith(
+        "1 finding(s): tests/test_mul.py::test_mul: an acceptance test you wrote passes on "
+        "the base too, so it proves nothing"
+    )
+
+
+def test_an_honest_agent_written_acceptance_test_passes(tmp_path):
+    tests, integrity = grade(tmp_path, {"calc.py": WITH_MUL, "tests/test_mul.py": REAL})
+    assert (tests.verdict, integrity.verdict) == (PASS, PASS), integrity.log
+    assert "2 passing test(s), 1 on the base" in integrity.log
+
+
+def test_fewer_passing_tests_than_on_the_base_fail(tmp_path):
+    tests, integrity = grade(tmp_path, {"calc.py": WITH_MUL}, acceptance=(), base_passing=3)
+    assert integrity.verdict == FAIL
+    assert "2 fewer passing test(s) than on the base (1 now, 3 before)" in integrity.summary

@@ -1,0 +1,130 @@
+"""The security gate: new bandit findings, added secrets, vulnerable new pins."""
+
+from __future__ import annotations
+
+import base64
+import random
+
+import pytest
+from gatekit import config, context
+
+from overnight.gates import ERROR, FAIL, PASS
+from overnight.gates.audit import pins
+from overnight.gates.secretscan import scan_line
+from overnight.gates.security import SecurityGate
+from overnight.testing.advisories import AdvisoryServer
+
+CALC = "def add(a, b):\n    return a + b\n"
+NO_AUDIT = "[gates.security]\naudit = false\n"
+
+
+def fake_key(prefix: str, length: int, alphabet: str) -> str:
+    """A key-shaped random string, made at run time so no secret sits in this file."""
+    rng = random.Random(length)
+    return prefix + "".join(rng.choice(alphabet) for _ in range(length))
+
+
+UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def test_a_new_bandit_finding_on_a_changed_line_fails_naming_it(tmp_path):
+    risky = (
+        CALC
+        + "\n\ndef run(cmd):\n    import subprocess\n    return subprocess.call(cmd, shell=True)\n"
+    )
+    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": risky}, config=config(NO_AUDIT))
+    result = SecurityGate().check(ctx)
+    assert result.verdict == FAIL
+    assert "bandit: calc.py:7: B602" in result.summary
+    assert "shell=True" in result.feedback
+
+
+def test_a_bandit_finding_the_base_already_had_does_not_count(tmp_path):
+    old = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
+    moved = old.replace("\n\n\ndef run", "\nX = 1\n\n\ndef run")
+    ctx = context(tmp_path, {"calc.py": old}, {"calc.py": moved}, config=config(NO_AUDIT))
+    result = SecurityGate().check(ctx)
+    assert result.verdict == PASS, result.summary
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        (f'AWS_KEY = "{fake_key("AKIA", 16, UPPER)}"', "AWS access key id"),
+        (f'token = "{fake_key("ghp_", 36, ALNUM)}"', "GitHub token"),
+        ("-----BEGIN RSA PRIVATE KEY-----", "private key"),
+        ('DB_PASSWORD = "Tr0ub4dor&3-horse"', "hard-coded credential"),
+        (
+            f'blob = "{base64.b64encode(random.Random(1).randbytes(30)).decode()}"',
+            "high-entropy string",
+        ),
+    ],
+)
+def test_secret_formats_are_recognised(line, kind):
+    found = scan_line(line)
+    assert found is not None and found[0] == kind
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        'password = os.environ["DB_PASSWORD"]',
+        'api_key = "your-api-key-here"',
+        'digest = "d41d8cd98f00b204e9800998ecf8427e"',
+        'name = "a_rather_long_identifier_without_digits"',
+        f'key = "{fake_key("AKIA", 16, UPPER)}"  # pragma: allowlist secret',
+    ],
+)
+def test_placeholders_hashes_and_allowlisted_lines_are_not_secrets(line):
+    assert scan_line(line) is None or "allowlist" in line
+
+
+def test_a_secret_added_by_the_change_fails_without_showing_it_whole(tmp_path):
+    key = fake_key("AKIA", 16, UPPER)
+    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": CALC + f'\nKEY = "{key}"\n'},
+                  config=config(NO_AUDIT))  # fmt: skip
+    result = SecurityGate().check(ctx)
+    assert result.verdict == FAIL
+    assert "secrets: calc.py:4: AWS access key id" in result.summary
+    assert key not in result.feedback + result.log + result.summary
+
+
+def test_pins_are_read_from_requirements_pyproject_and_lock_files():
+    assert pins("requirements.txt", "requests==2.19.0\nflask>=2  # web\n-e .\n") == (
+        {("requests", "2.19.0")},
+        {"flask"},
+    )
+    pyproject = '[project]\ndependencies = ["PyYAML==5.3", "click"]\n'
+    assert pins("pyproject.toml", pyproject) == ({("pyyaml", "5.3")}, {"click"})
+    lock = '[[package]]\nname = "Jinja2"\nversion = "2.10"\n'
+    assert pins("poetry.lock", lock) == ({("jinja2", "2.10")}, set())
+
+
+def test_a_vulnerable_new_pin_fails_naming_the_advisory(tmp_path):
+    with AdvisoryServer({("requests", "2.19.0"): ["GHSA-x84v-xcm2-53pg"]}, fixed="2.20.0") as osv:
+        ctx = context(tmp_path, {"calc.py": CALC, "requirements.txt": "pytest\n"},
+                      {"requirements.txt": "pytest\nrequests==2.19.0\nidna==3.7\n"},
+                      config=config(f'[gates.security]\naudit_service = "osv"\n'
+                                    f'osv_url = "{osv.url}"\n'))  # fmt: skip
+        result = SecurityGate().check(ctx)
+    assert sorted(osv.queries) == [("idna", "3.7"), ("requests", "2.19.0")]
+    assert result.verdict == FAIL
+    assert "pip-audit: requests==2.19.0: GHSA-x84v-xcm2-53pg; fixed in 2.20.0" in result.summary
+
+
+def test_an_unreachable_vulnerability_service_is_an_error_never_a_pass(tmp_path):
+    ctx = context(tmp_path, {"calc.py": CALC}, {"requirements.txt": "requests==2.19.0\n"},
+                  config=config('[gates.security]\naudit_service = "osv"\n'
+                                'osv_url = "http://127.0.0.1:9/v1/query"\n'))  # fmt: skip
+    result = SecurityGate().check(ctx)
+    assert result.verdict == ERROR
+    assert "could not be reached" in result.summary
+    assert "requests==2.19.0" in result.summary
+
+
+def test_no_dependency_change_means_no_audit(tmp_path):
+    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": CALC + "\nX = 1\n"})
+    result = SecurityGate().check(ctx)
+    assert result.verdict == PASS
+    assert "no new pinned requirements" in result.log

@@ -1,0 +1,160 @@
+"""The dashboard's pages and fragments, over HTTP (the browser tests drive
+the same pages in chromium)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+from sqlalchemy import select, update
+
+from overnight.store import Artifact, Event, Run, Task
+from overnight.testing.history import add_worker, populate
+from overnight.web.queries import review_queue
+
+from .conftest import Web
+
+
+def first(web: Web, status: str) -> int:
+    with web.store.reading() as session:
+        return int(session.scalars(select(Task.id).where(Task.status == status)).first())
+
+
+def test_task_list_filters_searches_and_pages(web):
+    ids = populate(web.store, tasks=130, events=100)
+
+    everything = web.client.get("/tasks").text
+    page_two = web.client.get("/tasks/rows", params={"page": 2}).text
+    failed = web.client.get("/tasks", params={"status": "failed"}).text
+    rows = web.client.get("/api/tasks", params={"per_page": 200}).json()["tasks"]
+    search = web.client.get("/tasks/rows", params={"q": f"Task {ids[3]}:"}).text
+
+    assert f'id="task-{ids[-1]}"' in everything and f'id="task-{ids[-51]}"' not in everything
+    assert "page 1 of 3 · 130 task(s)" in everything
+    assert f'id="task-{ids[-51]}"' in page_two and "page 2 of 3" in page_two
+    assert 'data-status="failed"' in failed and 'data-status="ready"' not in failed
+    assert search.count('<tr id="task-') == 1 and f'id="task-{ids[3]}"' in search
+    recorded = [r for r in rows if r["id"] % 2 == 0 and r["status"] not in ("queued",)]
+    assert recorded and all(r["cost_usd"] and r["tokens"] for r in recorded)
+    assert all(r["cost_usd"] is None for r in rows if r["id"] % 2)  # a command agent: unknown
+
+
+def test_task_page_shows_timeline_gates_highlighted_diff_and_rendered_pr_body(web):
+    populate(web.store, tasks=10, events=0)
+    task_id = first(web, "ready")
+
+    html = web.client.get(f"/tasks/{task_id}").text
+
+    assert "Timeline" in html and "baseline" in html and "40.0s" in html
+    assert 'data-gate="tests"' in html and 'class="verdict v-pass"' in html
+    assert '<span class="hl-gi">+def mul(a, b):</span>' in html  # highlighted, escaped
+    assert "<table>" in html and "<td>PASS</td>" in html  # the PR body's Markdown table
+    for action in ("approve", "request-changes", "reject", "rebase"):
+        assert f'action="/tasks/{task_id}/{action}"' in html
+    assert f'action="/tasks/{task_id}/cancel"' not in html
+
+
+def test_a_gate_log_loads_when_opened(web):
+    populate(web.store, tasks=10, events=0)
+    task_id = first(web, "failed")
+    with web.store.reading() as session:
+        log_id = session.scalars(
+            select(Artifact.id).where(
+                Artifact.task_id == task_id, Artifact.name.like("gate-tests-%")
+            )
+        ).first()
+
+    html = web.client.get(f"/tasks/{task_id}").text
+    log = web.client.get(f"/artifacts/{log_id}").text
+
+    assert f'hx-get="/artifacts/{log_id}"' in html
+    assert "$ tests" in log and f'href="/artifacts/{log_id}/raw"' in log
+
+
+def test_review_queue_puts_the_smallest_change_first(web):
+    populate(web.store, tasks=20, events=0)
+    with web.store.session() as session:
+        ready = list(session.scalars(select(Task.id).where(Task.status == "ready")))
+        big = ready[0]
+        diff = "diff --git a/app.py b/app.py\n" + "+x = 1\n" * 300
+        run_ids = select(Run.id).where(Run.task_id == big)
+        session.execute(
+            update(Artifact)
+            .where(Artifact.run_id.in_(run_ids), Artifact.name.like("diff-%"))
+            .values(content=diff)
+        )
+
+    with web.store.reading() as session:
+        order = [item["task"].id for item in review_queue(session)]
+    html = web.client.get("/review").text
+
+    assert order[-1] == big and set(order) == set(ready)
+    assert html.index(f'data-id="{order[0]}"') < html.index(f'data-id="{big}"')
+    assert "r-low" in html and "300 changed line(s)" in html and "r-medium" in html
+
+
+def test_new_task_lint_lists_problems_with_lines_and_disables_queuing(web):
+    csrf = web.csrf()
+
+    bad = web.client.post(
+        "/new/lint", data={"spec": "---\ntitle: x\nbudjet: 3\n---\nbody\n", "csrf": csrf}
+    ).text
+    good = web.client.post(
+        "/new/lint",
+        data={
+            "spec": "---\ntitle: Add mul\nacceptance:\n  - run: 'true'\n---\nAdd `mul`.\n",
+            "csrf": csrf,
+        },
+    ).text
+
+    assert "line 3: <strong>error</strong>: unknown field &#39;budjet&#39;" in bad
+    assert 'id="queue-button" disabled' in bad
+    assert "No problems found." in good and "disabled" not in good
+
+
+def test_submitting_a_spec_that_cannot_be_queued_keeps_the_text_and_says_why(web):
+    response = web.post_form(
+        "/new", {"spec": "---\ntitle: Add mul\nacceptance:\n  - run: 'true'\n---\nAdd it.\n"}
+    )
+
+    assert response.status_code == 400
+    assert "Add it." in response.text and 'class="error"' in response.text
+
+
+def test_insights_and_workers_pages(web):
+    populate(web.store, tasks=60, events=10)
+    add_worker(web.store, "host:1:abc", slots=2)
+
+    insights = web.client.get("/insights").text
+    workers = web.client.get("/workers").text
+    data = web.client.get("/api/insights").json()
+
+    assert "success rate" in insights and "<svg" in insights and "tests" in insights
+    assert data["overall"]["tasks"] == 60 and data["failing_gates"][0]["gate"] == "tests"
+    assert "host:1:abc" in workers and "0 / 2" in workers
+
+
+def test_events_reach_a_listener_as_they_are_written(web):
+    ids = populate(web.store, tasks=3, events=5)
+    received: list[dict] = []
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{web.url}/api/events", params={"after": 5}, timeout=10) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    received.append(json.loads(line[6:]))
+                    return
+
+    thread = threading.Thread(target=listen)
+    thread.start()
+    time.sleep(0.3)
+    written = time.monotonic()
+    with web.store.session() as session:
+        session.add(Event(task_id=ids[0], kind="step", message="gates (attempt 1) started"))
+    thread.join(10)
+
+    assert received and received[0]["message"] == "gates (attempt 1) started"
+    assert received[0]["task"] == ids[0]
+    assert time.monotonic() - written < 2
