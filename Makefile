@@ -18,11 +18,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-# git is the one system tool overnight needs; as root, install it when missing.
+# system tools: git, bubblewrap and socat (the sandbox), PostgreSQL's server
+# binaries (the tests); installed when missing and root, else named
 tools:
-	@command -v git >/dev/null || { \
-	    if [ "$$(id -u)" = 0 ]; then $(APT) update -qq && $(APT) install -y -qq git; \
-	    else echo "git is missing: install it (e.g. sudo apt-get install git)" >&2; exit 1; fi; }
+	@sh scripts/system-deps.sh
 
 # the embedded model (llama.cpp engine + weights): the engine is built once, 6-12 min
 # on 2 cores, then its wheel is reused from ~/.cache/overnight/wheels
@@ -33,6 +32,7 @@ local-model-tiny: install
 	scripts/install-local-model.sh 0.5b
 
 test: install local-model-tiny
+	@sh scripts/install-browser.sh
 	$(BIN)/python -m pytest
 
 demo: install local-model

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/sandbox.py [--runs 30]
 
 Runs ``true`` and a small pytest run (three tests) in a throwaway workspace
-as a plain ``subprocess.run(["bash", "-c", ...])``, through the ``none``
+(plugin autoload off) as a plain ``subprocess.run(["bash", "-c", ...])``, through the ``none``
 backend and through ``bwrap``, interleaved, and prints the medians; the last
 line is what bwrap adds over the plain subprocess (goal: at most 30 ms). The
 bwrap runs use the default limits, so they include handing the workspace to
@@ -70,6 +70,7 @@ def main() -> None:
         (workspace / "tests" / "test_small.py").write_text(TESTS)
         env = base_environ()
         env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # plugins in this venv cost seconds: noise
         backends: list[Sandbox | Plain] = [Plain(), NoSandbox(), BwrapSandbox()]
         commands = {"true": "true", "pytest": "python -m pytest -q -p no:cacheprovider tests"}
         medians: dict[tuple[str, str], float] = {}

@@ -1,6 +1,7 @@
 #!/bin/sh
-# System packages overnight's sandbox needs: bubblewrap (the bwrap sandbox),
-# socat (the model socket's forwarder), git, and setpriv (util-linux).
+# System packages overnight needs: bubblewrap (the bwrap sandbox), socat (the
+# model socket's forwarder), git, setpriv (util-linux), and PostgreSQL's server
+# binaries (the test suite starts a throwaway cluster when none is running).
 # Idempotent: installs only what is missing, and only when root with apt-get;
 # otherwise prints the command to run and exits 1. Prints what it did.
 set -eu
@@ -10,10 +11,12 @@ command -v bwrap >/dev/null 2>&1 || need="$need bubblewrap"
 command -v socat >/dev/null 2>&1 || need="$need socat"
 command -v git >/dev/null 2>&1 || need="$need git"
 command -v setpriv >/dev/null 2>&1 || need="$need util-linux"
+# PostgreSQL server binaries, for the tests' throwaway cluster when no server runs
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 need="${need# }"
 
 if [ -z "$need" ]; then
-    echo "system-deps: bubblewrap, socat, git and setpriv are installed; nothing to do"
+    echo "system-deps: bubblewrap, socat, git, setpriv and postgresql are installed"
     exit 0
 fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -69,6 +69,9 @@ def home(tmp_path: Path, shared_cache: Path, monkeypatch: pytest.MonkeyPatch) ->
     home = tmp_path / "home"
     monkeypatch.setenv("OVERNIGHT_HOME", str(home))
     monkeypatch.setenv("OVERNIGHT_CACHE", str(shared_cache))
+    # explicitly unisolated unless a test's repository asks for a sandbox (tests/sandbox/
+    # does): many tests' scripted agents record what they saw outside the workspace
+    monkeypatch.setenv("OVERNIGHT_SANDBOX", "none")
     monkeypatch.delenv("OVERNIGHT_DATABASE_URL", raising=False)
     return home
 

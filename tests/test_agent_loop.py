@@ -273,9 +273,7 @@ def test_a_later_attempt_gets_the_feedback_another_prompt_and_other_sampling(ser
     assert task_2.index("NameError") < task_2.index("# Task")
 
 
-def test_files_the_spec_names_are_shown_with_their_text_untracked_ones_listed(
-    server, workspace
-):
+def test_files_the_spec_names_are_shown_with_their_text_untracked_ones_listed(server, workspace):
     (workspace / "tests").mkdir()
     (workspace / "tests" / "test_mul.py").write_text("from calc import mul\n")  # a visible patch
     server.add(bash("submit"))

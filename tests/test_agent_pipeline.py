@@ -8,11 +8,9 @@ import json
 import logging
 
 import pytest
-from click.testing import CliRunner
 from conftest import drain
 from sqlalchemy import inspect, select, text
 
-from overnight.cli import main
 from overnight.intake import submit_text
 from overnight.store import Store, Turn
 from overnight.testing.llm_server import Fail, Say, ScriptedLLMServer, bash
@@ -61,25 +59,6 @@ def test_builtin_agent_delivers_and_every_turn_is_in_the_store(store, mul_spec, 
     assert agent_step["summary"].startswith("submitted after 4 turn(s) · 480 tokens")
     assert "cost unknown" in agent_step["summary"]
     assert "Add `mul(a, b)`" in server.requests[0].body["messages"][1]["content"]
-
-
-def test_show_prints_the_transcript_and_its_json_holds_requests_and_responses(
-    store, mul_spec, server
-):
-    server.add(bash(WRITE_MUL, "Add mul."), bash("submit"))
-    task_id = submit(store, mul_spec(f"builtin:{server.model_name}"))
-    drain(store)
-
-    shown = CliRunner().invoke(main, ["show", str(task_id), "--transcript"])
-    raw = CliRunner().invoke(main, ["show", str(task_id), "--transcript", "--json"])
-
-    assert shown.exit_code == 0, shown.output
-    assert "attempt 1 · turn 1" in shown.output and "Add mul." in shown.output
-    assert "$ printf" in shown.output and "cost unknown" in shown.output
-    turns = json.loads(raw.output)["runs"][0]["transcript"]
-    assert turns[0]["request"]["messages"][0]["role"] == "system"
-    assert turns[1]["response"]["choices"][0]["message"]["content"].endswith("```")
-    assert turns[0]["prompts"].startswith("v1@")
 
 
 def test_a_failed_attempt_comes_back_with_the_gate_feedback_and_other_sampling(

@@ -38,12 +38,13 @@ while read old new ref; do echo "$ref $new" >> "{log}"; done
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [OVERNIGHT, "worker", "--slots", "2", "--lease", str(LEASE)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "ab"),
-    )  # noqa: SIM115
+    with open(log, "ab") as err:  # the worker keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [OVERNIGHT, "worker", "--slots", "2", "--lease", str(LEASE)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
 
 
 def statuses(store: Store) -> dict[int, str]:

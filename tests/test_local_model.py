@@ -187,4 +187,3 @@ def test_real_tiny_model_runs_the_whole_journey_honestly(store, mul_spec, monkey
         assert failing and all(g["summary"] for g in failing), "a failure without evidence"
     print(f"real 0.5B model: {task['status']} after {len(run['transcript'])} turn(s): "
           f"{agent['summary']}")  # fmt: skip
-

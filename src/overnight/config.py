@@ -53,7 +53,7 @@ class ProjectConfig:
     lint_cmd: str | None = None
     agent: str | None = None
     agent_env: list[str] = field(default_factory=list)  # variables passed to the agent
-    sandbox: str = "none"
+    sandbox: str | None = None  # None: $OVERNIGHT_SANDBOX, else "auto" (bwrap on Linux)
     environment: str = "venv"  # "venv": cached virtualenv; "inherit": the worker's own
     protected: list[str] = field(default_factory=lambda: list(DEFAULT_PROTECTED))
     gates: dict[str, GateConfig] = field(default_factory=dict)
@@ -211,7 +211,8 @@ def render_toml(config: ProjectConfig) -> str:
         if config.agent
         else '# agent = "command:aider --yes-always --message-file \\"$OVERNIGHT_SPEC\\""'
     )
-    lines.append(f"sandbox = {q(config.sandbox)}")
+    lines.append(f"sandbox = {q(config.sandbox)}" if config.sandbox else
+                 '# sandbox = "auto"  # bwrap when installed; "none" runs unisolated')
     lines.append(f"environment = {q(config.environment)}")
     lines.append("protected = [" + ", ".join(q(p) for p in config.protected) + "]")
     if config.agent_env:
