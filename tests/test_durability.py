@@ -208,3 +208,25 @@ def test_a_provider_rate_limit_is_shared_by_two_workers(store):
     assert waited == 50.0
     assert said == ["waiting 50 s for the openai rate limit shared by all workers"]
     assert reserve(store, "anthropic") == 0.0  # no limit configured
+
+
+def test_an_unreachable_model_is_retried_later_and_fails_after_the_last_try(store, tmp_path):
+    from overnight.store import Run
+
+    task_id = mul_task(store, tmp_path, "command:true")
+    worker = Worker(store)
+    claim = queue.claim(store, worker.id)
+    worker._give_back(claim, "infrastructure: 127.0.0.1:1: cannot connect", retry=True)
+    task = detail(store, task_id)
+    assert task["status"] == "queued"
+    with store.session() as session:
+        assert session.get(Task, task_id).not_before is not None  # waits its backoff
+        session.get(Task, task_id).not_before = None
+    assert any("cannot connect; retried in 10 s" in m for m in events(store, task_id))
+    claim = queue.claim(store, worker.id)
+    with store.session() as session:
+        session.get(Run, claim.run_id).claims = 7
+    worker._give_back(claim, "infrastructure: 127.0.0.1:1: cannot connect", retry=True)
+    task = detail(store, task_id)
+    assert task["status"] == "failed"
+    assert task["failure_reason"] == "infrastructure: 127.0.0.1:1: cannot connect (after 7 tries)"

@@ -88,3 +88,8 @@ class ModelError(OvernightError):
 
 class InfrastructureError(OvernightError):
     """Not the task's fault: the worker gives the task back and it is retried later."""
+
+
+class ModelUnavailable(ModelError, InfrastructureError):
+    """The model server could not be reached, or kept failing with errors worth a
+    retry (429, 5xx, timeouts) after every retry: the task is retried later."""

@@ -19,6 +19,20 @@ from overnight.store import ProviderLimit, RateWindow, Store
 log = logging.getLogger(__name__)
 
 
+_shared: list[Store] = []  # the store whose limits this process honours (set by the worker)
+
+
+def use(store: Store) -> None:
+    """Honour the limits in ``store`` for every model request this process makes."""
+    _shared[:] = [store]
+
+
+def before_request(key: str) -> None:
+    """Called by the model client before each request to ``key`` (the provider's host)."""
+    if _shared:
+        wait_for_slot(_shared[0], key)
+
+
 def set_limit(store: Store, key: str, rpm: int | None, tpm: int | None) -> None:
     with store.session() as session:
         row = session.get(ProviderLimit, key) or ProviderLimit(key=key)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from overnight import queue
+from overnight import queue, ratelimit
 from overnight.errors import InfrastructureError, LeaseLost
 from overnight.pipeline import Paths, Paused, execute
 from overnight.queue import Claim, Limits, guard, release
@@ -77,6 +77,7 @@ class Worker:
     def run(self, drain: bool = False) -> int:
         """Work until stopped (or, with ``drain``, until nothing is left); return tasks done."""
         queue.register_worker(self.store, self.id, self.slots)
+        ratelimit.use(self.store)  # provider rate limits, shared with every other worker
         beat = threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True)
         beat.start()
         failures = 0
@@ -155,7 +156,10 @@ class Worker:
                 with self.store.session() as session:
                     run = session.get(Run, claim.run_id)
                     claims = run.claims if run else 1
-                delay = BACKOFF[min(claims, len(BACKOFF)) - 1]
+                if claims > len(BACKOFF):  # retried enough: say so and stop
+                    self._fail(claim, f"{reason} (after {claims} tries)")
+                    return
+                delay = BACKOFF[claims - 1]
             queue.requeue(self.store, claim, reason, delay)
         except (StoreError, LeaseLost) as exc:
             log.warning("task %s not requeued (%s): its lease will expire", claim.task_id, exc)
@@ -182,6 +186,16 @@ class Worker:
                     Run.id == claim.run_id, Step.status == "running")):  # fmt: skip
                 step.status, step.finished_at = "interrupted", now()
                 step.summary = f"{why}; the run resumes from its last checkpoint"
+
+    def _fail(self, claim: Claim, reason: str) -> None:
+        with self.store.session() as session:
+            task = guard(session, claim)
+            task.status, task.failure_reason = TaskStatus.FAILED, reason
+            release(session, task)
+            run = session.get(Run, claim.run_id)
+            if run is not None:
+                run.status, run.failure_reason, run.finished_at = "failed", reason, now()
+            self.store.event(session, task.id, "failed", reason, claim.run_id)
 
     def _record_crash(self, claim: Claim, exc: Exception) -> None:
         try:

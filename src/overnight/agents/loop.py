@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from overnight.agents import AgentContext, AgentResult, Turn
 from overnight.agents.prompts import Convention, Prompts, conventions
 from overnight.agents.tools import TOOLS, Action, FormatError, parse_text, parse_tools
-from overnight.errors import ConfigError, ModelError
+from overnight.errors import ConfigError, ModelError, ModelUnavailable
 from overnight.gates.feedback import trim
 from overnight.llm import DEFAULT_MODEL, Model, ModelConfig, Reply, Sampling, get_model, parse_name
 from overnight.llm.prices import PriceTable
@@ -147,6 +147,8 @@ class Loop:
                 ))  # fmt: skip
             except AgentStop as exc:
                 return self.result(exc)
+            except ModelUnavailable:
+                raise  # not the task's fault: the worker gives the task back for later
             except ModelError as exc:
                 if self.out_of_time():
                     return self.result(self.time_limit())

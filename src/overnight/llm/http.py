@@ -24,7 +24,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from overnight.errors import ModelError
+from overnight import ratelimit
+from overnight.errors import ModelError, ModelUnavailable
 from overnight.llm.redact import redact
 
 log = logging.getLogger("overnight.llm")
@@ -61,6 +62,7 @@ class Endpoint:
         host = urlsplit(url).netloc
         for attempt in range(1, self.retry.attempts + 1):
             last = attempt == self.retry.attempts
+            ratelimit.before_request(host)  # the provider's limit, shared by all workers
             timeout = self.timeout
             if deadline is not None:
                 timeout = min(timeout, deadline - time.monotonic())
@@ -71,7 +73,7 @@ class Endpoint:
                     response = client.post(url, json=body, headers=self.headers)
             except httpx.TimeoutException as exc:
                 if last:
-                    raise ModelError(
+                    raise ModelUnavailable(
                         f"{host}: no answer within {timeout:.3g} s after {attempt} tries"
                     ) from exc
                 self._wait(self.retry.backoff(attempt), f"a {timeout:.3g} s timeout", host,
@@ -79,7 +81,7 @@ class Endpoint:
                 continue
             except httpx.HTTPError as exc:
                 if last:
-                    raise ModelError(
+                    raise ModelUnavailable(
                         f"{host}: cannot connect ({type(exc).__name__}: "
                         f"{redact(str(exc), self.secrets)}) after {attempt} tries"
                     ) from exc
@@ -90,7 +92,8 @@ class Endpoint:
                 return _json(response, host)
             detail = redact(response.text[:500], self.secrets).strip()
             if response.status_code not in RETRY_STATUSES or last:
-                raise ModelError(
+                kind = ModelUnavailable if response.status_code in RETRY_STATUSES else ModelError
+                raise kind(
                     f"{host}: HTTP {response.status_code} after {attempt} tries: {detail}",
                     response.status_code,
                 )

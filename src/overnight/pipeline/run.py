@@ -101,8 +101,7 @@ class Pipeline:
             resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
             store.event(session, task.id, "run-started", f"run {run.number} started{resumed}",
                         run.id)  # fmt: skip
-        chosen = self.config.sandbox or os.environ.get("OVERNIGHT_SANDBOX") or "auto"
-        self.sandbox = get_sandbox(chosen)
+        self.sandbox = get_sandbox(self.config.sandbox)
         self.deadline = time.monotonic() + self.spec.budget.minutes * 60
         root = paths.workspace(self.task_id, self.run_number)
         self.work_path, self.meta = root, root.with_suffix(".meta")

@@ -71,8 +71,10 @@ def base_environ(passthrough: list[str] | tuple[str, ...] = ()) -> dict[str, str
     return env
 
 
-def get_sandbox(name: str) -> Sandbox:
-    """The backend for a configured name: ``auto``, ``bwrap``, ``container[:IMAGE]``, ``none``."""
+def get_sandbox(name: str | None) -> Sandbox:
+    """The backend for a configured name: ``auto``, ``bwrap``, ``container[:IMAGE]``,
+    ``none``; unset, ``$OVERNIGHT_SANDBOX`` or else ``auto``."""
+    name = name or os.environ.get("OVERNIGHT_SANDBOX") or "auto"
     from overnight.sandbox.select import select_sandbox
 
     return select_sandbox(name)

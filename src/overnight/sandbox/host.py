@@ -169,4 +169,4 @@ def configured_sandbox(repo: Path) -> str:
         for name in (CONFIG_FILE, "pyproject.toml")
         if (repo / name).is_file()
     }
-    return parse_config(files).sandbox
+    return parse_config(files).sandbox or os.environ.get("OVERNIGHT_SANDBOX") or "auto"
