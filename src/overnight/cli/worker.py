@@ -104,6 +104,18 @@ def queue_set(name: str, usd_per_day: float | None, pause: bool | None) -> None:
     click.echo(f"queue {name}: " + ", ".join(f"{k}={v}" for k, v in state.items()))
 
 
+@click.command("rate-limit")
+@click.argument("host")
+@click.option("--rpm", type=int, help="Requests per minute, all workers together.")
+@click.option("--tpm", type=int, help="Tokens per minute, all workers together.")
+def rate_limit_cmd(host: str, rpm: int | None, tpm: int | None) -> None:
+    """Limit model requests to HOST (e.g. api.openai.com), shared by every worker."""
+    from overnight.ratelimit import set_limit
+
+    set_limit(store(), host, rpm, tpm)
+    click.echo(f"{host}: {rpm or 'no'} requests and {tpm or 'no'} tokens per minute limit")
+
+
 def register(main: click.Group) -> None:
-    for command in (worker_cmd, workers_cmd, watch_cmd, queue_group):
+    for command in (worker_cmd, workers_cmd, watch_cmd, queue_group, rate_limit_cmd):
         main.add_command(command)
