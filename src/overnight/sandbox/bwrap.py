@@ -261,8 +261,9 @@ def _bind(binds: list[tuple[Path, str]], roots: list[Path]) -> list[str]:
 
 
 def readable_paths(cwd: Path, env: dict[str, str]) -> list[Path]:
-    """What a command needs read-only at its own path: interpreters, its env, alternates."""
-    paths = [Path(sys.base_prefix), Path(sys.prefix)]
+    """What a command needs read-only at its own path: interpreters, its env,
+    alternates, and overnight's own package (its pytest plugins live there)."""
+    paths = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[1]]
     venv = env.get("VIRTUAL_ENV")
     if venv:
         paths += [Path(venv), Path(f"{venv}.src")]
