@@ -52,7 +52,7 @@ class Cluster:
 
     def restart(self) -> None:
         subprocess.run([*self.pg_ctl, "-D", self.data, "-w", "-m", "fast", "restart"],
-                       check=True, capture_output=True)  # fmt: skip
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 
 @contextmanager
@@ -71,9 +71,10 @@ def throwaway_cluster() -> Iterator[Cluster]:
     run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     subprocess.run([*run_as, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"],
                    check=True, capture_output=True)  # fmt: skip
+    # the server inherits pg_ctl's output: no pipes, or waiting for them never ends
     subprocess.run([*run_as, f"{bindir}/pg_ctl", "-D", data, "-w", "-l", f"{data}/log", "-o",
                     f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True)  # fmt: skip
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
         yield Cluster(url, [*run_as, f"{bindir}/pg_ctl"], data)

@@ -149,6 +149,8 @@ Add `mul(a, b)`.
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the restart
+# leaves the worker's dead connections to the garbage collector, which warns about them
 def test_workers_reconnect_after_postgresql_restarts_mid_run(home, tmp_path, monkeypatch):
     from postgres import fresh_database, throwaway_cluster
 
