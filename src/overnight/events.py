@@ -21,12 +21,15 @@ def follow(store: Store, *, task_id: int | None = None, since: int = 0,
     try:
         while True:
             with store.session() as session:
+                # idle is read before the events, so the last task's final event
+                # committed in between is still read below
+                idle = until_idle and session.scalar(select(func.count()).where(
+                    Task.status.in_([TaskStatus.QUEUED, TaskStatus.RUNNING]))) == 0  # fmt: skip
                 query = select(Event).where(Event.id > last).order_by(Event.id).limit(500)
                 if task_id is not None:
                     query = query.where(Event.task_id == task_id)
                 batch = list(session.scalars(query))
-                idle = until_idle and not batch and session.scalar(select(func.count()).where(
-                    Task.status.in_([TaskStatus.QUEUED, TaskStatus.RUNNING]))) == 0  # fmt: skip
+                idle = idle and not batch
             for event in batch:
                 last = event.id
                 yield event

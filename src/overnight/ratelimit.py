@@ -22,9 +22,10 @@ log = logging.getLogger(__name__)
 _shared: list[Store] = []  # the store whose limits this process honours (set by the worker)
 
 
-def use(store: Store) -> None:
-    """Honour the limits in ``store`` for every model request this process makes."""
-    _shared[:] = [store]
+def use(store: Store | None) -> None:
+    """Honour the limits in ``store`` for every model request this process makes
+    (None: stop, when the worker that set it stops)."""
+    _shared[:] = [store] if store is not None else []
 
 
 def before_request(key: str) -> None:

@@ -101,6 +101,7 @@ class Worker:
             for slot in list(self.active.values()):
                 slot.thread.join()
         finally:
+            ratelimit.use(None)
             self.stopping.set()
             self.finished.set()
             try:
