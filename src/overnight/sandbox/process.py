@@ -28,6 +28,7 @@ class Exit:
     duration: float
     timed_out: bool = False
     cancelled: bool = False
+    pid: int = 0  # also the id of the process group it led
 
 
 def supervise(
@@ -81,13 +82,18 @@ def supervise(
     if proc.stdout is not None:
         proc.stdout.close()
     output = b"".join(chunks).decode("utf-8", "replace")
-    return Exit(proc.returncode, output, time.monotonic() - start, timed_out, cancelled)
+    return Exit(proc.returncode, output, time.monotonic() - start, timed_out, cancelled,
+                proc.pid)  # fmt: skip
 
 
 def kill_session(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the process group the process leads (it was started in its own session)."""
+    kill_group(proc.pid)
+
+
+def kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _drain(proc: subprocess.Popen[bytes], chunks: list[bytes]) -> None:
