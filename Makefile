@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 tools:
 	@sh scripts/system-deps.sh
 
-# the embedded model (llama.cpp engine + weights): the engine is built once, 6-12 min
+# the embedded model (llama.cpp engine + weights): the engine is built once, ~10 min
 # on 2 cores, then its wheel is reused from ~/.cache/overnight/wheels
 local-model: install
 	scripts/install-local-model.sh 1.5b

@@ -6,7 +6,8 @@
 #   scripts/install-local-model.sh [0.5b] [1.5b]     (default: 1.5b)
 #
 # The engine is built from source, for AVX2 (the native build crashes at the
-# first token on CPUs with AMX): 6-12 minutes on 2 cores the first time. The
+# first token on CPUs with AMX), without image support: ~10 minutes on 2 cores
+# the first time. The
 # wheel is kept in $OVERNIGHT_WHEELS (default ~/.cache/overnight/wheels), so
 # later installs, in this or any other checkout, take seconds. Idempotent:
 # what is already installed is left alone. Needs a C/C++ compiler and cmake
@@ -16,7 +17,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 PY=${PYTHON:-.venv/bin/python}
 ENGINE_VERSION=0.3.36
-ENGINE_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+ENGINE_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF"
 WHEELS=${OVERNIGHT_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/overnight/wheels}
 PIP=("$PY" -m pip install --disable-pip-version-check)
 
@@ -65,7 +66,7 @@ else
         build_tools
         log="$WHEELS/build-$ENGINE_VERSION.log"
         echo "engine: building llama-cpp-python $ENGINE_VERSION from source for AVX2"
-        echo "        (6-12 minutes on 2 cores, once: the wheel is kept in $WHEELS; log: $log)"
+        echo "        (about 10 minutes on 2 cores, once: the wheel is kept in $WHEELS; log: $log)"
         start=$(date +%s)
         # the compile steps ([n/N]) as progress, everything in the log
         CMAKE_ARGS="$ENGINE_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \

@@ -43,7 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("overnight.llm")
 ENGINE = "llama-cpp-python[server]==0.3.36"
 # the native build crashes at the first token on CPUs with AMX: build for AVX2 instead
-ENGINE_CMAKE_ARGS = "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+# and without image support (llama.cpp's mtmd), which no agent here uses: less to compile
+ENGINE_CMAKE_ARGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF"
+)
 INSTALL_HINT = "run scripts/install-local-model.sh (or `overnight model install --engine NAME`)"
 
 
