@@ -51,8 +51,9 @@ class Cluster:
         self.url, self.pg_ctl, self.data = url, pg_ctl, data
 
     def restart(self) -> None:
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         subprocess.run([*self.pg_ctl, "-D", self.data, "-w", "-m", "fast", "restart"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                       check=True, **quiet)  # fmt: skip
 
 
 @contextmanager

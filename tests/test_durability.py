@@ -3,6 +3,10 @@ infrastructure failures are retried, limits and queues are shared by workers."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,10 +19,12 @@ from overnight.intake import submit_text
 from overnight.queue import Limits
 from overnight.store import Event, Queue, Store, Task
 from overnight.testing import make_repo
+from overnight.testing.llm_server import Say, ScriptedLLMServer, bash
 from overnight.views import task_detail
 from overnight.worker import Worker
 
 BOTH_DATABASES = True  # every test here runs on SQLite and on PostgreSQL
+OVERNIGHT = str(Path(sys.executable).with_name("overnight"))
 
 REPO = {
     "calc.py": "def add(a, b):\n    return a + b\n",
@@ -230,3 +236,83 @@ def test_an_unreachable_model_is_retried_later_and_fails_after_the_last_try(stor
     task = detail(store, task_id)
     assert task["status"] == "failed"
     assert task["failure_reason"] == "infrastructure: 127.0.0.1:1: cannot connect (after 7 tries)"
+
+
+WRITE_MUL = "printf '\\n\\ndef mul(a, b):\\n    return a * b\\n' >> calc.py"
+
+
+def by_turn(*answers: Say):
+    """A scripted model answering from where the conversation is: the n-th answer for
+    a request holding n - 1 answers, so a repeated request gets the same answer."""
+
+    def answer(body: dict) -> Say:
+        return answers[sum(m["role"] == "assistant" for m in body["messages"])]
+
+    return answer
+
+
+def turns_asked(server: ScriptedLLMServer) -> list[int]:
+    return [sum(m["role"] == "assistant" for m in r.body["messages"]) + 1
+            for r in server.requests]  # fmt: skip
+
+
+def test_a_worker_killed_mid_turn_resumes_the_attempt_without_asking_the_model_again(
+    store, tmp_path
+):
+    marker = tmp_path / "turn-3-started"
+    script = by_turn(
+        bash("echo one >> notes.txt"),  # not idempotent: it must not run twice
+        bash(WRITE_MUL),
+        bash(f"if [ -e {marker} ]; then echo again; else touch {marker}; sleep 60; fi"),
+        bash("python -m pytest -q tests"),
+        bash("submit"),
+    )
+    with ScriptedLLMServer([script] * 10) as server:
+        task_id = mul_task(store, tmp_path, f"builtin:{server.model_name}")
+        log = tmp_path / "worker.log"
+        with open(log, "ab") as err:
+            worker = subprocess.Popen(
+                [OVERNIGHT, "worker", "--lease", "2"], env=os.environ.copy(),
+                stdout=subprocess.DEVNULL, stderr=err,
+            )  # fmt: skip
+        try:
+            wait_for(marker)
+        finally:
+            worker.send_signal(signal.SIGKILL)  # in the middle of turn 3's command
+            worker.wait()
+        Worker(store, poll=0.05, lease=2).run(drain=True)  # takes over after the lease
+
+        assert turns_asked(server) == [1, 2, 3, 4, 5]  # each answer was asked for once
+    task = detail(store, task_id)
+    assert task["status"] == "ready", task["failure_reason"]
+    diff = task["diff"]
+    assert diff.count("+one") == 1 and diff.count("+def mul") == 1, diff
+    assert [t["command"] for t in task["runs"][0]["transcript"]][3:] == [
+        "python -m pytest -q tests", "submit",
+    ]  # fmt: skip
+    agent = [s for s in task["runs"][0]["steps"] if s["name"] == "agent"]
+    assert agent[-1]["summary"].endswith("(resumed after turn 3)")
+
+
+def test_a_stopping_worker_pauses_the_agent_between_two_turns(store, tmp_path):
+    marker = tmp_path / "turn-1-started"
+    script = by_turn(bash(f"touch {marker} && sleep 1 && echo one >> notes.txt"),
+                     bash(WRITE_MUL), bash("submit"))  # fmt: skip
+    with ScriptedLLMServer([script] * 10) as server:
+        task_id = mul_task(store, tmp_path, f"builtin:{server.model_name}")
+        first = Worker(store, poll=0.05, lease=5, grace=60)
+        thread = threading.Thread(target=first.run)
+        thread.start()
+        wait_for(marker)
+        first.stop()  # turn 1 finishes, turn 2 is not asked for
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the worker did not stop at the end of the turn"
+        assert detail(store, task_id)["status"] == "queued"
+        assert turns_asked(server) == [1]
+
+        Worker(store, poll=0.05, lease=5).run(drain=True)
+
+        assert turns_asked(server) == [1, 2, 3]
+    task = detail(store, task_id)
+    assert task["status"] == "ready", task["failure_reason"]
+    assert task["diff"].count("+one") == 1

@@ -211,8 +211,11 @@ def render_toml(config: ProjectConfig) -> str:
         if config.agent
         else '# agent = "command:aider --yes-always --message-file \\"$OVERNIGHT_SPEC\\""'
     )
-    lines.append(f"sandbox = {q(config.sandbox)}" if config.sandbox else
-                 '# sandbox = "auto"  # bwrap when installed; "none" runs unisolated')
+    lines.append(
+        f"sandbox = {q(config.sandbox)}"
+        if config.sandbox
+        else '# sandbox = "auto"  # bwrap when installed; "none" runs unisolated'
+    )
     lines.append(f"environment = {q(config.environment)}")
     lines.append("protected = [" + ", ".join(q(p) for p in config.protected) + "]")
     if config.agent_env:

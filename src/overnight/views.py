@@ -103,6 +103,9 @@ def run_view(run: Any) -> dict[str, Any]:
     }
 
 
+_NOT_NOTES = ("prompts", "sampling", "protocol", "messages", "start", "done", "exit_code")
+
+
 def turn_view(t: Any, raw: bool = False) -> dict[str, Any]:
     """One agent turn; ``raw`` adds the request and response bodies as sent and received."""
     view = {
@@ -118,7 +121,7 @@ def turn_view(t: Any, raw: bool = False) -> dict[str, Any]:
         "cost_usd": t.cost,
         "latency": round(t.latency, 3),
         "prompts": t.meta.get("prompts"),
-        "notes": {k: v for k, v in t.meta.items() if k not in ("prompts", "sampling", "protocol")},
+        "notes": {k: v for k, v in t.meta.items() if k not in _NOT_NOTES},
     }
     if raw:
         view["request"], view["response"] = t.request, t.response

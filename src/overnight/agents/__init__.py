@@ -50,10 +50,17 @@ class AgentContext:
     environ: dict[str, str]
     timeout: float
     instance_id: str | None = None
-    cancel: threading.Event | None = None
+    cancel: threading.Event | None = None  # kill what runs and stop
+    pause: threading.Event | None = None  # stop between two turns (raise Interrupted)
     on_turn: Callable[[Turn], None] | None = None  # saves each turn as it happens
+    recorded_turns: list[Turn] = field(default_factory=list)  # of this attempt, cut off
     tokens_left: int | None = None  # of the run's budget; None: no limit
     usd_left: float | None = None
+
+
+class Interrupted(Exception):
+    """The attempt stopped between two turns because its worker is stopping; it
+    resumes later from its recorded turns."""
 
 
 @dataclass

@@ -5,11 +5,16 @@
              │                next message)
              └── until an AgentStop: Submitted, LimitReached (turns, tokens, cost,
                  time, a stuck loop), Cancelled, or a ModelError (which ends the
-                 attempt; on the first turn, when no model answers at all, the run)
+                 attempt; on the first turn, when no model answers at all, the run);
+                 a stopping worker interrupts it between turns (Interrupted)
 
 Each turn is handed to ``ctx.on_turn`` twice: when the model has answered
 (so a killed worker still has the paid-for answer) and when its command has
-run, in a ``finally``. The text protocol (one fenced bash block per answer,
+run, in a ``finally``; then it is ``done`` and holds its part of the
+conversation (``meta["messages"]``). An attempt cut off mid-way resumes from
+its recorded turns (``ctx.recorded_turns``): the conversation is rebuilt from
+them, a turn answered but not done runs its command again, and no recorded
+answer is asked of the model twice. The text protocol (one fenced bash block per answer,
 ``submit`` ends) is the default because small and local models cannot emit
 tool calls; ``protocol = "tools"`` uses native tool calling instead.
 Prompts are templates (``agents/prompts.py``); a later attempt gets the
@@ -19,20 +24,30 @@ the same answer.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shlex
 import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from overnight.agents import AgentContext, AgentResult, Turn
+from overnight.agents import AgentContext, AgentResult, Interrupted, Turn
 from overnight.agents.prompts import Convention, Prompts, conventions
 from overnight.agents.tools import TOOLS, Action, FormatError, parse_text, parse_tools
 from overnight.errors import ConfigError, ModelError, ModelUnavailable
 from overnight.gates.feedback import trim
-from overnight.llm import DEFAULT_MODEL, Model, ModelConfig, Reply, Sampling, get_model, parse_name
+from overnight.llm import (
+    DEFAULT_MODEL,
+    Model,
+    ModelConfig,
+    Reply,
+    Sampling,
+    ToolCall,
+    get_model,
+    parse_name,
+)
 from overnight.llm.prices import PriceTable
-from overnight.llm.redact import redact
+from overnight.llm.redact import redact, redact_data
 from overnight.sandbox import Completed
 
 if TYPE_CHECKING:
@@ -120,6 +135,7 @@ class Loop:
         self.config, self.model, self.ctx, self.notes = config, model, ctx, notes
         self.prompts = Prompts(config.prompts)
         self.messages: list[dict[str, Any]] = []
+        self.mark = 0  # where the current turn's part of the conversation begins
         self.turns: list[Turn] = []
         self.tokens, self.cost, self.cost_known = 0, 0.0, True
         self.started = time.monotonic()
@@ -134,11 +150,18 @@ class Loop:
         )
 
     def run(self) -> AgentResult:
-        self.add("system", self.prompts.render("system", protocol=self.config.protocol))
-        self.add("user", self.task_prompt())
+        answered = None  # a recorded answer whose command has not run yet
+        if self.ctx.recorded_turns:
+            answered = self.resume(self.ctx.recorded_turns)
+            if "end" in self.turns[-1].meta:  # the attempt had ended: nothing left to do
+                ended = self.turns[-1].meta
+                return self.result(AgentStop(ended["end"]), ended.get("exit_code", 1))
+        else:
+            self.begin()
         while True:
             try:
-                self.step()
+                reply, answered = answered or self.ask(), None
+                self.execute(reply)
             except FormatError as exc:
                 self.turns[-1].meta["format_error"] = True
                 self.add("user", self.prompts.render(
@@ -156,11 +179,40 @@ class Loop:
                     raise
                 return self.result(AgentStop(f"the model failed: {exc}"))
             finally:
-                self.save()
+                self.end_turn()
 
-    def step(self) -> None:
+    def begin(self) -> None:
+        self.add("system", self.prompts.render("system", protocol=self.config.protocol))
+        self.add("user", self.task_prompt())
+
+    def resume(self, recorded: list[Turn]) -> Reply | None:
+        """Pick up an attempt from its recorded turns (the workspace is already as the
+        last done one left it); return the answer of a turn whose command never
+        finished, to run it again."""
+        self.turns = list(recorded)
+        for turn in self.turns:
+            self.mark = len(self.messages)
+            self.messages += turn.meta["messages"]
+            self.tokens += turn.input_tokens + turn.output_tokens
+            if turn.cost is None:
+                self.cost_known = False
+            else:
+                self.cost += turn.cost
+            self.nudged = self.nudged or bool(turn.meta.get("unchanged"))
+            self.warned_stuck = self.warned_stuck or "stuck" in turn.meta
+        self.start_state = self.turns[0].meta.get("start", "")
+        last = self.turns[-1]
+        last.meta["resumed"] = last.meta.get("resumed", 0) + 1
+        if last.meta.get("done"):
+            self.mark = len(self.messages)
+            return None
+        answer = self.messages[-1]
+        calls = [ToolCall(c["id"], c["name"], c["arguments"]) for c in answer.get("tool_calls", [])]
+        return Reply(answer["content"], tool_calls=calls, model=last.model)
+
+    def ask(self) -> Reply:
         self.check_limits()
-        self.execute(self.query())
+        return self.query()
 
     def query(self) -> Reply:
         tools = TOOLS if self.config.protocol == "tools" else None
@@ -177,7 +229,7 @@ class Loop:
         meta: dict[str, Any] = {"prompts": self.prompts.label, "protocol": self.config.protocol,
                                 "sampling": dict(vars(self.sampling))}  # fmt: skip
         if not self.turns:
-            meta["feedback"] = self.ctx.feedback
+            meta["feedback"], meta["start"] = self.ctx.feedback, self.start_state
         if self.notes:
             meta["waits"], self.notes[:] = list(self.notes), []
         self.turns.append(Turn(
@@ -186,6 +238,7 @@ class Loop:
             output_tokens=reply.usage.output_tokens, cost=reply.cost, latency=reply.latency,
             request=reply.request, response=reply.response, meta=meta,
         ))  # fmt: skip
+        meta["messages"] = self.conversation()
         self.save()  # the answer is paid for: keep it even if the command never ends
         return reply
 
@@ -235,11 +288,13 @@ class Loop:
         return self.nudged
 
     def workspace_state(self) -> str:
+        """A digest of the workspace's changes (kept with the first turn, for a resume)."""
         done = self.ctx.sandbox.run(
             "git status --porcelain --untracked-files=all && git diff", cwd=self.ctx.workspace,
             env=self.ctx.environ, timeout=30,
         )  # fmt: skip
-        return done.output if done.ok else f"unknown {time.monotonic()}"
+        state = done.output if done.ok else f"unknown {time.monotonic()}"
+        return hashlib.sha256(state.encode()).hexdigest()
 
     def run_command(self, action: Action) -> tuple[Completed, float]:
         """Run it in the sandbox; the output comes back trimmed and redacted."""
@@ -258,6 +313,8 @@ class Loop:
         ctx, config = self.ctx, self.config
         if ctx.cancel is not None and ctx.cancel.is_set():
             raise Cancelled("cancelled")
+        if ctx.pause is not None and ctx.pause.is_set():
+            raise Interrupted()
         if len(self.turns) >= config.max_turns:
             raise LimitReached(f"stopped at the turn limit ({config.max_turns} turns)")
         if ctx.tokens_left is not None and self.tokens >= ctx.tokens_left:
@@ -325,14 +382,26 @@ class Loop:
         if self.turns and self.ctx.on_turn is not None:
             self.ctx.on_turn(self.turns[-1])
 
-    def result(self, stop: AgentStop) -> AgentResult:
+    def conversation(self) -> list[dict[str, Any]]:
+        """The current turn's part of the conversation, as recorded (keys redacted)."""
+        return redact_data(self.messages[self.mark :], self.model.secrets)
+
+    def end_turn(self) -> None:
+        """The turn's part of the conversation is final: it is done, and saved."""
+        if self.turns and not self.turns[-1].meta.get("done"):
+            self.turns[-1].meta.update(messages=self.conversation(), done=True)
+            self.mark = len(self.messages)
+        self.save()
+
+    def result(self, stop: AgentStop, exit_code: int | None = None) -> AgentResult:
         message = str(stop)
+        exit_code = stop.exit_code if exit_code is None else exit_code
         if self.turns:
-            self.turns[-1].meta["end"] = message
+            self.turns[-1].meta.update(end=message, exit_code=exit_code)
         cost = f"${self.cost:.4f}" if self.cost_known else "cost unknown"
         summary = f"{message} · {self.tokens} tokens · {cost} · {self.config.model}"
         log.info("agent: %s", summary)
-        return AgentResult(stop.exit_code, summary, self.transcript(message))
+        return AgentResult(exit_code, summary, self.transcript(message))
 
     def transcript(self, end: str) -> str:
         lines = [f"model {self.config.model} · prompts {self.prompts.label} · "

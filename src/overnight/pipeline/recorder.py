@@ -105,9 +105,11 @@ class Recorder:
                     log_id=log_id,
                 ))  # fmt: skip
 
-    def turn(self, turn: Turn) -> None:
+    def turn(self, turn: Turn, change: str | None = None) -> None:
         """Save an agent turn, or update it (it is saved when the model has answered,
-        and again when its command has run)."""
+        and again when its command has run). ``change``: the workspace's diff from the
+        base once the turn is done, when the turn changed it; in the same
+        transaction, so a resumed attempt never sees a done turn without its change."""
         fields = {k: getattr(turn, k) for k in (
             "model", "content", "command", "output", "exit_code", "input_tokens",
             "output_tokens", "cost", "latency", "request", "response", "meta",
@@ -124,11 +126,38 @@ class Recorder:
             else:
                 for key, value in fields.items():
                     setattr(row, key, value)
+            if change is not None:
+                name = f"agent-turn-{turn.attempt}-{turn.number}.diff"
+                self.store.artifact(session, self.task_id, name, change, self.run_id)
 
-    def spent(self) -> tuple[int, float | None]:
-        """Tokens and USD this run's turns used so far (USD None: a price is unknown)."""
+    def turns(self, attempt: int) -> tuple[list[Turn], str | None]:
+        """The recorded turns of an attempt cut off mid-way, and the workspace's diff
+        from the base as the last of them to change it left it (None: none did).
+        Turns recorded before turns kept their conversation are not resumable: []."""
         with self.store.session() as session:
-            rows = session.scalars(select(TurnRow).where(TurnRow.run_id == self.run_id)).all()
+            rows = session.scalars(select(TurnRow).where(
+                TurnRow.run_id == self.run_id, TurnRow.attempt == attempt,
+            ).order_by(TurnRow.number)).all()  # fmt: skip
+            turns = [Turn(attempt=r.attempt, number=r.number, model=r.model, content=r.content,
+                          command=r.command, output=r.output, exit_code=r.exit_code,
+                          input_tokens=r.input_tokens, output_tokens=r.output_tokens,
+                          cost=r.cost, latency=r.latency, request=r.request,
+                          response=r.response, meta=dict(r.meta)) for r in rows]  # fmt: skip
+            prefix = f"agent-turn-{attempt}-"
+            change = session.scalars(select(Artifact.content).where(
+                Artifact.run_id == self.run_id, Artifact.name.like(prefix + "%"),
+            ).order_by(Artifact.id.desc()).limit(1)).first()  # fmt: skip
+        if not all("messages" in t.meta for t in turns):
+            return [], None
+        return turns, change
+
+    def spent(self, before: int) -> tuple[int, float | None]:
+        """Tokens and USD this run's turns used before attempt ``before`` (USD None:
+        a price is unknown)."""
+        with self.store.session() as session:
+            rows = session.scalars(select(TurnRow).where(
+                TurnRow.run_id == self.run_id, TurnRow.attempt < before,
+            )).all()  # fmt: skip
             tokens = sum(r.input_tokens + r.output_tokens for r in rows)
             costs = [r.cost for r in rows]
         return tokens, None if None in costs else sum(c for c in costs if c is not None)

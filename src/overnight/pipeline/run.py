@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from overnight.agents import AgentContext, get_agent
+from overnight.agents import AgentContext, Interrupted, Turn, get_agent
 from overnight.config import DEPENDENCY_FILES, ProjectConfig, cache_dir, home
 from overnight.environment import Environment, ensure_environment
 from overnight.errors import (
@@ -227,38 +227,65 @@ class Pipeline:
 
     def run_agent(self, attempt: int, feedback: str) -> None:
         self.check_cancel()
+        recorded, change = self.record.turns(attempt)  # cut off mid-way by a kill
+        if change is not None:
+            self.restore_workspace(change)
+        self.turn_tree = self.grading.tree(self.work.path)
         with self.record.step("agent", attempt) as rec:
             self.meta.mkdir(parents=True, exist_ok=True)
             spec_file = self.meta / "spec.md"
             spec_file.write_text(self.spec.for_agent())
             passthrough = {k: os.environ[k] for k in self.config.agent_env if k in os.environ}
-            tokens, usd = self.record.spent()
+            tokens, usd = self.record.spent(before=attempt)
             budget = self.spec.budget
-            result = get_agent(self.agent_name, self.config).run(AgentContext(
+            context = AgentContext(
                 task_id=self.task_id, run_number=self.run_number, attempt=attempt,
                 workspace=self.work.path, spec_file=spec_file, feedback=feedback,
                 sandbox=self.sandbox, environ=self.env.environ(self.work.path, passthrough),
                 timeout=self.agent_timeout(), instance_id=self.spec.instance_id,
-                cancel=self.cancel, on_turn=self.record.turn,
+                cancel=self.cancel, pause=self.pause, on_turn=self.save_turn,
+                recorded_turns=recorded,
                 tokens_left=None if budget.tokens is None else budget.tokens - tokens,
                 usd_left=None if budget.usd is None or usd is None else budget.usd - usd,
-            ))  # fmt: skip
+            )  # fmt: skip
+            try:
+                result = get_agent(self.agent_name, self.config).run(context)
+            except Interrupted:
+                raise Paused() from None  # at a turn: it resumes from the recorded turns
             rec.summary, rec.log = result.summary, result.log
+            if recorded:
+                rec.summary += f" (resumed after turn {recorded[-1].number})"
             self.check_killed()  # an interrupted agent's change is not a checkpoint
             agent_tree = self.grading.tree(self.work.path)
-            self.record.artifact(f"agent-attempt-{attempt}.diff", git(
-                ["diff", "--binary", "--full-index", self.base_sha, agent_tree], self.grading.path
-            ))  # fmt: skip
+            self.record.artifact(f"agent-attempt-{attempt}.diff", self.change(agent_tree))
         self.record.attempts(attempt)
+
+    def save_turn(self, turn: Turn) -> None:
+        """Record a turn; once it is done, with the workspace's change if it made one."""
+        change = None
+        if turn.meta.get("done") and not self.cancel.is_set():  # a killed command: redo it
+            tree = self.grading.tree(self.work.path)
+            if tree != self.turn_tree:
+                change, self.turn_tree = self.change(tree), tree
+        elif turn.meta.get("done"):
+            turn.meta["done"] = False
+        self.record.turn(turn, change)
+
+    def change(self, tree: str) -> str:
+        """The diff from the base to a tree of the agent's clone."""
+        return git(["diff", "--binary", "--full-index", self.base_sha, tree], self.grading.path)
 
     def restore_agent_change(self, attempt: int) -> None:
         """Put back what the agent did in an attempt recorded before an interruption."""
-        self.work.reset_to(self.base_sha)
-        diff = self.done.agent[attempt]
-        if diff.strip():
-            git(["apply", "--whitespace=nowarn", "--binary", "-"], self.work.path,
-                input=diff + "\n")  # fmt: skip
+        self.restore_workspace(self.done.agent[attempt])
         self.record.attempts(attempt)
+
+    def restore_workspace(self, change: str) -> None:
+        """The agent's clone as a recorded diff from the base left it."""
+        self.work.reset_to(self.base_sha)
+        if change.strip():
+            git(["apply", "--whitespace=nowarn", "--binary", "-"], self.work.path,
+                input=change + "\n")  # fmt: skip
 
     def grade(self, attempt: int) -> tuple[list[GateOutcome], str]:
         self.check_cancel()
