@@ -35,6 +35,10 @@ def test_mul():
     assert mul(2, 3) == 6
 """
 
+# repositories that run their tests with this venv's Python, not a built one: its dev
+# plugins (schemathesis, hypothesis, playwright) are not theirs and cost 3 s at every
+# pytest start; overnight's own plugins are loaded with -p, so they still run
+INHERIT = 'environment = "inherit"\nenv = {PYTEST_DISABLE_PLUGIN_AUTOLOAD = "1"}\n'
 OVERNIGHT_TOML = """setup = ["python -m pip install pytest"]
 test_cmd = "python -m pytest -q"
 lint_cmd = "ruff check"
@@ -158,4 +162,4 @@ def drain(store: Store, slots: int = 1) -> int:
     return run_until_idle(store, slots=slots)
 
 
-__all__ = ["CALC", "MUL_FIX", "Spec", "TEST_CALC", "drain"]
+__all__ = ["CALC", "INHERIT", "MUL_FIX", "Spec", "TEST_CALC", "drain"]

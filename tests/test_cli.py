@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import CALC, MUL_FIX, TEST_CALC
+from conftest import CALC, INHERIT, MUL_FIX, TEST_CALC
 
 from overnight.store import Store, Task
 from overnight.testing import make_repo
@@ -21,7 +21,7 @@ GATE_VERDICTS = {"pass", "fail", "error", "skipped"}
 TASK_STATUSES = {"queued", "running", "ready", "failed", "cancelled", "merged", "rejected"}
 
 # the worker's own interpreter runs the tests: no virtualenv to build, so it is fast
-INHERIT_TOML = 'environment = "inherit"\nsetup = []\ntest_cmd = "python -m pytest -q"\n'
+INHERIT_TOML = INHERIT + 'setup = []\ntest_cmd = "python -m pytest -q"\n'
 TEST_MUL_PATCH = """--- /dev/null
 +++ b/tests/test_mul.py
 @@ -0,0 +1,5 @@

@@ -121,6 +121,10 @@ def test_unknown_gate_option_is_a_config_error():
 
 
 def test_bad_environment_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"env.SERVICE_TOKEN looks like a secret.*agent_env"):
+        ProjectConfig.from_dict({"env": {"SERVICE_TOKEN": "abc"}})
+    with pytest.raises(ConfigError, match=r"env.PYTHONHASHSEED must be a string \(quote it\)"):
+        ProjectConfig.from_dict({"env": {"PYTHONHASHSEED": 0}})
     with pytest.raises(ConfigError, match="'environment' must be 'venv' or 'inherit'"):
         parse_config({"overnight.toml": 'environment = "conda"\n'})
 
@@ -251,6 +255,7 @@ def test_rendered_custom_config_parses_back_to_the_same_config():
         lint_cmd="ruff check src",
         agent='command:aider --message-file "$OVERNIGHT_SPEC"',
         agent_env=["OPENAI_API_KEY"],
+        env={"DJANGO_SETTINGS_MODULE": "app.settings", "PYTHONHASHSEED": "0"},
         environment="inherit",
         protected=["overnight.toml", "ci/**"],
         gates={"lint": GateConfig(blocking=False), "scope": GateConfig(enabled=False)},

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import MUL_FIX
+from conftest import INHERIT, MUL_FIX
 from sqlalchemy import select
 
 from overnight import queue
@@ -29,8 +29,7 @@ OVERNIGHT = str(Path(sys.executable).with_name("overnight"))
 REPO = {
     "calc.py": "def add(a, b):\n    return a + b\n",
     "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
-    "overnight.toml": 'environment = "inherit"\ntest_cmd = "python -m pytest -q"\n'
-    "[gates.lint]\nenabled = false\n",
+    "overnight.toml": INHERIT + 'test_cmd = "python -m pytest -q"\n[gates.lint]\nenabled = false\n',
 }
 TEST_MUL = "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"
 
@@ -290,6 +289,8 @@ def test_a_worker_killed_mid_turn_resumes_the_attempt_without_asking_the_model_a
     assert [t["command"] for t in task["runs"][0]["transcript"]][3:] == [
         "python -m pytest -q tests", "submit",
     ]  # fmt: skip
+    third = task["runs"][0]["transcript"][2]
+    assert third["notes"]["rerun"] == 1 and third["output"].strip() == "again"
     agent = [s for s in task["runs"][0]["steps"] if s["name"] == "agent"]
     assert agent[-1]["summary"].endswith("(resumed after turn 3)")
 

@@ -66,3 +66,28 @@ def test_agent_that_changes_nothing_fails_naming_the_tests_gate(store, mul_spec)
     tests_gate = next(g for g in task["runs"][0]["gates"] if g["name"] == "tests")
     assert "tests/test_mul.py::test_mul" in tests_gate["summary"]
     assert task["pull_request"] is None
+
+
+def test_the_projects_env_reaches_the_agent_and_the_gates(store, tmp_path):
+    from overnight.testing import make_repo
+
+    repo = make_repo(tmp_path / "greet", {
+        "tests/test_ok.py": "def test_ok():\n    pass\n",
+        "overnight.toml": 'environment = "inherit"\ntest_cmd = "python -m pytest -q"\n'
+        'env = {GREETING = "hello", PYTEST_DISABLE_PLUGIN_AUTOLOAD = "1"}\n',
+    })  # fmt: skip
+    spec = tmp_path / "greet.md"
+    spec.write_text(f"""---
+title: Write the greeting
+repo: {repo}
+acceptance:
+  - run: test "$GREETING" = hello && test -s greeting.txt
+agent: 'command:echo "$GREETING, world" > greeting.txt'
+---
+Write the greeting to greeting.txt.
+""")
+    task_id = submit(store, spec)
+    drain(store)
+    task = detail(store, task_id)
+    assert task["status"] == "ready", task["failure_reason"]
+    assert "+hello, world" in task["diff"]

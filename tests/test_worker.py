@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import drain
+from conftest import INHERIT, drain
 from sqlalchemy import select
 
 from overnight import queue
@@ -47,7 +47,7 @@ def repo(tmp_path: Path) -> Path:
         {
             "notes.txt": "first line\n",
             "tests/test_done.py": TEST_DONE,
-            "overnight.toml": 'environment = "inherit"\ntest_cmd = "python -m pytest -q"\n',
+            "overnight.toml": INHERIT + 'test_cmd = "python -m pytest -q"\n',
         },
     )
 

@@ -53,6 +53,7 @@ class ProjectConfig:
     lint_cmd: str | None = None
     agent: str | None = None
     agent_env: list[str] = field(default_factory=list)  # variables passed to the agent
+    env: dict[str, str] = field(default_factory=dict)  # set for setup, agent and gates
     sandbox: str | None = None  # None: $OVERNIGHT_SANDBOX, else "auto" (bwrap on Linux)
     environment: str = "venv"  # "venv": cached virtualenv; "inherit": the worker's own
     protected: list[str] = field(default_factory=lambda: list(DEFAULT_PROTECTED))
@@ -99,6 +100,7 @@ class ProjectConfig:
         _check_types(data, source)
         if data.get("environment", "venv") not in ("venv", "inherit"):
             raise ConfigError(f"{source}: 'environment' must be 'venv' or 'inherit'")
+        _check_env(data.get("env") or {}, source)
         try:
             return cls(gates=gates, **data)
         except TypeError as exc:
@@ -110,8 +112,22 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "agent_env": (list,), "sandbox": (str,), "environment": (str,), "protected": (list,),
     "timeout_minutes": (int, float), "model": (str,), "agent_protocol": (str,),
     "agent_max_turns": (int,), "model_key_env": (str,), "model_timeout": (int, float),
-    "prices": (dict,),
+    "prices": (dict,), "env": (dict,),
 }  # fmt: skip
+
+
+def _check_env(env: dict[str, Any], source: str) -> None:
+    """``env`` is stored with every task: plain settings only, never a secret."""
+    from overnight.sandbox import SECRET_NAME
+
+    for name, value in env.items():
+        if not isinstance(value, str):
+            raise ConfigError(f"{source}: env.{name} must be a string (quote it)")
+        if SECRET_NAME.search(name):
+            raise ConfigError(
+                f"{source}: env.{name} looks like a secret, and the configuration is stored "
+                f"with every task; name it in 'agent_env' to pass it from the worker instead"
+            )
 
 
 def _check_types(data: dict[str, Any], source: str) -> None:
@@ -220,6 +236,10 @@ def render_toml(config: ProjectConfig) -> str:
     lines.append("protected = [" + ", ".join(q(p) for p in config.protected) + "]")
     if config.agent_env:
         lines.append("agent_env = [" + ", ".join(q(v) for v in config.agent_env) + "]")
+    if config.env:
+        lines.append("env = {" + ", ".join(f"{k} = {q(v)}" for k, v in config.env.items()) + "}")
+    else:
+        lines.append('# env = {DJANGO_SETTINGS_MODULE = "app.settings"}  # for every command')
     lines.append(f"timeout_minutes = {float(config.timeout_minutes)}")
     lines.append("")
     from overnight.gates.settings import render_gates

@@ -16,7 +16,7 @@ import shutil
 import sys
 import venv
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight.config import DEPENDENCY_FILES, ProjectConfig
@@ -31,9 +31,10 @@ class Environment:
     path: Path | None  # None: the worker's own interpreter ("inherit")
     built: bool = False  # True when this call ran the setup commands
     log: str = ""
+    variables: dict[str, str] = field(default_factory=dict)  # the project's ``env``
 
     def environ(self, workspace: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = base_environ()
+        env = {**base_environ(), **self.variables}
         paths = (
             [str(workspace / "src"), str(workspace)]
             if (workspace / "src").is_dir()
@@ -51,6 +52,7 @@ def environment_key(config: ProjectConfig, files: dict[str, str]) -> str:
     material = {
         "python": sys.version,
         "setup": config.setup,
+        "env": config.env,
         "files": {name: files[name] for name in DEPENDENCY_FILES if name in files},
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
@@ -75,12 +77,12 @@ def ensure_environment(
     with open(f"{path}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (path / ".overnight-ready").exists():
-            return Environment(path)
+            return Environment(path, variables=config.env)
         shutil.rmtree(path, ignore_errors=True)
         source = path.with_name(f"{path.name}.src")
         checkout(source)
         venv.EnvBuilder(with_pip=True, symlinks=True).create(path)
-        env = Environment(path, built=True)
+        env = Environment(path, built=True, variables=config.env)
         try:
             for cmd in config.setup:
                 _run_setup(sandbox, cmd, source, env, timeout)

@@ -123,7 +123,7 @@ def _replay_attempt(
 
 def _environment(config: ProjectConfig, cache: Path, sha: str, sandbox: Sandbox) -> Environment:
     if config.environment == "inherit":
-        return Environment(None)
+        return Environment(None, variables=config.env)
 
     def checkout(source: Path) -> None:
         Workspace.create(cache, source, sha, "overnight-setup")

@@ -202,10 +202,10 @@ class Loop:
             self.warned_stuck = self.warned_stuck or "stuck" in turn.meta
         self.start_state = self.turns[0].meta.get("start", "")
         last = self.turns[-1]
-        last.meta["resumed"] = last.meta.get("resumed", 0) + 1
         if last.meta.get("done"):
             self.mark = len(self.messages)
             return None
+        last.meta["rerun"] = last.meta.get("rerun", 0) + 1  # its command runs again
         answer = self.messages[-1]
         calls = [ToolCall(c["id"], c["name"], c["arguments"]) for c in answer.get("tool_calls", [])]
         return Reply(answer["content"], tool_calls=calls, model=last.model)

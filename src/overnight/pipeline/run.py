@@ -163,7 +163,7 @@ class Pipeline:
     def environment(self, cache: Path) -> Environment:
         if self.config.environment == "inherit":
             return Environment(None, log="environment: inherit (the worker's own Python; "
-                               "setup commands not run)\n")  # fmt: skip
+                               "setup commands not run)\n", variables=self.config.env)  # fmt: skip
 
         def checkout(source: Path) -> None:
             Workspace.create(cache, source, self.base_sha, "overnight-setup")
