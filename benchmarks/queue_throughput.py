@@ -55,7 +55,8 @@ def takeover(url: str, home: Path, lease: float = 3.0) -> float:
     store = open_store(url)
     repo = home / "repo"
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    (repo / "overnight.toml").write_text('environment = "inherit"\n')
+    # the agent's marker lives outside the workspace, where a sandbox would hide it
+    (repo / "overnight.toml").write_text('environment = "inherit"\nsandbox = "none"\n')
     subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
     subprocess.run(["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@b",
                     "commit", "-qm", "init"], check=True)  # fmt: skip
@@ -69,7 +70,11 @@ def takeover(url: str, home: Path, lease: float = 3.0) -> float:
     overnight = str(Path(sys.executable).with_name("overnight"))
     holder = subprocess.Popen([overnight, "worker", "--lease", str(lease)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
     while not marker.exists():
+        if time.monotonic() > deadline or holder.poll() is not None:
+            holder.kill()
+            raise SystemExit("takeover: the first worker never started the task")
         time.sleep(0.02)
     holder.send_signal(signal.SIGKILL)
     holder.wait()

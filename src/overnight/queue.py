@@ -11,8 +11,9 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
 from overnight.config import ProjectConfig
@@ -102,29 +103,18 @@ def claim(
         if limits.running is not None and sum(live.values()) >= limits.running:
             return None
         paused = paused_queues(session, moment)
-        waiting = (Task.status == TaskStatus.QUEUED) & (
-            Task.not_before.is_(None) | (Task.not_before <= moment)
-        )
-        expired = (Task.status == TaskStatus.RUNNING) & (Task.lease_expires < moment)
-        columns = (Task.id, Task.queue, Task.repo, Task.status, Task.lease_owner, Task.fence)
-        query = (select(*columns).where(or_(waiting, expired))
-                 .order_by(Task.priority.desc(), Task.id).limit(50))  # fmt: skip
-        if not store.is_sqlite:
-            query = query.with_for_update(skip_locked=True, of=Task)
-        for task_id, queue_name, repo, status, previous, fence in session.execute(query).all():
+        for task_id, queue_name, repo, status, previous, fence in _candidates(
+            session, store, moment
+        ):
             if queue_name in paused:
                 continue
             if limits.per_repo is not None and live.get(repo, 0) >= limits.per_repo:
                 continue
-            spec = session.scalar(select(Task.spec).where(Task.id == task_id)) or {}
-            if status == TaskStatus.QUEUED and spec.get("depends_on"):
+            spec, run_id, claims = session.execute(_CURRENT_RUN, {"task": task_id}).one()
+            if status == TaskStatus.QUEUED and (spec or {}).get("depends_on"):
                 task = session.get(Task, task_id)
                 if task is None or not _dependencies_ready(store, session, task):
                     continue
-            run_id, claims = session.execute(
-                select(Run.id, Run.claims).where(Run.task_id == task_id)
-                .order_by(Run.number.desc()).limit(1)
-            ).one()  # fmt: skip
             if claims + 1 > MAX_CLAIMS:
                 _give_up(store, session, task_id, run_id)
                 continue
@@ -139,6 +129,36 @@ def claim(
             store.event(session, task_id, "claimed", f"claimed by {worker_id}{note}", run_id)
             return Claim(task_id, run_id, fence + 1, worker_id, takeover)
     return None
+
+
+# claimable: queued and due, or running with an expired lease; each query walks the
+# claim-order index (status, priority DESC, id), where one OR of both sorts the queue
+CANDIDATES = 50  # looked at per claim (and locked, on PostgreSQL)
+_COLUMNS = (Task.id, Task.queue, Task.repo, Task.status, Task.lease_owner, Task.fence,
+            Task.priority)  # fmt: skip
+_DUE = (select(*_COLUMNS).where(
+    Task.status == TaskStatus.QUEUED,
+    Task.not_before.is_(None) | (Task.not_before <= bindparam("moment")),
+).order_by(Task.priority.desc(), Task.id).limit(CANDIDATES))  # fmt: skip
+_EXPIRED = (select(*_COLUMNS).where(
+    Task.status == TaskStatus.RUNNING, Task.lease_expires < bindparam("moment"),
+).order_by(Task.priority.desc(), Task.id).limit(CANDIDATES))  # fmt: skip
+_CURRENT_RUN = (
+    select(Task.spec, Run.id, Run.claims).join(Run, Run.task_id == Task.id)
+    .where(Task.id == bindparam("task")).order_by(Run.number.desc()).limit(1)
+)  # fmt: skip
+
+
+def _candidates(session: Session, store: Store, moment: datetime) -> list[Any]:
+    """The first claimable tasks in claim order, locked on PostgreSQL (skipping
+    those another worker is claiming)."""
+    rows: list[Any] = []
+    for query in (_DUE, _EXPIRED):
+        if not store.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=Task)
+        rows += session.execute(query, {"moment": moment}).all()
+    rows = sorted(rows, key=lambda r: (-r.priority, r.id))[:CANDIDATES]  # merged
+    return [row[:6] for row in rows]
 
 
 def _give_up(store: Store, session: Session, task_id: int, run_id: int) -> None:
