@@ -131,8 +131,8 @@ def claim(
     return None
 
 
-# claimable: queued and due, or running with an expired lease; each query walks the
-# claim-order index (status, priority DESC, id), where one OR of both sorts the queue
+# claimable: queued and due (walking the claim-order index), or running with an expired
+# lease (found by the lease index): two queries, where one OR of both sorts the queue
 CANDIDATES = 50  # looked at per claim (and locked, on PostgreSQL)
 _COLUMNS = (Task.id, Task.queue, Task.repo, Task.status, Task.lease_owner, Task.fence,
             Task.priority)  # fmt: skip
@@ -140,9 +140,9 @@ _DUE = (select(*_COLUMNS).where(
     Task.status == TaskStatus.QUEUED,
     Task.not_before.is_(None) | (Task.not_before <= bindparam("moment")),
 ).order_by(Task.priority.desc(), Task.id).limit(CANDIDATES))  # fmt: skip
-_EXPIRED = (select(*_COLUMNS).where(
+_EXPIRED = (select(*_COLUMNS).where(  # few, found by their lease; sorted with the others
     Task.status == TaskStatus.RUNNING, Task.lease_expires < bindparam("moment"),
-).order_by(Task.priority.desc(), Task.id).limit(CANDIDATES))  # fmt: skip
+).limit(CANDIDATES))  # fmt: skip
 _CURRENT_RUN = (
     select(Task.spec, Run.id, Run.claims).join(Run, Run.task_id == Task.id)
     .where(Task.id == bindparam("task")).order_by(Run.number.desc()).limit(1)

@@ -31,8 +31,11 @@ class TaskStatus:
 
 class Task(Base):
     __tablename__ = "tasks"
-    # the claim order (highest priority, then oldest) as an index walk, not a sort
-    __table_args__ = (Index("ix_tasks_claim_order", "status", text("priority DESC"), "id"),)
+    __table_args__ = (
+        # the claim order (highest priority, then oldest) as an index walk, not a sort
+        Index("ix_tasks_claim_order", "status", text("priority DESC"), "id"),
+        Index("ix_tasks_status_lease", "status", "lease_expires"),  # expired leases
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
