@@ -46,7 +46,9 @@ def main() -> None:
 
     def answer(body: dict) -> Delay:
         done = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
-        step = bash("submit") if done + 1 >= args.turns else bash(f"echo turn {done + 1}")
+        # each turn changes a file, so the final submit is not sent back as "no change"
+        step = bash("submit") if done + 1 >= args.turns else \
+            bash(f"echo turn {done + 1} >> notes.txt")  # fmt: skip
         return Delay(args.latency, step)
 
     with tempfile.TemporaryDirectory() as tmp, ScriptedLLMServer([answer] * (
@@ -81,16 +83,23 @@ def main() -> None:
         makespan = time.monotonic() - start
         from sqlalchemy import select
 
-        from overnight.store import Task
+        from overnight.store import Step, Task
         from overnight.views import task_summary
 
         with store.session() as session:
             statuses = [task_summary(t)["status"] for t in session.scalars(select(Task))]
+            steps: dict[str, list[float]] = {}
+            for step in session.scalars(select(Step)):
+                if step.finished_at is not None:
+                    seconds = (step.finished_at - step.started_at).total_seconds()
+                    steps.setdefault(step.name, []).append(seconds)
     ideal = math.ceil(args.tasks / args.slots) * args.turns * args.latency
     ready = statuses.count("ready")
     print(f"tasks {args.tasks}, slots {args.slots}, {args.turns} turns of {args.latency:g} s: "
           f"{ready} READY, model requests {len(server.requests)}")  # fmt: skip
     print(f"makespan {makespan:.1f} s, ideal {ideal:.1f} s")
+    print("mean step: " + ", ".join(f"{name} {sum(v) / len(v):.2f} s"
+                                    for name, v in steps.items()))  # fmt: skip
     print(f"worker memory per active slot: {(peak[0] - idle) / args.slots:.1f} MB "
           f"(idle {idle:.0f} MB, peak {peak[0]:.0f} MB)")  # fmt: skip
     print(f"ratio makespan/ideal: {makespan / ideal:.2f} (goal <= 1.25)")

@@ -1,0 +1,65 @@
+"""Migrations: several workers starting at once against one new database, and an
+older database brought up to date."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
+from overnight.store import open_store
+from overnight.store.migrations import MIGRATIONS
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database nothing has migrated yet."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'new.db'}"
+        return
+    from postgres import fresh_database
+
+    with fresh_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
+
+
+def applied(url: str) -> list[str]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        names = [row[0] for row in conn.execute(text("SELECT name FROM _migrations"))]
+    engine.dispose()
+    return names
+
+
+def test_workers_starting_at_once_migrate_a_new_database_once(url):
+    opening = "import sys; from overnight.store import open_store; open_store(sys.argv[1])"
+    starts = [subprocess.Popen([sys.executable, "-c", opening, url], stderr=subprocess.PIPE)
+              for _ in range(6)]  # fmt: skip
+    errors = [p.communicate(timeout=120)[1].decode() for p in starts]
+    assert [p.returncode for p in starts] == [0] * 6, errors
+    assert sorted(applied(url)) == sorted(m.__name__ for m in MIGRATIONS)
+
+
+def test_an_older_database_gets_the_claim_indexes(url):
+    engine = create_engine(url)
+    with engine.begin() as conn:  # as overnight before m005 left it
+        conn.execute(text("CREATE TABLE _migrations (name VARCHAR(100) PRIMARY KEY)"))
+        for migration in MIGRATIONS[:4]:
+            migration(conn)
+            conn.execute(text("INSERT INTO _migrations VALUES (:n)"), {"n": migration.__name__})
+        for name in ("ix_tasks_claim_order", "ix_tasks_status_lease"):
+            conn.execute(text(f"DROP INDEX {name}"))
+        conn.execute(text("CREATE INDEX ix_tasks_claim ON tasks (status, priority, id)"))
+    engine.dispose()
+
+    store = open_store(url)
+
+    indexes = {i["name"] for i in inspect(store.engine).get_indexes("tasks")}
+    assert {"ix_tasks_claim_order", "ix_tasks_status_lease"} <= indexes
+    assert "ix_tasks_claim" not in indexes
+    assert applied(url)[-1] == "m005_claim_order_index"
+    store.engine.dispose()
