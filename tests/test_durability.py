@@ -317,3 +317,27 @@ def test_a_stopping_worker_pauses_the_agent_between_two_turns(store, tmp_path):
     task = detail(store, task_id)
     assert task["status"] == "ready", task["failure_reason"]
     assert task["diff"].count("+one") == 1
+
+
+def test_a_command_killed_past_the_grace_runs_again_when_the_attempt_resumes(store, tmp_path):
+    marker = tmp_path / "turn-1-started"
+    once = f"if [ -e {marker} ]; then echo again; else touch {marker}; sleep 60; fi"
+    script = by_turn(bash(once), bash(WRITE_MUL), bash("submit"))
+    with ScriptedLLMServer([script] * 10) as server:
+        task_id = mul_task(store, tmp_path, f"builtin:{server.model_name}")
+        first = Worker(store, poll=0.05, lease=5, grace=0.5)
+        thread = threading.Thread(target=first.run)
+        thread.start()
+        wait_for(marker)
+        first.stop()  # the command outlives the grace: it is killed, the attempt pauses
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the worker did not stop after its grace"
+        assert detail(store, task_id)["status"] == "queued"
+
+        Worker(store, poll=0.05, lease=5).run(drain=True)
+
+        assert turns_asked(server) == [1, 2, 3]
+    task = detail(store, task_id)
+    assert task["status"] == "ready", task["failure_reason"]
+    first_turn = task["runs"][0]["transcript"][0]
+    assert first_turn["output"].strip() == "again" and first_turn["notes"]["rerun"] == 1

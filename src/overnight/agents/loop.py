@@ -311,10 +311,10 @@ class Loop:
 
     def check_limits(self) -> None:
         ctx, config = self.ctx, self.config
+        if ctx.pause is not None and ctx.pause.is_set():  # first: a stop past its grace
+            raise Interrupted()  # also kills (cancel), and the attempt must resume, not end
         if ctx.cancel is not None and ctx.cancel.is_set():
             raise Cancelled("cancelled")
-        if ctx.pause is not None and ctx.pause.is_set():
-            raise Interrupted()
         if len(self.turns) >= config.max_turns:
             raise LimitReached(f"stopped at the turn limit ({config.max_turns} turns)")
         if ctx.tokens_left is not None and self.tokens >= ctx.tokens_left:
@@ -387,8 +387,10 @@ class Loop:
         return redact_data(self.messages[self.mark :], self.model.secrets)
 
     def end_turn(self) -> None:
-        """The turn's part of the conversation is final: it is done, and saved."""
-        if self.turns and not self.turns[-1].meta.get("done"):
+        """The turn's part of the conversation is final: it is done, and saved. Not when
+        its command was killed (a stop past its grace): a resumed attempt reruns it."""
+        killed = self.ctx.cancel is not None and self.ctx.cancel.is_set()
+        if self.turns and not self.turns[-1].meta.get("done") and not killed:
             self.turns[-1].meta.update(messages=self.conversation(), done=True)
             self.mark = len(self.messages)
         self.save()

@@ -263,12 +263,10 @@ class Pipeline:
     def save_turn(self, turn: Turn) -> None:
         """Record a turn; once it is done, with the workspace's change if it made one."""
         change = None
-        if turn.meta.get("done") and not self.cancel.is_set():  # a killed command: redo it
+        if turn.meta.get("done"):
             tree = self.grading.tree(self.work.path)
             if tree != self.turn_tree:
                 change, self.turn_tree = self.change(tree), tree
-        elif turn.meta.get("done"):
-            turn.meta["done"] = False
         self.record.turn(turn, change)
 
     def change(self, tree: str) -> str:
