@@ -6,6 +6,7 @@ pages.py      HTML pages and htmx fragments
 api.py        JSON API (OpenAPI at /api/openapi.json)
 events.py     server-sent events from the events table
 queries.py    read models of the pages
+insights.py   the insights page's aggregates
 render.py     escaping, highlighting, Markdown, redaction
 server.py     uvicorn, foreground or on a thread
 """

@@ -24,6 +24,7 @@ from overnight.store import now
 from overnight.views import logs, task_detail
 from overnight.web import queries
 from overnight.web.deps import store_of
+from overnight.web.insights import report as insights_report
 from overnight.web.render import redact
 
 TaskId = Annotated[int, Path(ge=1, le=2**53, description="The task id.")]
@@ -388,7 +389,7 @@ def workers(request: Request) -> list[WorkerOut]:
 @router.get("/insights", summary="Success rate, attempts, time to READY, failing gates")
 def insights(request: Request) -> dict[str, Any]:
     with store_of(request).reading() as session:
-        return queries.insights(session, now())
+        return insights_report(session, now())
 
 
 @router.get(

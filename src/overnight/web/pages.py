@@ -21,6 +21,7 @@ from overnight.spec.lint import lint_text
 from overnight.store import Artifact, Store, now
 from overnight.web import api, charts, queries
 from overnight.web.deps import config_of, status_of, store_of
+from overnight.web.insights import report as insights_report
 from overnight.web.render import clip, pygments_css
 from overnight.web.security import check_csrf, login_cookie
 from overnight.web.templating import templates
@@ -231,7 +232,7 @@ def new_submit(request: Request, spec: Text = "", agent: Note = "") -> Response:
 @router.get("/insights")
 def insights(request: Request) -> HTMLResponse:
     with store_of(request).reading() as session:
-        data = queries.insights(session, now())
+        data = insights_report(session, now())
     gates = charts.horizontal([(g["gate"], g["failures"]) for g in data["failing_gates"]])
     days = charts.stacked_days(data["per_day"])
     return page(request, "insights.html", {"data": data, "days": days, "gates": gates})
