@@ -59,7 +59,8 @@ class Timed:
 def loop_overhead(turns: int) -> None:
     from overnight import queue
     from overnight.agents import AgentContext
-    from overnight.agents.loop import AgentConfig, BuiltinAgent
+    from overnight.agents.loop import BuiltinAgent
+    from overnight.agents.settings import AgentConfig
     from overnight.intake import submit_text
     from overnight.llm import get_model
     from overnight.pipeline.recorder import Recorder

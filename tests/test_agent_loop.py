@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from overnight.agents import AgentContext, Turn, get_agent
-from overnight.agents.loop import AgentConfig, BuiltinAgent, agent_config
+from overnight.agents.loop import BuiltinAgent
+from overnight.agents.settings import AgentConfig, agent_config
 from overnight.config import ProjectConfig
 from overnight.errors import ConfigError, ModelError
 from overnight.llm import ModelConfig

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight.agents import AgentContext, Turn
-from overnight.agents.loop import BuiltinAgent, agent_config
+from overnight.agents.loop import BuiltinAgent
+from overnight.agents.settings import agent_config
 from overnight.config import DEPENDENCY_FILES, ProjectConfig, cache_dir, home
 from overnight.environment import Environment, ensure_environment
 from overnight.errors import NotFound, UsageError

@@ -83,7 +83,8 @@ def get_agent(spec: str, config: ProjectConfig | None = None) -> Agent:
 
         return CommandAgent(arg.strip())
     if kind == "builtin":
-        from overnight.agents.loop import BuiltinAgent, agent_config
+        from overnight.agents.loop import BuiltinAgent
+        from overnight.agents.settings import agent_config
 
         return BuiltinAgent(agent_config(config, arg.strip() or None))
     raise ConfigError(
