@@ -295,19 +295,24 @@ def test_a_worker_killed_mid_turn_resumes_the_attempt_without_asking_the_model_a
     assert agent[-1]["summary"].endswith("(resumed after turn 3)")
 
 
+def stop_once_started(worker: Worker, marker: Path) -> None:
+    """Run ``worker`` until the agent touches ``marker``, then stop it (SIGTERM's way)."""
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    wait_for(marker)
+    worker.stop()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the worker did not stop"
+
+
 def test_a_stopping_worker_pauses_the_agent_between_two_turns(store, tmp_path):
     marker = tmp_path / "turn-1-started"
     script = by_turn(bash(f"touch {marker} && sleep 1 && echo one >> notes.txt"),
                      bash(WRITE_MUL), bash("submit"))  # fmt: skip
     with ScriptedLLMServer([script] * 10) as server:
         task_id = mul_task(store, tmp_path, f"builtin:{server.model_name}")
-        first = Worker(store, poll=0.05, lease=5, grace=60)
-        thread = threading.Thread(target=first.run)
-        thread.start()
-        wait_for(marker)
-        first.stop()  # turn 1 finishes, turn 2 is not asked for
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "the worker did not stop at the end of the turn"
+        stop_once_started(Worker(store, poll=0.05, lease=5, grace=60), marker)
+        # turn 1 finishes, turn 2 is not asked for
         assert detail(store, task_id)["status"] == "queued"
         assert turns_asked(server) == [1]
 
@@ -325,13 +330,8 @@ def test_a_command_killed_past_the_grace_runs_again_when_the_attempt_resumes(sto
     script = by_turn(bash(once), bash(WRITE_MUL), bash("submit"))
     with ScriptedLLMServer([script] * 10) as server:
         task_id = mul_task(store, tmp_path, f"builtin:{server.model_name}")
-        first = Worker(store, poll=0.05, lease=5, grace=0.5)
-        thread = threading.Thread(target=first.run)
-        thread.start()
-        wait_for(marker)
-        first.stop()  # the command outlives the grace: it is killed, the attempt pauses
-        thread.join(timeout=30)
-        assert not thread.is_alive(), "the worker did not stop after its grace"
+        # the command outlives the grace: it is killed, the attempt pauses
+        stop_once_started(Worker(store, poll=0.05, lease=5, grace=0.5), marker)
         assert detail(store, task_id)["status"] == "queued"
 
         Worker(store, poll=0.05, lease=5).run(drain=True)
