@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from overnight.config import cache_dir
 from overnight.errors import MergeConflict, StateError
 from overnight.store import PullRequest, Review, Run, Store, Task, TaskStatus
-from overnight.workspace import IDENTITY, RepoCache, git, is_url
+from overnight.workspace import IDENTITY, RepoCache, git, is_url, succeeds
+from overnight.workspace.git import argv as git_argv
+from overnight.workspace.git import environ as git_environ
 
 REVIEWABLE = (TaskStatus.READY, TaskStatus.FAILED)
 
@@ -61,19 +63,12 @@ def approve(store: Store, task_id: int | str, message: str = "") -> str:
 
 def merge(repo: str, base: str, branch: str, head: str, task_id: int, message: str) -> str:
     cache = RepoCache(cache_dir() / "repos").fetch(repo)
-    if (
-        subprocess.run(
-            ["git", "show-ref", "--verify", "--quiet", f"refs/heads/{base}"], cwd=cache
-        ).returncode
-        != 0
-    ):
+    if not succeeds(["show-ref", "--verify", "--quiet", f"refs/heads/{base}"], cache):
         raise StateError(f"base '{base}' is not a branch: merge {branch} yourself")
     proc = subprocess.run(
-        ["git", "merge-tree", "--write-tree", "--name-only", f"refs/heads/{base}", head],
-        cwd=cache,
-        capture_output=True,
-        text=True,
-    )
+        git_argv(["merge-tree", "--write-tree", "--name-only", f"refs/heads/{base}", head], cache),
+        cwd=cache, capture_output=True, text=True, env=git_environ(),
+    )  # fmt: skip
     if proc.returncode == 1:
         files = proc.stdout.split("\n\n")[0].splitlines()[1:]
         raise MergeConflict(
@@ -83,12 +78,13 @@ def merge(repo: str, base: str, branch: str, head: str, task_id: int, message: s
     if proc.returncode != 0:
         raise StateError(f"cannot merge {branch}: {proc.stderr.strip()}")
     if not is_url(repo) and _checked_out(repo) == base:
-        git([*IDENTITY, "merge", "--no-ff", "--quiet", "-m", message, head], repo)
-        return git(["rev-parse", "HEAD"], repo)
+        git([*IDENTITY, "merge", "--no-ff", "--quiet", "-m", message, head], repo,
+            user_config=True)  # fmt: skip
+        return git(["rev-parse", "HEAD"], repo, user_config=True)
     tree = proc.stdout.splitlines()[0]
     parent = git(["rev-parse", f"refs/heads/{base}"], cache)
     sha = git([*IDENTITY, "commit-tree", tree, "-p", parent, "-p", head, "-m", message], cache)
-    git(["push", "--quiet", repo, f"{sha}:refs/heads/{base}"], cache)
+    git(["push", "--quiet", repo, f"{sha}:refs/heads/{base}"], cache, user_config=True)
     return sha
 
 

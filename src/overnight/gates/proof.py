@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -84,8 +83,7 @@ def passing_on_base(ctx: GateContext) -> tuple[list[str], list[str], str]:
 def export_base(ctx: GateContext, target: Path) -> None:
     """The base commit's files, with the candidate's test files (the agent's and the
     test patches') laid over them."""
-    tar = subprocess.run(["git", "archive", "--format=tar", ctx.workspace.base_sha],
-                         cwd=ctx.path, capture_output=True, check=True).stdout  # fmt: skip
+    tar = ctx.workspace.archive(ctx.workspace.base_sha)
     with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
         archive.extractall(target, filter="data")
     patched = {f for p in ctx.spec.test_patches for f in patched_files(p.text)}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from overnight.pipeline import Paths
 from overnight.store import Store
 from overnight.worker import Worker
+from overnight.workspace import git
 
 IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
 
@@ -15,7 +15,7 @@ IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
 def make_repo(path: Path, files: dict[str, str], branch: str = "main") -> Path:
     """A git repository at ``path`` with ``files`` committed on ``branch``."""
     path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q", "-b", branch, str(path)], check=True)
+    git(["init", "-q", "-b", branch, str(path)])
     write_files(path, files)
     commit_all(path, "initial commit")
     return path
@@ -29,13 +29,9 @@ def write_files(path: Path, files: dict[str, str]) -> None:
 
 
 def commit_all(path: Path, message: str) -> str:
-    subprocess.run(["git", "add", "-A"], cwd=path, check=True)
-    subprocess.run(
-        ["git", *IDENTITY, "commit", "-q", "--allow-empty", "-m", message], cwd=path, check=True
-    )
-    return subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=path, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    git(["add", "-A"], path)
+    git([*IDENTITY, "commit", "-q", "--allow-empty", "-m", message], path)
+    return git(["rev-parse", "HEAD"], path)
 
 
 def run_until_idle(

@@ -1,0 +1,32 @@
+"""Git for overnight: the seam (``git.py``), the user's repository and its
+cache (``cache.py``), and per-task clones (``clone.py``)."""
+
+from overnight.workspace.cache import (
+    RepoCache,
+    default_branch,
+    dirty_files,
+    is_url,
+    push_branch,
+    read_files,
+    resolve_repo,
+    tags_reaching,
+)
+from overnight.workspace.clone import IDENTITY, IGNORED, Workspace
+from overnight.workspace.git import git, git_bytes, succeeds
+
+__all__ = [
+    "IDENTITY",
+    "IGNORED",
+    "RepoCache",
+    "Workspace",
+    "default_branch",
+    "dirty_files",
+    "git",
+    "git_bytes",
+    "is_url",
+    "push_branch",
+    "read_files",
+    "resolve_repo",
+    "succeeds",
+    "tags_reaching",
+]

@@ -1,0 +1,143 @@
+"""The user's repository seen from overnight: resolving it, a bare cache of it,
+reading files at a commit, and publishing a delivered branch into it.
+
+The user's repository is only read (fetch) and written by ``push_branch``;
+its checkout is never touched. Talking to it is the one place host git reads
+the worker owner's configuration (``user_config=True``), for credentials.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from overnight.errors import GitError, WorkspaceError
+from overnight.workspace.git import git, succeeds
+
+_URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^/\s]+@[^/\s]+:)", re.IGNORECASE)
+
+
+def is_url(repo: str) -> bool:
+    return bool(_URL.match(repo))
+
+
+def resolve_repo(repo: str | None, relative_to: Path) -> str:
+    """An absolute repository location: a URL as given, or a local toplevel."""
+    if repo and is_url(repo):
+        return repo
+    path = (relative_to / (repo or ".")).expanduser().resolve()
+    if not path.exists():
+        raise WorkspaceError(f"repository {path} does not exist: fix 'repo' in the spec")
+    try:
+        if git(["rev-parse", "--is-bare-repository"], path, user_config=True) == "true":
+            return str(path)
+        return git(["rev-parse", "--show-toplevel"], path, user_config=True)
+    except GitError as exc:
+        raise WorkspaceError(
+            f"{path} is not a git repository: run 'git init' there or point 'repo' at one"
+        ) from exc
+
+
+def dirty_files(repo: str) -> list[str]:
+    """Uncommitted changes in a local checkout (they are not part of a task)."""
+    if is_url(repo) or git(["rev-parse", "--is-bare-repository"], repo) == "true":
+        return []
+    status = git(["status", "--porcelain"], repo, user_config=True)
+    return [line[3:] for line in status.splitlines() if line]
+
+
+class RepoCache:
+    """A bare mirror per repository under ``root``, fetched under a file lock."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, repo: str) -> Path:
+        name = re.sub(r"[^A-Za-z0-9]+", "-", repo).strip("-")[-40:]
+        return self.root / f"{name}-{hashlib.sha256(repo.encode()).hexdigest()[:12]}.git"
+
+    @contextmanager
+    def locked(self, repo: str) -> Iterator[Path]:
+        path = self.path(repo)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(f"{path}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield path
+
+    def fetch(self, repo: str, need: str | None = None) -> Path:
+        """The cache, updated from ``repo`` (skipped when it already has ``need``)."""
+        with self.locked(repo) as path:
+            if (
+                need
+                and (path / "HEAD").exists()
+                and succeeds(["cat-file", "-e", f"{need}^{{commit}}"], path)
+            ):
+                return path
+            if not (path / "HEAD").exists():
+                shutil.rmtree(path, ignore_errors=True)
+                try:
+                    git(["clone", "--bare", "--quiet", repo, str(path)], user_config=True)
+                except GitError as exc:
+                    raise WorkspaceError(f"cannot clone {repo}: {exc}") from exc
+            try:
+                git(["fetch", "--quiet", "--prune", "--force", repo,
+                     "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+                    path, user_config=True)  # fmt: skip
+            except GitError as exc:
+                raise WorkspaceError(f"cannot fetch {repo}: {exc}") from exc
+            return path
+
+    def resolve(self, repo: str, ref: str | None) -> tuple[str, str]:
+        """(ref name, commit sha) for ``ref`` or the repository's default branch."""
+        path = self.fetch(repo)
+        if ref is None:
+            ref = default_branch(repo, path)
+        sha = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], path, check=False)
+        if not sha:
+            raise WorkspaceError(
+                f"unknown base '{ref}' in {repo}: name a branch, tag or commit that exists there"
+            )
+        return ref, sha
+
+
+def default_branch(repo: str, cache: Path) -> str:
+    """The checked-out branch of a local repository, else the remote's HEAD."""
+    if not is_url(repo):
+        branch = git(["symbolic-ref", "--quiet", "--short", "HEAD"], repo, check=False,
+                     user_config=True)  # fmt: skip
+        if branch:
+            return branch
+    head = git(["symbolic-ref", "--quiet", "--short", "HEAD"], cache, check=False)
+    if not head:
+        raise WorkspaceError(f"{repo} has no default branch: set 'base' in the spec")
+    return head
+
+
+def read_files(cache: Path, sha: str, names: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """Contents of the named top-level files at ``sha`` (absent ones left out)."""
+    listing = set(git(["ls-tree", "--name-only", sha], cache).splitlines())
+    return {name: git(["show", f"{sha}:{name}"], cache) for name in names if name in listing}
+
+
+def tags_reaching(cache: Path, sha: str) -> list[str]:
+    """The tags whose commits are ancestors of ``sha`` (what ``git describe`` sees in
+    the user's checkout): a clone that has them computes the same version."""
+    out = git(["tag", "--merged", sha, "--format=%(refname)"], cache, check=False)
+    return [line for line in out.splitlines() if line.startswith("refs/tags/")]
+
+
+def push_branch(workspace: Path, repo: str, sha: str, branch: str) -> bool:
+    """Publish the delivered commit as ``branch`` in the user's repository;
+    False if it was already there (a resumed delivery pushes nothing twice)."""
+    current = git(["ls-remote", repo, f"refs/heads/{branch}"], workspace,
+                  user_config=True).split("\t")[0]  # fmt: skip
+    if current == sha:
+        return False
+    git(["push", "--quiet", "--force", repo, f"{sha}:refs/heads/{branch}"], workspace,
+        user_config=True)  # fmt: skip
+    return True
