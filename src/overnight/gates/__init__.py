@@ -76,6 +76,15 @@ class GateContext:
     def path(self) -> Path:
         return self.workspace.path
 
+    def source(self, path: str) -> str | None:
+        """A file of the candidate, read from its commit: never from the working tree,
+        which the code under test may have rewritten (None: no such file)."""
+        return self.workspace.file_at(self.sha, path)
+
+    def base_source(self, path: str) -> str | None:
+        """A file as the base commit has it (None: no such file)."""
+        return self.workspace.file_at_base(path)
+
 
 class Gate(Protocol):
     name: str

@@ -117,10 +117,8 @@ def added_pins(ctx: GateContext) -> tuple[list[tuple[str, str]], list[str], list
     new: set[tuple[str, str]] = set()
     loose: set[str] = set()
     for path in files:
-        target = ctx.path / path
-        before, was_loose = pins(path, ctx.workspace.file_at_base(path))
-        after, now_loose = pins(path, target.read_text(errors="replace") if target.is_file()
-                                else None)  # fmt: skip
+        before, was_loose = pins(path, ctx.base_source(path))
+        after, now_loose = pins(path, ctx.source(path))
         new |= after - before
         loose |= now_loose - was_loose
     return sorted(new), sorted(loose - {n for n, _ in new}), files

@@ -100,9 +100,8 @@ def api_changes(ctx: GateContext) -> tuple[list[tuple[str, str]], list[str]]:
     files = [p for p in ctx.changed
              if p.endswith(".py") and not is_test_path(p) and not is_private_module(p)]  # fmt: skip
     for path in files:
-        target = ctx.path / path
-        old = public_api(ctx.workspace.file_at_base(path))
-        new = public_api(target.read_text(errors="replace") if target.is_file() else None)
+        old = public_api(ctx.base_source(path))
+        new = public_api(ctx.source(path))
         for name, api in new.items():
             was = old.get(name)
             where = f"{path}:{api.line}"

@@ -50,9 +50,7 @@ class TestIntegrityGate:
     def check(self, ctx: GateContext) -> GateOutcome:
         findings: list[str] = []
         for path in ctx.changed:
-            before = ctx.workspace.file_at_base(path)
-            target = ctx.path / path
-            after = target.read_text(errors="replace") if target.is_file() else None
+            before, after = ctx.base_source(path), ctx.source(path)
             findings += check_file(path, before, after)
             if is_test_file(path) or path.startswith(("tests/", "test/")):
                 findings += self_mocks(path, before, after, self._local(ctx))
