@@ -66,6 +66,7 @@ class ProjectConfig:
     model_key_env: str | None = None  # the variable that holds the key (never the key)
     model_timeout: float = 300.0  # seconds, for each model request
     prices: dict[str, dict[str, float]] = field(default_factory=dict)  # USD per 1M tokens
+    bounds: dict[str, float] = field(default_factory=dict)  # workspace/change.Bounds
 
     def gate(self, name: str) -> GateConfig:
         from overnight.gates.settings import gate_config
@@ -101,6 +102,7 @@ class ProjectConfig:
         if data.get("environment", "venv") not in ("venv", "inherit"):
             raise ConfigError(f"{source}: 'environment' must be 'venv' or 'inherit'")
         _check_env(data.get("env") or {}, source)
+        _check_bounds(data.get("bounds") or {}, source)
         try:
             return cls(gates=gates, **data)
         except TypeError as exc:
@@ -112,7 +114,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "agent_env": (list,), "sandbox": (str,), "environment": (str,), "protected": (list,),
     "timeout_minutes": (int, float), "model": (str,), "agent_protocol": (str,),
     "agent_max_turns": (int,), "model_key_env": (str,), "model_timeout": (int, float),
-    "prices": (dict,), "env": (dict,),
+    "prices": (dict,), "env": (dict,), "bounds": (dict,),
 }  # fmt: skip
 
 
@@ -128,6 +130,19 @@ def _check_env(env: dict[str, Any], source: str) -> None:
                 f"{source}: env.{name} looks like a secret, and the configuration is stored "
                 f"with every task; name it in 'agent_env' to pass it from the worker instead"
             )
+
+
+def _check_bounds(bounds: dict[str, Any], source: str) -> None:
+    from overnight.workspace.change import Bounds
+
+    known = set(Bounds.__dataclass_fields__)
+    for name, value in bounds.items():
+        if name not in known:
+            raise ConfigError(
+                f"{source}: unknown bound '{name}'; known: {', '.join(sorted(known))}"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ConfigError(f"{source}: bounds.{name} must be a positive number")
 
 
 def _check_types(data: dict[str, Any], source: str) -> None:

@@ -149,9 +149,10 @@ def test_writes_land_only_in_the_workspace_and_a_private_tmp(make_sandbox, works
     script = "; ".join(f"touch {t}" for t in targets)
     script += f"; touch {marker}-ws /tmp/{marker}-tmp && echo wrote"
     done = make_sandbox().run(script, cwd=workspace, env=environ, timeout=30)
-    for target in targets[:-1]:
+    for target in targets[:2] + targets[4:5]:  # the toolchain: there, read-only
         assert f"touch: cannot touch '{target}': Read-only file system" in done.output
-    assert f"touch: cannot touch '/root/{marker}': Permission denied" in done.output
+    for target in (targets[2], targets[3], targets[5]):  # the rest of the host is not there
+        assert f"touch: cannot touch '{target}': " in done.output
     assert done.output.rstrip().endswith("wrote")
     assert (workspace / f"{marker}-ws").exists()  # the workspace is the one writable place
     assert not Path(f"/tmp/{marker}-tmp").exists()  # its /tmp was private

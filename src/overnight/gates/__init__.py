@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from overnight.config import ProjectConfig
+from overnight.gates.pytest_run import Pinned
 from overnight.sandbox import Sandbox
 from overnight.spec import Spec
 from overnight.workspace import Workspace
@@ -71,6 +72,7 @@ class GateContext:
     cancel: threading.Event | None = None
     repo: str | None = None  # the task's repository (downstream paths are relative to it)
     evidence: dict[str, Any] = field(default_factory=dict)  # gate name -> what it left for others
+    pinned: Pinned | None = None  # what steers test runs, from the base commit
 
     @property
     def path(self) -> Path:

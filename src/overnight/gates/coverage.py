@@ -39,13 +39,13 @@ def coverage_files(ctx: GateContext) -> list[str] | None:
     return files or None
 
 
-def measure_env(tmp: Path, files: list[str], addopts: str) -> dict[str, str]:
-    """Environment for a pytest run measured by the ``overnight_coverage`` plugin."""
+def measure_env(tmp: Path, files: list[str]) -> dict[str, str]:
+    """Environment for a pytest run measured by the ``overnight_coverage`` plugin, which
+    writes its report into ``tmp``."""
     (tmp / "coverage-files.json").write_text(json.dumps(files))
     env = {
         "OVERNIGHT_COVERAGE": str(tmp / "coverage.json"),
         "OVERNIGHT_COVERAGE_FILES": str(tmp / "coverage-files.json"),
-        "PYTEST_ADDOPTS": f"-p overnight_coverage {addopts}",
     }
     spec = importlib.util.find_spec("coverage")
     if spec is not None and spec.origin:

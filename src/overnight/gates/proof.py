@@ -64,7 +64,7 @@ def passing_on_base(ctx: GateContext) -> tuple[list[str], list[str], str]:
             else p for p in environ.get("PYTHONPATH", "").split(":") if p
         )  # fmt: skip
         run = run_tests(ctx.sandbox, scratch, environ, ctx.spec.test_cmd or ctx.config.test_cmd,
-                        nodes, ctx.timeout, ctx.cancel)  # fmt: skip
+                        nodes, ctx.timeout, ctx.cancel, pinned=ctx.pinned)  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     log = f"agent-written acceptance tests on the base:\n$ {run.command}\n{run.completed.output}"

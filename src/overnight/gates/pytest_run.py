@@ -1,24 +1,41 @@
 """Run the repository's test command and read per-node-id outcomes.
 
-Outcomes come from overnight's pytest plugin, injected through
-``PYTEST_ADDOPTS`` and ``PYTHONPATH`` so it works whatever the test command
-is, as long as it runs pytest. Exit codes alone are never trusted: if the
-plugin wrote nothing, the run is an error.
+Outcomes come from overnight's pytest plugin, copied for every run under a
+fresh random module name (so nothing in the workspace can shadow it) and
+injected through ``PYTEST_ADDOPTS`` and ``PYTHONPATH``, so it works whatever
+the test command is, as long as it runs pytest. They arrive on a channel the
+code under test cannot rewrite (``channel.py``). The test runner's
+configuration is pinned to the base commit's (``Pinned``): a pytest.ini,
+pyproject.toml or setup.cfg the agent changed does not steer its own grading.
+Exit codes alone are never trusted: if the plugin reported nothing, the run is
+an error.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shlex
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from overnight.gates.channel import Channel
 from overnight.sandbox import Access, Completed, Sandbox
 
 PLUGIN_DIR = Path(__file__).parent / "plugin"
 PASSED = "passed"
+
+
+@dataclass
+class Pinned:
+    """What steers a test run, taken from the base commit, never from the change."""
+
+    config: tuple[str, str] | None = None  # (file name, content) of pytest's config file
+    packages: list[str] = field(default_factory=list)  # the project's top-level imports
 
 
 @dataclass
@@ -29,9 +46,11 @@ class TestRun:
     completed: Completed
     outcomes: dict[str, dict] = field(default_factory=dict)
     collect_errors: dict[str, str] = field(default_factory=dict)
-    recorded: bool = True  # False: the plugin never ran
+    recorded: bool = True  # False: the plugin never reported
     stopped: bool = False  # fail-fast: an acceptance test failed and the rest did not run
     coverage: dict | None = None  # with ``coverage=``: file -> statements, executed (coverage.py)
+    imported: dict[str, str | None] = field(default_factory=dict)  # package -> where from
+    finished: bool = True  # False: pytest ended without finishing its session
 
     def outcome(self, node: str) -> str:
         """Outcome of a node id, or of all the items it selects ('missing' if none)."""
@@ -88,37 +107,20 @@ def run_tests(
     first: list[str] | None = None,
     fail_fast: bool = False,
     coverage: list[str] | None = None,
+    pinned: Pinned | None = None,
 ) -> TestRun:
     """Run ``test_cmd``; with ``select``, only those node ids (and their files).
     Node ids in ``first`` run before the others; with ``fail_fast`` the run stops
     when one of them fails. With ``coverage`` (files relative to the workspace),
     the run is measured by coverage.py (gates/coverage.py)."""
-    with tempfile.TemporaryDirectory(prefix="overnight-tests-") as tmp:
-        out = Path(tmp) / "outcomes.json"
-        env = dict(environ)
-        env["OVERNIGHT_OUTCOMES"] = str(out)
-        env["PYTHONPATH"] = ":".join(p for p in (str(PLUGIN_DIR), env.get("PYTHONPATH")) if p)
-        env["PYTEST_ADDOPTS"] = " ".join(
-            p
-            for p in (
-                "-p overnight_outcomes -p no:cacheprovider --continue-on-collection-errors",
-                env.get("PYTEST_ADDOPTS"),
-            )
-            if p
-        )
-        if first:
-            (Path(tmp) / "first.json").write_text(json.dumps(first))
-            env["OVERNIGHT_FIRST"] = str(Path(tmp) / "first.json")
-            env["OVERNIGHT_FAIL_FAST"] = "1" if fail_fast else "0"
-        if coverage is not None:
-            from overnight.gates.coverage import measure_env
-
-            env.update(measure_env(Path(tmp), coverage, env["PYTEST_ADDOPTS"]))
-        command = test_cmd
+    run = Path(tempfile.mkdtemp(prefix=".tests-", dir=workspace.parent))
+    try:
+        run.chmod(0o755)  # read by the sandbox's uid; written only here
+        env, writable = _environ(run, environ, first, fail_fast, coverage, pinned, workspace)
+        command = test_cmd.replace("{tests}", "")
         if select is not None:
-            sel = Path(tmp) / "select.json"
-            sel.write_text(json.dumps(select))
-            env["OVERNIGHT_SELECT"] = str(sel)
+            _write(run / "select.json", select)
+            env["OVERNIGHT_SELECT"] = str(run / "select.json")
             files = sorted({n.split("::", 1)[0] for n in select})
             files = [f for f in files if (workspace / f).exists()]
             if not files:
@@ -128,24 +130,88 @@ def run_tests(
             command = (
                 test_cmd.replace("{tests}", args) if "{tests}" in test_cmd else f"{test_cmd} {args}"
             )
-        else:
-            command = test_cmd.replace("{tests}", "")
-        done = sandbox.run(
-            command,
-            cwd=workspace,
-            env=env,
-            timeout=timeout,
-            cancel=cancel,
-            access=Access(writable=(Path(tmp),)),  # the outcomes file
-        )
-        if not out.exists():
-            return TestRun(command, done, recorded=False)
-        data = json.loads(out.read_text())
-        measured = Path(tmp) / "coverage.json"
-        return TestRun(command, done, data["outcomes"], data["collect_errors"],
-                       stopped=data.get("stopped", False),
-                       coverage=json.loads(measured.read_text()) if measured.exists() else None,
-                       )  # fmt: skip
+        channel = Channel(run / "outcomes.sock")
+        env["OVERNIGHT_OUTCOMES"] = str(channel.path)
+        done = sandbox.run(command, cwd=workspace, env=env, timeout=timeout, cancel=cancel,
+                           access=Access(readable=(run,), writable=writable))  # fmt: skip
+        got = channel.close()
+        measured = run / "cov" / "coverage.json"
+        report = _json(measured) if coverage is not None else None
+        return TestRun(command, done, got.outcomes, got.collect_errors, recorded=got.connected,
+                       stopped=got.stopped, coverage=report, imported=got.imported,
+                       finished=got.finished)  # fmt: skip
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _environ(
+    run: Path,
+    environ: dict[str, str],
+    first: list[str] | None,
+    fail_fast: bool,
+    coverage: list[str] | None,
+    pinned: Pinned | None,
+    workspace: Path,
+) -> tuple[dict[str, str], tuple[Path, ...]]:
+    """The run's environment (plugins under fresh names, pinned configuration) and the
+    paths it may write."""
+    env = dict(environ)
+    plugins = run / "plugins"
+    plugins.mkdir(mode=0o755)
+    outcomes = _plugin(plugins, "overnight_outcomes")
+    env["PYTHONPATH"] = ":".join(p for p in (str(plugins), env.get("PYTHONPATH")) if p)
+    options = [f"-p {outcomes}", "-p no:cacheprovider", "--continue-on-collection-errors"]
+    if pinned is not None:
+        options += _pin(run, pinned, workspace)
+        if pinned.packages:
+            _write(run / "packages.json", pinned.packages)
+            env["OVERNIGHT_PACKAGES"] = str(run / "packages.json")
+    writable: tuple[Path, ...] = ()
+    if coverage is not None:
+        from overnight.gates.coverage import measure_env
+
+        (run / "cov").mkdir()
+        writable = (run / "cov",)
+        options.insert(0, f"-p {_plugin(plugins, 'overnight_coverage')}")
+        env.update(measure_env(run / "cov", coverage))
+    env["PYTEST_ADDOPTS"] = " ".join([*options, env.get("PYTEST_ADDOPTS", "")]).strip()
+    if first:
+        _write(run / "first.json", first)
+        env["OVERNIGHT_FIRST"] = str(run / "first.json")
+        env["OVERNIGHT_FAIL_FAST"] = "1" if fail_fast else "0"
+    return env, writable
+
+
+def _plugin(directory: Path, name: str) -> str:
+    """Copy one of overnight's plugins into ``directory`` under a fresh module name."""
+    module = f"{name}_{secrets.token_hex(6)}"
+    shutil.copyfile(PLUGIN_DIR / f"{name}.py", directory / f"{module}.py")
+    os.chmod(directory / f"{module}.py", 0o644)
+    return module
+
+
+def _pin(run: Path, pinned: Pinned, workspace: Path) -> list[str]:
+    """pytest's options for the base's configuration file (an empty one when the base
+    has none, so a file the change adds is not picked up either)."""
+    name, content = pinned.config or ("pytest.ini", "[pytest]\n")
+    folder = run / "config"
+    folder.mkdir(mode=0o755)
+    (folder / name).write_text(content)
+    os.chmod(folder / name, 0o644)
+    where = shlex.quote(str(workspace))
+    return [f"-c {shlex.quote(str(folder / name))}", f"--rootdir={where}", f"--confcutdir={where}"]
+
+
+def _write(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data))
+    os.chmod(path, 0o644)
+
+
+def _json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text()) if path.is_file() and not path.is_symlink() else None
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -198,6 +264,7 @@ def run_suite(
     cancel: threading.Event | None = None,
     fail_fast: bool = False,
     coverage: list[str] | None = None,
+    pinned: Pinned | None = None,
 ) -> Suite:
     """Acceptance tests first, then the regression set (``all``: the whole suite)."""
     if regression == "all":
@@ -209,12 +276,13 @@ def run_suite(
     if select == []:
         return Suite([])
     run = run_tests(sandbox, workspace, environ, test_cmd, select, timeout, cancel,
-                    first=acceptance, fail_fast=fail_fast, coverage=coverage)  # fmt: skip
+                    first=acceptance, fail_fast=fail_fast, coverage=coverage,
+                    pinned=pinned)  # fmt: skip
     suite = Suite([run])
     if not run.recorded or run.stopped:
         return suite
     missing = [n for n in acceptance if run.outcome(n) == "missing"]
     if missing:  # outside the paths the whole suite collects: run them by name
         suite.runs.append(run_tests(sandbox, workspace, environ, test_cmd, missing, timeout,
-                                    cancel, coverage=coverage))  # fmt: skip
+                                    cancel, coverage=coverage, pinned=pinned))  # fmt: skip
     return suite

@@ -27,7 +27,7 @@ class TestsGate:
         suite = run_suite(
             ctx.sandbox, ctx.path, ctx.environ, ctx.spec.test_cmd or ctx.config.test_cmd,
             acceptance, regression, ctx.timeout, ctx.cancel, fail_fast=True,
-            coverage=coverage_files(ctx),
+            coverage=coverage_files(ctx), pinned=ctx.pinned,
         )  # fmt: skip
         ctx.evidence[self.name] = suite  # for the coverage and test-integrity gates
         if not suite.recorded:

@@ -16,6 +16,7 @@ def measure_baseline(ctx: GateContext) -> tuple[Baseline, str]:
     suite = run_suite(
         ctx.sandbox, ctx.path, ctx.environ, ctx.spec.test_cmd or ctx.config.test_cmd,
         ctx.spec.acceptance_tests, ctx.spec.regression, ctx.timeout, ctx.cancel,
+        pinned=ctx.pinned,
     )  # fmt: skip
     for run in suite.runs:
         logs.append(f"$ {run.command}\n{run.completed.output}\n[exit {run.completed.exit_code}]")

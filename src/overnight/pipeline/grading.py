@@ -1,76 +1,169 @@
 """The grading clone: where the baseline is measured and candidates are built.
 
 The agent works in its own clone and never sees this one, so hidden
-acceptance tests never enter the agent's files or git objects. A candidate
-is the agent's working tree, staged from outside (``--work-tree``), with the
-protected test files restored to the base and every test patch re-applied,
-committed as one commit on top of the base: the exact commit the gates grade
-and the forge delivers.
+acceptance tests never enter the agent's files or git objects. A candidate is
+built from data, never from the agent's files on disk: the agent's change,
+packed in the sandbox and checked (``workspace/change.py``), becomes a tree by
+``git fast-import``; the protected acceptance test files are taken from the
+base with the test patches applied; one commit on top of the base holds it,
+and git checks it out. That commit is what the gates grade and the forge
+delivers. The clone's git dir sits beside its tree (``<clone>.git``), so
+nothing a graded command writes into the tree is ever read as git's.
 """
 
 from __future__ import annotations
 
+import calendar
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
-from pathlib import Path
 
+from overnight.errors import GitError
+from overnight.gates.integrity import pytest_config
+from overnight.gates.pytest_run import Pinned
 from overnight.spec import Spec
 from overnight.spec.model import patched_files
-from overnight.workspace import Workspace, git
+from overnight.workspace import Workspace
+from overnight.workspace.change import Change, fast_import_stream
+
+CHANGE_REF = "refs/overnight/change"
+# where pytest looks for its configuration at the repository root, in its order
+PYTEST_CONFIGS = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml",
+                  "tox.ini", "setup.cfg")  # fmt: skip
+NOT_PACKAGES = {"tests", "test", "testing", "docs", "doc", "examples", "benchmarks", "scripts"}
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "overnight",
+    "GIT_AUTHOR_EMAIL": "overnight@localhost",
+    "GIT_COMMITTER_NAME": "overnight",
+    "GIT_COMMITTER_EMAIL": "overnight@localhost",
+}
 
 
 class GradingClone:
     def __init__(self, workspace: Workspace, spec: Spec) -> None:
         self.workspace, self.spec = workspace, spec
         self.path = workspace.path
+        self._patched: str | None = None
 
-    def apply_patches(self) -> None:
-        for patch in self.spec.test_patches:
-            self.workspace.apply_patch(patch.text, f"test_patch '{patch.path}'")
+    def patched_tree(self) -> str:
+        """The base's tree with every test patch applied (built in a private index;
+        a patch that does not apply is a ``WorkspaceError`` naming it)."""
+        if self._patched is None:
+            with self._index() as env:
+                self.workspace.git(["read-tree", self.workspace.base_sha], env=env)
+                for patch in self.spec.test_patches:
+                    try:
+                        self.workspace.git(["apply", "--cached", "--whitespace=nowarn", "-"],
+                                           input=patch.text, env=env)  # fmt: skip
+                    except GitError:  # the same patch on the tree says why, in a user's words
+                        self.workspace.apply_patch(patch.text, f"test_patch '{patch.path}'")
+                        raise
+                self._patched = self.workspace.git(["write-tree"], env=env)
+        return self._patched
 
-    def tree(self, work_tree: Path | None = None) -> str:
-        """The tree of ``work_tree`` (default: this clone) as it is on disk."""
-        outside = ["--work-tree", str(work_tree)] if work_tree else []
-        git([*outside, "add", "--all"], self.path)
-        return git(["write-tree"], self.path)
+    def import_change(self, change: Change) -> str:
+        """The tree of the base with a checked change applied."""
+        stream = fast_import_stream(change, self.workspace.base_sha, CHANGE_REF)
+        self.workspace.git_bytes(["fast-import", "--quiet", "--force"], input=stream)
+        return self.workspace.git(["rev-parse", f"{CHANGE_REF}^{{tree}}"])
 
     def changed(self, before: str, after: str) -> list[str]:
-        out = git(["diff", "--name-only", "--no-renames", before, after], self.path)
-        return [line for line in out.splitlines() if line]
+        out = self.workspace.git(["diff", "--name-only", "-z", "--no-renames", before, after])
+        return [name for name in out.split("\0") if name]
 
     def protected_files(self) -> list[str]:
         """Acceptance test files: those the patches touch and those named by node ids."""
         files = {f for p in self.spec.test_patches for f in patched_files(p.text)}
         for node in self.spec.acceptance_tests:
             path = node.split("::", 1)[0]
-            if self.workspace.file_at_base(path) is not None:
+            if self.workspace.exists_at(self.workspace.base_sha, path):
                 files.add(path)
         return sorted(files)
 
     def candidate(self, agent_tree: str, message: str, date: datetime) -> str:
-        """Check out the agent's tree, put the acceptance tests back, commit.
-        With a fixed date the same tree always gives the same commit, so a
-        resumed run recognises the candidate its recorded gates graded."""
-        self.checkout(agent_tree)
-        self.workspace.restore(self.protected_files())
-        self.apply_patches()
-        return self.workspace.commit(message, date)
+        """The agent's tree with the acceptance tests put back, committed on the base
+        and checked out. With a fixed date the same tree always gives the same
+        commit, so a resumed run recognises the candidate its recorded gates graded."""
+        sha = self._commit(self._with_protected(agent_tree), message, date)
+        self.workspace.reset_to(sha)
+        return sha
 
-    def checkout(self, tree: str) -> None:
-        base = self.workspace.base_sha
-        commit = git(
-            ["commit-tree", tree, "-p", base, "-m", "overnight: candidate tree"],
-            self.path,
-            env=_IDENTITY,
-        )
-        self.workspace.reset_to(commit)
+    def check_out_patched(self) -> str:
+        """The base with the test patches applied, checked out (for the baseline)."""
+        sha = self._commit(self.patched_tree(), "overnight: the base with its acceptance "
+                           "tests\n", datetime(2000, 1, 1))  # fmt: skip
+        self.workspace.reset_to(sha)
+        return sha
+
+    def pinned(self) -> Pinned:
+        """What steers the test runs, read from the base: pytest's configuration file
+        (the first pytest itself would use at the root) and the project's packages."""
+        config = None
+        for name in PYTEST_CONFIGS:
+            text = self.workspace.file_at_base(name)
+            if text is not None and (name.endswith(("pytest.ini", "pytest.toml"))
+                                     or pytest_config(name, text) is not None):  # fmt: skip
+                config = (name, text)
+                break
+        return Pinned(config, self.packages())
+
+    def packages(self) -> list[str]:
+        """Top-level packages at the base: under ``src/`` when there is one, else at the
+        root (folders with an ``__init__.py``, tests and docs left out)."""
+        work, base = self.workspace, self.workspace.base_sha
+        src = work.exists_at(base, "src") and not work.exists_at(base, "src/__init__.py")
+        prefix = "src/" if src else ""
+        listing = work.git(["ls-tree", "-d", "--name-only", f"{base}:{prefix}"] if prefix
+                           else ["ls-tree", "-d", "--name-only", base])  # fmt: skip
+        return sorted(
+            name for name in listing.splitlines()
+            if name.isidentifier() and name not in NOT_PACKAGES
+            and work.exists_at(base, f"{prefix}{name}/__init__.py")
+        )  # fmt: skip
 
     def reset(self) -> None:
         self.workspace.reset_to(self.workspace.base_sha)
 
+    def _with_protected(self, tree: str) -> str:
+        """``tree`` with every protected path as the patched base has it (or absent)."""
+        protected = self.protected_files()
+        if not protected:
+            return tree
+        work = self.workspace
+        with self._index() as env:
+            work.git(["read-tree", tree], env=env)
+            listing = work.git_bytes(["--literal-pathspecs", "ls-tree", "-r", "-z",
+                                      self.patched_tree(), "--", *protected])  # fmt: skip
+            present = {e.split(b"\t", 1)[1].decode() for e in listing.split(b"\0") if e}
+            absent = [p for p in protected if p not in present]
+            if absent:
+                work.git(["--literal-pathspecs", "rm", "--cached", "-r", "-q",
+                          "--ignore-unmatch", "--", *absent], env=env)  # fmt: skip
+            if listing:
+                work.git_bytes(["update-index", "-z", "--add", "--replace", "--index-info"],
+                               input=listing, env=env)  # fmt: skip
+            return work.git(["write-tree"], env=env)
 
-_IDENTITY = {
-    "GIT_AUTHOR_NAME": "overnight",
-    "GIT_AUTHOR_EMAIL": "overnight@localhost",
-    "GIT_COMMITTER_NAME": "overnight",
-    "GIT_COMMITTER_EMAIL": "overnight@localhost",
-}
+    def _commit(self, tree: str, message: str, date: datetime) -> str:
+        stamp = f"{calendar.timegm(date.timetuple())} +0000"  # git's raw form
+        env = {**IDENTITY, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
+        return self.workspace.git(
+            ["commit-tree", tree, "-p", self.workspace.base_sha, "-F", "-"],
+            input=message, env=env,
+        )  # fmt: skip
+
+    @contextmanager
+    def _index(self) -> Iterator[dict[str, str]]:
+        """A private index file for building trees without touching the working tree."""
+        where = self.workspace.git_dir or self.path / ".git"
+        fd, name = tempfile.mkstemp(prefix="index-", dir=where)
+        os.close(fd)
+        os.unlink(name)  # git makes it; an empty file is not an index
+        try:
+            yield {"GIT_INDEX_FILE": name}
+        finally:
+            for leftover in (name, f"{name}.lock"):
+                if os.path.exists(leftover):
+                    os.unlink(leftover)

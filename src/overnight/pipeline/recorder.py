@@ -89,7 +89,7 @@ class Recorder:
                     self.run_id,
                 )  # fmt: skip
 
-    def gates(self, results: list[GateOutcome], attempt: int, sha: str) -> None:
+    def gates(self, results: list[GateOutcome], attempt: int, sha: str | None) -> None:
         with self.store.session() as session:
             guard(session, self.claim)
             for r in results:

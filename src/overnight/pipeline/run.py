@@ -29,16 +29,24 @@ from overnight.errors import (
 )
 from overnight.forges import Delivery, pr_body
 from overnight.forges.local import LocalForge
-from overnight.gates import Baseline, GateContext, GateOutcome, blocking_failures, run_gates
+from overnight.gates import (
+    FAIL,
+    Baseline,
+    GateContext,
+    GateOutcome,
+    blocking_failures,
+    run_gates,
+)
 from overnight.gates.feedback import condense
 from overnight.pipeline.baseline import measure_baseline
 from overnight.pipeline.grading import GradingClone
 from overnight.pipeline.recorder import Interruption, Recorder
 from overnight.queue import Claim, guard
-from overnight.sandbox import get_sandbox
+from overnight.sandbox import Access, Granted, get_sandbox
 from overnight.spec import Spec
 from overnight.store import Run, Store, TaskStatus, now
-from overnight.workspace import RepoCache, Workspace, git, read_files
+from overnight.workspace import RepoCache, Workspace, read_files
+from overnight.workspace.change import Bounds, Change, take
 
 
 @dataclass
@@ -101,12 +109,14 @@ class Pipeline:
             resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
             store.event(session, task.id, "run-started", f"run {run.number} started{resumed}",
                         run.id)  # fmt: skip
-        self.sandbox = get_sandbox(self.config.sandbox)
+        self.agent_sandbox = get_sandbox(self.config.sandbox, role="agent")
         self.deadline = time.monotonic() + self.spec.budget.minutes * 60
         root = paths.workspace(self.task_id, self.run_number)
         self.work_path, self.meta = root, root.with_suffix(".meta")
         self.grade_path = root.with_suffix(".grade")
         self.carried = False
+        self.bounds = Bounds.from_dict(self.config.bounds)
+        self.origin = (0, 0)  # the agent clone's (bytes, files) on disk before it ran
 
     # -- the run -------------------------------------------------------------
 
@@ -123,7 +133,7 @@ class Pipeline:
                 elif not (attempt == 1 and self.carried and self.kind == "rebase"):
                     self.run_agent(attempt, feedback)
                 results, sha = self.grade(attempt)
-                if not blocking_failures(results):
+                if sha is not None and not blocking_failures(results):
                     return self.deliver(results, sha, attempt)
                 feedback = condense(results)
             failing = ", ".join(r.name for r in blocking_failures(results))
@@ -152,8 +162,13 @@ class Pipeline:
             self.work = Workspace.create(cache, self.work_path, self.base_sha, self.branch)
             for patch in self.spec.visible_patches:
                 self.work.apply_patch(patch.text, f"test_patch '{patch.path}'")
-            grade = Workspace.create(cache, self.grade_path, self.base_sha, self.branch)
+            grade = Workspace.create(cache, self.grade_path, self.base_sha, self.branch,
+                                     separate=True)  # fmt: skip
             self.grading = GradingClone(grade, self.spec)
+            self.pinned = self.grading.pinned()
+            assert grade.git_dir is not None  # graded commands may read it, never write it
+            self.sandbox = Granted(get_sandbox(self.config.sandbox),
+                                   Access(readable=(grade.git_dir,)))  # fmt: skip
             self.env = self.environment(cache)
             rec.log = self.env.log
             state = "built" if self.env.built else "reused from the cache"
@@ -173,15 +188,12 @@ class Pipeline:
                                   self.sandbox, self.command_timeout())  # fmt: skip
 
     def measure_baseline(self) -> Baseline:
+        self.patched_tree = self.grading.patched_tree()
         if self.done.baseline is not None:  # measured before this run was interrupted
-            self.grading.apply_patches()
-            self.patched_tree = self.grading.tree()
-            self.grading.reset()
             return Baseline(**self.done.baseline)
         self.check_cancel()
         with self.record.step("baseline") as rec:
-            self.grading.apply_patches()
-            self.patched_tree = self.grading.tree()
+            self.grading.check_out_patched()
             baseline, rec.log = measure_baseline(self.gate_context(Baseline(), [], self.base_sha))
             self.grading.reset()
             self.record.artifact("baseline.json", json.dumps(asdict(baseline), indent=1))
@@ -204,13 +216,9 @@ class Pipeline:
             if self.review else []  # fmt: skip
         diff = self.record.previous_changes(self.run_number) if self.run_number > 1 else ""
         if diff:
-            git(
-                ["apply", "--3way", "--whitespace=nowarn", "-"],
-                self.work.path,
-                check=False,
-                input=diff + "\n",
-            )
-            conflicted = git(["diff", "--name-only", "--diff-filter=U"], self.work.path).split()
+            self.work.git(["apply", "--3way", "--whitespace=nowarn", "-"], check=False,
+                          input=diff + "\n")  # fmt: skip
+            conflicted = self.work.git(["diff", "--name-only", "--diff-filter=U"]).split()
             if conflicted:
                 self.work.reset_to(self.base_sha)
                 for patch in self.spec.visible_patches:
@@ -222,7 +230,11 @@ class Pipeline:
                 )
             else:
                 self.carried = True
-        self.start_tree = self.grading.tree(self.work.path)
+        start = self.take()
+        if start.problems:
+            raise RunFailed(f"workspace: the starting change is unusable: {start.problems[0]}")
+        self.origin = (start.disk_bytes, start.disk_files)
+        self.start_tree = self.grading.import_change(start)
         return "\n\n".join(parts)
 
     def run_agent(self, attempt: int, feedback: str) -> None:
@@ -230,7 +242,7 @@ class Pipeline:
         recorded, change = self.record.turns(attempt)  # cut off mid-way by a kill
         if change is not None:
             self.restore_workspace(change)
-        self.turn_tree = self.grading.tree(self.work.path)
+        self.turn_tree = self.tree()
         with self.record.step("agent", attempt) as rec:
             self.meta.mkdir(parents=True, exist_ok=True)
             spec_file = self.meta / "spec.md"
@@ -241,7 +253,7 @@ class Pipeline:
             context = AgentContext(
                 task_id=self.task_id, run_number=self.run_number, attempt=attempt,
                 workspace=self.work.path, spec_file=spec_file, feedback=feedback,
-                sandbox=self.sandbox, environ=self.env.environ(self.work.path, passthrough),
+                sandbox=self.agent_sandbox, environ=self.env.environ(self.work.path, passthrough),
                 timeout=self.agent_timeout(), instance_id=self.spec.instance_id,
                 cancel=self.cancel, pause=self.pause, on_turn=self.save_turn,
                 recorded_turns=recorded,
@@ -256,22 +268,42 @@ class Pipeline:
             if recorded:
                 rec.summary += f" (resumed after turn {recorded[-1].number})"
             self.check_killed()  # an interrupted agent's change is not a checkpoint
-            agent_tree = self.grading.tree(self.work.path)
-            self.record.artifact(f"agent-attempt-{attempt}.diff", self.change(agent_tree))
+            agent_tree = self.tree()
+            diff = self.change(agent_tree) if agent_tree else ""
+            self.record.artifact(f"agent-attempt-{attempt}.diff", diff)
         self.record.attempts(attempt)
 
     def save_turn(self, turn: Turn) -> None:
         """Record a turn; once it is done, with the workspace's change if it made one."""
         change = None
         if turn.meta.get("done"):
-            tree = self.grading.tree(self.work.path)
-            if tree != self.turn_tree:
+            tree = self.tree()
+            if tree and tree != self.turn_tree:
                 change, self.turn_tree = self.change(tree), tree
         self.record.turn(turn, change)
 
+    def take(self) -> Change:
+        """The agent's change, packed inside the sandbox and checked: data, never files
+        the worker reads from the agent's clone."""
+        return take(
+            self.agent_sandbox,
+            self.work.path,
+            self.base_sha,
+            self.env.environ(self.work.path),
+            self.bounds,
+            self.origin,
+            self.command_timeout(),
+            self.cancel,
+        )
+
+    def tree(self) -> str | None:
+        """The tree of the agent's clone as it is now (None: its change is unusable)."""
+        change = self.take()
+        return None if change.problems else self.grading.import_change(change)
+
     def change(self, tree: str) -> str:
         """The diff from the base to a tree of the agent's clone."""
-        return git(["diff", "--binary", "--full-index", self.base_sha, tree], self.grading.path)
+        return self.grading.workspace.diff(self.base_sha, tree)
 
     def restore_agent_change(self, attempt: int) -> None:
         """Put back what the agent did in an attempt recorded before an interruption."""
@@ -280,14 +312,21 @@ class Pipeline:
 
     def restore_workspace(self, change: str) -> None:
         """The agent's clone as a recorded diff from the base left it."""
-        self.work.reset_to(self.base_sha)
-        if change.strip():
-            git(["apply", "--whitespace=nowarn", "--binary", "-"], self.work.path,
-                input=change + "\n")  # fmt: skip
+        self.work = Workspace.create(
+            RepoCache(self.paths.cache / "repos").fetch(self.repo, self.base_sha),
+            self.work.path,
+            self.base_sha,
+            self.branch,
+        )
+        if change.strip():  # a diff overnight made from a checked change
+            self.work.git(["apply", "--whitespace=nowarn", "--binary", "-"], input=change + "\n")
 
-    def grade(self, attempt: int) -> tuple[list[GateOutcome], str]:
+    def grade(self, attempt: int) -> tuple[list[GateOutcome], str | None]:
         self.check_cancel()
-        agent_tree = self.grading.tree(self.work.path)
+        change = self.take()
+        if change.problems:
+            return self.refuse(change, attempt), None
+        agent_tree = self.grading.import_change(change)
         recorded = self.done.gates.get(attempt)
         if recorded is not None:  # graded before an interruption: same tree, same commit
             sha = self.grading.candidate(agent_tree, self.commit_message(), self.created)
@@ -297,8 +336,8 @@ class Pipeline:
             changed = self.grading.changed(self.start_tree, agent_tree)
             sha = self.grading.candidate(agent_tree, self.commit_message(), self.created)
             grade = self.grading.workspace
-            self.record.artifact(f"diff-attempt-{attempt}.diff", grade.diff(sha))
-            changes = git(["diff", "--binary", "--full-index", self.patched_tree, sha], grade.path)
+            self.record.artifact(f"diff-attempt-{attempt}.diff", grade.diff(self.base_sha, sha))
+            changes = grade.diff(self.patched_tree, sha)
             self.record.artifact(f"changes-attempt-{attempt}.diff", changes)
             ctx = self.gate_context(self.baseline, changed, sha)
             ctx.protected = self.config.protected + self.grading.protected_files()
@@ -310,6 +349,22 @@ class Pipeline:
             rec.summary = f"{sha[:10]}: {verdicts or 'all blocking gates pass'}"
         self.check_cancel()
         return results, sha
+
+    def refuse(self, change: Change, attempt: int) -> list[GateOutcome]:
+        """A change that may not be graded: the ``change`` gate fails, nothing else runs."""
+        with self.record.step("gates", attempt) as rec:
+            first = change.problems[0]
+            more = f" and {len(change.problems) - 1} more" if len(change.problems) > 1 else ""
+            result = GateOutcome(
+                "change", FAIL, f"the change cannot be graded: {first}{more}",
+                command="change: paths, file types and bounds of the workspace's change",
+                log="\n".join(change.problems),
+                feedback="Your change cannot be graded; fix these and try again:\n"
+                + "\n".join(f"- {p}" for p in change.problems[:20]),
+            )  # fmt: skip
+            self.record.gates([result], attempt, None)
+            rec.summary = result.summary
+        return [result]
 
     def deliver(self, results: list[GateOutcome], sha: str, attempt: int) -> str:
         grade = self.grading.workspace
@@ -350,7 +405,7 @@ class Pipeline:
             workspace=grade, spec=self.spec, config=self.config, baseline=baseline,
             sandbox=self.sandbox, environ=self.env.environ(grade.path), changed=changed,
             protected=list(self.config.protected), sha=sha, timeout=self.command_timeout(),
-            cancel=self.cancel, repo=self.repo,
+            cancel=self.cancel, repo=self.repo, pinned=self.pinned,
         )  # fmt: skip
 
     def commit_message(self) -> str:

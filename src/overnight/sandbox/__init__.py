@@ -59,6 +59,34 @@ class Sandbox(Protocol):
     ) -> Completed: ...
 
 
+class Granted:
+    """A sandbox that grants every command ``extra`` on top of what it asks for: the
+    grading clone's git dir, read-only, for every graded command."""
+
+    def __init__(self, inner: Sandbox, extra: Access) -> None:
+        self.inner, self.extra = inner, extra
+        self.name = inner.name
+
+    def run(
+        self,
+        command: str,
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        timeout: float,
+        cancel: threading.Event | None = None,
+        access: Access | None = None,
+    ) -> Completed:
+        asked = access or Access()
+        merged = Access(
+            writable=(*asked.writable, *self.extra.writable),
+            readable=(*asked.readable, *self.extra.readable),
+            network=asked.network or self.extra.network,
+        )
+        return self.inner.run(command, cwd=cwd, env=env, timeout=timeout, cancel=cancel,
+                              access=merged)  # fmt: skip
+
+
 def base_environ(passthrough: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
     """A cleared environment: the basics, plus named variables; secrets only if named."""
     env = {k: v for k, v in os.environ.items() if k in KEEP}
@@ -68,13 +96,16 @@ def base_environ(passthrough: list[str] | tuple[str, ...] = ()) -> dict[str, str
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    # workspaces belong to task uids and git dirs to the worker: git inside may read them
+    env.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="safe.directory", GIT_CONFIG_VALUE_0="*")
     return env
 
 
-def get_sandbox(name: str | None) -> Sandbox:
+def get_sandbox(name: str | None, role: str = "grading") -> Sandbox:
     """The backend for a configured name: ``auto``, ``bwrap``, ``container[:IMAGE]``,
-    ``none``; unset, ``$OVERNIGHT_SANDBOX`` or else ``auto``."""
+    ``none``; unset, ``$OVERNIGHT_SANDBOX`` or else ``auto``. ``role="agent"`` for the
+    agent's commands: they run as a uid no grading command uses."""
     name = name or os.environ.get("OVERNIGHT_SANDBOX") or "auto"
     from overnight.sandbox.select import select_sandbox
 
-    return select_sandbox(name)
+    return select_sandbox(name, role)

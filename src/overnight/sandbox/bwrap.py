@@ -1,14 +1,17 @@
 """The ``bwrap`` sandbox (Linux): bubblewrap namespaces, a cgroup, rlimits, a task uid.
 
-What a command sees:
+What a command sees (an allowlist; nothing else of the host exists inside):
 
-- the host root read-only; ``/tmp``, ``/var/tmp``, ``/run``, ``/root``, the
-  worker's home, ``$OVERNIGHT_HOME`` and ``$OVERNIGHT_CACHE`` replaced by empty
-  tmpfs (so no other task's workspace, no database, no keys);
-- its working directory (the task's workspace) writable, plus what ``Access``
-  names; read-only at their own paths: the Python interpreters, the cached
-  environment in ``$VIRTUAL_ENV`` (and its ``.src`` checkout) and the object
-  stores the workspace borrows through git alternates;
+- the toolchain read-only: ``/usr``, ``/etc``, ``/opt``, ``/sys`` and the
+  ``/bin``, ``/lib*`` links; the Python interpreters, the cached environment in
+  ``$VIRTUAL_ENV`` (and its build environment), overnight's own package (its
+  pytest plugins), the directories on ``PATH``, and the object stores a
+  workspace borrows through git alternates, each at its own path;
+- its working directory writable, plus what ``Access`` names (writable or
+  read-only); a fresh ``/tmp``, ``/var/tmp`` and ``/run``; ``$OVERNIGHT_HOME``,
+  ``$OVERNIGHT_CACHE`` and the worker's home hidden again if a bind contains
+  them. So no other task's workspace, no grading clone, no database, no spec
+  file, no user repository and no key is there to read;
 - no network (``--unshare-net``: only its own loopback), except for setup
   commands; new pid, ipc, uts and cgroup namespaces; only the environment it
   was given, with ``HOME`` and ``TMPDIR`` set to its private ``/tmp``.
@@ -16,8 +19,9 @@ What a command sees:
 When the worker runs as root, bwrap runs without a user namespace (one would
 map root to root and leave ``/proc/sys`` writable) and the payload drops to a
 per-task uid with setpriv, no capabilities and no_new_privs; ``/proc/sys`` is
-bound read-only. The workspace is handed to that uid before each command, so
-host-side git reads it with ``safe.directory`` (see ``workspace.git``).
+bound read-only. The agent's commands run as an even uid and everything else
+(grading, setup) as an odd one, so code under test never shares a uid with
+the agent. The writable paths are handed to that uid before each command.
 
 Every process is gone at the end: the pid namespace dies with its init, the
 cgroup is emptied with SIGKILL, and ``--die-with-parent`` covers a dying worker.
@@ -47,7 +51,9 @@ from overnight.sandbox.proxy import INSIDE_DIR, Endpoint, ModelProxy, forwarder_
 
 log = logging.getLogger(__name__)
 UID_BASE, UID_SPAN = 2_000_000_000, 100_000_000  # clear of subuid and nspawn ranges
-HIDDEN = ("/tmp", "/var/tmp", "/run", "/root")
+SYSTEM = ("/usr", "/etc", "/opt", "/sys", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+PRIVATE = ("/tmp", "/var/tmp", "/run")  # a fresh tmpfs each
+ROLES = ("agent", "grading")  # the agent's commands; everything else (gates, setup)
 INSTALL_HINT = "install bubblewrap: apt-get install bubblewrap socat (or scripts/system-deps.sh)"
 LIMIT_ORDER = ("memory", "pids", "cpu-time", "wall-time")
 
@@ -61,6 +67,7 @@ class BwrapSandbox:
         *,
         model_endpoint: str | None = None,
         cgroups: CgroupHost | None = None,
+        role: str = "grading",
     ) -> None:
         bwrap = shutil.which("bwrap")
         if bwrap is None:
@@ -79,6 +86,7 @@ class BwrapSandbox:
             raise ConfigError("the model socket needs socat: apt-get install socat")
         self.cgroups = cgroups if cgroups is not None else detect()
         self._cgroup_warned = False
+        self.role = role
 
     def run(
         self,
@@ -92,7 +100,7 @@ class BwrapSandbox:
     ) -> Completed:
         access = access or Access()
         cwd = cwd.resolve()
-        uid = task_uid(cwd) if self.as_root else None
+        uid = task_uid(cwd, self.role) if self.as_root else None
         if uid is not None:
             for path in (cwd, *access.writable):
                 hand_over(path.resolve(), uid)
@@ -214,36 +222,46 @@ class BwrapSandbox:
 def mounts(
     cwd: Path, env: dict[str, str], access: Access, *, proxy_dir: Path | None = None
 ) -> list[str]:
-    """bwrap's filesystem arguments: read-only root, private dirs, then the binds."""
-    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    args += ["--ro-bind", "/proc/sys", "/proc/sys"]
-    hidden = hidden_dirs()
-    outer = [h for h in hidden if not any(o in h.parents for o in hidden)]
-    for path in outer:
-        args += _tmpfs(path)
+    """bwrap's filesystem arguments: the toolchain, private dirs, then the binds."""
+    args: list[str] = []
+    for top in map(Path, SYSTEM):
+        if top.is_symlink():
+            args += ["--symlink", os.readlink(top), str(top)]
+        elif top.is_dir():
+            args += ["--ro-bind", str(top), str(top)]
+    args += ["--dev", "/dev", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
+    for private in PRIVATE:
+        args += _tmpfs(Path(private))
     writable = {p.resolve() for p in (cwd, *access.writable)}
     readable = {p.resolve() for p in (*readable_paths(cwd, env), *access.readable)} - writable
     binds = [(p, "--bind") for p in writable if p.exists()]
-    binds += [(p, "--ro-bind") for p in readable if p.exists() and _under(p, outer)]
+    binds += [(p, "--ro-bind") for p in readable if p.exists() and not _visible(p)
+              and not any(w == p or w in p.parents for w in writable)]  # fmt: skip
     binds.sort(key=lambda b: len(b[0].parts))
-    args += _bind(binds, outer)
-    # a bind that contains a hidden directory brought it back: hide it again
-    for path in hidden:
-        if any(target in path.parents for target, _ in binds):
-            args += _tmpfs(path)
-            args += _bind([b for b in binds if path in b[0].parents], [path])
+    args += _bind(binds)
+    # a bind that contains overnight's state or the worker's home brought it back: hide it
+    for hidden in hidden_dirs():
+        if any(target in hidden.parents for target, _ in binds):
+            args += _tmpfs(hidden)
+            args += _bind([b for b in binds if hidden in b[0].parents], made={hidden})
     if proxy_dir is not None:
         args += ["--perms", "0755", "--dir", INSIDE_DIR, "--ro-bind", str(proxy_dir), INSIDE_DIR]
-    return args
+    return [*args, "--remount-ro", "/"]
 
 
 def hidden_dirs() -> list[Path]:
-    """Directories replaced by an empty tmpfs (shallowest first): private ones, and
-    every task's state (``$OVERNIGHT_HOME``, ``$OVERNIGHT_CACHE``)."""
-    candidates = {p.resolve() for p in [*map(Path, HIDDEN), Path.home(), home(), cache_dir()]}
+    """Directories hidden again when a bind contains them (shallowest first): every
+    task's state (``$OVERNIGHT_HOME``, ``$OVERNIGHT_CACHE``) and the worker's home."""
+    candidates = {p.resolve() for p in (Path.home(), home(), cache_dir())}
     return sorted(
         (p for p in candidates if p != Path("/") and p.is_dir()), key=lambda p: len(p.parts)
     )
+
+
+def _visible(path: Path) -> bool:
+    """Already there read-only: under one of the toolchain's directories."""
+    return any(path == Path(top) or Path(top) in path.parents for top in SYSTEM
+               if Path(top).is_dir() and not Path(top).is_symlink())  # fmt: skip
 
 
 def _tmpfs(path: Path) -> list[str]:
@@ -251,27 +269,37 @@ def _tmpfs(path: Path) -> list[str]:
     return ["--perms", perms, "--tmpfs", str(path)]
 
 
-def _bind(binds: list[tuple[Path, str]], roots: list[Path]) -> list[str]:
+def _bind(binds: list[tuple[Path, str]], made: set[Path] | None = None) -> list[str]:
+    """Bind each path at its own place, creating its missing parents 0755 first (bwrap
+    would make them 0700, which a task uid cannot enter)."""
     args: list[str] = []
-    made: set[Path] = set()
+    made = set(made or ())
+    private = {Path(p) for p in PRIVATE}
     for path, kind in binds:
-        args += _parents(path, roots, made)
+        for parent in reversed(path.parents):
+            if parent == Path("/") or parent in made or parent in private or _visible(parent):
+                continue
+            made.add(parent)
+            args += ["--perms", "0755", "--dir", str(parent)]
+        made.add(path)
         args += [kind, str(path), str(path)]
     return args
 
 
 def readable_paths(cwd: Path, env: dict[str, str]) -> list[Path]:
-    """What a command needs read-only at its own path: interpreters, its env,
-    alternates, and overnight's own package (its pytest plugins live there)."""
+    """What a command needs read-only at its own path: interpreters, its env (and the
+    build environment beside it), the directories on its PATH, alternates, and
+    overnight's own package (its pytest plugins live there)."""
     paths = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[1]]
     venv = env.get("VIRTUAL_ENV")
     if venv:
-        paths += [Path(venv), Path(f"{venv}.src")]
+        paths += [Path(venv), Path(f"{venv}.src"), Path(f"{venv}.build")]
         cfg = Path(venv, "pyvenv.cfg")
         for line in cfg.read_text().splitlines() if cfg.is_file() else []:
             key, _, value = line.partition("=")
             if key.strip() == "home" and value.strip():
                 paths.append(Path(value.strip()).parent)  # the base interpreter's prefix
+    paths += [Path(p) for p in env.get("PATH", "").split(":") if p.startswith("/")]
     return paths + alternates(cwd / ".git" / "objects")
 
 
@@ -288,9 +316,11 @@ def alternates(objects: Path, depth: int = 0) -> list[Path]:
     return found
 
 
-def task_uid(workspace: Path) -> int:
-    """A stable unprivileged uid for the task that owns this workspace."""
-    return UID_BASE + zlib.crc32(str(workspace).encode()) % UID_SPAN
+def task_uid(workspace: Path, role: str = "grading") -> int:
+    """A stable unprivileged uid for a task directory: even for the agent's commands,
+    odd for everything else, so the agent and the code it wrote never share one."""
+    slot = zlib.crc32(str(workspace).encode()) % (UID_SPAN // 2)
+    return UID_BASE + 2 * slot + (0 if role == "agent" else 1)
 
 
 def hand_over(path: Path, uid: int) -> None:
@@ -312,23 +342,6 @@ def hand_over(path: Path, uid: int) -> None:
                         stack.append(Path(entry.path))
                     elif entry.stat(follow_symlinks=False).st_uid != uid:
                         os.lchown(entry.path, uid, uid)
-
-
-def _under(path: Path, roots: list[Path]) -> bool:
-    return any(path == r or r in path.parents for r in roots)
-
-
-def _parents(path: Path, hidden: list[Path], made: set[Path]) -> list[str]:
-    """Create a bind target's missing parents 0755 (bwrap would make them 0700)."""
-    root = next((h for h in hidden if h in path.parents), None)
-    if root is None:
-        return []
-    args = []
-    for parent in reversed(path.parents):
-        if root in parent.parents and parent not in made:
-            made.add(parent)
-            args += ["--perms", "0755", "--dir", str(parent)]
-    return args
 
 
 def _procs(group: RunGroup | None) -> list[str]:

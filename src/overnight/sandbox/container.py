@@ -74,8 +74,10 @@ class ContainerSandbox:
         engine: str | None = None,
         model_endpoint: str | None = None,
         check: bool = True,
+        role: str = "grading",
     ) -> None:
         """``check=False`` skips asking the engine (for building commands in tests)."""
+        self.role = role
         self.image = image or os.environ.get("OVERNIGHT_CONTAINER_IMAGE") or DEFAULT_IMAGE
         self.limits = limits or Limits()
         self.model = Endpoint.parse(model_endpoint) if model_endpoint else None
@@ -103,7 +105,7 @@ class ContainerSandbox:
     ) -> Completed:
         access = access or Access()
         cwd = cwd.resolve()
-        uid = task_uid(cwd) if self.as_root else None
+        uid = task_uid(cwd, self.role) if self.as_root else None
         if uid is not None:
             for path in (cwd, *access.writable):
                 hand_over(path.resolve(), uid)

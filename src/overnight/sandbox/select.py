@@ -13,8 +13,9 @@ NAMES = ("auto", "bwrap", "container", "none")
 MODEL_ENDPOINT = "OVERNIGHT_MODEL_ENDPOINT"  # HOST:PORT the model socket forwards to
 
 
-def select_sandbox(name: str) -> Sandbox:
-    """``auto``: bwrap on Linux when installed, otherwise an error saying what to install."""
+def select_sandbox(name: str, role: str = "grading") -> Sandbox:
+    """``auto``: bwrap on Linux when installed, otherwise an error saying what to install.
+    ``role`` is ``agent`` for the agent's commands (they run as another uid)."""
     kind, _, arg = name.partition(":")
     endpoint = os.environ.get(MODEL_ENDPOINT) or None
     if kind == "none" and not arg:
@@ -37,11 +38,11 @@ def select_sandbox(name: str) -> Sandbox:
     if kind == "bwrap" and not arg:
         from overnight.sandbox.bwrap import BwrapSandbox
 
-        return BwrapSandbox(model_endpoint=endpoint)
+        return BwrapSandbox(model_endpoint=endpoint, role=role)
     if kind == "container":
         from overnight.sandbox.container import ContainerSandbox
 
-        return ContainerSandbox(image=arg or None, model_endpoint=endpoint)
+        return ContainerSandbox(image=arg or None, model_endpoint=endpoint, role=role)
     raise ConfigError(
         f"unknown sandbox '{name}': use 'auto', 'bwrap', 'container[:IMAGE]' or 'none'"
     )

@@ -114,4 +114,6 @@ def succeeds(args: list[str], cwd: Path | str | None = None) -> bool:
 def _failure(args: list[str], code: int, output: str) -> str:
     lines = output.strip().splitlines()
     detail = lines[-1] if lines else f"exit {code}"
+    while args and args[0] in ("--git-dir", "--work-tree", "--literal-pathspecs"):
+        args = args[1:] if args[0] == "--literal-pathspecs" else args[2:]
     return f"git {' '.join(args[:2])} failed: {detail}"

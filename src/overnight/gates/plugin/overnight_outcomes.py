@@ -1,21 +1,52 @@
-"""pytest plugin loaded by overnight (``-p overnight_outcomes``) to record
-per-node-id outcomes. Standalone on purpose: it runs inside the project's
-environment, where overnight itself is not installed.
+"""pytest plugin loaded by overnight to report per-node-id outcomes. Standalone on
+purpose: it runs inside the project's environment, where overnight itself is not
+installed. overnight copies it under a fresh random module name for every run
+(``-p overnight_outcomes_<token>``), so no file in the workspace can shadow it.
 
-OVERNIGHT_OUTCOMES  file to write the JSON results to
+Outcomes travel on a channel the code under test cannot rewrite: a unix socket
+the worker listens on and accepts exactly one connection from, which this
+plugin opens when pytest imports it (before any conftest or test module). Each
+record is sent as it happens (one JSON object per line); the worker keeps the
+worst outcome reported for a node, so a record forged later cannot undo a
+failure already sent. (Code under test can still lie inside the process; the
+canary tests overnight adds make that visible.)
+
+OVERNIGHT_OUTCOMES  the socket to connect to
 OVERNIGHT_SELECT    optional JSON list of node ids; only matching items run
                     (an id also selects its parametrizations and class members)
 OVERNIGHT_FIRST     optional JSON list of node ids run before all others
 OVERNIGHT_FAIL_FAST "1": stop the session as soon as one of those fails
+OVERNIGHT_PACKAGES  optional JSON list of the project's top-level import names:
+                    where each was imported from is reported at the end
 """
 
 import json
 import os
+import socket
+import sys
 
 _RANK = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 2, "failed": 3, "error": 4}
 _results: dict = {}
-_collect_errors: dict = {}
-_state: dict = {"first": [], "session": None, "stopped": False}
+_state: dict = {"first": [], "session": None, "stopped": False, "channel": None}
+
+
+def _connect():
+    path = os.environ.get("OVERNIGHT_OUTCOMES")
+    if not path or os.environ.get("PYTEST_XDIST_WORKER"):  # xdist: the controller reports
+        return None
+    channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    channel.connect(path)
+    return channel
+
+
+def _send(record):
+    channel = _state["channel"]
+    if channel is not None:
+        channel.sendall((json.dumps(record) + "\n").encode())
+
+
+_state["channel"] = _connect()
+_send({"kind": "start", "pid": os.getpid()})
 
 
 def _selected(nodeid, wanted):
@@ -51,7 +82,8 @@ def pytest_collection_modifyitems(session, config, items):
 
 def pytest_collectreport(report):
     if report.failed:
-        _collect_errors[report.nodeid or "<session>"] = _text(report)[:4000]
+        node = report.nodeid or "<session>"
+        _send({"kind": "collect_error", "node": node, "text": _text(report)[:4000]})
 
 
 def pytest_runtest_logreport(report):
@@ -81,22 +113,27 @@ def pytest_runtest_logreport(report):
             entry["text"] = _text(report)[-3000:]
         elif report.skipped and isinstance(report.longrepr, tuple):
             entry["message"] = str(report.longrepr[2])
+    _send({"kind": "outcome", "node": report.nodeid, **entry})
 
 
 def pytest_sessionfinish(session, exitstatus):
-    path = os.environ.get("OVERNIGHT_OUTCOMES")
-    if not path:
-        return
-    with open(path, "w") as f:
-        json.dump(
-            {
-                "outcomes": _results,
-                "collect_errors": _collect_errors,
-                "exitstatus": int(exitstatus),
-                "stopped": _state["stopped"],
-            },
-            f,
-        )
+    _send({"kind": "finish", "exitstatus": int(exitstatus), "stopped": _state["stopped"],
+           "imported": _imported()})  # fmt: skip
+
+
+def _imported():
+    """Where each of the project's packages was imported from (None: not imported)."""
+    names = _load("OVERNIGHT_PACKAGES") or []
+    found: dict = {}
+    for name in names:
+        module = sys.modules.get(name)
+        if module is None:
+            found[name] = None
+            continue
+        where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])),
+                                                          None)  # fmt: skip
+        found[name] = os.path.realpath(where) if where else None
+    return found
 
 
 def _message(report):

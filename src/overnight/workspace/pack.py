@@ -1,0 +1,139 @@
+"""Pack the agent's change, inside the sandbox: the only way a change leaves it.
+
+Run by ``change.take`` in the agent's workspace, as the agent's uid, with
+``python -I -S`` (standard library only, nothing from the workspace on the
+path)::
+
+    pack.py BASE_SHA OUT_DIR MAX_BYTES MAX_FILES
+
+It stages the working tree into a private index (so the agent's own index is
+left alone), lists what differs from the base commit, and writes to OUT_DIR:
+
+- ``change.tar``: every added or modified path as git stores it, a regular
+  file (mode 0644 or 0755) or a symlink (its target), nothing else;
+- ``change.json``: the deleted paths, the entries it refused to pack (nested
+  repositories), the size of the workspace on disk and its file count.
+
+Everything here runs under the agent's control (its git configuration, its
+files), so its output is data the worker checks before using, never trusts.
+"""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+
+GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "safe.directory",
+    "GIT_CONFIG_VALUE_0": "*",
+    "GIT_NO_REPLACE_OBJECTS": "1",
+    "GIT_TERMINAL_PROMPT": "0",
+    "LC_ALL": "C",
+}
+LOCKED = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+          "-c", "core.untrackedCache=false", "-c", "core.quotePath=false"]  # fmt: skip
+
+
+def git(args, env, data=None):
+    proc = subprocess.run(["git", *LOCKED, *args], input=data, env=env, capture_output=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise SystemExit(f"pack: git {args[0]} failed: {lines[-1] if lines else proc.returncode}")
+    return proc.stdout
+
+
+def disk_usage(root):
+    """(bytes, files) under ``root``, symlinks not followed; stops counting past 2**62."""
+    size = count = 0
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                count += 1
+                st = entry.stat(follow_symlinks=False)
+                size += st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+    return size, count
+
+
+def changed_entries(base, env):
+    """[(status, new mode, new sha, path)] from the staged tree against the base."""
+    out = git(["diff", "--cached", "--raw", "-z", "--no-renames", "--no-ext-diff",
+               "--no-textconv", "--full-index", base], env)  # fmt: skip
+    fields = out.split(b"\0")
+    entries = []
+    for meta, path in zip(fields[0::2], fields[1::2], strict=False):
+        if not meta:
+            continue
+        _, new_mode, _, new_sha, status = meta.decode().lstrip(":").split(" ")
+        entries.append((status[0], new_mode, new_sha, path.decode("utf-8", "surrogateescape")))
+    return entries
+
+
+def blobs(shas, env):
+    """The contents of blobs, in order, from one ``git cat-file --batch``."""
+    out = git(["cat-file", "--batch"], env, data="".join(f"{sha}\n" for sha in shas).encode())
+    found, at = [], 0
+    for _ in shas:
+        header_end = out.index(b"\n", at)
+        size = int(out[at:header_end].split(b" ")[2])
+        found.append(out[header_end + 1 : header_end + 1 + size])
+        at = header_end + 1 + size + 1
+    return found
+
+
+def sizes(shas, env):
+    query = "".join(f"{sha}\n" for sha in shas).encode()
+    out = git(["cat-file", "--batch-check=%(objectsize)"], env, data=query)
+    return [int(line) for line in out.split()]
+
+
+def main(base, out_dir, max_bytes, max_files):
+    tmp = tempfile.mkdtemp(prefix="pack-")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, **GIT_ENV}
+    env["GIT_INDEX_FILE"] = os.path.join(tmp, "index")
+    if os.path.isfile(".git/index") and not os.path.islink(".git/index"):
+        shutil.copyfile(".git/index", env["GIT_INDEX_FILE"])  # keeps git's stat cache
+    else:
+        git(["read-tree", base], env)
+    disk, count = disk_usage(".")
+    git(["add", "--all", "--", "."], env)
+    entries = changed_entries(base, env)
+    kept = [e for e in entries if e[0] != "D" and e[1] != "160000"]
+    total = sum(sizes([sha for _, _, sha, _ in kept], env)) if kept else 0
+    report = {
+        "deleted": [path for status, _, _, path in entries if status == "D"],
+        "refused": [[path, "a nested git repository"] for status, mode, _, path in entries
+                    if status != "D" and mode == "160000"],
+        "disk_bytes": disk, "disk_files": count, "bytes": total, "files": len(kept),
+    }  # fmt: skip
+    if total <= max_bytes and len(kept) <= max_files:
+        write_tar(os.path.join(out_dir, "change.tar"), kept, env)
+    with open(os.path.join(out_dir, "change.json"), "w") as f:
+        json.dump(report, f)
+
+
+def write_tar(path, entries, env):
+    contents = blobs([sha for _, _, sha, _ in entries], env)
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for (_, mode, _, name), data in zip(entries, contents, strict=True):
+            info = tarfile.TarInfo(name)
+            if mode == "120000":
+                info.type = tarfile.SYMTYPE
+                info.linkname = data.decode("utf-8", "surrogateescape")
+                tar.addfile(info)
+            else:
+                info.size, info.mode = len(data), 0o755 if mode == "100755" else 0o644
+                tar.addfile(info, io.BytesIO(data))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
