@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,10 +10,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from overnight.cli.eval import reason, results_table
 from overnight.errors import UsageError
-from overnight.evaluation import instance_spec, load_instances, run_eval
-from overnight.store import Store
+from overnight.evaluation import (
+    instance_repo,
+    instance_spec,
+    load_instances,
+    read_instances,
+    run_eval,
+    submit_instances,
+)
+from overnight.store import Store, Task
 from overnight.testing import make_repo
 from overnight.views import task_detail
 
@@ -51,7 +61,7 @@ def write_jsonl(path: Path, items: list[dict]) -> Path:
 @pytest.fixture
 def evaluation(tmp_path: Path):
     """A git repository of the fixture's base tree, a JSONL file with a gold and a
-    no-change instance, and a command agent that tells them apart by
+    no-change instance (its install a string), and a command agent that tells them apart by
     $OVERNIGHT_INSTANCE_ID. Returns (jsonl path, agent, records dir, repo)."""
     files = {
         str(p.relative_to(FIXTURE / "repo")): p.read_text()
@@ -62,9 +72,9 @@ def evaluation(tmp_path: Path):
     base = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
     ).stdout.strip()
-    jsonl = write_jsonl(
-        tmp_path / "instances.jsonl", [instance(repo, base, GOLD), instance(repo, base, NOOP)]
-    )
+    noop = instance(repo, base, NOOP)
+    (noop["install"],) = noop["install"]  # one command as a string: runs as one command
+    jsonl = write_jsonl(tmp_path / "instances.jsonl", [instance(repo, base, GOLD), noop])
     records = tmp_path / "records"
     records.mkdir()
     script = tmp_path / "agent.sh"
@@ -133,12 +143,15 @@ def overnight(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
 @pytest.mark.slow
 def test_cli_prints_a_table_and_json_of_the_results(evaluation, home: Path, tmp_path: Path):
     jsonl, agent, _, _ = evaluation
-    env = dict(os.environ)  # OVERNIGHT_HOME and OVERNIGHT_CACHE set by `home`
+    env = dict(os.environ, COLUMNS="200")  # OVERNIGHT_HOME and OVERNIGHT_CACHE set by `home`
     done = overnight("eval", "run", str(jsonl), "--agent", agent, env=env)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert any(GOLD in line and "ready" in line for line in lines), done.stdout
-    assert any(NOOP in line and "failed" in line and "tests" in line for line in lines)
+    (gold,) = [line.split() for line in lines if GOLD in line and NOOP not in line]
+    (noop,) = [line for line in lines if NOOP in line]
+    assert gold[2:4] == ["ready", "1"] and gold[4].endswith("s") and gold[5:] == ["-"]
+    assert "failed" in noop and "gates: tests failed after 3 attempt(s)" in noop, done.stdout
     assert "1 of 2 instance(s) READY" in done.stdout
 
     env["OVERNIGHT_HOME"] = str(tmp_path / "home-json")
@@ -147,7 +160,8 @@ def test_cli_prints_a_table_and_json_of_the_results(evaluation, home: Path, tmp_
     rows = {r["instance_id"]: r for r in json.loads(done.stdout)}
     assert set(rows) == {GOLD, NOOP}
     for row in rows.values():
-        assert {"instance_id", "status", "failing_gates", "seconds"} <= set(row)
+        assert {"instance_id", "status", "attempts", "failing_gates", "failure_reason",
+                "seconds"} <= set(row)  # fmt: skip
         assert isinstance(row["seconds"], float)
     assert rows[GOLD]["status"] == "ready" and rows[GOLD]["failing_gates"] == []
     assert rows[NOOP]["status"] == "failed" and "tests" in rows[NOOP]["failing_gates"]
@@ -168,7 +182,7 @@ def test_load_instances_names_a_missing_key(tmp_path: Path):
     item = base_instance(tmp_path)
     del item["base_commit"]
     path = write_jsonl(tmp_path / "missing.jsonl", [item])
-    with pytest.raises(UsageError, match=r"missing\.jsonl:1: missing base_commit"):
+    with pytest.raises(UsageError, match=rf"missing\.jsonl:1 \({GOLD}\): missing base_commit"):
         load_instances(path)
 
 
@@ -210,3 +224,147 @@ def test_an_empty_install_list_installs_nothing_and_says_pytest_is_missing(
     (row,) = run_eval(store, path, agent="command:true")
     assert row["status"] == "failed"
     assert "installs pytest" in row["failure_reason"]
+
+
+def test_an_install_string_is_one_command_and_a_list_a_list_of_commands(tmp_path: Path):
+    one, many = base_instance(tmp_path), {**base_instance(tmp_path), "instance_id": "b"}
+    one["install"] = "python -m pip install -e ."
+    many["install"] = ["python -m pip install pytest", "python -m pip install -e ."]
+    loaded = load_instances(write_jsonl(tmp_path / "install.jsonl", [one, many]))
+    assert [instance_spec(i).setup for i in loaded] == [[one["install"]], many["install"]]
+    assert instance_spec(one).setup == ["python -m pip install -e ."]  # unloaded, too
+    assert instance_spec(SWEBENCH_ROW).acceptance_tests == [
+        "tests/test_blueprints.py::test_dotted_name_not_allowed"
+    ]
+
+
+@pytest.mark.parametrize("install", [5, {"cmd": "make"}, ["make", 3]])
+def test_an_install_of_another_type_is_a_one_line_error_naming_line_and_instance(
+    tmp_path: Path, install
+):
+    bad = {**base_instance(tmp_path), "instance_id": "pkg__pkg-7", "install": install}
+    path = write_jsonl(tmp_path / "bad.jsonl", [base_instance(tmp_path), bad])
+    with pytest.raises(UsageError) as raised:
+        load_instances(path)
+    assert str(raised.value) == (
+        f"{path}:2 (pkg__pkg-7): install must be a command or a list of commands (strings)"
+    )
+
+
+SWEBENCH_ROW = {  # the fields a row of princeton-nlp/SWE-bench_Lite carries, trimmed
+    "repo": "pallets/flask",
+    "instance_id": "pallets__flask-4045",
+    "base_commit": "d8c37f43724cd9fb0870f77877b7c4c7e38a19e0",
+    "patch": "diff --git a/src/flask/blueprints.py b/src/flask/blueprints.py\n...",
+    "test_patch": "diff --git a/tests/test_blueprints.py b/tests/test_blueprints.py\n...",
+    "problem_statement": "\n\nRaise error when blueprint name contains a dot\nThis is "
+    "required since every dot is now significant since blueprints can be nested.\n",
+    "hints_text": "A plain ValueError is fine here.",
+    "created_at": "2021-05-13T21:32:41Z",
+    "version": "2.0",
+    "FAIL_TO_PASS": '["tests/test_blueprints.py::test_dotted_name_not_allowed"]',
+    "PASS_TO_PASS": '["tests/test_blueprints.py::test_blueprint_specific_error_handling"]',
+    "environment_setup_commit": "4346498c85848c53843b810537b83a8f6124c9d3",
+}
+
+
+def test_a_real_swebench_row_is_accepted_and_its_extra_fields_are_not_shown(tmp_path: Path):
+    (item,) = load_instances(write_jsonl(tmp_path / "lite.jsonl", [SWEBENCH_ROW]))
+    spec = instance_spec(item)
+    assert spec.title == "pallets__flask-4045: Raise error when blueprint name contains a dot"
+    assert spec.acceptance_tests == ["tests/test_blueprints.py::test_dotted_name_not_allowed"]
+    assert (spec.setup, spec.test_cmd) == (None, None)  # the project's detected setup
+    shown = spec.for_agent()
+    assert "ValueError" not in shown and "blueprints.py b/src" not in shown
+    assert "## Hints\n\nA plain ValueError is fine here." in instance_spec(item, hints=True)\
+        .description  # fmt: skip
+
+
+def test_a_github_owner_and_name_becomes_its_url_unless_it_is_a_local_path(tmp_path: Path):
+    assert instance_repo("pallets/flask", tmp_path) == "https://github.com/pallets/flask.git"
+    (tmp_path / "pallets" / "flask").mkdir(parents=True)
+    assert instance_repo("pallets/flask", tmp_path) == "pallets/flask"
+    assert instance_repo("../mirror", tmp_path) == "../mirror"
+    assert instance_repo("owner/..", tmp_path) == "owner/.."
+    assert instance_repo("git@host:x/y.git", tmp_path) == "git@host:x/y.git"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"FAIL_TO_PASS": "[not json"}, "FAIL_TO_PASS is a string but not a JSON list"),
+        ({"FAIL_TO_PASS": []}, "FAIL_TO_PASS is empty"),
+        ({"FAIL_TO_PASS": '["test_issue_24062"]'}, "not pytest node ids"),
+        ({"PASS_TO_PASS": {"a": 1}}, "PASS_TO_PASS must be a list of pytest node ids"),
+        ({"problem_statement": "  \n"}, "problem_statement must be a non-empty string"),
+        ({"test_cmd": ["pytest"]}, "test_cmd must be a command"),
+    ],
+)
+def test_a_malformed_field_is_one_line_naming_the_instance(tmp_path: Path, change, message):
+    path = write_jsonl(tmp_path / "x.jsonl", [{**SWEBENCH_ROW, **change}])
+    with pytest.raises(UsageError, match=rf"^{path}:1 \(pallets__flask-4045\): {message}"):
+        load_instances(path)
+
+
+def test_a_repeated_instance_id_and_a_non_object_line_are_refused(tmp_path: Path):
+    path = write_jsonl(tmp_path / "twice.jsonl", [SWEBENCH_ROW, SWEBENCH_ROW])
+    with pytest.raises(UsageError, match=r"twice\.jsonl:2 \(pallets__flask-4045\): the "
+                       r"instance id is already used at .*twice\.jsonl:1"):  # fmt: skip
+        load_instances(path)
+    path.write_text("[1, 2]\n")
+    with pytest.raises(UsageError, match=r"item 1: an instance is a JSON object, not int"):
+        load_instances(path)
+
+
+def test_a_json_list_of_instances_is_read_like_jsonl(tmp_path: Path):
+    path = tmp_path / "lite.json"
+    path.write_text(json.dumps([SWEBENCH_ROW, {**SWEBENCH_ROW, "instance_id": "b"}], indent=2))
+    assert [where for where, _ in read_instances(path)] == [
+        f"{path}: item 1 (pallets__flask-4045)", f"{path}: item 2 (b)"
+    ]  # fmt: skip
+
+
+def test_an_instance_that_cannot_be_queued_cancels_those_before_it(
+    store: Store, evaluation, tmp_path: Path
+):
+    jsonl, _, _, _ = evaluation
+    good, _ = (json.loads(line) for line in jsonl.read_text().splitlines())
+    missing = {**good, "instance_id": "missing-base", "base_commit": "f" * 40}
+    path = write_jsonl(tmp_path / "mixed.jsonl", [good, missing])
+    with pytest.raises(UsageError) as raised:
+        submit_instances(store, path, read_instances(path), agent="command:true")
+    assert str(raised.value).startswith(f"{path}:2 (missing-base): ")
+    assert str(raised.value).endswith("(1 instance(s) queued before it cancelled)")
+    assert "\n" not in str(raised.value)
+    with store.session() as session:
+        assert [t.status for t in session.query(Task).all()] == ["cancelled"]
+
+
+def test_the_table_reason_is_one_trimmed_line_and_a_dash_when_ready():
+    row = {"status": "failed", "failing_gates": [], "failure_reason": "setup: `pip install "
+           "-e .` exited 1:\nERROR: " + "x" * 200}  # fmt: skip
+    cell = reason(row)
+    assert cell.startswith("setup: `pip install -e .` exited 1: ERROR: x") and "\n" not in cell
+    assert len(cell) == 70 and cell.endswith("…")
+    assert reason({**row, "failure_reason": None, "failing_gates": ["lint", "tests"]}) \
+        == "failing gates: lint, tests"  # fmt: skip
+    assert reason({**row, "status": "ready", "failure_reason": None}) == "-"
+
+
+def test_the_table_keeps_one_line_a_row_and_whole_ids_in_a_narrow_terminal():
+    rows = [
+        {"instance_id": "scikit-learn__scikit-learn-13142", "task_id": 12, "status": "ready",
+         "attempts": 2, "seconds": 412.5, "failing_gates": [], "failure_reason": None},
+        {"instance_id": "django__django-11099", "task_id": 13, "status": "failed", "attempts": 1,
+         "seconds": 3.0, "failing_gates": [], "failure_reason": "setup: `python -m pip install "
+         "-e .` exited 1: ERROR: Could not find a version that satisfies the requirement"},
+    ]  # fmt: skip
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(results_table(rows))
+    lines = console.export_text().splitlines()
+    assert len(lines) == 3 and all(len(line) <= 80 for line in lines)
+    assert lines[1].split()[:6] == ["scikit-learn__scikit-learn-13142", "12", "ready", "2",
+                                    "412.5s", "-"]  # fmt: skip
+    assert lines[2].split()[:6] == ["django__django-11099", "13", "failed", "1", "3.0s",
+                                    "setup:"]  # fmt: skip
+    assert lines[2].rstrip().endswith("…")

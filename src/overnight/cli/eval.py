@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from overnight.cli import store
+from overnight.cli.tasks import STATUS_STYLE
 from overnight.evaluation import run_eval
+from overnight.queue import pending
+
+REASON = 70  # characters of a failure reason the table shows; --json has all of it
 
 
 @click.group("eval")
@@ -21,26 +27,49 @@ def eval_group() -> None:
 @eval_group.command("run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--agent", help="Agent for every instance (default: the configured one).")
-@click.option("--slots", default=1, show_default=True, help="Instances run at once.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def run(file: Path, agent: str | None, slots: int, as_json: bool) -> None:
-    """Import FILE.jsonl as tasks with hidden acceptance tests, run them, report."""
-    rows = run_eval(store(), file, agent=agent, slots=slots)
+@click.option("--slots", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Instances run at once.")  # fmt: skip
+@click.option("--hints", is_flag=True, help="Show the agent each instance's hints_text too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (full failure reasons).")
+def run(file: Path, agent: str | None, slots: int, hints: bool, as_json: bool) -> None:
+    """Import FILE (JSONL, or a JSON list) as tasks with hidden acceptance tests, run
+    them, report."""
+    tasks = store()
+    waiting = pending(tasks)
+    if waiting:
+        click.echo(f"warning: {waiting} task(s) already in this store's queue run too; set "
+                   "OVERNIGHT_HOME to an empty directory to evaluate apart", err=True)  # fmt: skip
+    rows = run_eval(tasks, file, agent=agent, slots=slots, hints=hints)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("instance", "task", "status", "failing gates", "time")
-    for r in rows:
-        table.add_row(
-            r["instance_id"],
-            str(r["task_id"]),
-            r["status"],
-            ", ".join(r["failing_gates"]) or "-",
-            f"{r['seconds']:.1f}s",
-        )
-    Console().print(table)
+    Console().print(results_table(rows))
     ready = sum(r["status"] == "ready" for r in rows)
     click.echo(f"{ready} of {len(rows)} instance(s) READY")
+
+
+def results_table(rows: list[dict[str, Any]]) -> Table:
+    """Borderless, one line a row: the reason is cut to the width the others leave."""
+    table = Table(box=None, pad_edge=False, padding=(0, 1))
+    for name in ("instance", "task", "status", "attempts", "time"):
+        table.add_column(name, no_wrap=True)
+    table.add_column("reason")
+    for r in rows:
+        style = STATUS_STYLE.get(r["status"], "")
+        table.add_row(r["instance_id"], str(r["task_id"]), Text(r["status"], style=style),
+                      str(r["attempts"]), f"{r['seconds']:.1f}s",
+                      Text(reason(r), no_wrap=True, overflow="ellipsis"))  # fmt: skip
+    return table
+
+
+def reason(row: dict[str, Any]) -> str:
+    """Why an instance is not READY, on one line, trimmed ('-' when it is)."""
+    if row["status"] == "ready":
+        return "-"
+    gates = ", ".join(row["failing_gates"])
+    text = " ".join((row["failure_reason"] or (f"failing gates: {gates}" if gates else "")
+                     or row["status"]).split())  # fmt: skip
+    return text if len(text) <= REASON else text[: REASON - 1] + "…"
 
 
 def register(main: click.Group) -> None:

@@ -1,14 +1,18 @@
 """The ``docs`` gate: a change that needs documentation comes with it.
 
-Documentation is needed when the spec asks for it (its text mentions docs,
-documentation, docstrings, a changelog or the README), or when the change
-alters the public API: public functions, classes or methods added, removed or
-given a new signature, or command-line options added. It is there when a
-documentation file changed (``paths``: docs/, Markdown and reST files, the
-README and changelog by default) or, for the API, when each changed function
-got a new or updated docstring.
+Documentation is needed when the spec asks for it (its text, web addresses
+left out, mentions docs, documentation, docstrings, a changelog or the
+README), or when the change alters the public API: public functions, classes
+or methods added, removed or given a new signature, or command-line options
+added. What counts as documentation is in ``documentation.py``: words added
+to a docs file, a changelog, a news fragment or a type stub (``paths``), or
+to a docstring of a changed Python file (module, class, function, method,
+property, private ones included).
 
-What the spec asks for blocks; an API change without docs only advises unless
+An API change is documented by its own new or updated docstring (a new
+command-line option by its ``help``), by documentation added in the same
+file, or by any documentation file the change adds words to. What the spec
+asks for blocks; an API change without docs only advises unless
 ``api_change = "blocking"`` (``"ignore"`` turns that check off).
 """
 
@@ -22,14 +26,20 @@ from typing import ClassVar
 
 from overnight.config import GateConfig
 from overnight.gates import FAIL, PASS, GateContext, GateOutcome
-from overnight.gates.changes import added_lines, is_test_path, source_files
-from overnight.gates.scope import matches
+from overnight.gates.changes import added_lines, is_test_path
+from overnight.gates.documentation import Place, adds_words, documentation
 
-DOC_PATHS = ["docs/**", "doc/**", "*.md", "*.rst", "README*", "CHANGELOG*", "CHANGES*",
-             "HISTORY*", "NEWS*"]  # fmt: skip
+DOC_PATHS = ["docs/**", "doc/**", "*.md", "*.rst", "*.pyi", "README*", "CHANGELOG*", "CHANGES*",
+             "HISTORY*", "NEWS*", "**/changelog.d/**", "**/newsfragments/**", "changelog/**",
+             "changes/**", "news/**", ".changes/**"]  # fmt: skip
 SPEC_ASKS = r"\b(document(?:ation|ed|s)?|docs|docstrings?|change ?log|readme)\b"
+URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 CLI_OPTION = re.compile(
     r"\b(?:click\.(?:option|argument)|typer\.(?:Option|Argument)|add_argument)\s*\("
+)
+WHERE = (
+    "the docstrings of what you changed (module, class, function, method or property), "
+    "the docs ({paths}), a changelog entry or a news fragment"
 )
 
 
@@ -48,6 +58,14 @@ class Api:
     signature: str
     doc: str | None
     line: int
+    options: list[int] = field(default_factory=list)  # lines of its command-line options
+
+
+@dataclass
+class ApiChange:
+    path: str
+    what: str
+    documented: bool  # by its own new or updated docstring, or its options' help
 
 
 class DocsGate:
@@ -57,33 +75,31 @@ class DocsGate:
         cfg = ctx.config.gate(self.name)
         assert isinstance(cfg, DocsConfig)
         command = f"docs: paths={','.join(cfg.paths)} api_change={cfg.api_change}"
-        asked = bool(re.search(cfg.spec_pattern, f"{ctx.spec.title}\n{ctx.spec.description}",
-                               re.IGNORECASE))  # fmt: skip
-        changes, documented = api_changes(ctx) if cfg.api_change != "ignore" or asked else ([], [])
-        doc_files = [p for p in ctx.changed if matches(p, cfg.paths)]
-        undocumented = [] if doc_files else [c for c in changes if c[0] not in documented]
+        asked = asks_for_docs(cfg.spec_pattern, f"{ctx.spec.title}\n{ctx.spec.description}")
+        places, idle = documentation(ctx, cfg.paths)
+        changes = api_changes(ctx) if cfg.api_change != "ignore" or asked else []
+        undocumented = [c for c in changes if not documents(places, c)]
         log = "\n".join(
             [f"spec asks for docs: {'yes' if asked else 'no'}",
-             *[f"API change: {what}" for _, what in changes],
-             *[f"documentation changed: {p}" for p in doc_files],
-             *[f"docstring changed: {name}" for name in documented]]
+             *[f"API change: {c.what}" + ("" if documents(places, c) else " (undocumented)")
+               for c in changes],
+             *[f"documentation: {place}" for place in places],
+             *[f"not documentation (adds no words): {path}" for path in idle]]
         )  # fmt: skip
-        if asked and not doc_files and not documented:
+        if asked and not places:
             return GateOutcome(
                 self.name, FAIL, "the spec asks for documentation, and none changed",
-                command=command, log=log,
-                feedback="The task asks for documentation. Update the docs or changelog ("
-                + ", ".join(cfg.paths[:5]) + ") or the docstrings of what you changed"
-                + (":\n" + "\n".join(f"- {what}" for _, what in changes) if changes else "."),
+                command=command, log=log, feedback=asked_feedback(cfg.paths, changes, idle),
             )  # fmt: skip
         if undocumented:
             return GateOutcome(
                 self.name, FAIL,
-                f"public API changed without documentation: {undocumented[0][1]}"
+                f"public API changed without documentation: {undocumented[0].what}"
                 + (f" and {len(undocumented) - 1} more" if len(undocumented) > 1 else ""),
                 command=command, log=log, blocking=cfg.api_change == "blocking",
-                feedback="These public API changes need documentation (a docstring, or the "
-                "docs/changelog):\n" + "\n".join(f"- {what}" for _, what in undocumented),
+                feedback="These public API changes need documentation (a docstring, a "
+                "command-line option's help, or the docs/changelog):\n"
+                + "\n".join(f"- {c.what}" for c in undocumented),
             )  # fmt: skip
         if asked or changes:
             return GateOutcome(self.name, PASS, "documentation changed with the change",
@@ -93,33 +109,83 @@ class DocsGate:
                            log=log)  # fmt: skip
 
 
-def api_changes(ctx: GateContext) -> tuple[list[tuple[str, str]], list[str]]:
-    """([(name, description)] of public API changes, [names whose docstring changed])."""
-    changes: list[tuple[str, str]] = []
-    documented: list[str] = []
+def asks_for_docs(pattern: str, text: str) -> bool:
+    """Whether the spec's text asks for documentation (a docs address is no request)."""
+    return bool(re.search(pattern, URL.sub(" ", text), re.IGNORECASE))
+
+
+def documents(places: list[Place], change: ApiChange) -> bool:
+    """An API change is documented by its own docstring, by documentation added to the
+    same file, or by any documentation file."""
+    return change.documented or any(p.docstring is None or p.path == change.path
+                                    for p in places)  # fmt: skip
+
+
+def asked_feedback(paths: list[str], changes: list[ApiChange], idle: list[str]) -> str:
+    out = ("The task asks for documentation, and this change adds none. Document it where "
+           "this project keeps documentation: " + WHERE.format(paths=", ".join(paths[:5]))
+           + ". Whitespace-only edits and unchanged docstrings do not count.")  # fmt: skip
+    if idle:
+        out += "\nThese changed files add no words: " + ", ".join(idle)
+    if changes:
+        out += "\nWhat changed:\n" + "\n".join(f"- {c.what}" for c in changes)
+    return out
+
+
+def api_changes(ctx: GateContext) -> list[ApiChange]:
+    """The public API changes of the changed, non-test, non-private Python files."""
+    changes: list[ApiChange] = []
     files = [p for p in ctx.changed
              if p.endswith(".py") and not is_test_path(p) and not is_private_module(p)]  # fmt: skip
+    added = added_lines(ctx.workspace, ctx.sha, files)
     for path in files:
-        old = public_api(ctx.base_source(path))
-        new = public_api(ctx.source(path))
+        source = ctx.source(path)
+        old, new = public_api(ctx.base_source(path)), public_api(source)
+        helped = help_lines(source)
+        lines = added.get(path, {})
         for name, api in new.items():
             was = old.get(name)
             where = f"{path}:{api.line}"
+            documented = self_documented(api, was, [n for n in api.options if n in lines], helped)
             if was is None:
-                changes.append((f"{path}:{name}", f"new public {name}{api.signature} ({where})"))
+                changes.append(ApiChange(path, f"new public {name}{api.signature} ({where})",
+                                         documented))  # fmt: skip
             elif was.signature != api.signature:
-                changes.append((f"{path}:{name}", f"{name} now takes {api.signature} ({where})"))
-            if api.doc and (was is None or was.doc != api.doc):
-                documented.append(f"{path}:{name}")
-        changes += [(f"{path}:{name}", f"{name} removed from {path}") for name in old
+                changes.append(ApiChange(path, f"{name} now takes {api.signature} ({where})",
+                                         documented))  # fmt: skip
+        changes += [ApiChange(path, f"{name} removed from {path}", False) for name in old
                     if name not in new]  # fmt: skip
-    for path, lines in added_lines(ctx.workspace, ctx.sha, source_files(files, ctx.workspace))\
-            .items():  # fmt: skip
-        for number, text in lines.items():
-            if CLI_OPTION.search(text):
-                changes.append((f"{path}:cli:{number}", f"command-line option added at "
-                                f"{path}:{number}: {text.strip()[:80]}"))  # fmt: skip
-    return changes, documented
+        changes += [ApiChange(path, f"command-line option added at {path}:{number}: "
+                              f"{text.strip()[:80]}", number in helped)
+                    for number, text in lines.items() if CLI_OPTION.search(text)]  # fmt: skip
+    return changes
+
+
+def self_documented(api: Api, was: Api | None, options: list[int], helped: set[int]) -> bool:
+    """A new or updated docstring; or, for a command, help on each option it gained."""
+    if api.doc and (was is None or adds_words(was.doc or "", api.doc)):
+        return True
+    return bool(options) and all(n in helped for n in options)
+
+
+def help_lines(source: str | None) -> set[int]:
+    """Lines where a call given a non-blank ``help=`` text starts (a command-line option
+    with its help: what ``--help`` shows is its documentation)."""
+    try:
+        tree = ast.parse(source or "")
+    except (SyntaxError, ValueError):
+        return set()
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and any(
+            k.arg == "help" and not _blank(k.value) for k in node.keywords
+        ):
+            lines |= {node.lineno, node.func.end_lineno or node.lineno}
+    return lines
+
+
+def _blank(value: ast.expr) -> bool:
+    return isinstance(value, ast.Constant) and (value.value is None or not str(value.value).strip())
 
 
 def is_private_module(path: str) -> bool:
@@ -157,4 +223,7 @@ def _public(name: str) -> bool:
 
 def _api(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Api:
     returns = f" -> {ast.unparse(node.returns)}" if node.returns else ""
-    return Api(f"({ast.unparse(node.args)}){returns}", ast.get_docstring(node), node.lineno)
+    options = [d.lineno for d in node.decorator_list if isinstance(d, ast.Call)
+               and CLI_OPTION.search(ast.unparse(d.func) + "(")]  # fmt: skip
+    return Api(f"({ast.unparse(node.args)}){returns}", ast.get_docstring(node), node.lineno,
+               options)  # fmt: skip
