@@ -15,7 +15,6 @@ import pytest
 
 from overnight.sandbox import Completed
 from overnight.sandbox.bwrap import BwrapSandbox, task_uid
-from overnight.testing import make_repo
 from overnight.workspace import git
 
 from .conftest import host_processes, need_cgroup, processes_of
@@ -295,19 +294,27 @@ def test_open_files_are_limited(make_sandbox, workspace, environ):
     assert done.output.strip() == "EMFILE True"
 
 
-def test_a_shared_clone_reads_its_borrowed_objects_but_cannot_write_them(
+def test_files_a_command_writes_do_not_decide_what_the_next_one_sees(
     make_sandbox, sandbox_home, environ, tmp_path
 ):
-    origin = make_repo(tmp_path / "origin", {"a.txt": "one\n"})
-    cache = tmp_path / "cache" / "repos" / "origin.git"
-    git(["clone", "--bare", "--quiet", str(origin), str(cache)])
+    """git alternates and a pyvenv.cfg in the workspace once chose extra read-only
+    binds: a command could name any host folder and read it in the next command."""
+    secret_dir = tmp_path / "host-secrets"
+    secret_dir.mkdir()
+    secret = f"bind-canary-{os.urandom(8).hex()}"
+    (secret_dir / "key.txt").write_text(secret)
     clone = sandbox_home / "workspaces" / "9-r1"
-    git(["clone", "--shared", "--quiet", str(cache), str(clone)])
-    done = make_sandbox().run(
-        f"git log --format=%s; cat a.txt; touch {cache}/objects/probe",
-        cwd=clone,
-        env=environ,
-        timeout=30,
+    git(["init", "--quiet", str(clone)])
+    venv = clone / "venv"
+    plant = (
+        f"mkdir -p .git/objects/info {venv} && echo {secret_dir} > .git/objects/info/alternates"
+        f" && printf 'home = {secret_dir}/bin\\n' > {venv}/pyvenv.cfg"
+        f" && ln -s {secret_dir} {venv}/bin"
     )
-    assert done.output.splitlines()[:2] == ["initial commit", "one"], done.output
-    assert f"touch: cannot touch '{cache}/objects/probe': Read-only file system" in done.output
+    sandbox = make_sandbox()
+    assert sandbox.run(plant, cwd=clone, env=environ, timeout=30).exit_code == 0
+    env = {**environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv}/bin:{environ['PATH']}"}
+    done = sandbox.run(f"cat {secret_dir}/key.txt; cat {venv}/bin/key.txt", cwd=clone,
+                       env=env, timeout=30)  # fmt: skip
+    assert secret not in done.output
+    assert f"cat: {secret_dir}/key.txt: No such file or directory" in done.output

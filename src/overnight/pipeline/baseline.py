@@ -1,11 +1,24 @@
-"""The baseline: what the gates see on the base commit (test patches applied)."""
+"""The baseline: what the gates see on the base commit (test patches applied).
+
+A base that cannot run its own tests is the environment's problem, found here
+before any agent runs and never handed to an agent as feedback: the project's
+own packages missing or imported from somewhere else than the clone, or
+nothing outside the acceptance tests collected without errors.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
+
 from overnight.gates import Baseline, GateContext
 from overnight.gates.lint import run_lint
-from overnight.gates.pytest_run import run_suite
+from overnight.gates.pytest_run import PASSED, Suite, run_suite
 from overnight.gates.runner import measure_gates
+from overnight.spec.model import patched_files
+
+MISSING_MODULE = re.compile(r"No module named '([\w.]+)'")
 
 
 def measure_baseline(ctx: GateContext) -> tuple[Baseline, str]:
@@ -22,9 +35,11 @@ def measure_baseline(ctx: GateContext) -> tuple[Baseline, str]:
         logs.append(f"$ {run.command}\n{run.completed.output}\n[exit {run.completed.exit_code}]")
     if not suite.recorded:
         run = suite.runs[-1]
-        baseline.tests_error = (f"'{run.command}' gave no per-test results (exit "
-                                f"{run.completed.exit_code}): check test_cmd, and that setup "
-                                "installs pytest")  # fmt: skip
+        baseline.tests_error = (f"'{run.command}' gave no per-test results on the base "
+                                f"(exit {run.completed.exit_code}): check test_cmd, and that "
+                                "setup installs pytest")  # fmt: skip
+    else:
+        baseline.tests_error = environment_problem(suite, ctx)
     baseline.tests = suite.outcomes
     baseline.acceptance = {node: suite.outcome(node) for node in ctx.spec.acceptance_tests}
     if ctx.config.lint_cmd:
@@ -43,3 +58,46 @@ def measure_baseline(ctx: GateContext) -> tuple[Baseline, str]:
     if gate_log:
         logs.append(gate_log)
     return baseline, "\n\n".join(logs)
+
+
+def environment_problem(suite: Suite, ctx: GateContext) -> str | None:
+    """Why the base cannot run its own tests (None: it can)."""
+    packages = set(ctx.pinned.packages) if ctx.pinned else set()
+    texts = [
+        *(t for r in suite.runs for t in r.collect_errors.values()),
+        *(v.get("text", "") for v in suite.outcomes.values() if v["outcome"] == "error"),
+    ]
+    for text in texts:
+        found = MISSING_MODULE.search(text)
+        if found and found.group(1).split(".")[0] in packages:
+            return f"the project cannot be imported on the base: {first_error(text)}"
+    roots = [ctx.path, *(Path(ctx.environ[k]) for k in ("VIRTUAL_ENV",) if k in ctx.environ)]
+    for run in suite.runs:
+        for name, where in run.imported.items():
+            if where and not any(_under(where, root) for root in roots):
+                return (f"the package under test '{name}' was imported from {where}, not from "
+                        "the grading clone: the setup installs it somewhere tests do not see "
+                        "the clone's code")  # fmt: skip
+    acceptance = {n.split("::", 1)[0] for n in ctx.spec.acceptance_tests}
+    acceptance |= {f for p in ctx.spec.test_patches for f in patched_files(p.text)}
+
+    def elsewhere(node: str) -> bool:
+        return node.split("::", 1)[0] not in acceptance
+
+    errors = [t for r in suite.runs for k, t in r.collect_errors.items() if elsewhere(k)]
+    passed = any(v["outcome"] == PASSED for k, v in suite.outcomes.items() if elsewhere(k))
+    if errors and not passed:
+        return f"no test of the base runs, every one errors: {first_error(errors[0])}"
+    return None
+
+
+def first_error(text: str) -> str:
+    """The line of a pytest report that says what went wrong."""
+    lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    fallback = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines or fallback or ["no detail"])[-1][:300]
+
+
+def _under(path: str, root: Path) -> bool:
+    real = os.path.realpath(root)
+    return path == real or path.startswith(real.rstrip("/") + "/")

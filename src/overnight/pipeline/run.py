@@ -19,7 +19,7 @@ from pathlib import Path
 
 from overnight.agents import AgentContext, Interrupted, Turn, get_agent
 from overnight.config import DEPENDENCY_FILES, ProjectConfig, cache_dir, home
-from overnight.environment import Environment, ensure_environment
+from overnight.environment import Environment, Layer, ensure_environment
 from overnight.errors import (
     InfrastructureError,
     LeaseLost,
@@ -37,12 +37,12 @@ from overnight.gates import (
     blocking_failures,
     run_gates,
 )
-from overnight.gates.feedback import condense
+from overnight.gates.feedback import condense, trim
 from overnight.pipeline.baseline import measure_baseline
 from overnight.pipeline.grading import GradingClone
 from overnight.pipeline.recorder import Interruption, Recorder
 from overnight.queue import Claim, guard
-from overnight.sandbox import Access, Granted, get_sandbox
+from overnight.sandbox import Access, Completed, Granted, get_sandbox
 from overnight.spec import Spec
 from overnight.store import Run, Store, TaskStatus, now
 from overnight.workspace import RepoCache, Workspace, read_files
@@ -109,7 +109,6 @@ class Pipeline:
             resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
             store.event(session, task.id, "run-started", f"run {run.number} started{resumed}",
                         run.id)  # fmt: skip
-        self.agent_sandbox = get_sandbox(self.config.sandbox, role="agent")
         self.deadline = time.monotonic() + self.spec.budget.minutes * 60
         root = paths.workspace(self.task_id, self.run_number)
         self.work_path, self.meta = root, root.with_suffix(".meta")
@@ -166,14 +165,57 @@ class Pipeline:
                                      separate=True)  # fmt: skip
             self.grading = GradingClone(grade, self.spec)
             self.pinned = self.grading.pinned()
-            assert grade.git_dir is not None  # graded commands may read it, never write it
-            self.sandbox = Granted(get_sandbox(self.config.sandbox),
-                                   Access(readable=(grade.git_dir,)))  # fmt: skip
             self.env = self.environment(cache)
+            self.sandboxes(grade)
+            self.agent_layer = self.layer(self.work_path)
+            self.grade_layer = self.layer(self.grade_path)
             rec.log = self.env.log
+            installed = self.install_agent()
+            if installed is not None:
+                rec.log += (f"$ {installed.command}\n{installed.output}\n"
+                            f"[exit {installed.exit_code}]\n")  # fmt: skip
+            self.check_installed(installed)
             state = "built" if self.env.built else "reused from the cache"
             env = "inherited" if self.env.path is None else state
             rec.summary = f"clones at {self.base_sha[:10]}; environment {env}"
+
+    def sandboxes(self, grade: Workspace) -> None:
+        """Graded commands may read the grading clone's git dir and the environment; the
+        agent's, the environment and write its own virtualenv (it may reinstall)."""
+        assert grade.git_dir is not None
+        env = self.env.access().readable
+        self.sandbox = Granted(get_sandbox(self.config.sandbox),
+                               Access(readable=(grade.git_dir, *env)))  # fmt: skip
+        layer = (self.work_path.with_name(f"{self.work_path.name}.venv"),) if self.env.path else ()
+        self.agent_sandbox = Granted(get_sandbox(self.config.sandbox, role="agent"),
+                                     Access(readable=env, writable=layer))  # fmt: skip
+
+    def layer(self, clone: Path) -> Layer | None:
+        """The clone's own virtualenv (None: the worker's Python is used as it is)."""
+        if self.env.path is None:
+            return None
+        layer = self.env.layer(clone)
+        layer.create()
+        return layer
+
+    def install_agent(self) -> Completed | None:
+        """Install the project from the agent's clone into its virtualenv."""
+        if self.agent_layer is None:
+            return None
+        return self.agent_layer.install(self.agent_sandbox, self.command_timeout(), self.cancel)
+
+    @staticmethod
+    def check_installed(done: Completed | None) -> None:
+        if done is not None and not done.ok:
+            raise RunFailed(f"environment: the project does not install from a clone of "
+                            f"the base: {_last_line(done.output)}")  # fmt: skip
+
+    def install_candidate(self) -> Completed | None:
+        """Install the project from the grading clone as it is now (None: nothing to do)."""
+        if self.grade_layer is None:
+            return None
+        self.grade_layer.create()
+        return self.grade_layer.install(self.sandbox, self.command_timeout(), self.cancel)
 
     def environment(self, cache: Path) -> Environment:
         if self.config.environment == "inherit":
@@ -185,7 +227,8 @@ class Pipeline:
 
         files = read_files(cache, self.base_sha, DEPENDENCY_FILES)
         return ensure_environment(self.config, files, self.paths.cache / "envs", checkout,
-                                  self.sandbox, self.command_timeout())  # fmt: skip
+                                  get_sandbox(self.config.sandbox),
+                                  self.command_timeout())  # fmt: skip
 
     def measure_baseline(self) -> Baseline:
         self.patched_tree = self.grading.patched_tree()
@@ -194,19 +237,24 @@ class Pipeline:
         self.check_cancel()
         with self.record.step("baseline") as rec:
             self.grading.check_out_patched()
+            installed = self.install_candidate()
+            if installed is not None and not installed.ok:
+                rec.log = installed.output
+                raise RunFailed(f"environment: the project does not install at the base: "
+                                f"{_last_line(installed.output)}")  # fmt: skip
             baseline, rec.log = measure_baseline(self.gate_context(Baseline(), [], self.base_sha))
             self.grading.reset()
             self.record.artifact("baseline.json", json.dumps(asdict(baseline), indent=1))
             rec.summary = (f"{len(baseline.passing())} of {len(baseline.tests)} tests pass on "
                            f"the base; {len(baseline.lint)} lint finding(s)")  # fmt: skip
+            if baseline.tests_error:
+                raise RunFailed(f"environment: {baseline.tests_error}")
             passing = [n for n, o in baseline.acceptance.items() if o == "passed"]
             if passing:
                 raise RunFailed(
                     f"baseline: acceptance test(s) already pass on the base, so "
                     f"they prove nothing: {', '.join(passing)}; sharpen the spec"
                 )
-            if baseline.tests_error:
-                raise RunFailed(f"baseline: {baseline.tests_error}")
         return baseline
 
     def start_from_previous_run(self) -> str:
@@ -253,7 +301,8 @@ class Pipeline:
             context = AgentContext(
                 task_id=self.task_id, run_number=self.run_number, attempt=attempt,
                 workspace=self.work.path, spec_file=spec_file, feedback=feedback,
-                sandbox=self.agent_sandbox, environ=self.env.environ(self.work.path, passthrough),
+                sandbox=self.agent_sandbox,
+                environ=self.env.environ(self.work.path, passthrough, self.agent_layer),
                 timeout=self.agent_timeout(), instance_id=self.spec.instance_id,
                 cancel=self.cancel, pause=self.pause, on_turn=self.save_turn,
                 recorded_turns=recorded,
@@ -320,6 +369,7 @@ class Pipeline:
         )
         if change.strip():  # a diff overnight made from a checked change
             self.work.git(["apply", "--whitespace=nowarn", "--binary", "-"], input=change + "\n")
+        self.check_installed(self.install_agent())
 
     def grade(self, attempt: int) -> tuple[list[GateOutcome], str | None]:
         self.check_cancel()
@@ -339,6 +389,12 @@ class Pipeline:
             self.record.artifact(f"diff-attempt-{attempt}.diff", grade.diff(self.base_sha, sha))
             changes = grade.diff(self.patched_tree, sha)
             self.record.artifact(f"changes-attempt-{attempt}.diff", changes)
+            installed = self.install_candidate()
+            if installed is not None and not installed.ok:
+                results = [_install_failed(installed)]
+                self.record.gates(results, attempt, sha)
+                rec.summary = f"{sha[:10]}: {results[0].summary}"
+                return results, sha
             ctx = self.gate_context(self.baseline, changed, sha)
             ctx.protected = self.config.protected + self.grading.protected_files()
             results = run_gates(ctx)
@@ -403,7 +459,8 @@ class Pipeline:
         grade = self.grading.workspace
         return GateContext(
             workspace=grade, spec=self.spec, config=self.config, baseline=baseline,
-            sandbox=self.sandbox, environ=self.env.environ(grade.path), changed=changed,
+            sandbox=self.sandbox, environ=self.env.environ(grade.path, layer=self.grade_layer),
+            changed=changed,
             protected=list(self.config.protected), sha=sha, timeout=self.command_timeout(),
             cancel=self.cancel, repo=self.repo, pinned=self.pinned,
         )  # fmt: skip
@@ -438,3 +495,17 @@ class Pipeline:
         """After a step's commands: were they killed (cancel, or a stop past its grace)?"""
         if self.cancel.is_set():
             raise Paused() if self.pause.is_set() else Cancelled()
+
+
+def _last_line(output: str) -> str:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
+
+
+def _install_failed(done: Completed) -> GateOutcome:
+    return GateOutcome(
+        "install", FAIL, f"the change does not install: {_last_line(done.output)}",
+        command=done.command, exit_code=done.exit_code, duration=done.duration, log=done.output,
+        feedback="The project no longer installs with your change (the same install the "
+        "setup does, offline):\n" + trim(done.output, 1500),
+    )  # fmt: skip

@@ -5,8 +5,7 @@ What a command sees (an allowlist; nothing else of the host exists inside):
 - the toolchain read-only: ``/usr``, ``/etc``, ``/opt``, ``/sys`` and the
   ``/bin``, ``/lib*`` links; the Python interpreters, the cached environment in
   ``$VIRTUAL_ENV`` (and its build environment), overnight's own package (its
-  pytest plugins), the directories on ``PATH``, and the object stores a
-  workspace borrows through git alternates, each at its own path;
+  pytest plugins) and the directories on ``PATH``, each at its own path;
 - its working directory writable, plus what ``Access`` names (writable or
   read-only); a fresh ``/tmp``, ``/var/tmp`` and ``/run``; ``$OVERNIGHT_HOME``,
   ``$OVERNIGHT_CACHE`` and the worker's home hidden again if a bind contains
@@ -233,10 +232,11 @@ def mounts(
     for private in PRIVATE:
         args += _tmpfs(Path(private))
     writable = {p.resolve() for p in (cwd, *access.writable)}
-    readable = {p.resolve() for p in (*readable_paths(cwd, env), *access.readable)} - writable
+    readable = {p.resolve() for p in (*readable_paths(cwd, env), *access.readable)
+                if not _inside(p, writable)} - writable  # fmt: skip
     binds = [(p, "--bind") for p in writable if p.exists()]
-    binds += [(p, "--ro-bind") for p in readable if p.exists() and not _visible(p)
-              and not any(w == p or w in p.parents for w in writable)]  # fmt: skip
+    binds += [(p, "--ro-bind") for p in readable
+              if p.exists() and not _visible(p) and not _inside(p, writable)]  # fmt: skip
     binds.sort(key=lambda b: len(b[0].parts))
     args += _bind(binds)
     # a bind that contains overnight's state or the worker's home brought it back: hide it
@@ -256,6 +256,13 @@ def hidden_dirs() -> list[Path]:
     return sorted(
         (p for p in candidates if p != Path("/") and p.is_dir()), key=lambda p: len(p.parts)
     )
+
+
+def _inside(path: Path, roots: set[Path]) -> bool:
+    """Under one of ``roots``, judged on the path as written (a symlink a command made
+    inside a writable tree must not lead a bind elsewhere)."""
+    path = Path(os.path.abspath(path))
+    return any(path == r or r in path.parents for r in roots)
 
 
 def _visible(path: Path) -> bool:
@@ -287,33 +294,17 @@ def _bind(binds: list[tuple[Path, str]], made: set[Path] | None = None) -> list[
 
 
 def readable_paths(cwd: Path, env: dict[str, str]) -> list[Path]:
-    """What a command needs read-only at its own path: interpreters, its env (and the
-    build environment beside it), the directories on its PATH, alternates, and
-    overnight's own package (its pytest plugins live there)."""
+    """What a command needs read-only at its own path: the interpreters, its
+    virtualenv (and the build environment beside it), the directories on its PATH
+    and overnight's own package (its pytest plugins live there). Only paths the
+    worker chose: nothing a command wrote (a pyvenv.cfg, git alternates) decides
+    what another command may see."""
     paths = [Path(sys.base_prefix), Path(sys.prefix), Path(__file__).resolve().parents[1]]
     venv = env.get("VIRTUAL_ENV")
     if venv:
-        paths += [Path(venv), Path(f"{venv}.src"), Path(f"{venv}.build")]
-        cfg = Path(venv, "pyvenv.cfg")
-        for line in cfg.read_text().splitlines() if cfg.is_file() else []:
-            key, _, value = line.partition("=")
-            if key.strip() == "home" and value.strip():
-                paths.append(Path(value.strip()).parent)  # the base interpreter's prefix
+        paths += [Path(venv), Path(f"{venv}.build")]
     paths += [Path(p) for p in env.get("PATH", "").split(":") if p.startswith("/")]
-    return paths + alternates(cwd / ".git" / "objects")
-
-
-def alternates(objects: Path, depth: int = 0) -> list[Path]:
-    """The object stores a clone borrows (``git clone --shared``), transitively."""
-    listing = objects / "info" / "alternates"
-    if depth > 4 or not listing.is_file():
-        return []
-    found = []
-    for line in listing.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            store = (objects / line.strip()).resolve()
-            found += [store, *alternates(store, depth + 1)]
-    return found
+    return paths
 
 
 def task_uid(workspace: Path, role: str = "grading") -> int:

@@ -6,7 +6,7 @@ the task uid when the worker is root), ``start``, ``wait``, ``logs``,
 ``inspect`` (was it OOM-killed?), and ``rm -f`` always, also on timeout or
 cancel. ``run --rm`` is avoided: its exit code through podman's docker socket
 was seen wrong. Mounts are the same as bwrap's: the workspace read-write, the
-interpreters, the cached environment and the git alternates read-only at
+interpreters and the cached environment read-only at
 their own paths. The environment reaches the container as ``-e NAME`` with
 values in the CLI's own environment, never on a command line.
 
