@@ -10,8 +10,9 @@ from gatekit import config, context
 
 from overnight.gates import ERROR, FAIL, PASS
 from overnight.gates.audit import pins
-from overnight.gates.secretscan import scan_line
+from overnight.gates.secretscan import scan_line, scan_passed
 from overnight.gates.security import SecurityGate
+from overnight.masking import Mask
 from overnight.testing.advisories import AdvisoryServer
 
 CALC = "def add(a, b):\n    return a + b\n"
@@ -218,3 +219,19 @@ def test_a_change_without_the_passed_key_passes(tmp_path, monkeypatch):
     result = SecurityGate().check(ctx)
     assert result.verdict == PASS, result.summary
     assert "$SERVICE_TOKEN" in (result.command or "")
+
+
+def test_a_short_key_of_random_letters_alone_is_recognised():
+    assert scan_line(f"OPENAI_API_KEY={fake_key('sk-', 17, LETTERS)}") is not None
+    assert scan_line('loader = "sk-rotatingPlaneAnimation"') is None
+
+
+def test_the_mask_of_a_passed_key_counts_as_the_key():
+    """A change restored from the store after an interruption holds the mask."""
+    mask = Mask.of({"agent_env": ["SERVICE_TOKEN"]}, {"SERVICE_TOKEN": fake_key("", 24, ALNUM)})
+    found = scan_passed(["notes.txt"], {"notes.txt": {3: "token: [redacted $SERVICE_TOKEN]"}}, mask)
+    assert [str(s) for s in found] == [
+        "notes.txt:3: the value of $SERVICE_TOKEN, a key passed on purpose (agent_env or the "
+        "model key)"
+    ]
+    assert scan_passed(["notes.txt"], {"notes.txt": {3: "token: [redacted]"}}, mask) == []

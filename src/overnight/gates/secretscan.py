@@ -35,9 +35,9 @@ KEY_FORMATS: list[tuple[str, re.Pattern[str]]] = [
     ("JSON web token", re.compile(r"\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[\w-]{10,}")),
     ("password in a URL", re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s:@$<{]{3,}@")),
 ]
-# Model providers' keys: a prefix, then a random part of 17 characters or more (so a
-# whole key from 20), which must look random: a run of 8 letters and digits holding
-# both (``sk-learn``, ``sk-fading-circle`` or ``xai-grok-beta`` do not).
+# Model providers' keys: a prefix, then a part of 17 characters or more (so a whole key
+# from 20) that must look random (``_random_run``): ``sk-learn``, ``sk-fading-circle``
+# or ``xai-grok-beta`` do not.
 PROVIDER_KEYS: list[tuple[str, re.Pattern[str]]] = [
     ("Anthropic key", re.compile(r"\bsk-ant-(?:[a-z]+\d*-)?([A-Za-z0-9_-]{17,})")),
     ("OpenAI-style key (sk-)", re.compile(  # OpenAI, OpenRouter, DeepSeek, LiteLLM...
@@ -126,8 +126,13 @@ def scan_line(text: str) -> tuple[str, str] | None:
 
 
 def _random_run(value: str) -> bool:
-    """Some run of 8 or more letters and digits holds both (words joined by dashes do not)."""
-    return any(_mixed(run) for run in re.findall(r"[A-Za-z0-9]{8,}", value))
+    """Some run of 8 or more letters and digits holds both, or one of 12 or more letters
+    is a third or more of each case (words joined by dashes, or camelCase, are neither)."""
+    for run in re.findall(r"[A-Za-z0-9]{8,}", value):
+        upper, lower = sum(c.isupper() for c in run), sum(c.islower() for c in run)
+        if _mixed(run) or (len(run) >= 12 and min(upper, lower) >= len(run) / 3):
+            return True
+    return False
 
 
 def _mixed(value: str) -> bool:
