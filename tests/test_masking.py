@@ -27,7 +27,7 @@ from overnight.masking import Mask, key_variables
 from overnight.store import Artifact, Event, GateResult, Run, Store, Task
 from overnight.store import Turn as TurnRow
 from overnight.testing import make_repo
-from overnight.views import task_detail
+from overnight.views import logs, task_detail
 from overnight.web import WebConfig, create_app
 from overnight.web.server import background
 
@@ -102,7 +102,10 @@ def a_task(store: Store) -> tuple[int, int]:
         return task.id, run.id
 
 
-def test_every_row_a_run_writes_is_masked_before_it_reaches_the_database(store, monkeypatch, home):
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+def test_every_row_a_run_writes_is_masked_before_it_reaches_the_database(
+    store, database, monkeypatch, home
+):
     key = make_key()
     monkeypatch.setenv(VARIABLE, key)
     task_id, run_id = a_task(store)
@@ -126,8 +129,22 @@ def test_every_row_a_run_writes_is_masked_before_it_reaches_the_database(store, 
                   json.dumps(turn.request), json.dumps(turn.response),
                   task.failure_reason or ""]  # fmt: skip
     assert all(MASKED in t and key not in t for t in texts), texts
-    store.engine.dispose()
-    assert key.encode() not in database_bytes(home)
+    if database == "sqlite":
+        store.engine.dispose()
+        assert key.encode() not in database_bytes(home)
+
+
+def test_the_views_mask_rows_written_before_masking_existed(store, monkeypatch):
+    key = make_key()
+    task_id, run_id = a_task(store)
+    with store.session() as session:  # written by a process that did not know the key
+        store.artifact(session, task_id, "crash.log", f"boom {key}", run_id)
+    monkeypatch.setenv(VARIABLE, key)
+    with store.session() as session:
+        task = store.task(session, task_id)
+        shown = logs(session, task) + [("detail", json.dumps(task_detail(session, task)))]
+    assert ("run 1 · crash.log", f"boom {MASKED}") in shown
+    assert all(key not in text for _, text in shown)
 
 
 def database_bytes(home: Path) -> bytes:
