@@ -104,7 +104,7 @@ def secrets_part(ctx: GateContext, cfg: SecurityConfig, mask: Mask) -> Part:
     commands, found = [], []
     if mask:  # every changed file, binary ones too; no exclusion or marker applies
         names = ", ".join(f"${name}" for name, _ in mask.keys)
-        commands.append(f"passed keys ({names}) in {len(ctx.changed)} changed file(s)")
+        commands.append(f"the task's keys ({names}) in {len(ctx.changed)} changed file(s)")
         every = added_lines(ctx.workspace, ctx.sha, ctx.changed, binary=True)
         found += scan_passed(ctx.changed, every, mask)
     if cfg.secrets:
