@@ -10,8 +10,9 @@ from gatekit import config, context
 
 from overnight.gates import ERROR, FAIL, PASS
 from overnight.gates.audit import pins
-from overnight.gates.secretscan import scan_line
+from overnight.gates.secretscan import scan_line, scan_passed
 from overnight.gates.security import SecurityGate
+from overnight.masking import Mask
 from overnight.testing.advisories import AdvisoryServer
 
 CALC = "def add(a, b):\n    return a + b\n"
@@ -128,3 +129,109 @@ def test_no_dependency_change_means_no_audit(tmp_path):
     result = SecurityGate().check(ctx)
     assert result.verdict == PASS
     assert "no new pinned requirements" in result.log
+
+
+LOWER_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [  # each provider's key shape, the shortest realistic ones included
+        (f'OPENAI_API_KEY = "{fake_key("sk-", 17, ALNUM)}"', "OpenAI-style key (sk-)"),
+        (f"export OPENAI_API_KEY={fake_key('sk-', 21, ALNUM)}", "OpenAI-style key (sk-)"),
+        (f'key = "{fake_key("sk-", 48, ALNUM)}"', "OpenAI-style key (sk-)"),
+        (f'key = "{fake_key("sk-proj-", 74, ALNUM + "_-")}"', "OpenAI-style key (sk-)"),
+        (f'key = "{fake_key("sk-svcacct-", 60, ALNUM + "_-")}"', "OpenAI-style key (sk-)"),
+        (f"DEEPSEEK={fake_key('sk-', 32, '0123456789abcdef')}", "OpenAI-style key (sk-)"),
+        (f"or_key: {fake_key('sk-or-v1-', 64, '0123456789abcdef')}", "OpenAI-style key (sk-)"),
+        (f'key = "{fake_key("sk-ant-api03-", 95, ALNUM + "_-")}"', "Anthropic key"),
+        (f"ANTHROPIC_API_KEY={fake_key('sk-ant-', 20, ALNUM)}", "Anthropic key"),
+        (f'groq = "{fake_key("gsk_", 52, ALNUM)}"', "Groq key"),
+        (f'xai = "{fake_key("xai-", 80, ALNUM)}"', "xAI key"),
+        (f'pplx = "{fake_key("pplx-", 48, ALNUM)}"', "Perplexity key"),
+        (f"HF_TOKEN={fake_key('hf_', 34, LETTERS)}", "Hugging Face token"),
+        (f"REPLICATE_API_TOKEN={fake_key('r8_', 37, ALNUM)}", "Replicate token"),
+        (f"//registry.npmjs.org/:_authToken={fake_key('npm_', 36, ALNUM)}", "npm token"),
+    ],
+)
+def test_model_provider_keys_are_recognised_from_about_twenty_characters(line, kind):
+    found = scan_line(line)
+    assert found is not None and found[0] == kind, (line, found)
+    assert len(found[1]) >= 20
+
+
+@pytest.mark.parametrize(
+    "line",
+    [  # sk- and friends in ordinary code: words joined by dashes, no random run
+        'pip install "sk-learn"',
+        "# the sk-learn-intelex-extensions package patches scikit-learn",
+        '<div class="sk-fading-circle sk-circle-bounce-delay"></div>',
+        ".sk-folding-cube-animation-delay { animation-delay: 0.3s; }",
+        'model = "xai-grok-2-vision-latest"',
+        'OPENAI_API_KEY = "sk-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"',
+        "OPENAI_API_KEY=sk-...",
+        f'task_id = "task-{fake_key("", 24, LOWER_ALNUM)}"',
+        "hf_hub_download(repo_id=repo, filename=name)",
+    ],
+)
+def test_ordinary_code_that_looks_like_a_key_prefix_is_not_a_secret(line):
+    assert scan_line(line) is None
+
+
+def passing_config(extra: str = "") -> str:
+    return 'agent_env = ["SERVICE_TOKEN"]\n' + NO_AUDIT + extra
+
+
+def test_a_passed_key_in_the_change_fails_naming_the_variable_and_line_never_the_value(
+    tmp_path, monkeypatch
+):
+    key = fake_key("", 24, ALNUM)  # no known shape: only the passed-key check finds it
+    monkeypatch.setenv("SERVICE_TOKEN", key)
+    change = {
+        "calc.py": CALC + f'\nTOKEN = "{key}"  # pragma: allowlist secret\n',
+        "data.bin": f"\x00\x01binary\n{key}\x00",
+    }
+    ctx = context(tmp_path, {"calc.py": CALC}, change, config=config(passing_config()))
+    result = SecurityGate().check(ctx)
+    assert result.verdict == FAIL
+    assert "secrets: calc.py:4: the value of $SERVICE_TOKEN, a key passed on purpose" in (
+        result.summary
+    )
+    assert "data.bin:2: the value of $SERVICE_TOKEN" in result.feedback
+    assert key not in result.feedback + result.log + result.summary + (result.command or "")
+
+
+def test_a_passed_key_is_looked_for_even_with_the_secret_scan_off(tmp_path, monkeypatch):
+    key = fake_key("", 24, ALNUM)
+    monkeypatch.setenv("SERVICE_TOKEN", key)
+    ctx = context(tmp_path, {"calc.py": CALC}, {"notes.txt": f"token {key}\n"},
+                  config=config(passing_config("secrets = false\n")))  # fmt: skip
+    result = SecurityGate().check(ctx)
+    assert result.verdict == FAIL
+    assert "notes.txt:1: the value of $SERVICE_TOKEN" in result.summary
+
+
+def test_a_change_without_the_passed_key_passes(tmp_path, monkeypatch):
+    monkeypatch.setenv("SERVICE_TOKEN", fake_key("", 24, ALNUM))
+    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": CALC + "\nX = 1\n"},
+                  config=config(passing_config()))  # fmt: skip
+    result = SecurityGate().check(ctx)
+    assert result.verdict == PASS, result.summary
+    assert "$SERVICE_TOKEN" in (result.command or "")
+
+
+def test_a_short_key_of_random_letters_alone_is_recognised():
+    assert scan_line(f"OPENAI_API_KEY={fake_key('sk-', 17, LETTERS)}") is not None
+    assert scan_line('loader = "sk-rotatingPlaneAnimation"') is None
+
+
+def test_the_mask_of_a_passed_key_counts_as_the_key():
+    """A change restored from the store after an interruption holds the mask."""
+    mask = Mask.of({"agent_env": ["SERVICE_TOKEN"]}, {"SERVICE_TOKEN": fake_key("", 24, ALNUM)})
+    found = scan_passed(["notes.txt"], {"notes.txt": {3: "token: [redacted $SERVICE_TOKEN]"}}, mask)
+    assert [str(s) for s in found] == [
+        "notes.txt:3: the value of $SERVICE_TOKEN, a key passed on purpose (agent_env or the "
+        "model key)"
+    ]
+    assert scan_passed(["notes.txt"], {"notes.txt": {3: "token: [redacted]"}}, mask) == []

@@ -1,5 +1,7 @@
-"""Read models: tasks as plain data, for the CLI (and later the dashboard).
-Everything here only reads the store."""
+"""Read models: tasks as plain data, for the CLI and the HTTP API.
+Everything here only reads the store. The store holds a task's keys masked
+already (``store/masking.py``); a task's details and logs are masked once more
+with the keys this process sees, for rows written before masking existed."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from overnight.masking import Mask
 from overnight.store import Artifact, PullRequest, Task
 
 
@@ -68,7 +71,7 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     )
     if diff:
         data["diff"] = latest_artifact(session, task, "diff-attempt-")
-    return data
+    return masked(task, data)
 
 
 def run_view(run: Any) -> dict[str, Any]:
@@ -191,4 +194,11 @@ def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[st
         ):
             if gate is None:
                 out.append((f"run {run.number} · {art.name}", art.content))
-    return out
+    mask = Mask.of(task.config or {})
+    return [(mask.text(title), mask.text(text)) for title, text in out] if mask else out
+
+
+def masked(task: Task, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with the task's keys, as this process sees them, masked."""
+    mask = Mask.of(task.config or {})
+    return mask.data(data) if mask else data

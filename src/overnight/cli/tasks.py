@@ -16,7 +16,7 @@ from overnight.cli import store
 from overnight.errors import UsageError
 from overnight.intake import inline_spec, submit_text
 from overnight.store import Task
-from overnight.views import logs, task_detail, task_summary, turn_view
+from overnight.views import logs, masked, task_detail, task_summary, turn_view
 
 STATUS_STYLE = {
     "ready": "green",
@@ -149,6 +149,7 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
         if transcript and as_json:
             for run, view in zip(task.runs, data["runs"], strict=True):
                 view["transcript"] = [turn_view(t, raw=True) for t in run.turns]
+            data = masked(task, data)
     if transcript and not as_json:
         print_transcript(Console(), data)
         return

@@ -1,6 +1,8 @@
 """Delivery: a branch and a pull request for a run. Forges are picked by name;
 ``local`` pushes the branch into the user's repository and keeps the pull
-request as a record in the store."""
+request as a record in the store, which masks the task's keys in its body like
+in every row (``store/masking.py``). A forge that sends the body elsewhere
+masks it first: ``Mask.of(task.config).text(body)`` (``overnight.masking``)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from overnight.workspace import Workspace, git
+from overnight.workspace import Workspace, git_bytes
 
 TEST_DIRS = {"tests", "test", "testing"}
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
@@ -37,16 +37,19 @@ def source_files(changed: list[str], workspace: Workspace) -> list[str]:
     ]
 
 
-def added_lines(workspace: Workspace, sha: str, paths: list[str]) -> dict[str, dict[int, str]]:
-    """Per file, the lines ``sha`` adds or edits relative to the base: number -> text."""
+def added_lines(
+    workspace: Workspace, sha: str, paths: list[str], *, binary: bool = False
+) -> dict[str, dict[int, str]]:
+    """Per file, the lines ``sha`` adds or edits relative to the base: number -> text.
+    ``binary``: binary files too, as if they were text."""
     if not paths:
         return {}
-    out = git(
+    out = git_bytes(
         ["-c", "core.quotepath=off", "diff", "-U0", "--no-renames", "--no-color",
-         "--no-ext-diff", workspace.base_sha, sha, "--", *paths],
+         "--no-ext-diff", *(["--text"] if binary else []), workspace.base_sha, sha, "--", *paths],
         workspace.path,
     )  # fmt: skip
-    return parse_diff(out)
+    return parse_diff(out.decode("utf-8", "replace"))
 
 
 def parse_diff(diff: str) -> dict[str, dict[int, str]]:

@@ -4,7 +4,9 @@ Three checks, each switchable in ``[gates.security]``:
 - ``bandit``: bandit's findings on the changed lines of non-test Python files,
   less those the base already had on the same code (a line that only moved);
 - ``secrets``: key formats and high-entropy strings in every added line
-  (``secretscan.py``);
+  (``secretscan.py``); the keys passed to the agent on purpose (``agent_env``,
+  the model key) are looked for in every changed file, binary ones too, even
+  with ``secrets = false``: a change holding one is never delivered;
 - ``audit``: when a dependency file changed, the pinned requirements it adds,
   audited by pip-audit (``audit.py``).
 A finding fails the gate; a check that cannot run (bandit missing, the
@@ -27,7 +29,8 @@ from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
 from overnight.gates.audit import audit
 from overnight.gates.changes import added_lines, source_files
 from overnight.gates.scope import matches
-from overnight.gates.secretscan import scan
+from overnight.gates.secretscan import scan, scan_passed
+from overnight.masking import Mask
 from overnight.sandbox import Access
 
 SEVERITIES = ("low", "medium", "high")
@@ -67,8 +70,9 @@ class SecurityGate:
         parts: list[Part] = []
         if cfg.bandit:
             parts.append(bandit_part(ctx, cfg))
-        if cfg.secrets:
-            parts.append(secrets_part(ctx, cfg))
+        mask = Mask.of(ctx.config)
+        if cfg.secrets or mask:
+            parts.append(secrets_part(ctx, cfg, mask))
         if cfg.audit:
             found = audit(ctx, cfg.audit_service, cfg.osv_url)
             parts.append(Part("pip-audit", found.command or "pip-audit (no new pins)",
@@ -96,13 +100,22 @@ class SecurityGate:
                            duration=duration, log=log)  # fmt: skip
 
 
-def secrets_part(ctx: GateContext, cfg: SecurityConfig) -> Part:
-    paths = [p for p in ctx.changed
-             if (ctx.path / p).is_file() and not matches(p, cfg.secrets_exclude)]  # fmt: skip
-    found = scan(added_lines(ctx.workspace, ctx.sha, paths))
-    return Part("secrets", f"secret scan of the lines added to {len(paths)} file(s)",
-                [str(s) for s in found], [], "\n".join(str(s) for s in found)
-                or "no secrets in added lines")  # fmt: skip
+def secrets_part(ctx: GateContext, cfg: SecurityConfig, mask: Mask) -> Part:
+    commands, found = [], []
+    if mask:  # every changed file, binary ones too; no exclusion or marker applies
+        names = ", ".join(f"${name}" for name, _ in mask.keys)
+        commands.append(f"the task's keys ({names}) in {len(ctx.changed)} changed file(s)")
+        every = added_lines(ctx.workspace, ctx.sha, ctx.changed, binary=True)
+        found += scan_passed(ctx.changed, every, mask)
+    if cfg.secrets:
+        paths = [p for p in ctx.changed
+                 if (ctx.path / p).is_file() and not matches(p, cfg.secrets_exclude)]  # fmt: skip
+        commands.append(f"secret scan of the lines added to {len(paths)} file(s)")
+        seen = {(s.path, s.line) for s in found}
+        found += [s for s in scan(added_lines(ctx.workspace, ctx.sha, paths))
+                  if (s.path, s.line) not in seen]  # fmt: skip
+    return Part("secrets", "; ".join(commands), [str(s) for s in found], [],
+                "\n".join(str(s) for s in found) or "no secrets in added lines")  # fmt: skip
 
 
 def bandit_part(ctx: GateContext, cfg: SecurityConfig) -> Part:

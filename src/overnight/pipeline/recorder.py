@@ -2,7 +2,9 @@
 
 Steps are rows written when they start and when they end (with their log as
 an artifact), gate results are rows, and every write first checks the claim
-(``queue.guard``), so a worker that lost its lease records nothing.
+(``queue.guard``), so a worker that lost its lease records nothing. The
+store masks the task's keys in every row before it is written
+(``store/masking.py``), so nothing here needs to.
 """
 
 from __future__ import annotations

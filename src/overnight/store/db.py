@@ -3,7 +3,8 @@
 SQLite runs in WAL mode and every transaction starts with ``BEGIN
 IMMEDIATE``, so writers queue on the database lock instead of failing midway;
 transactions are kept short for that reason. Database errors are translated
-into ``StoreError`` at this seam.
+into ``StoreError`` at this seam. Every row written is masked first: a task's
+keys never reach the database (``masking.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from overnight.config import database_url
 from overnight.errors import InfrastructureError, NotFound
+from overnight.store.masking import mask_rows
 from overnight.store.migrations import migrate
 from overnight.store.models import Artifact, Event, Task
 
@@ -34,6 +36,7 @@ class Store:
         self.url = url or database_url()
         self.engine = _engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", mask_rows)  # keys never reach the store
         self._readers = sessionmaker(self.engine.execution_options(overnight_read=True))
 
     @property
