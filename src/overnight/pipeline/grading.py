@@ -34,8 +34,10 @@ class GradingClone:
         return git(["write-tree"], self.path)
 
     def changed(self, before: str, after: str) -> list[str]:
-        out = git(["diff", "--name-only", "--no-renames", before, after], self.path)
-        return [line for line in out.splitlines() if line]
+        """Paths as they are (-z): git would quote a non-ASCII or odd name, and the
+        gates would then read no such file and miss what it holds."""
+        out = git(["diff", "--name-only", "-z", "--no-renames", before, after], self.path)
+        return [name for name in out.split("\0") if name]
 
     def protected_files(self) -> list[str]:
         """Acceptance test files: those the patches touch and those named by node ids."""
