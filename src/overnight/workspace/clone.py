@@ -111,9 +111,14 @@ class Workspace:
 
     def file_at(self, rev: str, rel: str) -> str | None:
         """A file's text at a commit (None when it has no such file)."""
+        data = self.bytes_at(rev, rel)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    def bytes_at(self, rev: str, rel: str) -> bytes | None:
+        """A file's bytes at a commit, undecoded (None when it has no such file)."""
         if not succeeds(["cat-file", "-e", f"{rev}:{rel}"], self.path):
             return None
-        return git_bytes(["cat-file", "blob", f"{rev}:{rel}"], self.path).decode("utf-8", "replace")
+        return git_bytes(["cat-file", "blob", f"{rev}:{rel}"], self.path)
 
     def file_at_base(self, rel: str) -> str | None:
         return self.file_at(self.base_sha, rel)
