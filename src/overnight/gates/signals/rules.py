@@ -30,7 +30,7 @@ IMPORT_HOOK_REFS = {
     "importlib.abc.MetaPathFinder", "importlib.abc.PathEntryFinder", "importlib.abc.Finder",
     "importlib.abc.Loader", "importlib.abc.SourceLoader", "importlib.abc.FileLoader",
     "importlib.machinery.FileFinder.path_hook", "importlib.machinery.PathFinder",
-    "importlib.invalidate_caches",
+    "importlib.invalidate_caches", "site.addsitedir", "site.main",
 }  # fmt: skip
 FRAME_REFS = {
     "inspect.stack", "inspect.currentframe", "inspect.getouterframes", "inspect.getinnerframes",
@@ -42,11 +42,13 @@ FRAME_REFS = {
     "threading.setprofile_all_threads",
     "traceback.extract_stack", "traceback.walk_stack", "traceback.format_stack",
     "traceback.print_stack", "traceback.StackSummary.extract", "linecache",
-    "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+    "gc.get_objects", "gc.get_referrers", "gc.get_referents", "ctypes.pythonapi",
 }  # fmt: skip
 FRAME_ATTRS = {"f_back", "f_locals", "f_globals", "f_code", "f_builtins", "f_trace", "tb_frame",
                "gi_frame", "cr_frame", "ag_frame"}  # fmt: skip
 PLUGIN_ATTRS = {"pluginmanager", "ihook"}
+# ready-made objects equal to anything
+EQUAL_TO_ANYTHING = {"unittest.mock.ANY", "mock.ANY"}
 EXIT_REFS = {
     "atexit", "signal.signal", "signal.setitimer", "signal.alarm", "os._exit", "os.abort",
     "os.kill", "os.killpg", "os.register_at_fork", "sys.exit", "sys.exitfunc", "sys.excepthook",
@@ -57,7 +59,8 @@ EXIT_REFS = {
 MUTATION_REFS = {"builtins": IMPORT_HOOK, "sys.modules": IMPORT_HOOK, "unittest": INTERNALS,
                  "_pytest": INTERNALS, "pluggy": INTERNALS, "pytest": INTERNALS}  # fmt: skip
 # what a conftest.py may do while it is imported
-CONFTEST_IMPORT_TIME_OK = {"pytest", "pytest.fixture", "pytest.mark", "pytest.param",
+# (``import pytest`` itself, and these names and what is inside them)
+CONFTEST_IMPORT_TIME_OK = {"pytest.fixture", "pytest.mark", "pytest.param",
                            "pytest.register_assert_rewrite"}  # fmt: skip
 # pytest's collection and reporting objects: a fixture has no business with them
 PYTEST_MACHINERY = {
@@ -75,8 +78,10 @@ FILE_CALLS = {
     "getlines", "import_module", "__import__", "spec_from_file_location", "run_path",
     "run_module", "fromfile", "loadtxt", "fspath",
 }  # fmt: skip
-TEST_PATH = re.compile(r"(?:^|[/\\.])(?:tests?|conftest|test_\w*|\w+_test)(?:[/\\.]|$)")
-OVERNIGHT_NAME = re.compile(r"OVERNIGHT\w*|(?i:overnight_\w*)")
+# a test file, folder or module in a path, a glob or a dotted name
+TEST_PATH = re.compile(r"(?:^|[/\\.*])(?:tests?|conftest|test_[\w*?-]*|[\w*?-]+_test)(?:[/\\.*]|$)")
+TEST_MODULE = re.compile(r"^(?:tests?|testing|conftest|test_\w*|\w+_test)$")
+OVERNIGHT_NAME = re.compile(r"OVERNIGHT\w*|(?i:overnight_\w*)|/proc/[^/\s]+/environ")
 PYTEST_ENV = re.compile(r"^PYTEST_[A-Z_]+$")
 PYTEST_DOTTED = re.compile(
     r"^(?:_pytest|pluggy)(?:\.\w+)*$|^pytest\.(?!ini$)[A-Za-z_]\w*(?:\.\w+)*$"

@@ -154,10 +154,13 @@ class _Scanner:
             out.append((r.FRAMES, f"`.{last}`"))
         if self.role == CODE and r.matches(ref, r.INTERNAL_REFS):
             out.append((r.INTERNALS, shown))
+        if self.role == CODE and r.matches(ref, r.EQUAL_TO_ANYTHING):
+            out.append((r.ALWAYS_EQUAL, shown))
         if self.role == CONFTEST:
             if r.in_family(ref, ("_pytest", "pluggy")) or r.matches(ref, r.PYTEST_MACHINERY):
                 out.append((r.INTERNALS, shown))
-            elif at_import and r.in_family(ref) and not r.matches(ref, r.CONFTEST_IMPORT_TIME_OK):
+            elif at_import and r.in_family(ref) and ref != "pytest" and \
+                    not r.matches(ref, r.CONFTEST_IMPORT_TIME_OK):  # fmt: skip
                 out.append((r.HARNESS, f"{shown} runs when conftest.py is imported"))
         return out
 
@@ -221,6 +224,8 @@ class _Scanner:
 
     def _code_only(self, node: ast.AST) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
+        for module in _imported_tests(node):
+            out.append((r.TEST_FILES, f"imports test code `{module}`"))
         if isinstance(node, ast.Compare) and self._asks_for_pytest(node):
             out.append((r.INTERNALS, "checks whether pytest is running"))
         for text in self._file_paths(node):
@@ -255,6 +260,19 @@ class _Scanner:
                     continue
                 found |= {s for s in self.names.strings(sub) if r.TEST_PATH.search(s)}
         return sorted(found)
+
+
+def _imported_tests(node: ast.AST) -> list[str]:
+    """Modules of the tests the code under test imports (``from .testing import x``):
+    code placed among the tests is not scanned as the code under test."""
+    if isinstance(node, ast.Import):
+        modules = [a.name for a in node.names]
+    elif isinstance(node, ast.ImportFrom):
+        prefix = "." * node.level + (node.module or "")
+        modules = [f"{prefix}.{a.name}" if node.module else f"{prefix}{a.name}" for a in node.names]
+    else:
+        return []
+    return [m for m in modules if any(r.TEST_MODULE.match(p) for p in m.split(".") if p)]
 
 
 def _mutated(node: ast.AST) -> list[ast.expr]:
