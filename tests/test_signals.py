@@ -595,3 +595,20 @@ def test_references_are_resolved_through_aliases_getattr_and_vars():
     values = {t.targets[0].id: names.refs(t.value) for t in tree.body[3:]}  # type: ignore[attr-defined]
     assert values == {"a": {"sys"}, "b": {"sys._getframe"}, "c": {"sys.settrace"},
                       "d": {"inspect.stack"}}  # fmt: skip
+
+
+def test_code_nested_too_deeply_to_check_is_a_finding_not_a_crash():
+    def concatenation(terms: int) -> bytes:
+        return ("x = " + " + ".join(["'a'"] * terms) + "\n").encode()
+
+    compile(concatenation(1500), "calc.py", "exec")  # Python runs it: it must be checked
+    report = check_change([FileChange("calc.py", None, concatenation(1500))])
+    assert [str(f) for f in report.findings] == [
+        "calc.py: hides the code it runs: nested too deeply to check"
+    ]
+    with pytest.raises(RecursionError):
+        compile(concatenation(30_000), "calc.py", "exec")  # nor does Python: a note will do
+    report = check_change([FileChange("calc.py", None, concatenation(30_000))])
+    assert report.notes == [
+        "calc.py: not scanned for tamper signals: it is nested too deeply to parse"
+    ]

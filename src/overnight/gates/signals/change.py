@@ -15,6 +15,7 @@ code under test or in conftest.py is a finding on its own.
 
 from __future__ import annotations
 
+import ast
 import difflib
 from collections import Counter
 from collections.abc import Iterable
@@ -140,21 +141,25 @@ def _scan(change: FileChange, report: Report) -> _Scanned | None:
         else:
             report.notes.append(f"{change.path}: not scanned for tamper signals: it {exc}")
         return None
-    before_text, before_hits = "", []
+    try:
+        after_hits = scan(tree, kind)
+    except RecursionError:  # Python could not compile it either; nor can it be checked
+        report.findings.append(Finding(change.path, 0, r.HIDDEN, "nested too deeply to check"))
+        return None
+    before_text, before_hits, before_tree = "", [], None
     if change.before is not None:
         try:
             before_tree, before_text = parse(change.before)
             before_hits = scan(before_tree, kind)
-            report.findings += _settings(change.path, kind, before_tree, tree)
-        except Undecodable:
-            pass
-    elif kind != CODE:
-        report.findings += _settings(change.path, kind, None, tree)
-    return _Scanned(change.path, kind, scan(tree, kind), _counts(before_hits),
+        except (Undecodable, RecursionError):
+            pass  # nothing counted at the base: all the candidate has is new
+    if change.before is None or before_tree is not None:
+        report.findings += _settings(change.path, kind, before_tree, tree)
+    return _Scanned(change.path, kind, after_hits, _counts(before_hits),
                     _touched(before_text, text), change.before is None)  # fmt: skip
 
 
-def _settings(path: str, kind: str, before, after) -> list[Finding]:  # type: ignore[no-untyped-def]
+def _settings(path: str, kind: str, before: ast.Module | None, after: ast.Module) -> list[Finding]:
     """collect_ignore in conftest.py, pytest_plugins in a test module: added or changed."""
     watched = {CONFTEST: ("collect_ignore", "collect_ignore_glob"), TEST: ("pytest_plugins",)}
     names = watched.get(kind)

@@ -40,6 +40,8 @@ def parse(data: bytes) -> tuple[ast.Module, str]:
             return ast.parse(text), text
     except (SyntaxError, ValueError) as exc:
         raise Undecodable(f"does not parse ({_reason(exc)})") from exc
+    except (RecursionError, MemoryError) as exc:
+        raise Undecodable("is nested too deeply to parse") from exc
 
 
 def role(path: str) -> str:
