@@ -545,6 +545,19 @@ def test_a_moved_file_brings_its_frame_reads_along():
     assert report.findings == []
 
 
+def test_code_moved_from_one_module_into_another_is_not_counted_again():
+    frames = "import sys\n\n\ndef caller():\n    return sys._getframe(1)\n"
+    core = frames + "\n\n" + CALC
+    split = [FileChange("calc/core.py", core.encode(), CALC.encode()),
+             FileChange("calc/frames.py", None, frames.encode())]  # fmt: skip
+    assert check_change(split).findings == []
+    copied = [FileChange("calc/core.py", core.encode(), (core + "\n").encode()),
+              FileChange("calc/frames.py", None, frames.encode())]  # fmt: skip
+    assert [str(f) for f in check_change(copied).findings] == [
+        "calc/frames.py:5: reads the running code's frames or sources: `sys._getframe`"
+    ]
+
+
 def test_a_deleted_file_is_not_scanned():
     assert found("calc.py", None, "import _pytest\n") == []
 

@@ -4,8 +4,9 @@ Each Python file of the change is scanned at the base and in the candidate
 (``scan.py``); a hit counts only when the candidate has more of the same
 (signal, what) in that file than the base had, so code a project already had
 is not held against a change that edits around it. Of the extra hits, those
-on lines the change touched are reported. A file new in the change is
-credited with what the change deleted elsewhere (a move or a rename).
+on lines the change touched are reported. What the change takes out of one
+file (or deletes with it) and puts in another was moved, not added: a
+refactoring that splits a module or renames it is not a new signal.
 
 Overnight's variables and exit handlers are judged together: an exit handler
 (``atexit``, ``signal``, ``os._exit``...) is a finding in a change that also
@@ -115,11 +116,11 @@ def check_change(changes: Iterable[FileChange]) -> Report:
                 scanned.append(item)
         else:
             scanned.append(_entry_points(change))
-    for item in scanned:
-        if item.new:  # a file moved here: what it brings was in the deleted files
-            credit = deleted & _counts(item.after)
-            item.before += credit
-            deleted -= credit
+    moved = deleted + sum((item.before - _counts(item.after) for item in scanned), Counter())
+    for item in scanned:  # what the change took out elsewhere and brought here was moved
+        credit = moved & (_counts(item.after) - item.before)
+        item.before += credit
+        moved -= credit
     report.findings += _judge(scanned)
     return report
 
