@@ -78,9 +78,30 @@ def test_a_conftest_reaching_pytest_internals_by_any_spelling_is_found(conftest)
 def test_a_conftest_running_base64_encoded_code_is_found_and_the_code_read():
     hidden = base64.b64encode(b"import _pytest.runner\n").decode()
     findings = found("conftest.py", f"import base64\nexec(base64.b64decode('{hidden}'))\n")
-    assert "conftest.py:2: hides the code it runs: runs code built at run time" in findings
+    assert "conftest.py:2: hides the code it runs: runs code from a string" in findings
     assert "conftest.py:2: reaches into pytest or its plugin machinery: `_pytest.runner`" \
         in findings  # fmt: skip
+
+
+def test_a_conftest_defining_a_hook_in_a_string_is_found():
+    conftest = "exec('def pytest_runtest_makereport(item, call):\\n    pass\\n')\n"
+    assert found("tests/conftest.py", conftest) == [
+        "tests/conftest.py:1: hides the code it runs: runs code from a string"
+    ]
+
+
+def test_the_code_under_test_running_decoded_code_is_found_but_plain_exec_is_read():
+    hidden = base64.b64encode(b"x = 1\n").decode()
+    assert found("calc.py", f"import base64\nexec(base64.b64decode('{hidden}'))\n") == [
+        "calc.py:2: hides the code it runs: runs code decoded at run time"
+    ]
+    assert found("calc.py", "exec('import sys\\nf = sys._getframe(1)')\n") == [
+        "calc.py:1: reads the running code's frames or sources: `sys._getframe`"
+    ]
+    codegen = (
+        "def make(name):\n    ns = {}\n    exec(f'def {name}(): return 1', ns)\n    return ns\n"
+    )
+    assert found("calc.py", codegen) == []
 
 
 def test_import_time_code_touching_pytest_in_a_conftest_is_found():
@@ -373,8 +394,17 @@ def test_tests_may_inspect_frames():
         "import importlib\n\nmod = importlib.import_module('tests.test_calc')\n",
         "import glob\n\nFILES = glob.glob('**/test_*.py', recursive=True)\n",
         "from .testing.frames import caller\n",
+        "import importlib\n\nhack = importlib.import_module('calc.testing.hack')\n",
     ],
-    ids=["open", "pathlib", "listdir", "import", "glob", "code-among-the-tests"],
+    ids=[
+        "open",
+        "pathlib",
+        "listdir",
+        "import",
+        "glob",
+        "code-among-the-tests",
+        "import-module-among-the-tests",
+    ],  # fmt: skip
 )
 def test_the_code_under_test_opening_test_files_is_found(code):
     assert signals("src/calc.py", code) == {"test-files"}, code

@@ -79,7 +79,9 @@ FILE_CALLS = {
     "run_module", "fromfile", "loadtxt", "fspath",
 }  # fmt: skip
 # a test file, folder or module in a path, a glob or a dotted name
-TEST_PATH = re.compile(r"(?:^|[/\\.*])(?:tests?|conftest|test_[\w*?-]*|[\w*?-]+_test)(?:[/\\.*]|$)")
+TEST_PATH = re.compile(
+    r"(?:^|[/\\.*])(?:tests?|testing|conftest|test_[\w*?-]*|[\w*?-]+_test)(?:[/\\.*]|$)"
+)
 TEST_MODULE = re.compile(r"^(?:tests?|testing|conftest|test_\w*|\w+_test)$")
 OVERNIGHT_NAME = re.compile(r"OVERNIGHT\w*|(?i:overnight_\w*)|/proc/[^/\s]+/environ")
 PYTEST_ENV = re.compile(r"^PYTEST_[A-Z_]+$")
