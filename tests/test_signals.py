@@ -147,6 +147,7 @@ def test_a_conftest_exiting_the_process_is_found_without_overnight_variables():
 FIXTURES = """import os
 
 import pytest
+from pytest import FixtureRequest, MonkeyPatch
 
 pytest.register_assert_rewrite("tests.helpers")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")

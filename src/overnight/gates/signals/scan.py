@@ -26,7 +26,7 @@ REFERENCES = (ast.Name, ast.Attribute, ast.Call, ast.Subscript)
 FOLDABLE = (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Call, ast.Subscript)
 PATCHERS = {"setattr", "delattr", "setitem", "delitem", "patch", "object", "dict"}
 NAMES = (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name)  # how a patched attribute is named
-USES = {r.EXIT_HOOK, r.FRAMES, r.IMPORT_HOOK}  # found where used, not where imported
+USES = {r.EXIT_HOOK, r.FRAMES, r.IMPORT_HOOK, r.HARNESS}  # found where used, not where imported
 RUNNERS = {"builtins.exec", "builtins.eval", "builtins.compile"}
 DECODERS = ("base64", "binascii", "codecs.decode", "zlib.decompress", "lzma.decompress",
             "bz2.decompress", "gzip.decompress", "marshal.loads", "builtins.bytes.fromhex",
