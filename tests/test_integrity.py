@@ -132,6 +132,10 @@ def test_a_change_to_pytest_configuration_is_reported_but_other_settings_are_not
     assert findings("[pytest]\naddopts = -q --deselect t.py\n", "pytest.ini", ini) == [
         "pytest.ini: pytest configuration changed"
     ]
+    # pytest reads .pytest.ini before pyproject.toml: a new one replaces the project's settings
+    assert findings("[pytest]\naddopts = -p forged\n", ".pytest.ini", None) == [
+        ".pytest.ini: pytest configuration changed"
+    ]
 
 
 def test_read_tests_counts_unittest_and_pytest_assertions():

@@ -33,7 +33,7 @@ from overnight.gates.signals import FileChange, check_change, startup_file
 from overnight.gates.signals.source import Undecodable, decode
 
 SKIP_MARKS = {"skip", "skipif", "xfail"}
-PYTEST_CONFIG = {"pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml"}
+PYTEST_CONFIG = {"pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml"}
 BROAD = {"Exception", "BaseException"}
 
 
@@ -265,7 +265,8 @@ def pytest_config(name: str, text: str | None) -> object:
             return tomllib.loads(text).get("tool", {}).get("pytest")
         parser = configparser.ConfigParser(interpolation=None)
         parser.read_string(text)
-        section = {"pytest.ini": "pytest", "tox.ini": "pytest", "setup.cfg": "tool:pytest"}[name]
+        section = {"pytest.ini": "pytest", ".pytest.ini": "pytest", "tox.ini": "pytest",
+                   "setup.cfg": "tool:pytest"}[name]  # fmt: skip
         return dict(parser[section]) if parser.has_section(section) else None
     except (tomllib.TOMLDecodeError, configparser.Error):
         return text  # unparseable: any change counts
