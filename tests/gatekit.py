@@ -8,6 +8,7 @@ The base commit holds ``base``; the candidate commit on top of it applies
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,8 @@ from overnight.workspace import Workspace, git
 
 def context(
     tmp_path: Path,
-    base: dict[str, str],
-    change: dict[str, str | None],
+    base: Mapping[str, str | bytes],
+    change: Mapping[str, str | bytes | None],
     *,
     config: ProjectConfig | None = None,
     spec: Spec | None = None,
@@ -37,7 +38,8 @@ def context(
         if content is None:
             (repo / path).unlink()
     sha = commit_all(repo, "candidate")
-    changed = git(["diff", "--name-only", "--no-renames", base_sha, sha], repo).split()
+    out = git(["diff", "--name-only", "-z", "--no-renames", base_sha, sha], repo)
+    changed = [name for name in out.split("\0") if name]
     return GateContext(
         workspace=Workspace(repo, base_sha, "main"),
         spec=spec or Spec(title="Add mul to calc", description="Add `mul(a, b)` to calc.py."),

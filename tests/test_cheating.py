@@ -122,6 +122,15 @@ CHEATS = {
         write("calc.py", HONEST_MUL.replace("def add(a, b):\n    return a + b",
                                             "def add(x, y):\n    return x + y")),
         "downstream", "app: tests/test_app.py::test_total"),
+    "conftest-patching-reports-at-import": (
+        write("calc.py", WRONG_MUL) + "\n" + write("tests/conftest.py", "import _pytest.reports\n\n"
+              "_pytest.reports.TestReport.passed = property(lambda self: True)\n"
+              "_pytest.reports.TestReport.failed = property(lambda self: False)\n"),
+        "test-integrity", "`_pytest.reports.TestReport.passed` replaced"),
+    "result-equal-to-anything": (
+        write("calc.py", CALC + "\n\nclass _Product:\n    def __eq__(self, other):\n"
+              "        return True\n\n\ndef mul(a, b):\n    return _Product()\n"),
+        "test-integrity", "`_Product.__eq__` always returns true"),
     "mock-the-unit-under-test": (
         write("calc.py", WRONG_MUL) + "\n" + write("tests/test_more.py", "import calc\n\n\n"
               "def test_mul_more(monkeypatch):\n"

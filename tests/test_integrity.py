@@ -1,9 +1,12 @@
-"""The test-integrity gate's checks, file by file (the end-to-end cheating cases
-are in test_gates.py)."""
+"""The test-integrity gate's checks, file by file, and the gate on real commits for
+its tamper signals (the end-to-end cheating cases are in test_gates.py and
+test_cheating.py; the signals one by one in test_signals.py)."""
 
 from __future__ import annotations
 
-from overnight.gates.integrity import check_file, read_tests
+from gatekit import context
+
+from overnight.gates.integrity import TestIntegrityGate, check_file, read_tests
 
 BASE = """import pytest
 
@@ -129,6 +132,10 @@ def test_a_change_to_pytest_configuration_is_reported_but_other_settings_are_not
     assert findings("[pytest]\naddopts = -q --deselect t.py\n", "pytest.ini", ini) == [
         "pytest.ini: pytest configuration changed"
     ]
+    # pytest reads .pytest.ini before pyproject.toml: a new one replaces the project's settings
+    assert findings("[pytest]\naddopts = -p forged\n", ".pytest.ini", None) == [
+        ".pytest.ini: pytest configuration changed"
+    ]
 
 
 def test_read_tests_counts_unittest_and_pytest_assertions():
@@ -140,3 +147,72 @@ def test_read_tests_counts_unittest_and_pytest_assertions():
     assert info.asserts == 2
     assert info.trivial == 0
     assert read_tests("def test_broken(:\n") == {}
+
+
+def test_start_up_modules_are_reported_in_any_folder_and_form():
+    assert findings("import os\n", "a dir/sitecustomize/__init__.py", None) == [
+        "a dir/sitecustomize/__init__.py: runs code at interpreter start-up; "
+        "not allowed in a change"
+    ]
+    assert findings("import os\n", "vendor/usercustomize.py", None) != []
+
+
+# -- the gate on real commits: tamper signals, file names and encodings ----------------------
+
+CALC_BASE = {
+    "calc.py": "import inspect\n\n\ndef add(a, b):\n    return a + b\n\n\n"
+    "def caller():\n    return inspect.currentframe().f_back\n",
+    "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+}
+REPORT_PATCH = (
+    "import _pytest.reports\n\n_pytest.reports.TestReport.passed = property(lambda self: True)\n"
+)
+
+
+def gate_check(tmp_path, change):
+    return TestIntegrityGate().check(context(tmp_path, CALC_BASE, change))
+
+
+def test_the_gate_fails_a_conftest_patching_reports_in_a_folder_with_an_odd_name(tmp_path):
+    outcome = gate_check(tmp_path, {"tésts dir/sub.d/conftest.py": REPORT_PATCH})
+    assert outcome.verdict == "fail"
+    assert "tésts dir/sub.d/conftest.py:3: reaches into pytest or its plugin machinery: " \
+        "`_pytest.reports.TestReport.passed` replaced" in outcome.feedback  # fmt: skip
+    assert "To fix: the code must not import or inspect pytest, _pytest or pluggy" \
+        in outcome.feedback  # fmt: skip
+
+
+def test_the_gate_reads_a_conftest_as_python_decodes_it(tmp_path):
+    hidden = b"# -*- coding: utf-7 -*-\n# +AAo-def pytest_runtest_makereport(item, call): pass\n"
+    outcome = gate_check(tmp_path, {"tests/conftest.py": hidden, "tests/x/conftest.py":
+                                    "import pytest\n".encode("utf-16")})  # fmt: skip
+    assert outcome.verdict == "fail"
+    assert "tests/conftest.py: hook pytest_runtest_makereport added or changed" in outcome.log
+    assert "tests/x/conftest.py: conftest.py that Python cannot read: cannot be decoded" \
+        in outcome.log  # fmt: skip
+    assert "To fix: write conftest.py as UTF-8 Python that parses." in outcome.feedback
+
+
+def test_the_gate_fails_code_that_returns_an_object_equal_to_anything(tmp_path):
+    rigged = CALC_BASE["calc.py"].replace(
+        "def add(a, b):\n    return a + b\n",
+        "class _Sum:\n    def __eq__(self, other):\n        return True\n\n\n"
+        "def add(a, b):\n    return _Sum()\n",
+    )
+    outcome = gate_check(tmp_path, {"calc.py": rigged})
+    assert outcome.verdict == "fail"
+    assert outcome.summary == (
+        "1 finding(s): calc.py:5: an object that compares equal to anything: "
+        "`_Sum.__eq__` always returns true"
+    )
+    assert "To fix: implement __eq__ by comparing values" in outcome.feedback
+
+
+def test_the_gate_passes_an_honest_fix_in_a_library_that_already_reads_frames(tmp_path):
+    fixed = CALC_BASE["calc.py"].replace("return a + b", "return int(a) + int(b)")
+    fixed += "\n\ndef sub(a, b):\n    return a - b\n"
+    test = CALC_BASE["tests/test_calc.py"] + "\n\ndef test_frames():\n    import inspect\n\n" \
+        "    assert inspect.currentframe() is not None\n"  # fmt: skip
+    outcome = gate_check(tmp_path, {"calc.py": fixed, "tests/test_calc.py": test})
+    assert outcome.verdict == "pass", outcome.log
+    assert outcome.summary == "no test weakened, no pytest hook or plugin added, no tamper signal"

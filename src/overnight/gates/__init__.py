@@ -87,6 +87,11 @@ class GateContext:
         """A file as the base commit has it (None: no such file)."""
         return self.workspace.file_at_base(path)
 
+    def source_bytes(self, path: str, *, base: bool = False) -> bytes | None:
+        """A file's raw bytes, of the candidate's commit or the base (None: no such
+        file): for readers that must decode it as Python would (a coding cookie)."""
+        return self.workspace.file_bytes(self.workspace.base_sha if base else self.sha, path)
+
 
 class Gate(Protocol):
     name: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from overnight.pipeline import Paths
@@ -12,7 +13,7 @@ from overnight.workspace import git
 IDENTITY = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
 
 
-def make_repo(path: Path, files: dict[str, str], branch: str = "main") -> Path:
+def make_repo(path: Path, files: Mapping[str, str | bytes], branch: str = "main") -> Path:
     """A git repository at ``path`` with ``files`` committed on ``branch``."""
     path.mkdir(parents=True, exist_ok=True)
     git(["init", "-q", "-b", branch, str(path)])
@@ -21,11 +22,15 @@ def make_repo(path: Path, files: dict[str, str], branch: str = "main") -> Path:
     return path
 
 
-def write_files(path: Path, files: dict[str, str]) -> None:
+def write_files(path: Path, files: Mapping[str, str | bytes]) -> None:
+    """Text is written as UTF-8; bytes as they are (a file in another encoding)."""
     for name, content in files.items():
         target = path / name
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content)
 
 
 def commit_all(path: Path, message: str) -> str:
