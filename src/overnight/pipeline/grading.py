@@ -70,13 +70,9 @@ class GradingClone:
         return self.workspace.git(["rev-parse", f"{CHANGE_REF}^{{tree}}"])
 
     def changed(self, before: str, after: str) -> list[str]:
-<<<<<<< HEAD
-        out = self.workspace.git(["diff", "--name-only", "-z", "--no-renames", before, after])
-=======
         """Paths as they are (-z): git would quote a non-ASCII or odd name, and the
         gates would then read no such file and miss what it holds."""
-        out = git(["diff", "--name-only", "-z", "--no-renames", before, after], self.path)
->>>>>>> h-signals
+        out = self.workspace.git(["diff", "--name-only", "-z", "--no-renames", before, after])
         return [name for name in out.split("\0") if name]
 
     def protected_files(self) -> list[str]:
