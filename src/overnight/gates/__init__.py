@@ -78,6 +78,11 @@ class GateContext:
     def path(self) -> Path:
         return self.workspace.path
 
+    def import_roots(self) -> list[Path]:
+        """Where the code under test may be imported from: the clone and its virtualenv."""
+        venv = self.environ.get("VIRTUAL_ENV")
+        return [self.path, *([Path(venv)] if venv else [])]
+
     def source(self, path: str) -> str | None:
         """A file of the candidate, read from its commit: never from the working tree,
         which the code under test may have rewritten (None: no such file)."""

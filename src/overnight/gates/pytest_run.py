@@ -95,6 +95,16 @@ class TestRun:
     def passing(self) -> set[str]:
         return {k for k, v in self.outcomes.items() if v["outcome"] == PASSED}
 
+    def foreign(self, roots: list[Path]) -> list[tuple[str, str]]:
+        """The project's packages imported from outside ``roots`` (the clone and its
+        virtualenv): (package, where it came from)."""
+        real = [os.path.realpath(r).rstrip("/") for r in roots]
+        return [
+            (name, where)
+            for name, where in sorted(self.imported.items())
+            if where and not any(where == r or where.startswith(r + "/") for r in real)
+        ]
+
 
 def run_tests(
     sandbox: Sandbox,
@@ -245,6 +255,9 @@ class Suite:
         for run in self.runs:
             merged.update(run.outcomes)
         return merged
+
+    def foreign(self, roots: list[Path]) -> list[tuple[str, str]]:
+        return [found for run in self.runs for found in run.foreign(roots)]
 
     @property
     def coverage(self) -> dict | None:

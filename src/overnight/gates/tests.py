@@ -14,6 +14,7 @@ import time
 from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
 from overnight.gates.coverage import coverage_files
 from overnight.gates.feedback import trim
+from overnight.gates.hidden import error_type, hidden_nodes
 from overnight.gates.pytest_run import PASSED, TestRun, run_suite
 
 
@@ -32,6 +33,15 @@ class TestsGate:
         ctx.evidence[self.name] = suite  # for the coverage and test-integrity gates
         if not suite.recorded:
             return self._no_evidence(suite.runs[-1], start)
+        foreign = suite.foreign(ctx.import_roots())
+        if foreign:
+            name, where = foreign[0]
+            return GateOutcome(
+                self.name, ERROR, f"the tests ran another copy of the project: '{name}' was "
+                f"imported from {where}, not from the candidate", command=suite.runs[0].command,
+                duration=time.monotonic() - start,
+                log="\n".join(f"{n}: imported from {w}" for n, w in foreign),
+            )  # fmt: skip
         failures: list[tuple[str, str, dict]] = []  # node, why, detail
         for node in acceptance:
             outcome = suite.outcome(node)
@@ -57,7 +67,7 @@ class TestsGate:
             return GateOutcome(
                 self.name, FAIL, f"{len(failures)} failing: {names}{more}{stopped}",
                 command=command, exit_code=exit_code, duration=duration, log=log,
-                feedback=_feedback(failures),
+                feedback=_feedback(failures, hidden_nodes(ctx.spec)),
             )  # fmt: skip
         regressions = len(expected_passing(ctx.baseline.passing(), regression))
         return GateOutcome(
@@ -81,9 +91,14 @@ class TestsGate:
         )
 
 
-def _feedback(failures: list[tuple[str, str, dict]]) -> str:
+def _feedback(failures: list[tuple[str, str, dict]], hidden: set[str]) -> str:
+    """Each failing test with its first message and a trimmed traceback; a hidden
+    acceptance test only with the type of its error (its text would quote it)."""
     parts = []
     for node, why, detail in failures[:10]:
+        if node in hidden:
+            parts.append(f"- {node}: {why} ({error_type(detail.get('message', ''))})")
+            continue
         lines = [f"- {node}: {why}"]
         if detail.get("message"):
             lines.append(f"  {detail['message']}")

@@ -8,9 +8,7 @@ nothing outside the acceptance tests collected without errors.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 from overnight.gates import Baseline, GateContext
 from overnight.gates.lint import run_lint
@@ -71,13 +69,10 @@ def environment_problem(suite: Suite, ctx: GateContext) -> str | None:
         found = MISSING_MODULE.search(text)
         if found and found.group(1).split(".")[0] in packages:
             return f"the project cannot be imported on the base: {first_error(text)}"
-    roots = [ctx.path, *(Path(ctx.environ[k]) for k in ("VIRTUAL_ENV",) if k in ctx.environ)]
-    for run in suite.runs:
-        for name, where in run.imported.items():
-            if where and not any(_under(where, root) for root in roots):
-                return (f"the package under test '{name}' was imported from {where}, not from "
-                        "the grading clone: the setup installs it somewhere tests do not see "
-                        "the clone's code")  # fmt: skip
+    for name, where in suite.foreign(ctx.import_roots()):
+        return (f"the package under test '{name}' was imported from {where}, not from the "
+                "grading clone: the setup installs it somewhere tests do not see the clone's "
+                "code")  # fmt: skip
     acceptance = {n.split("::", 1)[0] for n in ctx.spec.acceptance_tests}
     acceptance |= {f for p in ctx.spec.test_patches for f in patched_files(p.text)}
 
@@ -96,8 +91,3 @@ def first_error(text: str) -> str:
     lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
     fallback = [line.strip() for line in text.splitlines() if line.strip()]
     return (lines or fallback or ["no detail"])[-1][:300]
-
-
-def _under(path: str, root: Path) -> bool:
-    real = os.path.realpath(root)
-    return path == real or path.startswith(real.rstrip("/") + "/")

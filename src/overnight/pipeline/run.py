@@ -38,6 +38,7 @@ from overnight.gates import (
     run_gates,
 )
 from overnight.gates.feedback import condense, trim
+from overnight.gates.hidden import Withholder, hidden_text
 from overnight.pipeline.baseline import measure_baseline
 from overnight.pipeline.grading import GradingClone
 from overnight.pipeline.recorder import Interruption, Recorder
@@ -115,7 +116,8 @@ class Pipeline:
         self.grade_path = root.with_suffix(".grade")
         self.carried = False
         self.bounds = Bounds.from_dict(self.config.bounds)
-        self.origin = (0, 0)  # the agent clone's (bytes, files) on disk before it ran
+        self.withhold = Withholder(hidden_text(self.spec))  # feedback never quotes hidden tests
+        self.origin: tuple[int, int] | None = None  # the agent clone's (bytes, files) on disk
 
     # -- the run -------------------------------------------------------------
 
@@ -134,7 +136,7 @@ class Pipeline:
                 results, sha = self.grade(attempt)
                 if sha is not None and not blocking_failures(results):
                     return self.deliver(results, sha, attempt)
-                feedback = condense(results)
+                feedback = self.withhold(condense(results))
             failing = ", ".join(r.name for r in blocking_failures(results))
             attempts = self.spec.budget.attempts
             raise RunFailed(f"gates: {failing} failed after {attempts} attempt(s)")

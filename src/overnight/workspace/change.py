@@ -31,6 +31,7 @@ from overnight.sandbox import Access, Sandbox
 PACK = Path(__file__).with_name("pack.py")
 MB = 1024 * 1024
 MODES = {0o644: "100644", 0o755: "100755"}
+UNBOUNDED = 2**62
 
 
 @dataclass(frozen=True)
@@ -73,17 +74,20 @@ def take(
     base_sha: str,
     environ: dict[str, str],
     bounds: Bounds,
-    origin: tuple[int, int] = (0, 0),
+    origin: tuple[int, int] | None = None,
     timeout: float = 600.0,
     cancel: threading.Event | None = None,
 ) -> Change:
     """Pack the workspace's change against ``base_sha`` inside the sandbox and check it.
-    ``origin`` is the base checkout's (bytes, files) on disk, for the growth bounds."""
+    ``origin`` is the base checkout's (bytes, files) on disk, for the growth bounds
+    (None: not known yet, so the workspace's size is measured, not bounded)."""
     out = Path(tempfile.mkdtemp(prefix=f".{workspace.name}-pack-", dir=workspace.parent))
     try:
         limit = int(bounds.change_mb * MB)
+        disk = origin[0] + int(bounds.workspace_mb * MB) if origin else UNBOUNDED
+        files = origin[1] + bounds.workspace_files if origin else UNBOUNDED
         command = (f"{sys.executable} -I -S {PACK} {base_sha} {out} {limit} "
-                   f"{bounds.change_files}")  # fmt: skip
+                   f"{bounds.change_files} {disk} {files}")  # fmt: skip
         env: dict[str, str] = {k: environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ")
                                if k in environ}  # fmt: skip
         done = sandbox.run(command, cwd=workspace, env=env, timeout=timeout, cancel=cancel,
@@ -143,7 +147,9 @@ def parse(report: dict, archive: bytes) -> Change:
     return change
 
 
-def check(change: Change, report: dict, bounds: Bounds, origin: tuple[int, int]) -> list[str]:
+def check(
+    change: Change, report: dict, bounds: Bounds, origin: tuple[int, int] | None
+) -> list[str]:
     """Why the change may not be graded or delivered (empty: it may)."""
     problems = [p for path in change.paths if (p := path_problem(path))]
     for path, entry in change.files.items():
@@ -160,6 +166,8 @@ def check(change: Change, report: dict, bounds: Bounds, origin: tuple[int, int])
     if files > bounds.change_files:
         problems.append(f"the change touches {files} files, over the {bounds.change_files} "
                         f"bound by {files - bounds.change_files}")  # fmt: skip
+    if origin is None:
+        return problems
     grown = change.disk_bytes - origin[0]
     if grown > bounds.workspace_mb * MB:
         problems.append(f"the workspace grew by {grown / MB:.0f} MB on disk, over the "

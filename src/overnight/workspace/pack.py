@@ -4,7 +4,7 @@ Run by ``change.take`` in the agent's workspace, as the agent's uid, with
 ``python -I -S`` (standard library only, nothing from the workspace on the
 path)::
 
-    pack.py BASE_SHA OUT_DIR MAX_BYTES MAX_FILES
+    pack.py BASE_SHA OUT_DIR MAX_BYTES MAX_FILES MAX_DISK_BYTES MAX_DISK_FILES
 
 It stages the working tree into a private index (so the agent's own index is
 left alone), lists what differs from the base commit, and writes to OUT_DIR:
@@ -96,7 +96,14 @@ def sizes(shas, env):
     return [int(line) for line in out.split()]
 
 
-def main(base, out_dir, max_bytes, max_files):
+def main(base, out_dir, max_bytes, max_files, max_disk, max_disk_files):
+    disk, count = disk_usage(".")
+    report = {"deleted": [], "refused": [], "disk_bytes": disk, "disk_files": count,
+              "bytes": 0, "files": 0}  # fmt: skip
+    if disk > max_disk or count > max_disk_files:  # not worth staging: the bound says no
+        with open(os.path.join(out_dir, "change.json"), "w") as f:
+            json.dump(report, f)
+        return
     tmp = tempfile.mkdtemp(prefix="pack-")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, **GIT_ENV}
     env["GIT_INDEX_FILE"] = os.path.join(tmp, "index")
@@ -104,7 +111,6 @@ def main(base, out_dir, max_bytes, max_files):
         shutil.copyfile(".git/index", env["GIT_INDEX_FILE"])  # keeps git's stat cache
     else:
         git(["read-tree", base], env)
-    disk, count = disk_usage(".")
     git(["add", "--all", "--", "."], env)
     entries = changed_entries(base, env)
     kept = [e for e in entries if e[0] != "D" and e[1] != "160000"]
@@ -136,4 +142,4 @@ def write_tar(path, entries, env):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    main(sys.argv[1], sys.argv[2], *(int(arg) for arg in sys.argv[3:7]))
