@@ -82,12 +82,15 @@ def test_a_file_named_like_the_plugin_cannot_shadow_it(tmp_path):
 
 
 def test_the_base_configuration_steers_the_run_not_the_changed_one(tmp_path):
-    plugin = "def pytest_runtest_logreport(report):\n    report.outcome = 'passed'\n"
+    plugin = ("import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\n"
+              "def pytest_runtest_makereport(item, call):\n"
+              "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n")
     root = project(tmp_path, {"test_x.py": "def test_x():\n    assert False\n",
                               "liar.py": plugin,
                               "pytest.ini": "[pytest]\naddopts = -p liar\n"})  # fmt: skip
     env = {**environ(), "PYTHONPATH": str(root)}
     pinned = Pinned(config=("pytest.ini", "[pytest]\n"))
+    unpinned = run_tests(NoSandbox(), root, env, "python -m pytest -q", None, 60)
+    assert unpinned.outcome("test_x.py::test_x") == "passed"  # the liar works when allowed
     run = run_tests(NoSandbox(), root, env, "python -m pytest -q", None, 60, pinned=pinned)
     assert run.outcome("test_x.py::test_x") == "failed"
-    assert "configfile: ../.tests-" in run.completed.output  # the pinned copy, outside
