@@ -30,6 +30,7 @@ def context(
     config: ProjectConfig | None = None,
     spec: Spec | None = None,
     name: str = "repo",
+    sandbox: str = "none",
 ) -> GateContext:
     repo = make_repo(tmp_path / name, base)
     base_sha = git(["rev-parse", "HEAD"], repo)
@@ -45,7 +46,7 @@ def context(
         spec=spec or Spec(title="Add mul to calc", description="Add `mul(a, b)` to calc.py."),
         config=config or ProjectConfig(test_cmd="python -m pytest -q"),
         baseline=Baseline(),
-        sandbox=get_sandbox("none"),
+        sandbox=get_sandbox(sandbox),
         # overnight's own Python has pytest plugins a project would not: keep them out
         environ=Environment(None).environ(repo, {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}),
         changed=changed,

@@ -59,8 +59,9 @@ def test_a_change_is_packed_and_rebuilt_as_the_same_tree(clones):
     tree = grading.import_change(change)
     listing = grading.workspace.git(["ls-tree", "-r", "-z", tree]).split("\0")
     assert "120000 blob" in next(e for e in listing if e.endswith("\tlink"))
-    assert grading.changed(git(["rev-parse", f"{work.base_sha}^{{tree}}"], work.path), tree) \
-        == sorted(["calc.py", "new dir/héllo.txt", "run.sh", "link", "tests/test_calc.py"])
+    assert grading.changed(
+        git(["rev-parse", f"{work.base_sha}^{{tree}}"], work.path), tree
+    ) == sorted(["calc.py", "new dir/héllo.txt", "run.sh", "link", "tests/test_calc.py"])
 
 
 def test_the_agents_own_index_is_left_alone(clones):

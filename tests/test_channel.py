@@ -7,6 +7,8 @@ import socket
 import sys
 from pathlib import Path
 
+import pytest
+
 from overnight.gates.channel import Channel
 from overnight.gates.pytest_run import Pinned, run_tests
 from overnight.sandbox import base_environ
@@ -33,12 +35,9 @@ def test_only_the_first_connection_is_heard_and_a_forged_pass_cannot_undo_a_fail
 def test_a_second_connection_finds_no_socket(tmp_path):
     channel = Channel(tmp_path / "s")
     send(channel.path, {"kind": "start"})
-    got = channel.close()
-    try:
+    channel.close()
+    with pytest.raises((FileNotFoundError, ConnectionRefusedError)):
         send(channel.path, {"kind": "outcome", "node": "t::b", "outcome": "passed"})
-    except (FileNotFoundError, ConnectionRefusedError):
-        pass
-    assert "t::b" not in got.outcomes
 
 
 def project(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -82,9 +81,11 @@ def test_a_file_named_like_the_plugin_cannot_shadow_it(tmp_path):
 
 
 def test_the_base_configuration_steers_the_run_not_the_changed_one(tmp_path):
-    plugin = ("import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\n"
-              "def pytest_runtest_makereport(item, call):\n"
-              "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n")
+    plugin = (
+        "import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\n"
+        "def pytest_runtest_makereport(item, call):\n"
+        "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n"
+    )
     root = project(tmp_path, {"test_x.py": "def test_x():\n    assert False\n",
                               "liar.py": plugin,
                               "pytest.ini": "[pytest]\naddopts = -p liar\n"})  # fmt: skip

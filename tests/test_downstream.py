@@ -8,6 +8,7 @@ from gatekit import at_base, config, context
 
 from overnight.gates import ERROR, FAIL, PASS
 from overnight.gates.downstream import DownstreamGate
+from overnight.gates.pytest_run import Pinned
 from overnight.testing import make_repo
 
 CALC = "def add(a, b):\n    return a + b\n"
@@ -28,9 +29,10 @@ def app(tmp_path):
                                         "pyproject.toml": PYPROJECT})  # fmt: skip
 
 
-def graded(tmp_path, name, change, repos):
-    ctx = context(tmp_path, {"calc.py": CALC}, change, name=name,
+def graded(tmp_path, name, change, repos, base=None, sandbox="none", packages=()):
+    ctx = context(tmp_path, base or {"calc.py": CALC}, change, name=name, sandbox=sandbox,
                   config=config(f"[gates.downstream]\nrepos = [{repos}]\n"))  # fmt: skip
+    ctx.pinned = Pinned(packages=list(packages))
     gate = DownstreamGate()
     with at_base(ctx):
         ctx.baseline.gates["downstream"], log = gate.measure(ctx)
@@ -59,3 +61,35 @@ def test_a_downstream_repository_that_cannot_be_fetched_is_an_error(home, tmp_pa
     result = graded(tmp_path, "calc", {"calc.py": CALC + "\n"}, '{repo = "../missing"}')
     assert result.verdict == ERROR
     assert result.summary.startswith("could not check: missing: cannot prepare")
+
+
+PKG_APP = APP.replace("from calc import add", "from calcpkg import add")
+PKG_TEST = TEST_APP
+
+
+def test_under_bwrap_the_downstream_suite_runs_against_the_candidate(home, tmp_path, monkeypatch):
+    """The downstream run used to see no grading clone under bwrap: both sides failed to
+    import the project and the gate said 'pass: 0 downstream tests still pass'."""
+    make_repo(tmp_path / "app", {"app.py": PKG_APP, "tests/test_app.py": PKG_TEST,
+                                 "pyproject.toml": PYPROJECT})  # fmt: skip
+    repos = ('{repo = "../app", setup = ["python -m pip install pytest"], '
+             'test_cmd = "python -m pytest -q"}')  # fmt: skip
+    base = {"calcpkg/__init__.py": CALC}
+    broken = graded(tmp_path, "broken", {"calcpkg/__init__.py": CALC.replace("a + b", "a - b")},
+                    repos, base=base, sandbox="bwrap", packages=["calcpkg"])  # fmt: skip
+    assert broken.verdict == FAIL, broken.log
+    honest = graded(tmp_path, "honest", {"calcpkg/__init__.py": CALC + "\n"}, repos, base=base,
+                    sandbox="bwrap", packages=["calcpkg"])  # fmt: skip
+    assert honest.verdict == PASS, honest.log
+    assert honest.summary == "2 downstream test(s) in 1 repository still pass"
+
+
+def test_a_downstream_suite_that_never_ran_is_an_error_not_a_pass(home, tmp_path):
+    make_repo(tmp_path / "app", {"app.py": PKG_APP, "tests/test_app.py": PKG_TEST,
+                                 "pyproject.toml": PYPROJECT})  # fmt: skip
+    repos = ('{repo = "../app", setup = ["python -m pip install pytest"], '
+             'test_cmd = "python -m pytest -q -k no_such_test"}')  # fmt: skip
+    result = graded(tmp_path, "calc", {"calcpkg/__init__.py": CALC + "\n"}, repos,
+                    base={"calcpkg/__init__.py": CALC}, packages=["calcpkg"])  # fmt: skip
+    assert result.verdict == ERROR
+    assert "no downstream test passed against the base" in result.summary

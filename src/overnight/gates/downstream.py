@@ -26,7 +26,8 @@ from overnight.environment import Environment, ensure_environment
 from overnight.errors import OvernightError, WorkspaceError
 from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
 from overnight.gates.feedback import trim
-from overnight.gates.pytest_run import PASSED, TestRun, run_tests
+from overnight.gates.pytest_run import PASSED, Pinned, TestRun, run_tests
+from overnight.sandbox import Access, Granted
 from overnight.workspace import RepoCache, Workspace, default_branch, git, is_url, read_files
 
 
@@ -75,7 +76,7 @@ class DownstreamGate:
             data[repo.label] = {
                 "sha": sha,
                 "passing": sorted(run.passing()) if run.recorded else [],
-                "error": None if run.recorded else f"'{run.command}' gave no per-test results",
+                "error": unexercised(ctx, run, "the base"),
             }
         return data, "\n\n".join(logs)
 
@@ -103,8 +104,9 @@ class DownstreamGate:
             commands.append(f"{repo.label}: {run.command}")
             logs.append(f"== {repo.label} at {measured['sha'][:10]}\n$ {run.command}\n"
                         f"{run.completed.output}\n[exit {run.completed.exit_code}]")  # fmt: skip
-            if not run.recorded:
-                problems.append(f"{repo.label}: '{run.command}' gave no per-test results")
+            problem = unexercised(ctx, run, "the candidate")
+            if problem:
+                problems.append(f"{repo.label}: {problem}")
                 continue
             counted += len(measured["passing"])
             for node in measured["passing"]:
@@ -176,10 +178,34 @@ def resolve(location: str, project: str | None) -> str:
     return str((Path(project) / location).resolve())
 
 
+def unexercised(ctx: GateContext, run: TestRun, against: str) -> str | None:
+    """Why a downstream run is no evidence about the project (None: it is): no results,
+    no test passing, or the project's packages not imported from the grading clone."""
+    if not run.recorded:
+        return f"'{run.command}' gave no per-test results against {against}"
+    if not run.passing():
+        return f"no downstream test passed against {against}: the suite did not run"
+    foreign = run.foreign([ctx.path])
+    if foreign:
+        name, where = foreign[0]
+        return f"'{name}' was imported from {where}, not from {against}"
+    if run.imported and not any(run.imported.values()):
+        return f"the downstream tests never imported {', '.join(sorted(run.imported))}"
+    return None
+
+
 def run_downstream(ctx: GateContext, repo: DownstreamRepo, path: Path, env: Environment) -> TestRun:
-    """The downstream suite with the project under test first on PYTHONPATH."""
-    environ = env.environ(path)
+    """The downstream suite, in its own clone and virtualenv, with the project under test
+    (the grading clone, readable) first on PYTHONPATH in place of the released package."""
+    layer = env.layer(path) if env.path else None
+    sandbox = Granted(ctx.sandbox, Access(readable=(ctx.path, *env.access().readable)))
+    if layer is not None:
+        layer.create()
+        layer.install(sandbox, ctx.timeout, ctx.cancel)
+    environ = env.environ(path, layer=layer)
     project = [str(ctx.path / "src"), str(ctx.path)] if (ctx.path / "src").is_dir() \
         else [str(ctx.path)]  # fmt: skip
-    environ["PYTHONPATH"] = ":".join([*project, environ["PYTHONPATH"]])
-    return run_tests(ctx.sandbox, path, environ, repo.test_cmd, None, ctx.timeout, ctx.cancel)
+    environ["PYTHONPATH"] = ":".join(p for p in [*project, environ.get("PYTHONPATH")] if p)
+    packages = ctx.pinned.packages if ctx.pinned else []
+    return run_tests(sandbox, path, environ, repo.test_cmd, None, ctx.timeout, ctx.cancel,
+                     pinned=Pinned(packages=packages, steer=False))  # fmt: skip

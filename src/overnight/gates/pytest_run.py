@@ -36,6 +36,7 @@ class Pinned:
 
     config: tuple[str, str] | None = None  # (file name, content) of pytest's config file
     packages: list[str] = field(default_factory=list)  # the project's top-level imports
+    steer: bool = True  # False: the repository's own configuration (a downstream one)
 
 
 @dataclass
@@ -171,11 +172,11 @@ def _environ(
     outcomes = _plugin(plugins, "overnight_outcomes")
     env["PYTHONPATH"] = ":".join(p for p in (str(plugins), env.get("PYTHONPATH")) if p)
     options = [f"-p {outcomes}", "-p no:cacheprovider", "--continue-on-collection-errors"]
-    if pinned is not None:
+    if pinned is not None and pinned.steer:
         options += _pin(run, pinned, workspace)
-        if pinned.packages:
-            _write(run / "packages.json", pinned.packages)
-            env["OVERNIGHT_PACKAGES"] = str(run / "packages.json")
+    if pinned is not None and pinned.packages:
+        _write(run / "packages.json", pinned.packages)
+        env["OVERNIGHT_PACKAGES"] = str(run / "packages.json")
     writable: tuple[Path, ...] = ()
     if coverage is not None:
         from overnight.gates.coverage import measure_env
