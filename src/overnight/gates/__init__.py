@@ -39,6 +39,7 @@ class GateOutcome:
     feedback: str = ""  # what the agent should read when this gate fails
     blocking: bool = True  # a gate may make one outcome advisory; config can only lower it
     report: str = ""  # Markdown for the pull request body (the reviewer's comments)
+    tampered: str | None = None  # evidence that the run lied about its outcomes: never READY
 
 
 @dataclass

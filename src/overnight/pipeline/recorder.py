@@ -104,7 +104,7 @@ class Recorder:
                     run_id=self.run_id, attempt=attempt, name=r.name, verdict=r.verdict,
                     blocking=r.blocking, command=r.command, exit_code=r.exit_code,
                     duration=r.duration, summary=r.summary, feedback=r.feedback, sha=sha,
-                    log_id=log_id,
+                    log_id=log_id, tampered=r.tampered,
                 ))  # fmt: skip
 
     def turn(self, turn: Turn, change: str | None = None) -> None:
@@ -179,7 +179,7 @@ class Recorder:
                 results.append(GateOutcome(
                     row.name, row.verdict, row.summary, command=row.command,
                     exit_code=row.exit_code, duration=row.duration, feedback=row.feedback or "",
-                    blocking=row.blocking,
+                    blocking=row.blocking, tampered=row.tampered,
                 ))  # fmt: skip
         return done
 

@@ -134,6 +134,9 @@ class Pipeline:
                 elif not (attempt == 1 and self.carried and self.kind == "rebase"):
                     self.run_agent(attempt, feedback)
                 results, sha = self.grade(attempt)
+                tampered = [f"{r.name}: {r.tampered}" for r in results if r.tampered]
+                if tampered:  # lying is not a mistake to fix: no feedback, no next attempt
+                    raise RunFailed(f"tampered: {'; '.join(tampered)}")
                 if sha is not None and not blocking_failures(results):
                     return self.deliver(results, sha, attempt)
                 feedback = self.withhold(condense(results))

@@ -72,6 +72,11 @@ def m005_claim_order_index(conn: Connection) -> None:
                           "autovacuum_vacuum_scale_factor = 0.05)"))  # fmt: skip
 
 
+def m006_tamper_evidence(conn: Connection) -> None:
+    """gate_results.tampered: which canary a graded run reported as passing."""
+    _add_column(conn, "gate_results", "tampered", "TEXT")
+
+
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
     if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
@@ -83,6 +88,7 @@ MIGRATIONS: list[Migration] = [
     m003_turns,
     m004_durability,
     m005_claim_order_index,
+    m006_tamper_evidence,
 ]
 
 

@@ -120,6 +120,7 @@ class GateResult(Base):
     feedback: Mapped[str | None] = mapped_column(Text)
     sha: Mapped[str | None] = mapped_column(String(64))
     log_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id"))
+    tampered: Mapped[str | None] = mapped_column(Text)  # a canary the run reported wrongly
 
 
 class Artifact(Base):
