@@ -34,3 +34,20 @@ def test_doctor_exits_1_when_the_active_backend_cannot_run(tmp_path):
     result = CliRunner().invoke(main, ["doctor", "--sandbox", "container"])
     assert result.exit_code == 1
     assert result.output.startswith("active sandbox: UNUSABLE (configured: container)")
+
+
+def test_a_home_under_a_folder_the_task_uid_cannot_enter_still_works(tmp_path, monkeypatch):
+    """mktemp -d makes 0700 folders; a home under one gave pip a PermissionError in the
+    setup log. The sandbox builds the path to what it binds itself, and both doctor and
+    `overnight worker` try a sandboxed command there before any task."""
+    need_bwrap()
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    monkeypatch.setenv("OVERNIGHT_HOME", str(closed / "home"))
+    monkeypatch.setenv("OVERNIGHT_SANDBOX", "bwrap")
+    result = CliRunner().invoke(main, ["doctor", "--sandbox", "bwrap"])
+    assert f"ok  home            a sandboxed command works in {closed}/home/workspaces" in (
+        result.output
+    )
+    worker = CliRunner().invoke(main, ["worker", "--drain"])
+    assert worker.exit_code == 0, worker.output

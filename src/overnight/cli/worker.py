@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 
@@ -11,10 +12,12 @@ from rich.console import Console
 from rich.table import Table
 
 from overnight.cli import store
-from overnight.errors import UsageError
+from overnight.errors import OvernightError, UsageError
 from overnight.events import follow
 from overnight.fleet import live_workers, set_queue
 from overnight.queue import Limits
+from overnight.sandbox.host import reach
+from overnight.sandbox.select import select_sandbox
 from overnight.worker import Worker
 
 
@@ -39,6 +42,7 @@ def worker_cmd(slots: int, drain: bool, lease: float, max_running: int | None,
     checkpoint (killed after --grace seconds) and go back to the queue, to
     resume there. A second signal interrupts them at once. Nothing is lost.
     """
+    check_reach()
     limits = Limits(running=max_running, per_repo=max_per_repo)
     w = Worker(store(), slots=slots, lease=lease, limits=limits, grace=grace)
 
@@ -55,6 +59,19 @@ def worker_cmd(slots: int, drain: bool, lease: float, max_running: int | None,
     click.echo(f"worker {w.id}: {slots} slot(s)" + (", draining" if drain else ""), err=True)
     done = w.run(drain=drain)
     click.echo(f"worker {w.id}: stopped after {done} task(s)", err=True)
+
+
+def check_reach() -> None:
+    """Refuse to start when sandboxed commands cannot work under $OVERNIGHT_HOME (a
+    home under a folder the sandbox's uid cannot enter), saying what to change."""
+    configured = os.environ.get("OVERNIGHT_SANDBOX") or "auto"
+    try:
+        select_sandbox(configured)
+    except OvernightError:
+        return  # no usable sandbox here: each task says so with its own configuration
+    check = reach(configured)
+    if not check.ok:
+        raise UsageError(f"{check.detail}; {check.fix}")
 
 
 @click.command("workers")

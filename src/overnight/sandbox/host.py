@@ -56,7 +56,39 @@ def inspect_host(configured: str) -> HostReport:
     report.backends = [_bwrap(), _container(), Check("none", True, "no isolation: explicit only")]
     report.limits = _limits(cgroups)
     report.facilities = _facilities()
+    if active is not None:
+        report.facilities.append(reach(configured))
     return report
+
+
+def reach(configured: str) -> Check:
+    """Can a sandboxed command work in a workspace under ``$OVERNIGHT_HOME`` and run
+    Python there, as the sandbox's uid would? (Tried, not inferred.)"""
+    from overnight.config import home
+
+    workspaces = home() / "workspaces"
+    try:
+        workspaces.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=".reach-", dir=workspaces))
+    except OSError as exc:
+        return Check("home", False, f"cannot create workspaces under {home()}: {exc}",
+                     "set OVERNIGHT_HOME to a directory this worker can write")  # fmt: skip
+    try:
+        sandbox = select_sandbox(configured)
+        env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"}
+        done = sandbox.run(f"touch written && {sys.executable} -c 'print(42)'", cwd=probe,
+                           env=env, timeout=60)  # fmt: skip
+    except OvernightError as exc:
+        return Check("home", False, f"the sandbox cannot start in {probe.parent}: {exc}")
+    finally:
+        shutil.rmtree(probe, ignore_errors=True)
+    if done.ok and done.output.strip().endswith("42"):
+        return Check("home", True, f"a sandboxed command works in {workspaces}")
+    closed = [str(p) for p in probe.parents if p.exists() and not p.stat().st_mode & 0o001]
+    fix = (f"chmod o+x {' '.join(closed)} (the sandbox's uid must enter them), or set "
+           "OVERNIGHT_HOME elsewhere") if closed else "see the output above"  # fmt: skip
+    tail = (done.output.strip().splitlines() or [f"exit {done.exit_code}"])[-1][:200]
+    return Check("home", False, f"a sandboxed command fails in {workspaces}: {tail}", fix)
 
 
 def _bwrap() -> Check:
