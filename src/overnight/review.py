@@ -29,6 +29,18 @@ def ready_tasks(store: Store) -> list[Task]:
         )
 
 
+TAMPERED = "tampered:"
+
+
+def flagged_tasks(store: Store) -> list[Task]:
+    """Tasks whose grading caught the run lying about its outcomes: a human looks."""
+    with store.session() as session:
+        return list(session.scalars(
+            select(Task).where(Task.status == TaskStatus.FAILED,
+                               Task.failure_reason.like(f"{TAMPERED}%")).order_by(Task.id)
+        ))  # fmt: skip
+
+
 def open_pull_request(session: Session, task: Task) -> PullRequest | None:
     return session.scalars(
         select(PullRequest)

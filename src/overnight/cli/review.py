@@ -16,13 +16,20 @@ from overnight.views import task_summary
 @click.command("review")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def review_cmd(as_json: bool) -> None:
-    """List READY tasks, waiting for review."""
+    """List READY tasks, waiting for review, after the tasks flagged for tampering
+    (a run caught lying about its test outcomes: never READY, worth a look)."""
     db = store()
     with db.session() as session:
         rows = [task_summary(db.task(session, t.id)) for t in actions.ready_tasks(db)]
+        flagged = [task_summary(db.task(session, t.id)) for t in actions.flagged_tasks(db)]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(flagged + rows, indent=2))
         return
+    if flagged:
+        table = Table("id", "title", "why", title="FLAGGED: tampering detected", style="red")
+        for r in flagged:
+            table.add_row(str(r["id"]), r["title"], r["failure_reason"] or "")
+        Console().print(table)
     if not rows:
         click.echo("nothing to review")
         return

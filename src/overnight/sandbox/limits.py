@@ -24,7 +24,7 @@ class Limits:
     cpus: float | None = None  # cgroup CPU quota, in cores
     cpu_seconds: int | None = None  # CPU time of any one process (RLIMIT_CPU)
     open_files: int | None = 4096
-    file_size_mb: int | None = None
+    file_size_mb: int | None = 4096  # any one file a command writes (RLIMIT_FSIZE)
 
 
 # Exit statuses that name the limit which killed the command.

@@ -187,7 +187,8 @@ def cancel(request: Request, task_id: TaskId) -> Response:
 def review_page(request: Request) -> HTMLResponse:
     with store_of(request).reading() as session:
         items = queries.review_queue(session)
-    return page(request, "review.html", {"items": items})
+        flagged = queries.flagged(session)
+    return page(request, "review.html", {"items": items, "flagged": flagged})
 
 
 @router.get("/new")

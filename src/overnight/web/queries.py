@@ -309,6 +309,16 @@ def last_event_id(session: Session) -> int:
 # -- review queue -----------------------------------------------------------
 
 
+def flagged(session: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """FAILED tasks whose grading caught the run lying about its outcomes."""
+    rows = session.execute(
+        select(Task.id, Task.title, Task.repo, Task.failure_reason)
+        .where(Task.status == TaskStatus.FAILED, Task.failure_reason.like("tampered:%"))
+        .order_by(Task.id.desc()).limit(limit)
+    ).all()  # fmt: skip
+    return [dict(r._mapping) for r in rows]
+
+
 def review_queue(session: Session, limit: int = 500) -> list[dict[str, Any]]:
     """READY tasks, safest first (see ``overnight.risk``)."""
     tasks = session.execute(
