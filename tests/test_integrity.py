@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from gatekit import context
 
-from overnight.gates.integrity import TestIntegrityGate, check_file, read_tests
+from overnight.gates.integrity import (
+    TestIntegrityGate,
+    changes_pytest_config,
+    check_file,
+    read_tests,
+)
 
 BASE = """import pytest
 
@@ -122,20 +127,19 @@ def test_startup_files_are_reported():
     assert findings("import hack\n", "src/evil.pth", None)[0].startswith("src/evil.pth")
 
 
-def test_a_change_to_pytest_configuration_is_reported_but_other_settings_are_not():
+def test_a_change_to_pytest_configuration_is_reported_not_held_against_the_change():
+    """Grading runs with the base's configuration pinned (gates/pytest_run.py), so a
+    changed one cannot steer it; it is reported for the reviewer."""
     before = '[project]\nname = "x"\n\n[tool.pytest.ini_options]\naddopts = "-q"\n'
-    assert findings(before.replace('"-q"', '"-q -p no:x"'), "pyproject.toml", before) == [
-        "pyproject.toml: pytest configuration changed"
-    ]
-    assert findings(before.replace('"x"', '"y"'), "pyproject.toml", before) == []
+    after = before.replace('"-q"', '"-q -p no:x"')
+    assert changes_pytest_config("pyproject.toml", before, after)
+    assert findings(after, "pyproject.toml", before) == []
+    assert not changes_pytest_config("pyproject.toml", before, before.replace('"x"', '"y"'))
     ini = "[pytest]\naddopts = -q\n"
-    assert findings("[pytest]\naddopts = -q --deselect t.py\n", "pytest.ini", ini) == [
-        "pytest.ini: pytest configuration changed"
-    ]
-    # pytest reads .pytest.ini before pyproject.toml: a new one replaces the project's settings
-    assert findings("[pytest]\naddopts = -p forged\n", ".pytest.ini", None) == [
-        ".pytest.ini: pytest configuration changed"
-    ]
+    assert changes_pytest_config("pytest.ini", ini, "[pytest]\naddopts = -q --deselect t.py\n")
+    # pytest reads .pytest.ini and pytest.toml before pyproject.toml
+    assert changes_pytest_config(".pytest.ini", None, "[pytest]\naddopts = -p forged\n")
+    assert changes_pytest_config("pytest.toml", None, '[pytest]\naddopts = ["-p", "forged"]\n')
 
 
 def test_read_tests_counts_unittest_and_pytest_assertions():

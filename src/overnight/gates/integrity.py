@@ -33,7 +33,8 @@ from overnight.gates.signals import FileChange, check_change, startup_file
 from overnight.gates.signals.source import Undecodable, decode
 
 SKIP_MARKS = {"skip", "skipif", "xfail"}
-PYTEST_CONFIG = {"pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml"}
+PYTEST_CONFIG = {"pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "tox.ini",
+                 "setup.cfg", "pyproject.toml"}  # fmt: skip
 BROAD = {"Exception", "BaseException"}
 
 
@@ -62,6 +63,8 @@ class TestIntegrityGate:
             findings += check_file(path, before, after)
             if is_test_file(path) or path.startswith(("tests/", "test/")):
                 findings += self_mocks(path, before, after, self._local(ctx))
+        configured = [c.path for c in changes if changes_pytest_config(
+            c.path, text_of(c.path, c.before), text_of(c.path, c.after))]  # fmt: skip
         signals = check_change(changes)
         findings += [str(f) for f in signals.findings]
         counted, notes = passing_count(ctx)
@@ -80,8 +83,10 @@ class TestIntegrityGate:
         if problems:
             return GateOutcome(self.name, ERROR, f"could not check: {problems[0]}",
                                command=command, log=log)  # fmt: skip
+        ignored = (f"; pytest configuration changed in {', '.join(configured)}: ignored, the "
+                   "base's steered grading") if configured else ""  # fmt: skip
         return GateOutcome(self.name, PASS, "no test weakened, no pytest hook or plugin added, "
-                           "no tamper signal", command=command, log=log)  # fmt: skip
+                           f"no tamper signal{ignored}", command=command, log=log)  # fmt: skip
 
     @staticmethod
     def _local(ctx: GateContext) -> Callable[[str], bool]:
@@ -112,8 +117,6 @@ def check_file(path: str, before: str | None, after: str | None) -> list[str]:
     if after is not None and startup_file(path):
         return [f"{path}: runs code at interpreter start-up; not allowed in a change"]
     findings: list[str] = []
-    if name in PYTEST_CONFIG and pytest_config(name, before) != pytest_config(name, after):
-        findings.append(f"{path}: pytest configuration changed")
     if not path.endswith(".py"):
         return findings
     if name == "conftest.py":
@@ -122,6 +125,13 @@ def check_file(path: str, before: str | None, after: str | None) -> list[str]:
     if is_test_file(path) and before is not None:
         findings += compare_tests(path, read_tests(before), read_tests(after or ""))
     return findings
+
+
+def changes_pytest_config(path: str, before: str | None, after: str | None) -> bool:
+    """A pytest configuration file whose pytest part differs. Grading never uses it (the
+    base's configuration is pinned), so it is reported, not held against the change."""
+    name = PurePosixPath(path).name
+    return name in PYTEST_CONFIG and pytest_config(name, before) != pytest_config(name, after)
 
 
 def is_test_file(path: str) -> bool:
@@ -261,8 +271,9 @@ def pytest_config(name: str, text: str | None) -> object:
     if text is None:
         return None
     try:
-        if name == "pyproject.toml":
-            return tomllib.loads(text).get("tool", {}).get("pytest")
+        if name.endswith(".toml"):
+            data = tomllib.loads(text)
+            return data if name != "pyproject.toml" else data.get("tool", {}).get("pytest")
         parser = configparser.ConfigParser(interpolation=None)
         parser.read_string(text)
         section = {"pytest.ini": "pytest", ".pytest.ini": "pytest", "tox.ini": "pytest",
