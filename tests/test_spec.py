@@ -124,6 +124,21 @@ def test_unclosed_flow_list_is_a_yaml_error_with_its_line():
     assert message.startswith("YAML error at column")
 
 
+def test_front_matter_that_is_never_closed_is_one_error_on_line_1():
+    text = "---\ntitle: Add mul\nacceptance:\n  - run: 'true'\n\nAdd mul, to calc.\n"
+    assert only_error(text) == (
+        1,
+        "the front matter opened here is never closed: put a line '---' after "
+        "the last field, then the description",
+    )
+
+
+def test_windows_line_endings_are_read_like_any_other():
+    spec, problems = parse_spec(GOOD.replace("\n", "\r\n"))
+    assert problems == []
+    assert spec is not None and spec.acceptance_tests == ["tests/test_mul.py::test_mul"]
+
+
 def test_front_matter_that_is_not_a_mapping_is_an_error():
     assert only_error("---\n- a\n- b\n---\nbody\n") == (
         2,
@@ -586,7 +601,7 @@ def test_a_nul_anywhere_in_the_text_is_an_error_on_its_line():
 
 def test_a_nul_written_as_a_yaml_escape_is_an_error_on_its_field():
     text = spec_text('title: Add mul\nacceptance:\n  - run: "true\\0"\n')
-    assert only_error(text) == (3, "'acceptance' holds a NUL character: remove it")
+    assert only_error(text) == (3, "'acceptance' holds U+0000 (a NUL): remove it")
 
 
 def test_an_unpaired_surrogate_is_an_error():
@@ -684,6 +699,11 @@ def test_a_title_longer_than_the_store_holds_is_an_error():
 def test_a_queue_name_longer_than_the_store_holds_is_an_error():
     text = spec_text(f"title: Add mul\nqueue: {'q' * 101}\nacceptance:\n  - run: 'true'\n")
     assert only_error(text)[1].startswith("'queue' is 101 characters long: at most 100 fit")
+
+
+def test_a_base_longer_than_the_store_holds_is_an_error():
+    text = spec_text(f"title: Add mul\nbase: {'b' * 256}\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text)[1].startswith("'base' is 256 characters long: at most 255 fit")
 
 
 def test_a_base_that_looks_like_an_option_is_an_error():

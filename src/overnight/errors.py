@@ -30,7 +30,7 @@ def one_line(message: str) -> str:
     """``message`` with its control characters and line breaks written as escapes
     (``\\n``), so a user's value quoted in it cannot break the one line."""
     return "".join(
-        repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in message
+        repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") else c for c in message
     )
 
 

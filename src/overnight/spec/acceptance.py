@@ -96,10 +96,10 @@ def _test_patch(r: Reader, spec: Spec, item: dict, i: int) -> None:
         return
     unsafe = unsafe_paths(text)
     if unsafe:
-        path, what = unsafe[0]
+        touched, what = unsafe[0]
         r.error(
             "acceptance",
-            f"test_patch '{rel}' touches '{path}', {what}: a test patch may only change "
+            f"test_patch '{rel}' touches '{touched}', {what}: a test patch may only change "
             "files inside the repository (relative paths, none under .git/)",
             i,
         )

@@ -18,15 +18,16 @@ from overnight.spec.problem import Problem
 FIRST_LINE = 2  # the front matter starts on line 2, after '---'
 
 
-def split_front_matter(text: str) -> tuple[str | None, str, int]:
-    """Return (yaml text, body, line number where the body starts)."""
+def split_front_matter(text: str) -> tuple[str | None, str | None, int]:
+    """Return (yaml text, body, line number where the body starts); no yaml when
+    the text does not open with '---', no body when the front matter is not closed."""
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
         return None, text, 1
     for i, line in enumerate(lines[1:], start=1):
         if line.strip() in ("---", "..."):
             return "".join(lines[1:i]), "".join(lines[i + 1 :]), i + 2
-    return "".join(lines[1:]), "", len(lines) + 1
+    return "".join(lines[1:]), None, len(lines) + 1
 
 
 def load_front_matter(front: str) -> tuple[Any, yaml.Node | None, list[Problem]]:
@@ -75,14 +76,14 @@ class _Loader(yaml.SafeLoader):
 
     depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
             raise yaml.composer.ComposerError(
                 None,
                 None,
                 "aliases (*name) are not allowed in a spec: write the value out",
-                event.start_mark,
+                event.start_mark,  # type: ignore[arg-type]
             )
         self.depth += 1
         try:
@@ -90,7 +91,7 @@ class _Loader(yaml.SafeLoader):
                 raise yaml.composer.ComposerError(
                     None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self.depth -= 1
 

@@ -28,13 +28,26 @@ def control_character(text: str, allowed: str = "") -> str | None:
     for char in text:
         if char in allowed:
             continue
-        if unicodedata.category(char) == "Cc" or char in LINE_BREAKS:
+        if unicodedata.category(char) in ("Cc", "Cs") or char in LINE_BREAKS:
             return describe(char)
     return None
+
+
+def unstorable(text: str) -> str | None:
+    """The first character of ``text`` no database can store (a NUL, an unpaired
+    surrogate), described for a message, or None."""
+    if "\x00" in text:
+        return describe("\x00")
+    bad = next((c for c in text if "\ud800" <= c <= "\udfff"), None)
+    return describe(bad) if bad else None
 
 
 def describe(char: str) -> str:
     names = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab",
              "\x00": "a NUL", "\x1b": "an escape"}  # fmt: skip
-    name = names.get(char) or ("a line break" if char in LINE_BREAKS else "a control character")
+    name = names.get(char) or (
+        "a line break" if char in LINE_BREAKS
+        else "an unpaired surrogate: a byte that was not UTF-8" if "\ud800" <= char <= "\udfff"
+        else "a control character"
+    )  # fmt: skip
     return f"U+{ord(char):04X} ({name})"

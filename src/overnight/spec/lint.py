@@ -30,6 +30,7 @@ from overnight.spec.limits import (
     MAX_TOKENS,
     MAX_USD,
     control_character,
+    unstorable,
 )
 from overnight.spec.model import Budget, Dependency, Scope, Spec
 from overnight.spec.problem import Problem
@@ -81,6 +82,14 @@ def parse_spec(
                 "the fields, then '---' and the description",
             )
         ]
+    if body is None:
+        return None, [
+            Problem(
+                1,
+                "the front matter opened here is never closed: put a line '---' after "
+                "the last field, then the description",
+            )
+        ]
     data, node, problems = load_front_matter(front)
     if data is None and problems:
         return None, problems
@@ -116,8 +125,8 @@ class _Builder(Reader):
                 close = difflib.get_close_matches(str(key), sorted(FIELDS), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 self.error(str(key), f"unknown field '{key}'{hint}")
-            elif key not in ONE_LINE and _holds_nul(self.data[key]):
-                self.error(key, f"'{key}' holds a NUL character: remove it")
+            elif key not in ONE_LINE and _unstorable(self.data[key]):
+                self.error(key, f"'{key}' holds {_unstorable(self.data[key])}: remove it")
         title, given = self._str("title"), self.data.get("title")
         if given is None or (isinstance(given, str) and not given.strip()):
             self.error("title", "'title' is required: one line saying what the change does")
@@ -346,13 +355,16 @@ class _Builder(Reader):
                     self.problems.append(Problem(line_no, message))
 
 
-def _holds_nul(value: Any) -> bool:
-    """Whether a NUL hides in a value YAML built (``"\\0"`` is one): no store keeps it."""
+def _unstorable(value: Any) -> str | None:
+    """A character hidden in a value YAML built (``"\\0"`` is a NUL) that no store
+    keeps, described; None when there is none."""
     if isinstance(value, str):
-        return "\x00" in value
+        return unstorable(value)
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    return isinstance(value, list) and any(_holds_nul(v) for v in value)
+        value = [part for pair in value.items() for part in pair]
+    if isinstance(value, list):
+        return next((found for v in value if (found := _unstorable(v))), None)
+    return None
 
 
 def _kind(value: Any) -> str:

@@ -44,15 +44,16 @@ def check_text(text: str | bytes) -> tuple[str, Problem | None]:
     """The spec as text (a UTF-8 byte order mark dropped), or the problem that stops
     it being read at all: not UTF-8, too long, a NUL."""
     if isinstance(text, bytes):
-        if len(text) > MAX_SPEC_BYTES:
+        data = text
+        if len(data) > MAX_SPEC_BYTES:
             return "", too_long(f"more than {MAX_SPEC_BYTES:,} bytes")
         try:
-            text = text.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = text[: exc.start].count(b"\n") + 1
+            line = data[: exc.start].count(b"\n") + 1
             return "", Problem(
                 line,
-                f"not UTF-8 text (byte 0x{text[exc.start]:02x} on line {line}): "
+                f"not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}): "
                 "a spec is Markdown; save it as UTF-8",
             )
     text = text.removeprefix(BOM)
