@@ -581,6 +581,18 @@ def test_a_repo_that_is_not_a_git_repository_says_so_and_queues_nothing(
     assert queued(store) == []
 
 
+def test_a_remote_that_cannot_be_cloned_says_why_not_gits_closing_advice(spec, tmp_path, store):
+    path = spec()
+    url = "ssh://nohost.invalid/x.git"  # .invalid never resolves
+    path.write_text(re.sub(r"^repo: .*$", f"repo: {url}", path.read_text(), flags=re.M))
+    proc = overnight("submit", str(path), cwd=tmp_path)
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert line.startswith(f"error: cannot clone {url}: git clone --bare failed: ")
+    assert "and the repository exists" not in line
+    assert queued(store) == []
+
+
 @pytest.mark.parametrize(
     ("target", "what"),
     [
