@@ -22,12 +22,10 @@ MAX_TOKENS = 10_000_000_000
 LINE_BREAKS = {"\u2028", "\u2029"}  # str.splitlines breaks there too
 
 
-def control_character(text: str, allowed: str = "") -> str | None:
-    """The first control character of ``text`` not in ``allowed``, described for a
-    message (``U+000A (a line break)``), or None."""
+def control_character(text: str) -> str | None:
+    """The first control character, line break or unpaired surrogate of ``text``,
+    described for a message (``U+000A (a line break)``), or None."""
     for char in text:
-        if char in allowed:
-            continue
         if unicodedata.category(char) in ("Cc", "Cs") or char in LINE_BREAKS:
             return describe(char)
     return None
