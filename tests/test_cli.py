@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -404,3 +405,257 @@ def test_worker_drain_then_show_and_logs(spec, repo, tmp_path):
     missing = overnight("logs", "1", "--gate", "nosuch", cwd=tmp_path)
     assert missing.returncode == 2
     assert one_line_error(missing) == "error: no logs for gate 'nosuch' in task 1"
+
+
+# -- input a user could get wrong: one line, exit 2, nothing queued -------------
+
+
+def test_spec_lint_of_a_binary_file_is_one_line_not_a_traceback(tmp_path, home):
+    (tmp_path / "bin.md").write_bytes(b"---\ntitle: \xbe\xef\n---\n")
+    proc = overnight("spec", "lint", "bin.md", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr == ""
+    assert proc.stdout == (
+        "bin.md:2: error: not UTF-8 text (byte 0xbe on line 2): a spec is Markdown; "
+        "save it as UTF-8\n"
+    )
+
+
+def test_submit_of_a_binary_spec_queues_nothing(tmp_path, store):
+    (tmp_path / "bin.md").write_bytes(bytes(range(256)) * 4)
+    proc = overnight("submit", "bin.md", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert one_line_error(proc).startswith(
+        "error: bin.md has 1 error(s): bin.md:2: error: not UTF-8 text (byte 0x80 on line 2)"
+    )
+    assert queued(store) == []
+
+
+def test_submit_with_a_binary_test_patch_queues_nothing(spec, tmp_path, store):
+    path = spec()
+    (tmp_path / "test_mul.patch").write_bytes(TEST_MUL_PATCH.encode() + b"+\xff\xfe\n")
+    lint = overnight("spec", "lint", path.name, cwd=tmp_path)
+    proc = overnight("submit", str(path), cwd=tmp_path)
+    assert lint.returncode == 1
+    assert "test_patch 'test_mul.patch' is not UTF-8 text (byte 0xff on line 9)" in lint.stdout
+    assert proc.returncode == 2
+    assert "test_patch 'test_mul.patch' is not UTF-8 text" in one_line_error(proc)
+    assert queued(store) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ("priority: 2147483648\n", "'priority' must be at most 2147483647"),
+        ("priority: 99999999999999999999\n", "'priority' must be at most 2147483647"),
+        ("budget: {attempts: 100000}\n", "'budget.attempts' must be at most 100"),
+        ("budget: {tokens: 0}\n", "'budget.tokens' must be at least 1"),
+        ("budget: {minutes: .nan}\n", "'budget.minutes' must be a positive number"),
+        ("budget: {usd: .inf}\n", "'budget.usd' must be at most 100000"),
+        ("depends_on: 99999999999999999999\n", "'depends_on' names task 99999999999999999999"),
+        ("queue: fast\nqueue: slow\n", "duplicate key 'queue' (first on line 9)"),
+        ('base: "main\\u0000"\n', "'base' must be one line without control characters"),
+    ],
+)
+def test_lint_fails_and_submit_queues_nothing_where_the_store_would_crash(
+    spec, tmp_path, store, extra, says
+):
+    path = spec(extra=extra)
+    lint = overnight("spec", "lint", path.name, cwd=tmp_path)
+    proc = overnight("submit", str(path), cwd=tmp_path)
+    assert lint.returncode == 1
+    assert says in lint.stdout
+    assert proc.returncode == 2
+    assert says in one_line_error(proc)
+    assert queued(store) == []
+
+
+@pytest.mark.parametrize(
+    ("agent", "says"),
+    [
+        ("", "'agent' is empty: name one ('builtin', 'builtin:<model>' or"),
+        ("   ", "'agent' is empty: name one"),
+        ("aider --yes", "unknown agent 'aider --yes': use 'builtin', 'builtin:<model>' or"),
+        ("command:", "unknown agent 'command:'"),
+    ],
+)
+def test_an_empty_or_unknown_agent_fails_lint_and_queues_nothing(
+    spec, tmp_path, store, agent, says
+):
+    path = spec(agent=agent)
+    lint = overnight("spec", "lint", path.name, cwd=tmp_path)
+    proc = overnight("submit", str(path), cwd=tmp_path)
+    assert lint.returncode == 1 and says in lint.stdout
+    assert proc.returncode == 2 and says in one_line_error(proc)
+    assert queued(store) == []
+
+
+def test_an_empty_agent_override_is_a_usage_error(spec, tmp_path, store):
+    proc = overnight("submit", "--agent", "", str(spec()), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert one_line_error(proc).startswith("error: agent override: the agent is empty")
+    assert queued(store) == []
+
+
+def test_a_spec_over_the_limit_is_refused_with_one_message_from_file_and_stdin(
+    spec, tmp_path, store
+):
+    path = spec()
+    path.write_text(path.read_text() + "Context. " * 12_000)
+    lint = overnight("spec", "lint", path.name, cwd=tmp_path)
+    from_file = overnight("submit", str(path), cwd=tmp_path)
+    from_stdin = overnight("submit", "-", cwd=tmp_path, stdin=path.read_text())
+    size = len(path.read_text())
+    too_long = f"the spec is too long ({size:,} characters; at most 100,000 characters)"
+    assert lint.returncode == 1 and too_long in lint.stdout
+    assert from_file.returncode == 2 and too_long in one_line_error(from_file)
+    assert from_stdin.returncode == 2
+    assert one_line_error(from_stdin) == one_line_error(from_file).replace(str(path), "<stdin>")
+    assert queued(store) == []
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [("Add\nmul", "U+000A (a line break)"), ("Add\x1b[2Jmul", "U+001B (an escape)")],
+)
+def test_an_inline_title_with_a_control_character_is_refused(repo, store, title, shown):
+    proc = overnight("submit", "--title", title, "--accept-run", "true", cwd=repo)
+    assert proc.returncode == 2
+    assert f"'title' must be one line without control characters; it holds {shown}" in (
+        one_line_error(proc)
+    )
+    assert queued(store) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        ("--title", "'title' must be one line without control characters; it holds U+DCFF"),
+        ("--accept-run", "'acceptance' holds U+DCFF (an unpaired surrogate: a byte that was not"),
+        ("--body", "line 6 holds an unpaired surrogate: send the spec as UTF-8"),
+        ("--agent", "agent override: 'command:x\\udcff' holds U+DCFF"),
+    ],
+)
+def test_arguments_that_are_not_utf8_are_refused_not_a_crash(repo, store, option, says):
+    given = {
+        "--title": "Add mul",
+        "--accept-run": "true",
+        "--body": "Add mul.",
+        "--agent": "command:x",
+    }
+    given[option] += "\udcff"  # the byte 0xff, as Python reads it from argv
+    proc = overnight("submit", *[part for pair in given.items() for part in pair], cwd=repo)
+    assert proc.returncode == 2
+    assert says in one_line_error(proc)
+    assert queued(store) == []
+
+
+def test_an_empty_inline_title_is_required(repo, store):
+    proc = overnight("submit", "--title", "", "--accept-run", "true", cwd=repo)
+    assert proc.returncode == 2
+    assert "'title' is required" in one_line_error(proc)
+    assert queued(store) == []
+
+
+@pytest.mark.parametrize(
+    ("repo_line", "says"),
+    [
+        ("file:///etc", "/etc is not a git repository: run 'git init' there or point 'repo'"),
+        ("/etc", "/etc is not a git repository"),
+        ("plain", "plain is not a git repository"),
+        ("afile", "afile is a file, not a git repository: point 'repo' at the repository's"),
+        ("file:///no/such/dir", "repository /no/such/dir does not exist: fix 'repo'"),
+        ("gopher://host/x", "has an unknown URL scheme 'gopher': give a path, or a file://"),
+    ],
+)
+def test_a_repo_that_is_not_a_git_repository_says_so_and_queues_nothing(
+    spec, tmp_path, store, repo_line, says
+):
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "afile").write_text("not a repository\n")
+    path = spec()
+    path.write_text(re.sub(r"^repo: .*$", f"repo: {repo_line}", path.read_text(), flags=re.M))
+    proc = overnight("submit", str(path), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert says in one_line_error(proc)
+    assert queued(store) == []
+
+
+def test_a_remote_that_cannot_be_cloned_says_why_not_gits_closing_advice(spec, tmp_path, store):
+    path = spec()
+    url = "ssh://nohost.invalid/x.git"  # .invalid never resolves
+    path.write_text(re.sub(r"^repo: .*$", f"repo: {url}", path.read_text(), flags=re.M))
+    proc = overnight("submit", str(path), cwd=tmp_path)
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert line.startswith(f"error: cannot clone {url}: git clone --bare failed: ")
+    assert "and the repository exists" not in line
+    assert queued(store) == []
+
+
+@pytest.mark.parametrize(
+    ("target", "what"),
+    [
+        ("../outside.py", "a path out of the repository"),
+        ("/tmp/abs.py", "an absolute path"),
+        (".git/hooks/pre-commit", "a path inside .git/"),
+    ],
+)
+def test_a_test_patch_leaving_the_repository_is_refused_naming_patch_and_path(
+    spec, tmp_path, store, target, what
+):
+    path = spec()
+    patch = TEST_MUL_PATCH.replace("tests/test_mul.py", target)
+    (tmp_path / "test_mul.patch").write_text(patch)
+    lint = overnight("spec", "lint", path.name, cwd=tmp_path)
+    proc = overnight("submit", str(path), cwd=tmp_path)
+    says = f"test_patch 'test_mul.patch' touches '{target}', {what}"
+    assert lint.returncode == 1 and f"mul.md:6: error: {says}" in lint.stdout
+    assert proc.returncode == 2 and says in one_line_error(proc)
+    assert queued(store) == []
+
+
+def test_submit_checks_every_repository_before_queuing_any(spec, tmp_path, store):
+    (tmp_path / "plain").mkdir()
+    good = spec("good.md")
+    bad = spec("bad.md")
+    bad.write_text(re.sub(r"^repo: .*$", "repo: plain", bad.read_text(), flags=re.M))
+    proc = overnight("submit", str(good), str(bad), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "plain is not a git repository" in one_line_error(proc)
+    assert queued(store) == []
+
+
+def test_stdin_given_twice_is_a_usage_error(spec, tmp_path, store):
+    proc = overnight("submit", "-", "-", cwd=tmp_path, stdin=spec().read_text())
+    assert proc.returncode == 2
+    assert one_line_error(proc) == (
+        "error: '-' (stdin) can be given once: put the other specs in files"
+    )
+    assert queued(store) == []
+
+
+@pytest.mark.parametrize("command", [["spec", "lint"], ["submit"]])
+def test_a_directory_or_a_device_is_not_read_as_a_spec(tmp_path, home, command):
+    directory = overnight(*command, ".", cwd=tmp_path)
+    device = overnight(*command, "/dev/zero", cwd=tmp_path, timeout=20)
+    assert directory.returncode == 2
+    assert one_line_error(directory) == "error: . is a directory: give the spec files in it"
+    assert device.returncode == 2
+    assert one_line_error(device) == (
+        "error: /dev/zero is not a regular file: give a spec file, or '-' for stdin"
+    )
+
+
+def test_values_at_the_limits_pass_lint_and_are_queued(spec, tmp_path, store):
+    path = spec(
+        extra="priority: -2147483648\nqueue: " + "q" * 100 + "\n"
+        "budget: {attempts: 100, minutes: 10080, usd: 100000, tokens: 10000000000}\n"
+    )
+    path.write_text(path.read_text().replace("title: Add mul to calc", "title: " + "é" * 300))
+    lint = overnight("spec", "lint", path.name, cwd=tmp_path)
+    proc = overnight("submit", str(path), cwd=tmp_path)
+    assert lint.returncode == 0, lint.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert queued(store) == [(1, "queued")]

@@ -9,6 +9,7 @@ import pytest
 
 from overnight.errors import SpecError
 from overnight.spec import Problem, Spec, lint_text, load_spec, parse_spec
+from overnight.spec.limits import MAX_SPEC_CHARS
 from overnight.spec.model import Budget, Dependency, Scope, TestPatch, slugify
 
 TEST_PATCH = """--- /dev/null
@@ -121,6 +122,21 @@ def test_unclosed_flow_list_is_a_yaml_error_with_its_line():
     line, message = only_error(text)
     assert line >= 4
     assert message.startswith("YAML error at column")
+
+
+def test_front_matter_that_is_never_closed_is_one_error_on_line_1():
+    text = "---\ntitle: Add mul\nacceptance:\n  - run: 'true'\n\nAdd mul, to calc.\n"
+    assert only_error(text) == (
+        1,
+        "the front matter opened here is never closed: put a line '---' after "
+        "the last field, then the description",
+    )
+
+
+def test_windows_line_endings_are_read_like_any_other():
+    spec, problems = parse_spec(GOOD.replace("\n", "\r\n"))
+    assert problems == []
+    assert spec is not None and spec.acceptance_tests == ["tests/test_mul.py::test_mul"]
 
 
 def test_front_matter_that_is_not_a_mapping_is_an_error():
@@ -551,3 +567,376 @@ def test_slugify_cuts_at_the_limit_without_a_trailing_dash():
     assert slug == "word-word-wo"
     assert slugify("abcde fgh", limit=6) == "abcde"
     assert Spec("Add mul to calc").slug == "add-mul-to-calc"
+
+
+# -- text that cannot be a spec ------------------------------------------------
+
+
+def test_bytes_that_are_not_utf8_are_one_error_naming_the_byte_and_line():
+    assert lint_text(b"---\ntitle: Add mul\n\xff\xfe\n") == [
+        Problem(3, "not UTF-8 text (byte 0xff on line 3): a spec is Markdown; save it as UTF-8")
+    ]
+
+
+def test_a_utf8_byte_order_mark_is_dropped():
+    spec, problems = parse_spec(b"\xef\xbb\xbf" + GOOD.encode())
+    assert problems == []
+    assert spec is not None and spec.title == "Add mul"
+
+
+def test_a_spec_over_the_limit_is_one_error_whether_text_or_bytes():
+    text = GOOD + "x" * (MAX_SPEC_CHARS - len(GOOD) + 1)
+    [problem] = lint_text(text)
+    assert problem.line == 1
+    assert problem.message.startswith(
+        f"the spec is too long ({MAX_SPEC_CHARS + 1:,} characters; at most 100,000 characters)"
+    )
+    assert lint_text(text.encode()) == [problem]
+    assert errors(text[:-1]) == []
+
+
+def test_a_nul_anywhere_in_the_text_is_an_error_on_its_line():
+    assert only_error(GOOD + "more\x00\n") == (7, "line 7 holds a NUL character: remove it")
+
+
+def test_a_nul_written_as_a_yaml_escape_is_an_error_on_its_field():
+    text = spec_text('title: Add mul\nacceptance:\n  - run: "true\\0"\n')
+    assert only_error(text) == (3, "'acceptance' holds U+0000 (a NUL): remove it")
+
+
+def test_an_unpaired_surrogate_is_an_error():
+    line, message = only_error(GOOD + "\ud800\n")
+    assert (line, message) == (7, "line 7 holds an unpaired surrogate: send the spec as UTF-8")
+
+
+# -- YAML read strictly ----------------------------------------------------------
+
+
+def test_a_duplicate_key_is_an_error_on_the_second_with_the_first_line():
+    text = spec_text("title: Add mul\nacceptance:\n  - run: 'true'\ntitle: Add div\n")
+    assert only_error(text) == (5, "duplicate key 'title' (first on line 2): keep one of them")
+
+
+def test_a_duplicate_key_inside_a_mapping_is_an_error_too():
+    text = spec_text(
+        "title: Add mul\nacceptance:\n  - run: 'true'\nbudget:\n  usd: 1\n  usd: 100\n"
+    )
+    assert only_error(text) == (7, "duplicate key 'usd' (first on line 6): keep one of them")
+
+
+def test_yaml_aliases_are_refused_before_they_expand():
+    text = spec_text("title: Add mul\nacceptance:\n  - tests: &t [tests/t.py::a]\n  - tests: *t\n")
+    line, message = only_error(text)
+    assert line == 5
+    assert message.endswith("aliases (*name) are not allowed in a spec: write the value out")
+
+
+def test_nesting_deeper_than_any_spec_needs_is_an_error_not_a_crash():
+    text = spec_text("title: Add mul\nacceptance: " + "[" * 5000 + "]" * 5000 + "\n")
+    line, message = only_error(text)
+    assert line == 3
+    assert message.endswith("nested more than 20 levels deep")
+
+
+def test_a_value_yaml_cannot_build_is_an_error_with_a_hint_not_a_crash():
+    text = spec_text("title: Add mul\nbase: 2024-13-45\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text) == (
+        3,
+        "YAML error at column 7: cannot read '2024-13-45' (month must be in 1..12): "
+        "put it in quotes",
+    )
+
+
+def test_a_number_where_a_string_belongs_keeps_what_was_written():
+    spec, problems = parse_spec(
+        spec_text("title: 2024\nbase: 1.10\nacceptance:\n  - run: 'true'\n")
+    )
+    assert problems == []
+    assert spec is not None and (spec.title, spec.base) == ("2024", "1.10")
+
+
+def test_a_date_where_a_string_belongs_says_to_quote_it():
+    text = spec_text("title: Add mul\nbase: 2024-01-15\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text) == (3, "'base' must be a string, not date: put it in quotes")
+
+
+def test_control_characters_in_a_field_name_are_escaped_in_the_message():
+    text = spec_text('title: Add mul\n"a\\nb": 1\nacceptance:\n  - run: "true"\n')
+    assert only_error(text) == (3, "unknown field 'a\\nb'")
+
+
+# -- titles and names ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ('"Add\\nmul"', "U+000A (a line break)"),
+        ('"Add\\0mul"', "U+0000 (a NUL)"),
+        ('"Add\\e[31mmul"', "U+001B (an escape)"),
+        ('"Add\\tmul"', "U+0009 (a tab)"),
+        ('"Add\\Lmul"', "U+2028 (a line break)"),
+    ],
+)
+def test_a_title_with_a_control_character_is_one_error(title, shown):
+    text = spec_text(f"title: {title}\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text) == (
+        2,
+        f"'title' must be one line without control characters; it holds {shown}: "
+        "put details in the description",
+    )
+
+
+def test_a_title_longer_than_the_store_holds_is_an_error():
+    text = spec_text(f"title: {'é' * 301}\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text) == (
+        2,
+        "'title' is 301 characters long: at most 300 fit (put details in the description)",
+    )
+    assert errors(spec_text(f"title: {'é' * 300}\nacceptance:\n  - run: 'true'\n")) == []
+
+
+def test_a_queue_name_longer_than_the_store_holds_is_an_error():
+    text = spec_text(f"title: Add mul\nqueue: {'q' * 101}\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text)[1].startswith("'queue' is 101 characters long: at most 100 fit")
+
+
+def test_a_base_longer_than_the_store_holds_is_an_error():
+    text = spec_text(f"title: Add mul\nbase: {'b' * 256}\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text)[1].startswith("'base' is 256 characters long: at most 255 fit")
+
+
+def test_a_base_that_looks_like_an_option_is_an_error():
+    text = spec_text("title: Add mul\nbase: --all\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text) == (
+        3,
+        "'base' cannot start with '-' (--all): name a branch, tag or commit",
+    )
+
+
+@pytest.mark.parametrize("value", ["''", "'   '", ""])
+@pytest.mark.parametrize("field", ["repo", "base", "queue", "test_cmd"])
+def test_an_empty_optional_field_is_an_error_saying_what_to_write(field, value):
+    text = spec_text(f"title: Add mul\n{field}: {value}\nacceptance:\n  - run: 'true'\n")
+    line, message = only_error(text)
+    assert line == 3
+    assert message.startswith(f"'{field}' is empty: ")
+    assert "remove the line" in message
+
+
+@pytest.mark.parametrize("value", ["''", "'   '", ""])
+def test_an_empty_agent_is_an_error(value):
+    text = spec_text(f"title: Add mul\nagent: {value}\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text) == (
+        3,
+        "'agent' is empty: name one ('builtin', 'builtin:<model>' or "
+        "'command:<shell command>'), or remove the line to use the configured one",
+    )
+
+
+@pytest.mark.parametrize("agent", ["bogus", "bogus:thing", "command:", "command:   ", "Builtin"])
+def test_an_unknown_agent_kind_is_an_error_at_lint(agent):
+    text = spec_text(f"title: Add mul\nagent: '{agent}'\nacceptance:\n  - run: 'true'\n")
+    line, message = only_error(text)
+    assert line == 3
+    assert message.startswith(f"unknown agent '{agent.strip()}': use 'builtin'")
+
+
+@pytest.mark.parametrize("agent", ["builtin", "builtin:openai:gpt-4o", "command:aider --yes"])
+def test_known_agent_kinds_pass_lint(agent):
+    text = spec_text(f"title: Add mul\nagent: '{agent}'\nacceptance:\n  - run: 'true'\n")
+    assert errors(text) == []
+
+
+@pytest.mark.parametrize(
+    ("repo", "says"),
+    [
+        ("-uhoh", "repository '-uhoh' starts with '-': write a path as ./-uhoh, or give a URL"),
+        ("foo://host/x", "repository 'foo://host/x' has an unknown URL scheme 'foo'"),
+        ("file://otherhost/x", "repository 'file://otherhost/x' names host 'otherhost'"),
+    ],
+)
+def test_a_repo_written_in_a_form_git_cannot_use_is_an_error_at_lint(repo, says):
+    text = spec_text(f"title: Add mul\nrepo: '{repo}'\nacceptance:\n  - run: 'true'\n")
+    line, message = only_error(text)
+    assert line == 3
+    assert message.startswith(says)
+
+
+def test_an_empty_setup_command_is_an_error():
+    text = spec_text("title: Add mul\nsetup: ['pip install -e .', ' ']\nacceptance:\n  - run: x\n")
+    assert only_error(text) == (3, "'setup' has an empty command: remove it, or write the command")
+
+
+def test_an_empty_scope_pattern_is_an_error():
+    text = spec_text("title: Add mul\nscope: {allow: ['']}\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text)[1].startswith("'scope.allow' has an empty pattern")
+
+
+def test_node_ids_are_kept_without_surrounding_spaces_and_never_span_lines():
+    text = spec_text(
+        'title: Add mul\nacceptance:\n  - tests: ["  tests/t.py::a ", "t.py::b\\nc"]\n'
+    )
+    assert only_error(text) == (
+        4,
+        "'t.py::b\\nc' is not a pytest node id (path/to/test_file.py::test_name)",
+    )
+    spec = load_spec(spec_text("title: Add mul\nacceptance:\n  - tests: ' tests/t.py::a '\n"))
+    assert spec.acceptance_tests == ["tests/t.py::a"]
+
+
+# -- numbers within what the store holds and a run can spend -------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (2**31, "'priority' must be at most 2147483647"),
+        (-(2**31) - 1, "'priority' must be at least -2147483648"),
+        (10**30, "'priority' must be at most 2147483647"),
+    ],
+)
+def test_priority_beyond_the_database_integer_is_an_error(value, message):
+    text = spec_text(f"title: Add mul\npriority: {value}\nacceptance:\n  - run: 'true'\n")
+    assert only_error(text) == (3, message)
+
+
+@pytest.mark.parametrize("value", [2**31 - 1, -(2**31)])
+def test_priority_at_the_database_limits_is_fine(value):
+    spec = load_spec(spec_text(f"title: Add mul\npriority: {value}\nacceptance:\n  - run: x\n"))
+    assert spec.priority == value
+
+
+@pytest.mark.parametrize(
+    ("budget", "message"),
+    [
+        ("attempts: 101", "'budget.attempts' must be at most 100"),
+        ("attempts: 99999999999999999999", "'budget.attempts' must be at most 100"),
+        ("attempts: -3", "'budget.attempts' must be at least 1"),
+        ("tokens: 0", "'budget.tokens' must be at least 1"),
+        ("tokens: -5", "'budget.tokens' must be at least 1"),
+        ("tokens: 99999999999999999999", "'budget.tokens' must be at most 10000000000"),
+        ("minutes: 0", "'budget.minutes' must be a positive number"),
+        ("minutes: .nan", "'budget.minutes' must be a positive number"),
+        ("minutes: -.inf", "'budget.minutes' must be a positive number"),
+        ("minutes: null", "'budget.minutes' must be a positive number"),
+        ("minutes: .inf", "'budget.minutes' must be at most 10080 (a week)"),
+        ("minutes: 10081", "'budget.minutes' must be at most 10080 (a week)"),
+        ("usd: .nan", "'budget.usd' must be a positive number"),
+        ("usd: 0", "'budget.usd' must be a positive number"),
+        ("usd: .inf", "'budget.usd' must be at most 100000"),
+        ("usd: 1.0e+300", "'budget.usd' must be at most 100000"),
+    ],
+)
+def test_budget_numbers_out_of_range_are_errors_on_their_lines(budget, message):
+    text = spec_text(f"title: Add mul\nacceptance:\n  - run: 'true'\nbudget:\n  {budget}\n")
+    assert only_error(text) == (6, message)
+
+
+def test_budget_at_its_limits_is_fine_and_usd_null_means_no_limit():
+    text = spec_text(
+        "title: Add mul\nacceptance:\n  - run: 'true'\n"
+        "budget: {attempts: 100, minutes: 10080, usd: null, tokens: 10000000000}\n"
+    )
+    spec = load_spec(text)
+    assert spec.budget == Budget(attempts=100, minutes=10080.0, usd=None, tokens=10**10)
+
+
+@pytest.mark.parametrize("task", [0, -1, 2**31, 10**30])
+def test_depends_on_a_task_id_no_database_holds_is_an_error(task):
+    text = spec_text(f"title: Add mul\nacceptance:\n  - run: 'true'\ndepends_on: [{task}]\n")
+    assert only_error(text) == (
+        5,
+        f"'depends_on' names task {task}, but task ids run from 1 to 2147483647: "
+        "give the id 'overnight submit' printed",
+    )
+
+
+def test_an_unknown_key_in_a_depends_on_entry_is_an_error():
+    text = spec_text(
+        "title: Add mul\nacceptance:\n  - run: 'true'\ndepends_on: {task: 1, until: ready, x: 2}\n"
+    )
+    assert only_error(text) == (
+        5,
+        "unknown key 'x' in a 'depends_on' entry (use 'task' and 'until')",
+    )
+
+
+# -- test patches: readable text, inside the repository ---------------------------
+
+
+def patch_spec(name: str = "t.patch") -> str:
+    return spec_text(
+        f"title: Add mul\nacceptance:\n  - tests: tests/test_mul.py::test_mul\n"
+        f"  - test_patch: {name}\n"
+    )
+
+
+def test_a_binary_test_patch_is_an_error_naming_it(tmp_path):
+    (tmp_path / "t.patch").write_bytes(b"--- /dev/null\n+++ b/x.png\n\x89PNG\xff\n")
+    assert only_error(patch_spec(), tmp_path) == (
+        5,
+        "test_patch 't.patch' is not UTF-8 text (byte 0x89 on line 3): make it with "
+        "'git diff' ('git diff --binary' for binary files)",
+    )
+
+
+def test_a_test_patch_with_a_nul_is_an_error_naming_it(tmp_path):
+    (tmp_path / "t.patch").write_text(TEST_PATCH + "+\x00\n")
+    line, message = only_error(patch_spec(), tmp_path)
+    assert message.startswith("test_patch 't.patch' holds a NUL character on line 6")
+
+
+def test_a_test_patch_that_is_a_device_or_a_directory_is_never_read(tmp_path):
+    line, message = only_error(patch_spec("/dev/zero"), tmp_path)
+    assert message == "test_patch '/dev/zero' is not a regular file (/dev/zero): name a diff file"
+    (tmp_path / "patches").mkdir()
+    line, message = only_error(patch_spec("patches"), tmp_path)
+    assert message.startswith("test_patch 'patches' is a directory")
+
+
+def test_a_test_patch_over_its_limit_is_an_error(tmp_path):
+    (tmp_path / "t.patch").write_text(TEST_PATCH + "+#" + "x" * 1_000_000 + "\n")
+    line, message = only_error(patch_spec(), tmp_path)
+    assert message.startswith("test_patch 't.patch' is too long (at most 1,000,000 characters")
+
+
+@pytest.mark.parametrize(
+    ("path", "what"),
+    [
+        ("../x.py", "a path out of the repository"),
+        ("tests/../../x.py", "a path out of the repository"),
+        ("/tmp/x.py", "an absolute path"),
+        (".git/hooks/pre-commit", "a path inside .git/"),
+        ("sub/.GIT/config", "a path inside .git/"),
+    ],
+)
+def test_a_test_patch_touching_a_path_outside_the_repository_is_refused(tmp_path, path, what):
+    (tmp_path / "t.patch").write_text(TEST_PATCH.replace("tests/test_mul.py", path))
+    assert only_error(patch_spec(), tmp_path) == (
+        5,
+        f"test_patch 't.patch' touches '{path}', {what}: a test patch may only change "
+        "files inside the repository (relative paths, none under .git/)",
+    )
+
+
+def test_a_test_patch_renaming_a_file_out_of_the_repository_is_refused(tmp_path):
+    (tmp_path / "t.patch").write_text(
+        "diff --git a/tests/test_mul.py b/../test_mul.py\nrename from tests/test_mul.py\n"
+        "rename to ../test_mul.py\n" + TEST_PATCH
+    )
+    assert "touches '../test_mul.py'" in only_error(patch_spec(), tmp_path)[1]
+
+
+def test_hunk_lines_that_look_like_headers_are_not_taken_for_paths(tmp_path):
+    (tmp_path / "t.patch").write_text(
+        "--- a/tests/test_mul.py\n+++ b/tests/test_mul.py\n@@ -1,2 +1,2 @@\n"
+        " context\n--- ../removed-sql-comment\n+++ /added\n"
+    )
+    assert errors(patch_spec(), tmp_path) == []
+
+
+def test_a_test_patch_next_to_tests_that_are_not_a_list_does_not_crash(tmp_path):
+    (tmp_path / "t.patch").write_text(TEST_PATCH)
+    text = spec_text("title: Add mul\nacceptance:\n  - test_patch: t.patch\n  - tests: 5\n")
+    assert only_error(text, tmp_path) == (5, "'tests' must be a pytest node id or a list of them")

@@ -23,6 +23,16 @@ Every message is one line that says what to do next.
 
 from __future__ import annotations
 
+import unicodedata
+
+
+def one_line(message: str) -> str:
+    """``message`` with its control characters and line breaks written as escapes
+    (``\\n``), so a user's value quoted in it cannot break the one line."""
+    return "".join(
+        repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") else c for c in message
+    )
+
 
 class OvernightError(Exception):
     """Base class; ``exit_code`` is what the CLI exits with."""

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight import queue
+from overnight.agents import agent_problem, get_agent
 from overnight.config import CONFIG_FILE, ProjectConfig, cache_dir, parse_config
 from overnight.errors import UsageError, WorkspaceError
 from overnight.spec import Problem, Spec, load_spec, parse_spec
+from overnight.spec.limits import control_character
+from overnight.spec.text import check_text as spec_text
 from overnight.store import Store, Task
 from overnight.workspace import RepoCache, dirty_files, read_files, resolve_repo
 
@@ -24,23 +27,42 @@ class Submitted:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Prepared:
+    """A spec checked and pinned (repository, base sha, configuration, agent):
+    queuing it can no longer fail on the user's input."""
+
+    spec: Spec
+    text: str
+    config: ProjectConfig
+    repo: str
+    base_ref: str
+    base_sha: str
+    agent: str
+    warnings: list[str]
+
+
 def submit_text(
     store: Store,
-    text: str,
+    text: str | bytes,
     *,
     source: str,
     base_dir: Path,
     agent: str | None = None,
     instance_id: str | None = None,
 ) -> Submitted:
-    spec = load_spec(text, source, base_dir)
-    spec.instance_id = instance_id
-    warnings = [  # the CLI prints each as "warning: ..."
-        f"{source}:{p.line}: {p.message}"
-        for p in parse_spec(text, base_dir)[1]
-        if p.severity == "warning"
-    ]
-    return submit_spec(store, spec, text, base_dir=base_dir, agent=agent, warnings=warnings)
+    prepared = prepare_text(
+        store, text, source=source, base_dir=base_dir, agent=agent, instance_id=instance_id
+    )
+    return enqueue(store, prepared)
+
+
+def submit_all(
+    store: Store, sources: list[tuple[str, str | bytes, Path]], agent: str | None = None
+) -> list[Submitted]:
+    """Queue every (source, text, base_dir), or none of them: all are checked first."""
+    prepared = [prepare_text(store, t, source=s, base_dir=b, agent=agent) for s, t, b in sources]
+    return [enqueue(store, p) for p in prepared]
 
 
 def submit_spec(
@@ -52,7 +74,45 @@ def submit_spec(
     agent: str | None = None,
     warnings: list[str] | None = None,
 ) -> Submitted:
+    prepared = prepare_spec(store, spec, text, base_dir=base_dir, agent=agent, warnings=warnings)
+    return enqueue(store, prepared)
+
+
+def prepare_text(
+    store: Store,
+    text: str | bytes,
+    *,
+    source: str,
+    base_dir: Path,
+    agent: str | None = None,
+    instance_id: str | None = None,
+) -> Prepared:
+    spec = load_spec(text, source, base_dir)
+    spec.instance_id = instance_id
+    text = spec_text(text)[0]  # as stored: decoded, without a byte order mark
+    warnings = [  # the CLI prints each as "warning: ..."
+        f"{source}:{p.line}: {p.message}"
+        for p in parse_spec(text, base_dir)[1]
+        if p.severity == "warning"
+    ]
+    return prepare_spec(store, spec, text, base_dir=base_dir, agent=agent, warnings=warnings)
+
+
+def prepare_spec(
+    store: Store,
+    spec: Spec,
+    text: str,
+    *,
+    base_dir: Path,
+    agent: str | None = None,
+    warnings: list[str] | None = None,
+) -> Prepared:
     warnings = list(warnings or [])
+    if agent is not None:
+        bad = control_character(agent)
+        problem = f"'{agent}' holds {bad}: write it on one line" if bad else agent_problem(agent)
+        if problem:
+            raise UsageError(f"agent override: {problem}")
     try:  # at submit, a bad repository or base is the user's input to fix
         repo = resolve_repo(spec.repo, base_dir)
         cache = RepoCache(cache_dir() / "repos")
@@ -68,13 +128,25 @@ def submit_spec(
     config = load_config(cache.path(repo), base_sha)
     # no agent anywhere: the built-in one, on config.model or the embedded model
     chosen = agent or spec.agent or config.agent or "builtin"
-    from overnight.agents import get_agent
-
     get_agent(chosen, config)  # refuses an unknown agent or model now, not at run time
+    with store.reading() as session:
+        queue.check_dependencies(session, spec)
+    return Prepared(spec, text, config, repo, base_ref, base_sha, chosen, warnings)
+
+
+def enqueue(store: Store, prepared: Prepared) -> Submitted:
+    p = prepared
     task = queue.submit(
-        store, spec, text, config, repo=repo, base_ref=base_ref, base_sha=base_sha, agent=chosen
+        store,
+        p.spec,
+        p.text,
+        p.config,
+        repo=p.repo,
+        base_ref=p.base_ref,
+        base_sha=p.base_sha,
+        agent=p.agent,
     )
-    return Submitted(task, warnings)
+    return Submitted(task, p.warnings)
 
 
 def load_config(cache: Path, sha: str) -> ProjectConfig:

@@ -46,9 +46,7 @@ def submit(
 ) -> Task:
     """Queue a validated spec; returns the task with its id."""
     with store.session() as session:
-        for dep in spec.depends_on:
-            if session.get(Task, dep.task) is None:
-                raise UsageError(f"depends_on: no task {dep.task}; submit it first")
+        check_dependencies(session, spec)
         task = Task(
             title=spec.title,
             slug=spec.slug,
@@ -70,6 +68,13 @@ def submit(
         session.add(Run(task_id=task.id, number=1, base_sha=base_sha))
         store.event(session, task.id, "queued", f"queued at {base_ref} ({base_sha[:10]})")
     return task
+
+
+def check_dependencies(session: Session, spec: Spec) -> None:
+    """Refuse a spec that depends on a task the store does not have."""
+    for dep in spec.depends_on:
+        if session.get(Task, dep.task) is None:
+            raise UsageError(f"depends_on: no task {dep.task}; submit it first")
 
 
 @dataclass(frozen=True)

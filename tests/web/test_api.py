@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,85 @@ def test_the_openapi_document_describes_every_cli_action(web):
     ):
         assert path in paths, path
     assert "post" in paths["/api/tasks"] and "get" in paths["/api/tasks"]
+
+
+# -- bad input: a problem with its line, or a 400 in words; nothing queued -------
+
+
+def total(web: Web) -> int:
+    return int(web.client.get("/api/tasks").json()["total"])
+
+
+def test_a_spec_over_the_limit_is_refused_with_the_message_the_cli_gives(web, mul_spec):
+    text = mul_spec("command:true").read_text() + "Context. " * 12_000
+    response = web.client.post("/api/tasks", json={"spec": text})
+    linted = web.client.post("/api/lint", json={"spec": text}).json()
+
+    too_long = f"the spec is too long ({len(text):,} characters; at most 100,000 characters)"
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith(f"<api> has 1 error(s): <api>:1: error: {too_long}")
+    assert response.json()["problems"][0]["message"].startswith(too_long)
+    assert linted["ok"] is False and linted["problems"] == response.json()["problems"]
+    assert total(web) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ("priority: 2147483648\n", "'priority' must be at most 2147483647"),
+        ("depends_on: 99999999999999999999\n", "'depends_on' names task 99999999999999999999"),
+        ("budget: {minutes: .inf}\n", "'budget.minutes' must be at most 10080 (a week)"),
+        ("queue: a\nqueue: b\n", "duplicate key 'queue' (first on line 9)"),
+        ('queue: "a\\u0000"\n', "'queue' must be one line without control characters"),
+        ("setup: pip install\x00\n", "line 9 holds a NUL character: remove it"),
+    ],
+)
+def test_values_the_store_cannot_hold_are_spec_problems_not_server_errors(
+    web, mul_spec, extra, says
+):
+    text = mul_spec("command:true", extra).read_text()
+    response = web.client.post("/api/tasks", json={"spec": text})
+
+    assert response.status_code == 422, response.text
+    assert any(says in p["message"] for p in response.json()["problems"]), response.json()
+    assert total(web) == 0
+
+
+def test_an_empty_agent_override_is_refused_in_words(web, mul_spec):
+    response = web.client.post(
+        "/api/tasks", json={"spec": mul_spec("command:true").read_text(), "agent": "  "}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("agent override: the agent is empty: name one")
+    assert total(web) == 0
+
+
+@pytest.mark.parametrize(
+    ("repo", "says"),
+    [
+        ("file:///etc", "/etc is not a git repository: run 'git init' there"),
+        ("/etc", "/etc is not a git repository"),
+    ],
+)
+def test_a_repo_that_is_not_a_git_repository_is_refused_in_words(web, mul_spec, repo, says):
+    text = re.sub(r"^repo: .*$", f"repo: {repo}", mul_spec("command:true").read_text(), flags=re.M)
+    response = web.client.post("/api/tasks", json={"spec": text})
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(says)
+    assert total(web) == 0
+
+
+def test_a_test_patch_leaving_the_repository_is_a_spec_problem(web, mul_spec, tmp_path):
+    text = mul_spec("command:true").read_text()
+    patch = tmp_path / "test_mul.patch"
+    patch.write_text(patch.read_text().replace("b/tests/test_mul.py", "b/../escape.py"))
+    response = web.client.post("/api/tasks", json={"spec": text})
+
+    assert response.status_code == 422
+    [problem] = response.json()["problems"]
+    assert problem["message"].startswith(
+        "test_patch 'test_mul.patch' touches '../escape.py', a path out of the repository"
+    )
+    assert total(web) == 0

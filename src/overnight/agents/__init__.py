@@ -76,17 +76,29 @@ class Agent(Protocol):
     def run(self, ctx: AgentContext) -> AgentResult: ...
 
 
+AGENT_NAMES = "'builtin', 'builtin:<model>' or 'command:<shell command>'"
+
+
+def agent_problem(name: str) -> str | None:
+    """What is wrong with an agent name, or None when it names an agent."""
+    kind, _, arg = name.partition(":")
+    if not name.strip():
+        return f"the agent is empty: name one ({AGENT_NAMES}), or leave it out"
+    if kind == "builtin" or (kind == "command" and arg.strip()):
+        return None
+    return f"unknown agent '{name}': use {AGENT_NAMES}"
+
+
 def get_agent(spec: str, config: ProjectConfig | None = None) -> Agent:
+    problem = agent_problem(spec)
+    if problem:
+        raise ConfigError(problem)
     kind, _, arg = spec.partition(":")
-    if kind == "command" and arg.strip():
+    if kind == "command":
         from overnight.agents.command import CommandAgent
 
         return CommandAgent(arg.strip())
-    if kind == "builtin":
-        from overnight.agents.loop import BuiltinAgent
-        from overnight.agents.settings import agent_config
+    from overnight.agents.loop import BuiltinAgent
+    from overnight.agents.settings import agent_config
 
-        return BuiltinAgent(agent_config(config, arg.strip() or None))
-    raise ConfigError(
-        f"unknown agent '{spec}': use 'builtin', 'builtin:<model>' or 'command:<shell command>'"
-    )
+    return BuiltinAgent(agent_config(config, arg.strip() or None))

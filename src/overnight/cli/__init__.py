@@ -11,7 +11,7 @@ import sys
 import click
 
 from overnight import __version__
-from overnight.errors import OvernightError
+from overnight.errors import OvernightError, one_line
 from overnight.store import Store, open_store
 
 
@@ -20,7 +20,7 @@ class Group(click.Group):
         try:
             return super().invoke(ctx)
         except OvernightError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)
             sys.exit(exc.exit_code)
 
 

@@ -9,7 +9,7 @@ import click
 
 from overnight.config import CONFIG_FILE, DEPENDENCY_FILES, detect, render_toml
 from overnight.errors import UsageError
-from overnight.spec import lint_text
+from overnight.spec import lint_text, read_spec
 from overnight.workspace import resolve_repo
 
 
@@ -43,14 +43,8 @@ def lint(files: tuple[str, ...]) -> None:
     """Report every problem in the spec FILES, with its line. Exit 1 on errors."""
     errors = 0
     for name in files:
-        if name == "-":
-            text, base = sys.stdin.read(), Path.cwd()
-        else:
-            path = Path(name)
-            if not path.is_file():
-                raise UsageError(f"no such spec file: {name}")
-            text, base = path.read_text(), path.parent
-        problems = lint_text(text, base)
+        data = read_spec(name, sys.stdin.buffer)
+        problems = lint_text(data, Path.cwd() if name == "-" else Path(name).parent)
         for problem in problems:
             click.echo(problem.format(name))
         errors += sum(p.severity == "error" for p in problems)

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from overnight import queue
 from overnight.cli import store
 from overnight.errors import UsageError
-from overnight.intake import inline_spec, submit_text
+from overnight.intake import inline_spec, submit_all
+from overnight.spec import load_spec, read_spec
 from overnight.store import Task
 from overnight.views import logs, masked, task_detail, task_summary, turn_view
 
@@ -62,15 +63,15 @@ def submit(
 
     Every spec is checked first; if any has errors, nothing is queued.
     """
-    sources: list[tuple[str, str, Path]] = []
+    if files.count("-") > 1:
+        raise UsageError("'-' (stdin) can be given once: put the other specs in files")
+    sources: list[tuple[str, str | bytes, Path]] = []
     for name in files:
-        if name == "-":
-            sources.append(("<stdin>", sys.stdin.read(), Path.cwd()))
-        elif Path(name).is_file():
-            sources.append((name, Path(name).read_text(), Path(name).parent))
-        else:
-            raise UsageError(f"no such spec file: {name}")
-    if title:
+        data = read_spec(name, sys.stdin.buffer)
+        sources.append(
+            ("<stdin>", data, Path.cwd()) if name == "-" else (name, data, Path(name).parent)
+        )
+    if title is not None:
         sources.append(
             (
                 "<inline>",
@@ -84,14 +85,11 @@ def submit(
         raise UsageError(
             "give spec files, '-' for stdin, or --title with --accept-test/--accept-run"
         )
-    from overnight.spec import load_spec
-
-    for name, text, base in sources:  # check them all before queuing any
+    for name, text, base in sources:  # every spec's problems before any repository is read
         load_spec(text, name, base)
     db = store()
     tasks = []
-    for name, text, base in sources:
-        submitted = submit_text(db, text, source=name, base_dir=base, agent=agent)
+    for submitted in submit_all(db, sources, agent):
         for warning in submitted.warnings:
             click.echo(f"warning: {warning}", err=True)
         tasks.append(submitted.task)

@@ -1,7 +1,9 @@
 """Task specs: Markdown with YAML front matter, parsed and linted with line numbers."""
 
-from overnight.spec.lint import Problem, lint_text, load_spec, parse_spec
+from overnight.spec.lint import lint_text, load_spec, parse_spec
 from overnight.spec.model import Budget, Scope, Spec, TestPatch
+from overnight.spec.problem import Problem
+from overnight.spec.text import read_spec
 
 __all__ = [
     "Budget",
@@ -12,4 +14,5 @@ __all__ = [
     "lint_text",
     "load_spec",
     "parse_spec",
+    "read_spec",
 ]

@@ -2,20 +2,41 @@
 
 ``parse_spec`` never raises on bad input: it returns what it could build and
 the list of problems. ``load_spec`` is the strict form used by ``submit``.
+Values are checked against ``limits``, so a spec that lints is one ``submit``
+queues and the store can hold.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
-from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from overnight.agents import AGENT_NAMES, agent_problem
 from overnight.errors import SpecError
-from overnight.spec.model import Budget, Dependency, Scope, Spec, TestPatch, patched_files
+from overnight.spec.acceptance import NODE_ID, check_node_id, read_acceptance
+from overnight.spec.frontmatter import load_front_matter, split_front_matter
+from overnight.spec.limits import (
+    INT_MAX,
+    INT_MIN,
+    MAX_ATTEMPTS,
+    MAX_BASE,
+    MAX_MINUTES,
+    MAX_QUEUE,
+    MAX_TITLE,
+    MAX_TOKENS,
+    MAX_USD,
+    control_character,
+    unstorable,
+)
+from overnight.spec.model import Budget, Dependency, Scope, Spec
+from overnight.spec.problem import Problem
+from overnight.spec.reader import Reader
+from overnight.spec.text import check_text
+from overnight.workspace import repo_problem
 
 FIELDS = {
     "title", "repo", "base", "acceptance", "regression", "scope", "budget",
@@ -23,7 +44,16 @@ FIELDS = {
 }  # fmt: skip
 BUDGET_FIELDS = {"attempts", "minutes", "usd", "tokens"}
 SCOPE_FIELDS = {"allow", "deny"}
-ACCEPTANCE_KINDS = {"tests", "run", "test_patch"}
+ONE_LINE = {"title", "repo", "base", "agent", "queue"}  # names, refs, a title: no line breaks
+LENGTHS = {"title": MAX_TITLE, "base": MAX_BASE, "queue": MAX_QUEUE}
+EMPTY = {  # what an empty optional field should be instead
+    "repo": "give a path or git URL, or remove the line to use the repository you are in",
+    "base": "name a branch, tag or commit, or remove the line to use the checked-out branch",
+    "agent": f"name one ({AGENT_NAMES}), or remove the line to use the configured one",
+    "queue": "name a queue, or remove the line to use 'default'",
+    "test_cmd": "give the command, or remove the line to use the configured one",
+}
+MAXIMA = {"minutes": (MAX_MINUTES, " (a week)"), "usd": (MAX_USD, "")}
 
 VAGUE = re.compile(
     r"\b(improve[sd]?|clean(?:s|ed)?[ -]up|tidy|refactor|optimi[sz]e|better|nicer|"
@@ -31,32 +61,18 @@ VAGUE = re.compile(
     re.IGNORECASE,
 )
 CRITERIA = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+\S|`[^`]+`", re.MULTILINE)
-NODE_ID = re.compile(r"^[^\s:]+\.py(::.+)?$")
+
+__all__ = ["NODE_ID", "Problem", "lint_text", "load_spec", "parse_spec"]
 
 
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    message: str
-    severity: str = "error"  # or "warning"
-
-    def format(self, source: str) -> str:
-        return f"{source}:{self.line}: {self.severity}: {self.message}"
-
-
-def split_front_matter(text: str) -> tuple[str | None, str, int]:
-    """Return (yaml text, body, line number where the body starts)."""
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
-        return None, text, 1
-    for i, line in enumerate(lines[1:], start=1):
-        if line.strip() in ("---", "..."):
-            return "".join(lines[1:i]), "".join(lines[i + 1 :]), i + 2
-    return "".join(lines[1:]), "", len(lines) + 1
-
-
-def parse_spec(text: str, base_dir: Path | None = None) -> tuple[Spec | None, list[Problem]]:
-    """Parse spec text; file references resolve against ``base_dir``."""
+def parse_spec(
+    text: str | bytes, base_dir: Path | None = None
+) -> tuple[Spec | None, list[Problem]]:
+    """Parse spec text (bytes are decoded as UTF-8); file references resolve against
+    ``base_dir``."""
+    text, unreadable = check_text(text)
+    if unreadable:
+        return None, [unreadable]
     front, body, body_line = split_front_matter(text)
     if front is None:
         return None, [
@@ -66,26 +82,31 @@ def parse_spec(text: str, base_dir: Path | None = None) -> tuple[Spec | None, li
                 "the fields, then '---' and the description",
             )
         ]
-    try:
-        node = yaml.compose(front, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(front)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = (mark.line + 2, mark.column + 1) if mark else (1, 1)
-        reason = getattr(exc, "problem", None) or str(exc)
-        return None, [Problem(where[0], f"YAML error at column {where[1]}: {reason}")]
+    if body is None:
+        return None, [
+            Problem(
+                1,
+                "the front matter opened here is never closed: put a line '---' after "
+                "the last field, then the description",
+            )
+        ]
+    data, node, problems = load_front_matter(front)
+    if data is None and problems:
+        return None, problems
     if data is None:
         data, node = {}, None
     if not isinstance(data, dict):
         return None, [Problem(2, "front matter must be a mapping of fields")]
-    return _Builder(data, node, body, body_line, base_dir or Path.cwd()).build()
+    spec, found = _Builder(data, node, body, body_line, base_dir or Path.cwd()).build()
+    problems = sorted(problems + found, key=lambda p: p.line)
+    return (None if any(p.severity == "error" for p in problems) else spec), problems
 
 
-def lint_text(text: str, base_dir: Path | None = None) -> list[Problem]:
+def lint_text(text: str | bytes, base_dir: Path | None = None) -> list[Problem]:
     return parse_spec(text, base_dir)[1]
 
 
-def load_spec(text: str, source: str = "<spec>", base_dir: Path | None = None) -> Spec:
+def load_spec(text: str | bytes, source: str = "<spec>", base_dir: Path | None = None) -> Spec:
     """Parse and check a spec; raise SpecError listing every error."""
     spec, problems = parse_spec(text, base_dir)
     errors = [p for p in problems if p.severity == "error"]
@@ -95,33 +116,8 @@ def load_spec(text: str, source: str = "<spec>", base_dir: Path | None = None) -
     return spec
 
 
-class _Builder:
+class _Builder(Reader):
     """Walks the front matter, collecting problems with their lines."""
-
-    def __init__(self, data: dict, node: Any, body: str, body_line: int, base_dir: Path):
-        self.data, self.body, self.body_line, self.base_dir = data, body, body_line, base_dir
-        self.problems: list[Problem] = []
-        self.lines: dict[str, int] = {}
-        self.item_lines: dict[str, list[int]] = {}
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                self.lines[str(key.value)] = key.start_mark.line + 2
-                if isinstance(value, yaml.SequenceNode):
-                    self.item_lines[str(key.value)] = [v.start_mark.line + 2 for v in value.value]
-                if isinstance(value, yaml.MappingNode):  # budget.usd, scope.allow, ...
-                    for sub, _ in value.value:
-                        self.lines[f"{key.value}.{sub.value}"] = sub.start_mark.line + 2
-
-    def error(self, key: str, message: str, index: int | None = None) -> None:
-        self.problems.append(Problem(self._line(key, index), message))
-
-    def warn(self, line: int, message: str) -> None:
-        self.problems.append(Problem(line, message, "warning"))
-
-    def _line(self, key: str, index: int | None = None) -> int:
-        if index is not None and index < len(self.item_lines.get(key, [])):
-            return self.item_lines[key][index]
-        return self.lines.get(key) or self.lines.get(key.split(".")[0], 2)
 
     def build(self) -> tuple[Spec | None, list[Problem]]:
         for key in self.data:
@@ -129,22 +125,32 @@ class _Builder:
                 close = difflib.get_close_matches(str(key), sorted(FIELDS), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 self.error(str(key), f"unknown field '{key}'{hint}")
-        title = self._str("title")
-        if not title and not isinstance(self.data.get("title"), list | dict | bool):
+            elif key not in ONE_LINE and _unstorable(self.data[key]):
+                self.error(key, f"'{key}' holds {_unstorable(self.data[key])}: remove it")
+        title, given = self._str("title"), self.data.get("title")
+        if given is None or (isinstance(given, str) and not given.strip()):
             self.error("title", "'title' is required: one line saying what the change does")
         spec = Spec(title=title or "", description=self.body.strip())
         spec.repo = self._str("repo")
+        if spec.repo and repo_problem(spec.repo):
+            self.error("repo", str(repo_problem(spec.repo)))
         spec.base = self._str("base")
+        if spec.base and spec.base.startswith("-"):
+            self.error(
+                "base", f"'base' cannot start with '-' ({spec.base}): name a branch, tag or commit"
+            )
         spec.agent = self._str("agent")
+        if spec.agent and agent_problem(spec.agent):
+            self.error("agent", str(agent_problem(spec.agent)))
         spec.test_cmd = self._str("test_cmd")
         spec.setup = self._setup()
-        spec.priority = self._int("priority", 0)
+        spec.priority = self._int("priority", 0, low=INT_MIN, high=INT_MAX)
         spec.queue = self._str("queue") or "default"
         spec.regression = self._regression()
         spec.scope = self._scope()
         spec.budget = self._budget()
         spec.depends_on = self._depends_on()
-        self._acceptance(spec)
+        read_acceptance(self, spec)
         self._vagueness(spec)
         if not spec.description:
             self.warn(self.body_line, "no description: the agent will see only the title")
@@ -154,42 +160,83 @@ class _Builder:
     # -- scalar fields -------------------------------------------------------
 
     def _str(self, key: str) -> str | None:
-        value = self.data.get(key)
-        if value is None:
+        """A string field: None when absent; an error when empty, not a string, not
+        one line (names, refs, the title) or too long for the store."""
+        if key not in self.data:
             return None
-        if not isinstance(value, str | int | float) or isinstance(value, bool):
-            self.error(key, f"'{key}' must be a string, not {_kind(value)}")
+        value = self.data[key]
+        if value is None or isinstance(value, str):
+            text = value or ""
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            text = self.written.get(key, str(value))  # as written: `base: 1.10` is not 1.1
+        else:
+            quote = ": put it in quotes" if isinstance(value, bool | date) else ""
+            self.error(key, f"'{key}' must be a string, not {_kind(value)}{quote}")
             return None
-        return str(value).strip() or None
+        text = text.strip()
+        if not text:
+            if key in EMPTY:
+                self.error(key, f"'{key}' is empty: {EMPTY[key]}")
+            return None
+        bad = control_character(text) if key in ONE_LINE else None
+        if bad:
+            self.error(
+                key,
+                f"'{key}' must be one line without control characters; "
+                f"it holds {bad}: put details in the description",
+            )
+            return None
+        if len(text) > LENGTHS.get(key, len(text)):
+            self.error(
+                key,
+                f"'{key}' is {len(text):,} characters long: at most "
+                f"{LENGTHS[key]} fit (put details in the description)",
+            )
+            return None
+        return text
 
-    def _int(self, key: str, default: int, within: dict | None = None) -> int:
+    def _int(
+        self,
+        key: str,
+        default: int,
+        within: dict | None = None,
+        low: int = INT_MIN,
+        high: int = INT_MAX,
+    ) -> int:
         source = self.data if within is None else within
         value = source.get(key, default)
+        name = key if within is None else f"budget.{key}"
         if isinstance(value, bool) or not isinstance(value, int):
-            name = key if within is None else f"budget.{key}"
             self.error(name, f"'{name}' must be an integer")
+            return default
+        if not low <= value <= high:
+            bound = f"at least {low}" if value < low else f"at most {high}"
+            self.error(name, f"'{name}' must be {bound}")
             return default
         return value
 
     def _setup(self) -> list[str] | None:
-        value = self.data.get("setup")
-        if value is None:
+        if "setup" not in self.data:
             return None
-        if isinstance(value, str):
-            return [value]
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return list(value)
-        self.error("setup", "'setup' must be a command or a list of commands")
-        return None
+        value = self.data["setup"]
+        commands = [value] if isinstance(value, str) else value
+        if not isinstance(commands, list) or not all(isinstance(v, str) for v in commands):
+            self.error("setup", "'setup' must be a command or a list of commands")
+            return None
+        if not all(c.strip() for c in commands):
+            self.error("setup", "'setup' has an empty command: remove it, or write the command")
+            return None
+        return list(commands)
 
     def _regression(self) -> str | list[str]:
         value = self.data.get("regression", "all")
         if value in ("all", "none"):
             return str(value)
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            for i, node in enumerate(value):
-                self._check_node_id("regression", node, i)
-            return list(value)
+            ids = [
+                n.strip() for i, n in enumerate(value) if check_node_id(self, "regression", n, i)
+            ]
+            return ids
         self.error("regression", "'regression' must be 'all', 'none' or a list of test ids")
         return "all"
 
@@ -210,6 +257,13 @@ class _Builder:
             if not isinstance(items, list) or not all(isinstance(g, str) for g in items):
                 self.error(f"scope.{key}", f"'scope.{key}' must be a list of glob patterns")
                 items = []
+            elif not all(g.strip() and not control_character(g) for g in items):
+                self.error(
+                    f"scope.{key}",
+                    f"'scope.{key}' has an empty pattern, or one that is "
+                    "not one line: write each glob on its own line",
+                )
+                items = []
             globs[key] = items
         return Scope(allow=globs["allow"], deny=globs["deny"])
 
@@ -224,147 +278,69 @@ class _Builder:
         for key in value:
             if key not in BUDGET_FIELDS:
                 self.error(f"budget.{key}", f"unknown field 'budget.{key}'")
-        budget.attempts = self._int("attempts", budget.attempts, value)
-        if budget.attempts < 1:
-            self.error("budget.attempts", "'budget.attempts' must be at least 1")
-        for key in ("minutes", "usd"):
-            amount = value.get(key, getattr(budget, key))
-            if amount is not None and (
-                isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0
-            ):
-                self.error(f"budget.{key}", f"'budget.{key}' must be a positive number")
-            else:
-                setattr(budget, key, float(amount) if amount is not None else None)
+        budget.attempts = self._int("attempts", budget.attempts, value, 1, MAX_ATTEMPTS)
+        budget.minutes = self._amount(value, "minutes") or budget.minutes
+        if value.get("usd") is not None:
+            budget.usd = self._amount(value, "usd")
         if "tokens" in value:
-            budget.tokens = self._int("tokens", 0, value)
+            budget.tokens = self._int("tokens", 0, value, 1, MAX_TOKENS)
         return budget
+
+    def _amount(self, budget: dict, key: str) -> float | None:
+        """A positive, finite number of minutes or dollars, up to its maximum."""
+        if key not in budget:
+            return None
+        amount, name = budget[key], f"budget.{key}"
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or not amount > 0:
+            self.error(name, f"'{name}' must be a positive number")
+            return None
+        highest, note = MAXIMA[key]
+        if not math.isfinite(amount) or amount > highest:
+            self.error(name, f"'{name}' must be at most {highest:g}{note}")
+            return None
+        return float(amount)
 
     def _depends_on(self) -> list[Dependency]:
         value = self.data.get("depends_on")
         if value is None:
             return []
-        items = value if isinstance(value, list) else [value]
         deps = []
-        for i, item in enumerate(items):
-            if isinstance(item, int) and not isinstance(item, bool):
-                deps.append(Dependency(task=item))
+        for i, item in enumerate(value if isinstance(value, list) else [value]):
+            entry = item if isinstance(item, dict) else {"task": item}
+            task, until = entry.get("task"), entry.get("until", "ready")
+            if isinstance(item, dict) and set(item) - {"task", "until"}:
+                unknown = sorted(map(str, set(item) - {"task", "until"}))[0]
+                self.error(
+                    "depends_on",
+                    f"unknown key '{unknown}' in a 'depends_on' entry (use 'task' and 'until')",
+                    i,
+                )
             elif (
-                isinstance(item, dict)
-                and isinstance(item.get("task"), int)
-                and item.get("until", "ready") in ("ready", "merged")
+                isinstance(task, bool)
+                or not isinstance(task, int)
+                or until not in ("ready", "merged")
             ):
-                deps.append(Dependency(task=item["task"], until=item.get("until", "ready")))
-            else:
                 self.error(
                     "depends_on",
                     "each 'depends_on' entry must be a task id, or {task: ID, until: ready|merged}",
                     i,
                 )
-        return deps
-
-    # -- acceptance ----------------------------------------------------------
-
-    def _acceptance(self, spec: Spec) -> None:
-        value = self.data.get("acceptance")
-        if value is None:
-            self.problems.append(
-                Problem(
-                    2,
-                    "no acceptance criteria: add 'acceptance' with "
-                    "'tests:' node ids, 'run:' commands or a 'test_patch:'",
-                )
-            )
-            return
-        if not isinstance(value, list):
-            self.error(
-                "acceptance",
-                "'acceptance' must be a list of items "
-                "(- tests: ..., - run: ..., - test_patch: ...)",
-            )
-            return
-        for i, item in enumerate(value):
-            if isinstance(item, str):
+            elif not 1 <= task <= INT_MAX:
                 self.error(
-                    "acceptance",
-                    f"acceptance item '{item}' is not executable: write "
-                    "'- tests: <pytest node id>' or '- run: <command>'",
+                    "depends_on",
+                    f"'depends_on' names task {task}, but task ids run "
+                    f"from 1 to {INT_MAX}: give the id 'overnight submit' printed",
                     i,
                 )
-                continue
-            if not isinstance(item, dict) or not (ACCEPTANCE_KINDS & set(item)):
-                self.error(
-                    "acceptance", "acceptance item needs one of 'tests', 'run', 'test_patch'", i
-                )
-                continue
-            for key in set(item) - ACCEPTANCE_KINDS - {"hidden"}:
-                self.error("acceptance", f"unknown acceptance key '{key}'", i)
-            self._acceptance_item(spec, item, i)
-        reported = any(  # a warning on an item does not make it executable
-            p.line in self.item_lines.get("acceptance", []) and p.severity == "error"
-            for p in self.problems
-        )
-        if not (spec.acceptance_tests or spec.acceptance_commands) and not reported:
-            self.error("acceptance", "acceptance has nothing to execute")
-
-    def _acceptance_item(self, spec: Spec, item: dict, i: int) -> None:
-        if "tests" in item:
-            tests = item["tests"]
-            tests = [tests] if isinstance(tests, str) else tests
-            if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
-                self.error("acceptance", "'tests' must be a pytest node id or a list of them", i)
             else:
-                for node in tests:
-                    if self._check_node_id("acceptance", node, i):
-                        spec.acceptance_tests.append(node)
-        if "run" in item:
-            cmd = item["run"]
-            if not isinstance(cmd, str) or not cmd.strip():
-                self.error("acceptance", "'run' must be a non-empty shell command", i)
-            else:
-                spec.acceptance_commands.append(cmd.strip())
-        if "hidden" in item and "test_patch" not in item:
-            self.error("acceptance", "'hidden' applies only to a 'test_patch' item", i)
-        if "test_patch" in item:
-            self._test_patch(spec, item, i)
-
-    def _test_patch(self, spec: Spec, item: dict, i: int) -> None:
-        rel, hidden = item["test_patch"], item.get("hidden", False)
-        if not isinstance(hidden, bool):
-            self.error("acceptance", "'hidden' must be true or false", i)
-        if not isinstance(rel, str):
-            self.error("acceptance", "'test_patch' must be the path of a diff file", i)
-            return
-        path = (self.base_dir / rel).expanduser().absolute()
-        try:
-            text = path.read_text()
-        except OSError:
-            self.error("acceptance", f"test_patch '{rel}' cannot be read at {path}", i)
-            return
-        files = patched_files(text)
-        if not files:
-            self.error("acceptance", f"test_patch '{rel}' is not a unified diff", i)
-            return
-        spec.test_patches.append(TestPatch(path=rel, text=text, hidden=bool(hidden)))
-        if not any(
-            t.split("::")[0] in files for t in spec.acceptance_tests + _later_tests(self.data)
-        ):
-            self.warn(
-                self._line("acceptance", i),
-                f"test_patch '{rel}' adds tests but no "
-                "'tests:' item names them: list the node ids that must pass",
-            )
-
-    def _check_node_id(self, key: str, node: str, i: int) -> bool:
-        if NODE_ID.match(node.strip()):
-            return True
-        self.error(key, f"'{node}' is not a pytest node id (path/to/test_file.py::test_name)", i)
-        return False
+                deps.append(Dependency(task=task, until=until))
+        return deps
 
     # -- wording -------------------------------------------------------------
 
     def _vagueness(self, spec: Spec) -> None:
         has_criteria = bool(CRITERIA.search(self.body))
-        places = [(self._line("title"), spec.title)]
+        places = [(self.line("title"), spec.title)]
         places += [(self.body_line + n, line) for n, line in enumerate(self.body.splitlines())]
         for line_no, line in places:
             for match in VAGUE.finditer(line or ""):
@@ -379,13 +355,16 @@ class _Builder:
                     self.problems.append(Problem(line_no, message))
 
 
-def _later_tests(data: dict) -> list[str]:
-    tests: list[str] = []
-    for item in data.get("acceptance") or []:
-        if isinstance(item, dict):
-            value = item.get("tests", [])
-            tests += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
-    return tests
+def _unstorable(value: Any) -> str | None:
+    """A character hidden in a value YAML built (``"\\0"`` is a NUL) that no store
+    keeps, described; None when there is none."""
+    if isinstance(value, str):
+        return unstorable(value)
+    if isinstance(value, dict):
+        value = [part for pair in value.items() for part in pair]
+    if isinstance(value, list):
+        return next((found for v in value if (found := _unstorable(v))), None)
+    return None
 
 
 def _kind(value: Any) -> str:

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from overnight import queue, review
 from overnight.intake import submit_text
+from overnight.spec.limits import MAX_SPEC_CHARS
 from overnight.spec.lint import lint_text
 from overnight.store import now
 from overnight.views import logs, task_detail
@@ -29,7 +30,6 @@ from overnight.web.render import redact
 
 TaskId = Annotated[int, Path(ge=1, le=2**53, description="The task id.")]
 Moment = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
-MAX_SPEC = 100_000  # characters; a spec is a page or two
 
 
 # -- models -----------------------------------------------------------------
@@ -63,12 +63,16 @@ class TaskList(BaseModel):
 
 
 class SpecIn(BaseModel):
-    spec: str = Field(min_length=1, max_length=MAX_SPEC, description="Markdown + YAML spec.")
+    spec: str = Field(
+        min_length=1,
+        description=f"Markdown + YAML spec, at most {MAX_SPEC_CHARS:,} characters "
+        "(a longer one is refused as a spec problem, as the CLI refuses it)",
+    )
     agent: str | None = Field(None, max_length=2000, description="Overrides the spec's agent.")
 
 
 class LintIn(BaseModel):
-    spec: str = Field(max_length=MAX_SPEC)
+    spec: str = Field(description=f"At most {MAX_SPEC_CHARS:,} characters, as for submit.")
 
 
 class Problem(BaseModel):

@@ -18,6 +18,7 @@ from overnight import queue, review, tokens
 from overnight.errors import NotFound, OvernightError
 from overnight.intake import submit_text
 from overnight.spec.lint import lint_text
+from overnight.spec.text import MAX_SPEC_BYTES
 from overnight.store import Artifact, Store, now
 from overnight.web import api, charts, queries
 from overnight.web.deps import config_of, status_of, store_of
@@ -29,7 +30,7 @@ from overnight.web.templating import templates
 router = APIRouter(include_in_schema=False, dependencies=[Depends(check_csrf)])
 
 TaskId = Annotated[int, Path(ge=1, le=2**53)]
-Text = Annotated[str, Form(max_length=100_000)]
+Text = Annotated[str, Form(max_length=MAX_SPEC_BYTES)]  # the spec check says what is too long
 Note = Annotated[str, Form(max_length=20_000)]
 
 NEW_SPEC = """---

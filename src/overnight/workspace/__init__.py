@@ -8,6 +8,7 @@ from overnight.workspace.cache import (
     is_url,
     push_branch,
     read_files,
+    repo_problem,
     resolve_repo,
     tags_reaching,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "is_url",
     "push_branch",
     "read_files",
+    "repo_problem",
     "resolve_repo",
     "succeeds",
     "tags_reaching",

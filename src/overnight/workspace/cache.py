@@ -15,24 +15,61 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from overnight.errors import GitError, WorkspaceError
 from overnight.workspace.git import git, succeeds
 
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^/\s]+@[^/\s]+:)", re.IGNORECASE)
+SCHEMES = {"file", "http", "https", "ssh", "git", "git+ssh", "ssh+git"}
 
 
 def is_url(repo: str) -> bool:
     return bool(_URL.match(repo))
 
 
+def repo_problem(repo: str) -> str | None:
+    """What is wrong with how ``repo`` is written (before any git runs), or None."""
+    if repo.startswith("-"):
+        return f"repository '{repo}' starts with '-': write a path as ./{repo}, or give a URL"
+    if not is_url(repo):
+        return None
+    scheme = repo.split("://", 1)[0].lower() if "://" in repo else "ssh"
+    if scheme not in SCHEMES:
+        return (
+            f"repository '{repo}' has an unknown URL scheme '{scheme}': give a path, or a "
+            "file://, https://, ssh:// or git:// URL, or user@host:path"
+        )
+    host = urlsplit(repo).netloc if scheme == "file" else ""
+    if host not in ("", "localhost"):
+        return (
+            f"repository '{repo}' names host '{host}': a file:// URL is local "
+            "(file:///path/to/repo); use ssh:// for another machine"
+        )
+    return None
+
+
 def resolve_repo(repo: str | None, relative_to: Path) -> str:
-    """An absolute repository location: a URL as given, or a local toplevel."""
+    """An absolute repository location: a URL as given, or a local toplevel. A
+    local one (a ``file://`` URL too) must be a git repository now."""
+    problem = repo_problem(repo) if repo else None
+    if problem:
+        raise WorkspaceError(problem)
     if repo and is_url(repo):
+        if repo.lower().startswith("file://"):
+            local_toplevel(Path(unquote(urlsplit(repo).path)))
         return repo
-    path = (relative_to / (repo or ".")).expanduser().resolve()
+    return local_toplevel((relative_to / (repo or ".")).expanduser().resolve())
+
+
+def local_toplevel(path: Path) -> str:
+    """The repository at ``path`` (a bare one, or a checkout's toplevel)."""
     if not path.exists():
         raise WorkspaceError(f"repository {path} does not exist: fix 'repo' in the spec")
+    if not path.is_dir():
+        raise WorkspaceError(
+            f"{path} is a file, not a git repository: point 'repo' at the repository's folder"
+        )
     try:
         if git(["rev-parse", "--is-bare-repository"], path, user_config=True) == "true":
             return str(path)

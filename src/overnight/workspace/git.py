@@ -18,7 +18,8 @@ change what git does:
 The repositories overnight runs git in are its own (the repository cache, the
 grading clone, a fresh agent clone before the agent runs): nothing the agent
 or the code under test writes is ever read by host git as configuration.
-A failed command raises ``GitError`` with git's own last line.
+A failed command raises ``GitError`` with git's own last line (the first, for
+clone and fetch, whose last lines are advice).
 """
 
 from __future__ import annotations
@@ -112,8 +113,10 @@ def succeeds(args: list[str], cwd: Path | str | None = None) -> bool:
 
 
 def _failure(args: list[str], code: int, output: str) -> str:
-    lines = output.strip().splitlines()
-    detail = lines[-1] if lines else f"exit {code}"
+    lines = [line for line in output.strip().splitlines() if line.strip()]
     while args and args[0] in ("--git-dir", "--work-tree", "--literal-pathspecs"):
         args = args[1:] if args[0] == "--literal-pathspecs" else args[2:]
+    # clone and fetch end with advice ("... and the repository exists."): the first line says why
+    first = args[0] in ("clone", "fetch") if args else False
+    detail = (lines[0] if first else lines[-1]) if lines else f"exit {code}"
     return f"git {' '.join(args[:2])} failed: {detail}"
