@@ -28,12 +28,12 @@ def is_test_path(path: str) -> bool:
     )
 
 
-def source_files(changed: list[str], workspace: Workspace) -> list[str]:
-    """Changed Python files that are not tests and exist in the candidate."""
+def source_files(changed: list[str], workspace: Workspace, sha: str) -> list[str]:
+    """Changed Python files that are not tests and exist in the candidate commit ``sha``."""
     return [
         p
         for p in changed
-        if p.endswith(".py") and not is_test_path(p) and (workspace.path / p).is_file()
+        if p.endswith(".py") and not is_test_path(p) and workspace.exists_at(sha, p)
     ]
 
 

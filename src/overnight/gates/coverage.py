@@ -35,7 +35,8 @@ def coverage_files(ctx: GateContext) -> list[str] | None:
     if not cfg.enabled:
         return None
     assert isinstance(cfg, CoverageConfig)
-    files = [p for p in source_files(ctx.changed, ctx.workspace) if not matches(p, cfg.omit)]
+    files = source_files(ctx.changed, ctx.workspace, ctx.sha)
+    files = [p for p in files if not matches(p, cfg.omit)]
     return files or None
 
 

@@ -45,7 +45,7 @@ def agent_acceptance(ctx: GateContext) -> list[str]:
     for node in ctx.spec.acceptance_tests:
         file = node.split("::", 1)[0]
         if file not in patched and ctx.workspace.file_at_base(file) is None and \
-                (ctx.path / file).is_file():  # fmt: skip
+                ctx.source_bytes(file) is not None:  # fmt: skip
             nodes.append(node)
     return nodes
 
@@ -58,11 +58,11 @@ def passing_on_base(ctx: GateContext) -> tuple[list[str], list[str], str]:
     scratch = Path(tempfile.mkdtemp(prefix="base-", dir=ctx.path.parent))
     try:
         export_base(ctx, scratch)
-        environ = dict(ctx.environ)
-        environ["PYTHONPATH"] = ":".join(
-            str(scratch / Path(p).relative_to(ctx.path)) if Path(p).is_relative_to(ctx.path)
-            else p for p in environ.get("PYTHONPATH", "").split(":") if p
-        )  # fmt: skip
+        environ = dict(ctx.environ)  # the base's code first, before the candidate's install
+        own = [scratch / "src", scratch] if (scratch / "src").is_dir() else [scratch]
+        rest = [p for p in environ.get("PYTHONPATH", "").split(":")
+                if p and not Path(p).is_relative_to(ctx.path)]  # fmt: skip
+        environ["PYTHONPATH"] = ":".join([*map(str, own), *rest])
         run = run_tests(ctx.sandbox, scratch, environ, ctx.spec.test_cmd or ctx.config.test_cmd,
                         nodes, ctx.timeout, ctx.cancel, pinned=ctx.pinned)  # fmt: skip
     finally:
@@ -82,15 +82,10 @@ def passing_on_base(ctx: GateContext) -> tuple[list[str], list[str], str]:
 
 def export_base(ctx: GateContext, target: Path) -> None:
     """The base commit's files, with the candidate's test files (the agent's and the
-    test patches') laid over them."""
-    tar = ctx.workspace.archive(ctx.workspace.base_sha)
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        archive.extractall(target, filter="data")
+    test patches') laid over them: built as a git tree from the candidate's commit
+    (never from its working tree, which graded code may have rewritten)."""
     patched = {f for p in ctx.spec.test_patches for f in patched_files(p.text)}
-    for rel in sorted({p for p in ctx.changed if is_test_path(p)} | patched):
-        source, dest = ctx.path / rel, target / rel
-        if source.is_file():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest)
-        elif dest.exists():
-            dest.unlink()
+    paths = sorted({p for p in ctx.changed if is_test_path(p)} | patched)
+    tree = ctx.workspace.tree_with(f"{ctx.workspace.base_sha}^{{tree}}", ctx.sha, paths)
+    with tarfile.open(fileobj=io.BytesIO(ctx.workspace.archive(tree))) as archive:
+        archive.extractall(target, filter="data")

@@ -108,8 +108,8 @@ def secrets_part(ctx: GateContext, cfg: SecurityConfig, mask: Mask) -> Part:
         every = added_lines(ctx.workspace, ctx.sha, ctx.changed, binary=True)
         found += scan_passed(ctx.changed, every, mask)
     if cfg.secrets:
-        paths = [p for p in ctx.changed
-                 if (ctx.path / p).is_file() and not matches(p, cfg.secrets_exclude)]  # fmt: skip
+        paths = [p for p in ctx.changed if ctx.workspace.exists_at(ctx.sha, p)
+                 and not matches(p, cfg.secrets_exclude)]  # fmt: skip
         commands.append(f"secret scan of the lines added to {len(paths)} file(s)")
         seen = {(s.path, s.line) for s in found}
         found += [s for s in scan(added_lines(ctx.workspace, ctx.sha, paths))
@@ -119,14 +119,18 @@ def secrets_part(ctx: GateContext, cfg: SecurityConfig, mask: Mask) -> Part:
 
 
 def bandit_part(ctx: GateContext, cfg: SecurityConfig) -> Part:
-    files = source_files(ctx.changed, ctx.workspace)
+    files = source_files(ctx.changed, ctx.workspace, ctx.sha)
     part = Part("bandit")
     if not files:
         part.command, part.log = "bandit (no changed non-test Python files)", "nothing to scan"
         return part
     skip = f" --skip {','.join(cfg.skip)}" if cfg.skip else ""
     part.command = f"bandit --quiet --format json --severity-level {cfg.severity}{skip}"
-    found, problem, log = run_bandit(ctx, ctx.path, files, part.command)
+    with tempfile.TemporaryDirectory(prefix="overnight-bandit-") as tmp:  # from the commit
+        for path in files:
+            (Path(tmp) / path).parent.mkdir(parents=True, exist_ok=True)
+            (Path(tmp) / path).write_text(ctx.source(path) or "")
+        found, problem, log = run_bandit(ctx, Path(tmp), files, part.command)
     part.log = log
     if problem:
         part.problems.append(problem)

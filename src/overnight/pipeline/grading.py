@@ -130,23 +130,7 @@ class GradingClone:
 
     def _with_protected(self, tree: str) -> str:
         """``tree`` with every protected path as the patched base has it (or absent)."""
-        protected = self.protected_files()
-        if not protected:
-            return tree
-        work = self.workspace
-        with self._index() as env:
-            work.git(["read-tree", tree], env=env)
-            listing = work.git_bytes(["--literal-pathspecs", "ls-tree", "-r", "-z",
-                                      self.patched_tree(), "--", *protected])  # fmt: skip
-            present = {e.split(b"\t", 1)[1].decode() for e in listing.split(b"\0") if e}
-            absent = [p for p in protected if p not in present]
-            if absent:
-                work.git(["--literal-pathspecs", "rm", "--cached", "-r", "-q",
-                          "--ignore-unmatch", "--", *absent], env=env)  # fmt: skip
-            if listing:
-                work.git_bytes(["update-index", "-z", "--add", "--replace", "--index-info"],
-                               input=listing, env=env)  # fmt: skip
-            return work.git(["write-tree"], env=env)
+        return self.workspace.tree_with(tree, self.patched_tree(), self.protected_files())
 
     def _commit(self, tree: str, message: str, date: datetime) -> str:
         stamp = f"{calendar.timegm(date.timetuple())} +0000"  # git's raw form

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,6 +124,34 @@ class Workspace:
 
     def exists_at(self, rev: str, rel: str) -> bool:
         return self.succeeds(["cat-file", "-e", f"{rev}:{rel}"])
+
+    def tree_with(self, tree: str, source: str, paths: list[str]) -> str:
+        """``tree`` with ``paths`` as ``source`` (a commit or tree) has them, or without
+        them where it has none; built in a private index, the working tree untouched."""
+        if not paths:
+            return tree
+        where = self.git_dir or self.path / ".git"
+        fd, name = tempfile.mkstemp(prefix="index-", dir=where)
+        os.close(fd)
+        os.unlink(name)  # git makes it; an empty file is not an index
+        env = {"GIT_INDEX_FILE": name}
+        try:
+            self.git(["read-tree", tree], env=env)
+            listing = self.git_bytes(["--literal-pathspecs", "ls-tree", "-r", "-z", source,
+                                      "--", *paths])  # fmt: skip
+            present = {e.split(b"\t", 1)[1].decode() for e in listing.split(b"\0") if e}
+            absent = [p for p in paths if p not in present]
+            if absent:
+                self.git(["--literal-pathspecs", "rm", "--cached", "-r", "-q",
+                          "--ignore-unmatch", "--", *absent], env=env)  # fmt: skip
+            if listing:
+                self.git_bytes(["update-index", "-z", "--add", "--replace", "--index-info"],
+                               input=listing, env=env)  # fmt: skip
+            return self.git(["write-tree"], env=env)
+        finally:
+            for leftover in (name, f"{name}.lock"):
+                if os.path.exists(leftover):
+                    os.unlink(leftover)
 
     def archive(self, rev: str) -> bytes:
         """The files of a commit as a tar archive."""
