@@ -53,6 +53,7 @@ class ProjectConfig:
     lint_cmd: str | None = None
     agent: str | None = None
     agent_env: list[str] = field(default_factory=list)  # variables passed to the agent
+    agent_paths: list[str] = field(default_factory=list)  # host paths its commands may read
     env: dict[str, str] = field(default_factory=dict)  # set for setup, agent and gates
     sandbox: str | None = None  # None: $OVERNIGHT_SANDBOX, else "auto" (bwrap on Linux)
     environment: str = "venv"  # "venv": cached virtualenv; "inherit": the worker's own
@@ -103,6 +104,10 @@ class ProjectConfig:
             raise ConfigError(f"{source}: 'environment' must be 'venv' or 'inherit'")
         _check_env(data.get("env") or {}, source)
         _check_bounds(data.get("bounds") or {}, source)
+        for path in data.get("agent_paths") or []:
+            if isinstance(path, str) and not path.startswith(("/", "~")):
+                raise ConfigError(f"{source}: agent_paths: '{path}' must be an absolute path "
+                                  "(or start with ~)")  # fmt: skip
         try:
             return cls(gates=gates, **data)
         except TypeError as exc:
@@ -111,7 +116,8 @@ class ProjectConfig:
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "setup": (list,), "test_cmd": (str,), "lint_cmd": (str,), "agent": (str,),
-    "agent_env": (list,), "sandbox": (str,), "environment": (str,), "protected": (list,),
+    "agent_env": (list,), "agent_paths": (list,), "sandbox": (str,), "environment": (str,),
+    "protected": (list,),
     "timeout_minutes": (int, float), "model": (str,), "agent_protocol": (str,),
     "agent_max_turns": (int,), "model_key_env": (str,), "model_timeout": (int, float),
     "prices": (dict,), "env": (dict,), "bounds": (dict,),

@@ -141,12 +141,14 @@ def create(directory: Path) -> Demo:
     directory.mkdir(parents=True)
     (directory / MARKER).write_text("made by 'overnight demo'; wiped when it runs again\n")
     repo = directory / "repo"
+    specs = directory / "specs"
     shutil.copytree(TEMPLATES / "demo", repo, ignore=CACHES)
     (repo / ".gitignore").write_text(GITIGNORE)
+    with open(repo / "overnight.toml", "a") as config:  # the scripted agents, for the sandbox
+        config.write(f'agent_paths = ["{specs / "agents"}"]\n')
     git(["init", "--quiet", "--initial-branch", "main"], repo)
     git(["add", "--all"], repo)
     git([*IDENTITY, "commit", "--quiet", "-m", "textstats: words, word_count, top_words"], repo)
-    specs = directory / "specs"
     shutil.copytree(TEMPLATES / "demo_specs", specs, ignore=CACHES)
     for spec in specs.glob("*.md"):
         spec.write_text(spec.read_text().replace(AGENTS, str(specs / "agents")))

@@ -192,8 +192,9 @@ class Pipeline:
         self.sandbox = Granted(get_sandbox(self.config.sandbox),
                                Access(readable=(grade.git_dir, *env)))  # fmt: skip
         layer = (self.work_path.with_name(f"{self.work_path.name}.venv"),) if self.env.path else ()
+        own = tuple(Path(p).expanduser() for p in self.config.agent_paths)  # its program, say
         self.agent_sandbox = Granted(get_sandbox(self.config.sandbox, role="agent"),
-                                     Access(readable=env, writable=layer))  # fmt: skip
+                                     Access(readable=(*env, *own), writable=layer))  # fmt: skip
 
     def layer(self, clone: Path) -> Layer | None:
         """The clone's own virtualenv (None: the worker's Python is used as it is)."""
