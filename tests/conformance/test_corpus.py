@@ -1,0 +1,135 @@
+"""Each corpus project graded by overnight end to end, in the default sandbox.
+
+For every project in ``projects/``: the user's repository is built from the
+vendored sdist (extracted, committed, tagged with its version), and its
+instance is run twice through the path ``overnight eval run`` takes (each
+instance becomes a task with hidden acceptance tests, drained by a worker):
+
+- with a command agent that applies the real upstream fix (the patch travels
+  inside the command, since only the workspace is visible in the sandbox): it
+  must end READY;
+- with a no-op agent: it must end FAILED because the acceptance tests fail,
+  never for the environment, the setup, an error or another gate.
+
+The sandbox is ``auto`` (bwrap), as a worker runs by default;
+``OVERNIGHT_CONFORMANCE_SANDBOX`` names another (``none``) to compare. One
+environment cache is shared by the whole session, so each project installs
+once. Run it with ``pytest -m conformance tests/conformance``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from corpus import Project, build_repo, load, names
+from sqlalchemy import select
+
+from overnight.evaluation import instance_spec
+from overnight.intake import submit_spec
+from overnight.store import Artifact, Step, Store, Task
+from overnight.views import task_detail, task_summary
+from overnight.worker import Worker
+
+pytestmark = [pytest.mark.conformance, pytest.mark.slow]
+
+GOLD, NOOP = "-gold", "-nochange"
+# the right reason for the no-op agent's failure: the tests gate, and nothing else
+NOOP_REASON = "gates: tests failed"
+
+
+@pytest.fixture
+def sandbox(store: Store, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The default sandbox (the ``home`` fixture sets ``none`` for other tests)."""
+    name = os.environ.get("OVERNIGHT_CONFORMANCE_SANDBOX", "auto")
+    monkeypatch.setenv("OVERNIGHT_SANDBOX", name)
+    return name
+
+
+def gold_agent(project: Project) -> str:
+    """A command agent that applies the real fix to the gold instance's workspace only."""
+    patch = base64.b64encode(project.instance["patch"].encode()).decode()
+    gold = shlex.quote(project.instance["instance_id"] + GOLD)
+    return (
+        f'command:if [ "$OVERNIGHT_INSTANCE_ID" = {gold} ]; then '
+        f"printf %s {patch} | base64 -d | git apply; fi"
+    )
+
+
+def submit(store: Store, item: dict[str, Any], agent: str, base_dir: Path) -> int:
+    """What ``run_eval`` does for one instance, with one attempt: a retry of an agent
+    that always gives the same answer proves nothing more and costs a grading."""
+    spec = instance_spec(item)
+    spec.budget.attempts = 1
+    front = {"instance": item["instance_id"], "repo": spec.repo, "base": spec.base}
+    text = "---\n" + yaml.safe_dump(front) + "---\n" + spec.description
+    return submit_spec(store, spec, text, base_dir=base_dir, agent=agent).task.id
+
+
+def describe(store: Store, task_id: int) -> str:
+    """What a person needs to see why a task ended as it did: the reason, the steps,
+    the gates of the last attempt and the tail of each failed step's log."""
+    with store.session() as session:
+        task = session.scalars(select(Task).where(Task.id == task_id)).one()
+        detail = task_detail(session, task, diff=False)
+        run = detail["runs"][-1]
+        lines = [f"{task.instance_id}: {task.status} ({task.failure_reason})"]
+        for step in run["steps"]:
+            lines.append(f"  step {step['name']}#{step['attempt']} {step['status']}: "
+                         f"{step['summary']}")  # fmt: skip
+        for gate in run["gates"]:
+            lines.append(f"  gate {gate['name']} {gate['verdict']}: {gate['summary']}")
+        failed = session.scalars(
+            select(Step).where(Step.run_id == task.runs[-1].id, Step.status != "done")
+        ).all()
+        for step in failed:
+            log = session.get(Artifact, step.log_id) if step.log_id else None
+            if log is not None:
+                tail = "\n".join(log.content.splitlines()[-40:])
+                lines.append(f"  --- {step.name} log (tail) ---\n{tail}")
+        setup = session.scalars(
+            select(Artifact).where(Artifact.task_id == task_id, Artifact.name == "setup.log")
+        ).first()
+        if setup is not None:
+            tail = "\n".join(setup.content.splitlines()[-40:])
+            lines.append(f"  --- setup.log (tail) ---\n{tail}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", names())
+def test_the_real_fix_is_ready_and_no_change_fails_the_acceptance_tests(
+    name: str, store: Store, sandbox: str, tmp_path: Path
+):
+    project = load(name)
+    repo, base = build_repo(project, tmp_path / "repo")
+    started = time.monotonic()
+    ids = {
+        suffix: submit(
+            store, project.instance_for(repo, base, suffix), gold_agent(project), tmp_path
+        )  # fmt: skip
+        for suffix in (GOLD, NOOP)
+    }
+    Worker(store, slots=2).run(drain=True)
+    with store.session() as session:
+        rows = {
+            suffix: task_summary(session.scalars(select(Task).where(Task.id == i)).one())
+            for suffix, i in ids.items()
+        }
+    report = "\n".join(describe(store, i) for i in ids.values())
+    print(f"\n[{name}] sandbox={sandbox} {time.monotonic() - started:.1f} s\n{report}")
+
+    gold, noop = rows[GOLD], rows[NOOP]
+    problems = []
+    if gold["status"] != "ready":
+        problems.append(f"the real fix ended {gold['status']}: {gold['failure_reason']}")
+    if noop["status"] != "failed" or not (noop["failure_reason"] or "").startswith(NOOP_REASON):
+        problems.append(f"no change ended {noop['status']}: {noop['failure_reason']}")
+    elif noop["failing_gates"] != ["tests"]:
+        problems.append(f"no change failed other gates too: {noop['failing_gates']}")
+    assert not problems, "; ".join(problems) + "\n" + report
