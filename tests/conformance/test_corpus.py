@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from overnight.evaluation import instance_spec
 from overnight.intake import submit_spec
-from overnight.store import Artifact, Step, Store, Task
+from overnight.store import Artifact, GateResult, Step, Store, Task
 from overnight.views import task_detail, task_summary
 from overnight.worker import Worker
 
@@ -72,34 +72,41 @@ def submit(store: Store, item: dict[str, Any], agent: str, base_dir: Path) -> in
     return submit_spec(store, spec, text, base_dir=base_dir, agent=agent).task.id
 
 
-def describe(store: Store, task_id: int) -> str:
-    """What a person needs to see why a task ended as it did: the reason, the steps,
-    the gates of the last attempt and the tail of each failed step's log."""
+def describe(store: Store, task_id: int, logs: bool) -> str:
+    """What a person needs to see why a task ended as it did: the reason, the steps
+    and the gates of the last attempt; with ``logs``, the tails of the setup log, of
+    the baseline's log and of each failing gate's log."""
     with store.session() as session:
         task = session.scalars(select(Task).where(Task.id == task_id)).one()
-        detail = task_detail(session, task, diff=False)
-        run = detail["runs"][-1]
+        run = task_detail(session, task, diff=False)["runs"][-1]
         lines = [f"{task.instance_id}: {task.status} ({task.failure_reason})"]
         for step in run["steps"]:
-            lines.append(f"  step {step['name']}#{step['attempt']} {step['status']}: "
-                         f"{step['summary']}")  # fmt: skip
+            summary = (step["summary"] or "")[:160]
+            lines.append(f"  step {step['name']}#{step['attempt']} {step['status']}: {summary}")
         for gate in run["gates"]:
             lines.append(f"  gate {gate['name']} {gate['verdict']}: {gate['summary']}")
-        failed = session.scalars(
-            select(Step).where(Step.run_id == task.runs[-1].id, Step.status != "done")
-        ).all()
-        for step in failed:
-            log = session.get(Artifact, step.log_id) if step.log_id else None
+        if not logs:
+            return "\n".join(lines)
+        last = task.runs[-1].id
+        named = [
+            ("setup.log", session.scalars(select(Artifact).where(
+                Artifact.task_id == task_id, Artifact.name == "setup.log")).first()),
+            *((f"step {s.name}", session.get(Artifact, s.log_id) if s.log_id else None)
+              for s in session.scalars(select(Step).where(Step.run_id == last)).all()
+              if s.name == "baseline" or s.status != "done"),
+            *((f"gate {g.name}", session.get(Artifact, g.log_id) if g.log_id else None)
+              for g in session.scalars(select(GateResult).where(GateResult.run_id == last))
+              if g.verdict in ("fail", "error")),
+        ]  # fmt: skip
+        for name, log in named:
             if log is not None:
-                tail = "\n".join(log.content.splitlines()[-40:])
-                lines.append(f"  --- {step.name} log (tail) ---\n{tail}")
-        setup = session.scalars(
-            select(Artifact).where(Artifact.task_id == task_id, Artifact.name == "setup.log")
-        ).first()
-        if setup is not None:
-            tail = "\n".join(setup.content.splitlines()[-40:])
-            lines.append(f"  --- setup.log (tail) ---\n{tail}")
+                lines.append(f"  --- {name} log (tail) ---\n{tail(log.content)}")
     return "\n".join(lines)
+
+
+def tail(text: str, count: int = 40) -> str:
+    """The last lines of a log, long lines cut."""
+    return "\n".join(line[:300] for line in text.splitlines()[-count:])
 
 
 @pytest.mark.parametrize("name", names())
@@ -112,7 +119,7 @@ def test_the_real_fix_is_ready_and_no_change_fails_the_acceptance_tests(
     ids = {
         suffix: submit(
             store, project.instance_for(repo, base, suffix), gold_agent(project), tmp_path
-        )  # fmt: skip
+        )
         for suffix in (GOLD, NOOP)
     }
     Worker(store, slots=2).run(drain=True)
@@ -121,10 +128,11 @@ def test_the_real_fix_is_ready_and_no_change_fails_the_acceptance_tests(
             suffix: task_summary(session.scalars(select(Task).where(Task.id == i)).one())
             for suffix, i in ids.items()
         }
-    report = "\n".join(describe(store, i) for i in ids.values())
+    gold, noop = rows[GOLD], rows[NOOP]
+    expected = {GOLD: gold["status"] == "ready", NOOP: noop["failing_gates"] == ["tests"]}
+    report = "\n".join(describe(store, i, logs=not expected[s]) for s, i in ids.items())
     print(f"\n[{name}] sandbox={sandbox} {time.monotonic() - started:.1f} s\n{report}")
 
-    gold, noop = rows[GOLD], rows[NOOP]
     problems = []
     if gold["status"] != "ready":
         problems.append(f"the real fix ended {gold['status']}: {gold['failure_reason']}")
