@@ -20,6 +20,7 @@ once. Run it with ``pytest -m conformance tests/conformance``.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shlex
 import time
@@ -82,9 +83,12 @@ def describe(store: Store, task_id: int, logs: bool) -> str:
         lines = [f"{task.instance_id}: {task.status} ({task.failure_reason})"]
         for step in run["steps"]:
             summary = (step["summary"] or "")[:160]
-            lines.append(f"  step {step['name']}#{step['attempt']} {step['status']}: {summary}")
+            took = f"{step['duration']:.1f} s" if step["duration"] is not None else "-"
+            lines.append(f"  step {step['name']}#{step['attempt']} {step['status']} ({took}): "
+                         f"{summary}")  # fmt: skip
         for gate in run["gates"]:
-            lines.append(f"  gate {gate['name']} {gate['verdict']}: {gate['summary']}")
+            lines.append(f"  gate {gate['name']} {gate['verdict']} ({gate['duration']} s): "
+                         f"{gate['summary']}")  # fmt: skip
         if not logs:
             return "\n".join(lines)
         last = task.runs[-1].id
@@ -102,6 +106,30 @@ def describe(store: Store, task_id: int, logs: bool) -> str:
             if log is not None:
                 lines.append(f"  --- {name} log (tail) ---\n{tail(log.content)}")
     return "\n".join(lines)
+
+
+def baseline_problems(store: Store, task_id: int, instance: dict[str, Any]) -> list[str]:
+    """How the baseline differs from a plain venv's run of the base (verify.py): there,
+    each FAIL_TO_PASS test fails (an assertion, not an import error) and each
+    PASS_TO_PASS test passes. A no-op that fails the tests gate for another reason
+    (a collection error, a test not found) fails it for the wrong reason."""
+    with store.session() as session:
+        row = session.scalars(
+            select(Artifact).where(Artifact.task_id == task_id, Artifact.name == "baseline.json")
+        ).first()
+    if row is None:
+        return ["no baseline recorded"]
+    baseline = json.loads(row.content)
+    problems = [
+        f"{node} {outcome} on the base (a plain venv: failed)"
+        for node, outcome in baseline["acceptance"].items()
+        if outcome != "failed"
+    ]
+    for node in instance["PASS_TO_PASS"]:
+        outcome = baseline["tests"].get(node, {}).get("outcome", "missing")
+        if outcome != "passed":
+            problems.append(f"{node} {outcome} on the base (a plain venv: passed)")
+    return problems
 
 
 def tail(text: str, count: int = 40) -> str:
@@ -129,11 +157,15 @@ def test_the_real_fix_is_ready_and_no_change_fails_the_acceptance_tests(
             for suffix, i in ids.items()
         }
     gold, noop = rows[GOLD], rows[NOOP]
-    expected = {GOLD: gold["status"] == "ready", NOOP: noop["failing_gates"] == ["tests"]}
+    wrong_base = baseline_problems(store, ids[NOOP], project.instance)
+    expected = {
+        GOLD: gold["status"] == "ready",
+        NOOP: not wrong_base and noop["failing_gates"] == ["tests"],
+    }
     report = "\n".join(describe(store, i, logs=not expected[s]) for s, i in ids.items())
     print(f"\n[{name}] sandbox={sandbox} {time.monotonic() - started:.1f} s\n{report}")
 
-    problems = []
+    problems = [f"baseline: {p}" for p in wrong_base]
     if gold["status"] != "ready":
         problems.append(f"the real fix ended {gold['status']}: {gold['failure_reason']}")
     if noop["status"] != "failed" or not (noop["failure_reason"] or "").startswith(NOOP_REASON):
