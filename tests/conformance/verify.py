@@ -68,6 +68,19 @@ def pytest_collectreport(report):
         _record(report.nodeid, "error", _message(report))
 
 
+# only the instance's tests run, as in overnight: a whole file may hold slow or
+# resource-hungry tests (test_tarfile's large-file tests write gigabytes)
+def pytest_collection_modifyitems(config, items):
+    with open(os.environ["CONFORMANCE_SELECT"]) as f:
+        wanted = json.load(f)
+    keep, drop = [], []
+    for item in items:
+        chosen = any(item.nodeid == w or item.nodeid.startswith(w + "[") for w in wanted)
+        (keep if chosen else drop).append(item)
+    items[:] = keep
+    config.hook.pytest_deselected(items=drop)
+
+
 def pytest_sessionfinish(session):
     with open(os.environ["CONFORMANCE_OUTCOMES"], "w") as out:
         json.dump(outcomes, out)
@@ -94,9 +107,11 @@ def outcomes(project: Project, repo: Path, env: dict[str, str], work: Path) -> d
     command = item["test_cmd"].replace("{tests}", files)
     out = work / "outcomes.json"
     out.unlink(missing_ok=True)
+    (work / "select.json").write_text(json.dumps(nodes))
     env = {
         **env,
         "CONFORMANCE_OUTCOMES": str(out),
+        "CONFORMANCE_SELECT": str(work / "select.json"),
         "PYTHONPATH": str(work / "plugin"),
         "PYTEST_ADDOPTS": "-p conformance_outcomes -p no:cacheprovider",
     }
