@@ -126,10 +126,20 @@ def baseline_problems(store: Store, task_id: int, instance: dict[str, Any]) -> l
         if outcome != "failed"
     ]
     for node in instance["PASS_TO_PASS"]:
-        outcome = baseline["tests"].get(node, {}).get("outcome", "missing")
+        outcome = outcome_of(baseline["tests"], node)
         if outcome != "passed":
             problems.append(f"{node} {outcome} on the base (a plain venv: passed)")
     return problems
+
+
+def outcome_of(tests: dict[str, dict], node: str) -> str:
+    """A node id's outcome; for a parametrized test named without its parameters,
+    the worst of its cases' (as overnight reads it)."""
+    if node in tests:
+        return tests[node]["outcome"]
+    cases = [v["outcome"] for k, v in tests.items() if k.startswith(node + "[")]
+    worst = ("error", "failed", "xpassed", "skipped", "xfailed", "passed")
+    return next((o for o in worst if o in cases), "missing")
 
 
 def tail(text: str, count: int = 40) -> str:
