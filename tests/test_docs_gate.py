@@ -278,3 +278,16 @@ def test_docstrings_are_keyed_by_qualified_name_with_repeats_numbered():
     )
     assert docstrings(source) == {"<module>": "Mod.", "A": "A.", "A.p": "Get.", "A.p#2": "Set.",
                                   "A.x": "X.", "_f.inner": "In."}  # fmt: skip
+
+
+def test_a_bug_report_that_mentions_the_docs_does_not_ask_for_docs(tmp_path):
+    """Issue texts say "as documented" or "the documentation says": a description of the
+    bug, not a request (4 of 35 real upstream fixes failed on this)."""
+    spec = Spec(
+        title="chunked(strict=True) is wrong",
+        description="chunked() does not behave "
+        "as documented: the documentation says the documented way raises ValueError.",
+    )
+    result = check(tmp_path, {"calc.py": CALC.replace("return a + b", "return a + b  # ok")}, spec)
+    assert result.verdict == PASS
+    assert "spec asks for docs: no" in result.log

@@ -32,7 +32,17 @@ from overnight.gates.documentation import Place, adds_words, documentation
 DOC_PATHS = ["docs/**", "doc/**", "*.md", "*.rst", "*.pyi", "README*", "CHANGELOG*", "CHANGES*",
              "HISTORY*", "NEWS*", "**/changelog.d/**", "**/newsfragments/**", "changelog/**",
              "changes/**", "news/**", ".changes/**"]  # fmt: skip
-SPEC_ASKS = r"\b(document(?:ation|ed|s)?|docs|docstrings?|change ?log|readme)\b"
+# a request for documentation, not a mention of it: "document it", "and document the
+# option", "update the README", "add a changelog entry" ask; "as documented", "the
+# documentation says", "the documented way" (bug reports say these) do not
+DOCS_NOUN = r"(?:docs?|documentation|docstrings?|change\s?log|readme|news\s+(?:entry|fragment)|" \
+    r"release\s+notes)"  # fmt: skip
+SPEC_ASKS = (
+    r"\b(?:add|update|write|extend|amend|adjust|mention|describe|explain|note|record|include|"
+    r"keep)\b[^.\n]{0,60}?\b" + DOCS_NOUN + r"\b"
+    r"|(?:^|[.!?;:]\s+|\n\s*[-*]?\s*|\b(?:and|also|please|then|to)\s+)document\b"
+    r"|\b" + DOCS_NOUN + r"\b\s+(?:must|should|needs?\s+to)\b"
+)
 URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
 CLI_OPTION = re.compile(
     r"\b(?:click\.(?:option|argument)|typer\.(?:Option|Argument)|add_argument)\s*\("
