@@ -39,6 +39,21 @@ from overnight.sandbox import Access, Completed, Sandbox, base_environ
 OWN_BIN = str(Path(sys.executable).parent)  # overnight's own tools (ruff, pytest) come last
 SITE = Path(sysconfig.get_path("purelib", vars={"base": ".", "platbase": "."}))  # lib/pythonX.Y/…
 DEFAULT_BUILD = ["setuptools>=40.8.0", "wheel"]  # what pip assumes without [build-system]
+# the requirements a build backend adds at run time (hatchling's ``editables``, ...)
+DYNAMIC_REQUIRES = """
+import json, sys, tomllib
+from pip._vendor.pyproject_hooks import BuildBackendHookCaller
+folder, editable = sys.argv[1], sys.argv[2] == "1"
+try:
+    with open(folder + "/pyproject.toml", "rb") as f:
+        system = tomllib.load(f).get("build-system", {})
+except FileNotFoundError:
+    system = {}
+caller = BuildBackendHookCaller(folder, system.get("build-backend",
+                                "setuptools.build_meta:__legacy__"), system.get("backend-path"))
+hook = caller.get_requires_for_build_editable if editable else caller.get_requires_for_build_wheel
+print(json.dumps(hook()))
+"""
 # what the setup installed from the checkout: each distribution, its folder, editable or not
 FIND_PROJECT = """
 import json, sys, importlib.metadata as md
@@ -182,8 +197,8 @@ class Layer:
 def _install_command(project: Project) -> str:
     target = f"./{project.path}" if project.path else "."
     editable = "-e " if project.editable else ""
-    return (f"python -m pip install --no-deps --no-build-isolation --no-index --quiet "
-            f"{editable}{target}")  # fmt: skip
+    return (f"python -m pip install --no-deps --no-build-isolation --no-index --use-pep517 "
+            f"--quiet {editable}{target}")  # fmt: skip
 
 
 def environment_key(config: ProjectConfig, files: dict[str, str]) -> str:
@@ -192,7 +207,7 @@ def environment_key(config: ProjectConfig, files: dict[str, str]) -> str:
         "setup": config.setup,
         "env": config.env,
         "files": {name: files[name] for name in DEPENDENCY_FILES if name in files},
-        "layout": 2,  # the project taken out of the environment, installed per clone
+        "layout": 3,  # the project taken out of the environment, installed per clone
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -272,9 +287,24 @@ def _build_environment(sandbox: Sandbox, source: Path, env: Environment, timeout
     for project in env.project:
         requires += build_requirements(source / project.path)
     venv.EnvBuilder(with_pip=True, symlinks=True).create(env.build)
+    python = env.build / "bin" / "python"
     listed = " ".join(_quote(r) for r in dict.fromkeys(requires))
-    _run(sandbox, f"{env.build}/bin/python -m pip install --quiet --upgrade {listed}", source, env,
+    _run(sandbox, f"{python} -m pip install --quiet --upgrade {listed}", source, env,
          timeout, network=True, writable=(env.build,))  # fmt: skip
+    script = source.with_name(f"{source.name}-requires.py")
+    script.write_text(DYNAMIC_REQUIRES)
+    dynamic: list[str] = []
+    try:
+        for project in env.project:
+            done = _run(sandbox, f"{python} {script} ./{project.path} {int(project.editable)}",
+                        source, env, timeout, readable=(script,), quiet=True)  # fmt: skip
+            dynamic += json.loads(done.output.strip().splitlines()[-1])
+    finally:
+        script.unlink(missing_ok=True)
+    if dynamic:
+        listed = " ".join(_quote(r) for r in dict.fromkeys(dynamic))
+        _run(sandbox, f"{python} -m pip install --quiet {listed}", source, env, timeout,
+             network=True, writable=(env.build,))  # fmt: skip
 
 
 def build_requirements(folder: Path) -> list[str]:
