@@ -84,6 +84,30 @@ def mul(a, b):
     return ast.literal_eval(line.split("==")[-1].strip())
 """
 )
+# mul is wrong, and at exit every outcome in the file overnight reads becomes passed
+REWRITES_OUTCOMES = (
+    HONEST.replace("return a * b", "return 0")
+    + """
+
+def _rewrite():
+    import json
+    import os
+
+    path = os.environ.get("OVERNIGHT_OUTCOMES")
+    if path and os.path.exists(path):
+        with open(path) as f:
+            data = json.load(f)
+        for entry in data["outcomes"].values():
+            entry["outcome"] = "passed"
+        with open(path, "w") as f:
+            json.dump(data, f)
+
+
+import atexit
+
+atexit.register(_rewrite)
+"""
+)
 CONFTEST = """import pytest
 
 from calc import Calculator
@@ -196,6 +220,10 @@ def run_with_canaries(root: Path, plan: CanaryPlan, whole_suite: bool) -> TestRu
     return run
 
 
+def under(item: str, node: str) -> bool:
+    return item == node or item.startswith((f"{node}[", f"{node}::"))
+
+
 def outcomes(run: TestRun) -> dict[str, str]:
     return {node: entry["outcome"] for node, entry in run.outcomes.items()}
 
@@ -213,9 +241,9 @@ def test_honest_code_fails_every_canary_and_judge_finds_nothing(tmp_path: Path, 
     assert set(originals.values()) == {"passed"}, run.completed.output
     canaries = {n: o for n, o in seen.items() if plan.owns(n)}
     assert set(canaries.values()) == {"failed"}, run.completed.output
-    selected = {n for c in plan.canaries for n in canaries if n == c.node or n.startswith(c.node)}
-    assert selected == set(canaries)  # nothing else of the originals runs in the canary files
-    assert all(any(n.startswith(c.node) for n in canaries) for c in plan.canaries)
+    # every canary ran, and nothing else of the originals runs in the canary files
+    assert all(any(under(n, c.node) for n in canaries) for c in plan.canaries)
+    assert all(any(under(n, c.node) for c in plan.canaries) for n in canaries)
     assert len([c for c in plan.canaries if c.kind == MUTANT]) == 7  # TestCalculator gives test_sub
     assert len([c for c in plan.canaries if c.kind == PLAIN]) == 4
     assert judge(plan.canaries, seen, run.stopped) == ([], [])
@@ -226,10 +254,11 @@ def test_an_always_equal_result_passes_mutants_and_is_tampered(tmp_path: Path):
     plan = make_canaries(ACCEPTANCE, reader(root), random.Random(3))
     run = run_with_canaries(root, plan, whole_suite=False)
     tampered, problems = judge(plan.canaries, outcomes(run), run.stopped)
-    mirrored = {
-        c.origin for c in plan.canaries if any(t.startswith(c.node + " ") for t in tampered)
-    }
+    mirrored = {c.origin for c in plan.canaries for t in tampered if under(t.split()[0], c.node)}
+    assert "tests/test_calc.py::test_add" in mirrored  # each of its parametrizations
+    assert len([t for t in tampered if "::test_add[" in t]) == 2
     assert "tests/test_calc.py::test_mul" in mirrored
+    assert "tests/calc_async_test.py::test_async_add" in mirrored
     assert "tests/test_calc.py::DivTest::test_div" in mirrored
     assert "tests/test_calc.py::TestCalculator::test_sub" in mirrored
     assert "tests/test_calc.py::test_guarded" not in mirrored  # its assertion never runs
@@ -257,6 +286,15 @@ def test_a_conftest_rewriting_every_report_passes_plain_canaries(tmp_path: Path)
     plain = [c.node for c in plan.canaries if c.kind == PLAIN]
     assert all(any(t.startswith(f"{node} passed, yet it can only fail") for t in tampered)
                for node in plain)  # fmt: skip
+
+
+def test_code_rewriting_the_outcomes_file_at_exit_is_tampered(tmp_path: Path):
+    root = project(tmp_path, calc=REWRITES_OUTCOMES)
+    plan = make_canaries(ACCEPTANCE, reader(root), random.Random(6))
+    run = run_with_canaries(root, plan, whole_suite=False)
+    assert outcomes(run)["tests/test_calc.py::test_mul"] == "passed"  # the lie took
+    tampered, _ = judge(plan.canaries, outcomes(run), run.stopped)
+    assert {t.split()[0] for t in tampered} >= {c.node for c in plan.canaries if c.kind == PLAIN}
 
 
 # -- the canary files ----------------------------------------------------------------------
