@@ -469,8 +469,10 @@ def test_tests_without_a_mutant_are_noted_with_the_reason():
              "tests/test_f.py::test_none", "tests/test_f.py::test_weak"]  # fmt: skip
     plan = plan_of({"tests/test_f.py": source}, nodes)
     assert [c.kind for c in plan.canaries] == [PLAIN, PLAIN]
-    assert plan.notes[0] == ("tests/test_f.py::TestSub::test_inherited: no mutant: not "
-                             "defined in tests/test_f.py (inherited or generated)")  # fmt: skip
+    assert plan.notes[0] == (
+        "tests/test_f.py::TestSub::test_inherited: no mutant: not defined "
+        "in tests/test_f.py (inherited from elsewhere, or generated)"
+    )
     assert plan.notes[1] == "tests/test_f.py::test_gen: no mutant: a generator test"
     assert plan.notes[2].startswith("tests/test_f.py::test_none: no mutant: no assertion")
     assert plan.notes[3].startswith("tests/test_f.py::test_weak: no mutant: no assertion")
@@ -523,6 +525,8 @@ def test_names_and_values_change_with_the_seed_and_never_give_the_game_away():
     assert len({p.files[0].path for p in runs}) == 20
     assert len({p.files[0].source for p in runs}) == 20
     assert plan_of(files, ["tests/test_mul.py"], 7) == plan_of(files, ["tests/test_mul.py"], 7)
+    unseeded = make_canaries(["tests/test_mul.py"], files.get, random.SystemRandom())
+    assert len(unseeded.canaries) == 3  # what the tests gate uses: nothing to guess from
     for plan in runs:
         text = (plan.files[0].path + plan.files[0].source).lower()
         assert not any(word in text for word in GIVEAWAYS)

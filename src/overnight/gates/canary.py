@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from overnight.gates.mutant import fresh_value, mutate, word
-from overnight.gates.twin import Collection, Path, find_tests, twin
+from overnight.gates.twin import Collection, Place, find_tests, twin
 
 MUTANT, PLAIN = "mutant", "plain"
 FAILING = ("failed", "error")
@@ -132,11 +132,13 @@ def _plan_file(
         plan.notes.append(f"{path}: no free file name with a random word matches python_files")
         return
     tests = find_tests(tree, collection)
-    chosen: dict[tuple[Path, str], None] = {}  # (test, parametrization) in acceptance order
+    chosen: dict[tuple[Place, str], None] = {}  # (test, parametrization) in acceptance order
     for node in nodes:
         found = _resolve(node, tests)
         if not found:
-            plan.notes.append(f"{node}: no mutant: not defined in {path} (inherited or generated)")
+            plan.notes.append(
+                f"{node}: no mutant: not defined in {path} (inherited from elsewhere, or generated)"
+            )
         chosen.update(dict.fromkeys(found))
     mutants = {}
     for test in dict.fromkeys(test for test, _ in chosen):
@@ -158,11 +160,11 @@ def _plan_file(
         plan.canaries.append(Canary(_node(target, (func.name,)), PLAIN, None, path))
 
 
-def _node(file: str, test: Path) -> str:
+def _node(file: str, test: Place) -> str:
     return "::".join((file, *test))
 
 
-def _resolve(node: str, tests: Mapping[Path, ast.AST]) -> list[tuple[Path, str]]:
+def _resolve(node: str, tests: Mapping[Place, ast.AST]) -> list[tuple[Place, str]]:
     """The tests an acceptance node id names, each with its parametrization suffix."""
     rest = node.split("::", 1)[1] if "::" in node else ""
     if not rest:  # the whole file

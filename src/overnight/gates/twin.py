@@ -15,7 +15,7 @@ import fnmatch
 from dataclasses import dataclass
 
 Func = ast.FunctionDef | ast.AsyncFunctionDef
-Path = tuple[str, ...]  # a test's place in its module: ("TestCalc", "test_add")
+Place = tuple[str, ...]  # a test's place in its module: ("TestCalc", "test_add")
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,11 @@ class Collection:
 # -- finding the tests of a module -------------------------------------------------
 
 
-def find_tests(tree: ast.Module, collection: Collection) -> dict[Path, Func]:
+def find_tests(tree: ast.Module, collection: Collection) -> dict[Place, Func]:
     """Every test function or method pytest would collect from the module's own
     definitions, methods a test class inherits from classes of the module included
     (tests inherited from elsewhere, or generated, are not found)."""
-    found: dict[Path, Func] = {}
+    found: dict[Place, Func] = {}
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
     unittest = _unittest_classes(tree)
     for node in tree.body:
@@ -47,8 +47,8 @@ def find_tests(tree: ast.Module, collection: Collection) -> dict[Path, Func]:
 
 
 def _class_tests(
-    cls: ast.ClassDef, prefix: Path, collection: Collection, unittest: bool, classes: dict
-) -> dict[Path, Func]:
+    cls: ast.ClassDef, prefix: Place, collection: Collection, unittest: bool, classes: dict
+) -> dict[Place, Func]:
     path = (*prefix, cls.name)
     patterns = ("test",) if unittest else collection.functions
     found = {(*path, n): f for n, f in _methods(cls, classes).items() if _is_test(f, patterns)}
@@ -126,7 +126,7 @@ def terminal(node: ast.expr) -> str:
 # -- the twin module ----------------------------------------------------------------
 
 
-def twin(tree: ast.Module, tests: dict[Path, Func], mutants: dict[Path, Func]) -> ast.Module:
+def twin(tree: ast.Module, tests: dict[Place, Func], mutants: dict[Place, Func]) -> ast.Module:
     """The module with its tests replaced: mutants where given, the rest gone. A
     mutant of an inherited test is defined in the class that inherits it, and the
     class it comes from loses it (as a mixin, it would pass it on)."""
@@ -136,7 +136,7 @@ def twin(tree: ast.Module, tests: dict[Path, Func], mutants: dict[Path, Func]) -
     return ast.Module(twin.strip(tree.body, ()), [])
 
 
-def _origins(tree: ast.Module, tests: dict[Path, Func]) -> set[Path]:
+def _origins(tree: ast.Module, tests: dict[Place, Func]) -> set[Place]:
     """Where inherited tests are defined: (base class, method)."""
     where = {id(f): (c.name, f.name) for c in tree.body if isinstance(c, ast.ClassDef)
              for f in c.body if isinstance(f, Func)}  # fmt: skip
@@ -145,12 +145,12 @@ def _origins(tree: ast.Module, tests: dict[Path, Func]) -> set[Path]:
 
 @dataclass
 class _Twin:
-    drop: set[Path]  # tests (and where inherited ones come from)
-    hosts: set[Path]  # classes holding some of them
-    mutants: dict[Path, Func]
+    drop: set[Place]  # tests (and where inherited ones come from)
+    hosts: set[Place]  # classes holding some of them
+    mutants: dict[Place, Func]
     referenced: set[str]
 
-    def strip(self, body: list[ast.stmt], prefix: Path) -> list[ast.stmt]:
+    def strip(self, body: list[ast.stmt], prefix: Place) -> list[ast.stmt]:
         kept: list[ast.stmt] = []
         for node in body:
             path = (*prefix, getattr(node, "name", ""))
@@ -163,10 +163,10 @@ class _Twin:
                 kept.append(node)
         return kept
 
-    def _hosts_mutant(self, path: Path) -> bool:
+    def _hosts_mutant(self, path: Place) -> bool:
         return any(p[: len(path)] == path for p in self.mutants)
 
-    def _test(self, node: Func, path: Path) -> list[ast.stmt]:
+    def _test(self, node: Func, path: Place) -> list[ast.stmt]:
         if path in self.mutants:
             return [self.mutants[path]]
         if node.name not in self.referenced:
@@ -175,7 +175,7 @@ class _Twin:
             return [node, _assign_false(node.name)]
         return [node]
 
-    def _host(self, node: ast.ClassDef, path: Path) -> ast.ClassDef:
+    def _host(self, node: ast.ClassDef, path: Place) -> ast.ClassDef:
         cls = copy.copy(node)
         cls.body = self.strip(node.body, path)
         own = {getattr(n, "name", None) for n in node.body}
