@@ -23,7 +23,7 @@ def send(path: Path, *records: dict) -> None:
 
 
 def test_only_the_first_connection_is_heard_and_a_forged_pass_cannot_undo_a_failure(tmp_path):
-    channel = Channel(tmp_path / "s")
+    channel = Channel()
     send(channel.path, {"kind": "start"},
          {"kind": "outcome", "node": "t::a", "outcome": "failed", "message": "boom"},
          {"kind": "outcome", "node": "t::a", "outcome": "passed"})  # fmt: skip
@@ -33,7 +33,7 @@ def test_only_the_first_connection_is_heard_and_a_forged_pass_cannot_undo_a_fail
 
 
 def test_a_second_connection_finds_no_socket(tmp_path):
-    channel = Channel(tmp_path / "s")
+    channel = Channel()
     send(channel.path, {"kind": "start"})
     channel.close()
     with pytest.raises((FileNotFoundError, ConnectionRefusedError)):

@@ -84,6 +84,14 @@ class GateContext:
         venv = self.environ.get("VIRTUAL_ENV")
         return [self.path, *([Path(venv)] if venv else [])]
 
+    def tracked(self) -> set[str]:
+        """The files of the commit being graded: what lint and type findings may be about
+        (the tests gate plants canaries beside them, and tests leave files behind)."""
+        if "tracked" not in self.evidence:
+            out = self.workspace.git(["ls-tree", "-r", "-z", "--name-only", self.sha])
+            self.evidence["tracked"] = {name for name in out.split("\0") if name}
+        return self.evidence["tracked"]
+
     def source(self, path: str) -> str | None:
         """A file of the candidate, read from its commit: never from the working tree,
         which the code under test may have rewritten (None: no such file)."""

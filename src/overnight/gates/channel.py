@@ -13,7 +13,9 @@ import contextlib
 import json
 import os
 import selectors
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -65,15 +67,19 @@ class Outcomes:
 
 
 class Channel:
-    """Listen at ``path`` for one connection; read it on a thread until it ends or
-    ``close`` is called (after the command, with a moment to drain)."""
+    """Listen for one connection on a socket in a fresh short folder (a unix socket's
+    path is limited to about 107 bytes, so never under a deep workspace); read it on a
+    thread until it ends or ``close`` is called (after the command, with a moment to
+    drain). ``folder`` is what a sandboxed command must be allowed to read."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="ovn-"))
+        self.folder.chmod(0o711)  # the sandbox's uid may reach the socket, not list the folder
+        self.path = self.folder / "s"
         self.result = Outcomes()
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(str(path))
-        os.chmod(path, 0o777)  # the sandbox's uid connects
+        self._listener.bind(str(self.path))
+        os.chmod(self.path, 0o777)  # the sandbox's uid connects
         self._listener.listen(1)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True, name="outcomes")
@@ -86,6 +92,7 @@ class Channel:
             self._thread.join(0.05)
         self._stop.set()
         self._thread.join()
+        shutil.rmtree(self.folder, ignore_errors=True)
         return self.result
 
     def _serve(self) -> None:

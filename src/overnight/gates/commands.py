@@ -10,6 +10,7 @@ from overnight.gates.feedback import trim
 
 class AcceptanceCommandsGate:
     name = "acceptance-commands"
+    needs = ("tests",)  # never beside the tests gate's canaries in the tree
 
     def check(self, ctx: GateContext) -> GateOutcome:
         commands = ctx.spec.acceptance_commands

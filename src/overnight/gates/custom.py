@@ -23,6 +23,8 @@ class CommandConfig(GateConfig):
 
 
 class CommandGate:
+    needs = ("tests",)  # never beside the tests gate's canaries in the tree
+
     def __init__(self, name: str, config: CommandConfig) -> None:
         self.name, self.config = name, config
 

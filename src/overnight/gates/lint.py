@@ -9,6 +9,7 @@ the numbers taken out.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections import Counter
@@ -67,11 +68,7 @@ def run_lint(
             )
         findings, shown = [], {}
         for item in items:
-            rel = (
-                str(Path(item["filename"]).resolve().relative_to(workspace.resolve()))
-                if Path(item["filename"]).is_absolute()
-                else item["filename"]
-            )
+            rel = _relative(item["filename"], workspace)
             key = f"{rel}: {item.get('code')} {item['message']}"
             findings.append(key)
             row = item.get("location", {}).get("row", "?")
@@ -87,15 +84,32 @@ def run_lint(
     return LintRun(command, findings, shown, done.output, done.exit_code, done.duration)
 
 
+def _relative(name: str, workspace: Path) -> str:
+    """A finding's file relative to the workspace, judged on the path as written (a symlink
+    may point anywhere: never resolve it)."""
+    if not os.path.isabs(name):
+        return name
+    for root in (str(workspace), os.path.realpath(workspace)):
+        if name.startswith(root.rstrip("/") + "/"):
+            return name[len(root.rstrip("/")) + 1 :]
+    return name
+
+
+def tracked_only(run: LintRun, tracked: set[str]) -> LintRun:
+    """Only findings about files of the graded commit (not canaries or leftovers)."""
+    run.findings = [k for k in run.findings if k.split(": ", 1)[0] in tracked]
+    return run
+
+
 class LintGate:
     name = "lint"
 
     def check(self, ctx: GateContext) -> GateOutcome:
         if not ctx.config.lint_cmd:
             return GateOutcome(self.name, SKIPPED, "no lint_cmd configured")
-        run = run_lint(
+        run = tracked_only(run_lint(
             ctx.sandbox, ctx.path, ctx.environ, ctx.config.lint_cmd, ctx.timeout, ctx.cancel
-        )
+        ), ctx.tracked())  # fmt: skip
         if run.error or ctx.baseline.lint_error:
             reason = run.error or f"on the base: {ctx.baseline.lint_error}"
             return GateOutcome(

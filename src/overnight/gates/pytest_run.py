@@ -20,6 +20,7 @@ import shlex
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,10 +142,11 @@ def run_tests(
             command = (
                 test_cmd.replace("{tests}", args) if "{tests}" in test_cmd else f"{test_cmd} {args}"
             )
-        channel = Channel(run / "outcomes.sock")
+        channel = Channel()
         env["OVERNIGHT_OUTCOMES"] = str(channel.path)
         done = sandbox.run(command, cwd=workspace, env=env, timeout=timeout, cancel=cancel,
-                           access=Access(readable=(run,), writable=writable))  # fmt: skip
+                           access=Access(readable=(run, channel.folder),
+                                         writable=writable))  # fmt: skip
         got = channel.close()
         measured = run / "cov" / "coverage.json"
         report = _json(measured) if coverage is not None else None
@@ -260,6 +262,13 @@ class Suite:
     def foreign(self, roots: list[Path]) -> list[tuple[str, str]]:
         return [found for run in self.runs for found in run.foreign(roots)]
 
+    def drop(self, owned: Callable[[str], bool]) -> None:
+        """Forget outcomes and collection errors of nodes ``owned`` says are not the
+        project's (the canaries: evidence for the tamper check only)."""
+        for run in self.runs:
+            run.outcomes = {k: v for k, v in run.outcomes.items() if not owned(k)}
+            run.collect_errors = {k: v for k, v in run.collect_errors.items() if not owned(k)}
+
     @property
     def coverage(self) -> dict | None:
         from overnight.gates.coverage import merge
@@ -279,14 +288,17 @@ def run_suite(
     fail_fast: bool = False,
     coverage: list[str] | None = None,
     pinned: Pinned | None = None,
+    extra: list[str] | None = None,
 ) -> Suite:
-    """Acceptance tests first, then the regression set (``all``: the whole suite)."""
+    """Acceptance tests first, then the regression set (``all``: the whole suite) and
+    ``extra`` node ids that must run too (canaries)."""
+    extra = list(extra or [])
     if regression == "all":
         select: list[str] | None = None
     elif regression == "none":
-        select = list(acceptance)
+        select = list(acceptance) + extra
     else:
-        select = list(acceptance) + list(regression)
+        select = list(acceptance) + list(regression) + extra
     if select == []:
         return Suite([])
     run = run_tests(sandbox, workspace, environ, test_cmd, select, timeout, cancel,
@@ -295,7 +307,7 @@ def run_suite(
     suite = Suite([run])
     if not run.recorded or run.stopped:
         return suite
-    missing = [n for n in acceptance if run.outcome(n) == "missing"]
+    missing = [n for n in [*acceptance, *extra] if run.outcome(n) == "missing"]
     if missing:  # outside the paths the whole suite collects: run them by name
         suite.runs.append(run_tests(sandbox, workspace, environ, test_cmd, missing, timeout,
                                     cancel, coverage=coverage, pinned=pinned))  # fmt: skip

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 
-from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome, tamper
+from overnight.gates.canary import judge
 from overnight.gates.coverage import coverage_files
 from overnight.gates.feedback import trim
 from overnight.gates.hidden import error_type, hidden_nodes
@@ -25,14 +26,37 @@ class TestsGate:
     def check(self, ctx: GateContext) -> GateOutcome:
         start = time.monotonic()
         acceptance, regression = ctx.spec.acceptance_tests, ctx.spec.regression
-        suite = run_suite(
-            ctx.sandbox, ctx.path, ctx.environ, ctx.spec.test_cmd or ctx.config.test_cmd,
-            acceptance, regression, ctx.timeout, ctx.cancel, fail_fast=True,
-            coverage=coverage_files(ctx), pinned=ctx.pinned,
-        )  # fmt: skip
+        if not acceptance and regression in ("none", []):
+            return GateOutcome(self.name, SKIPPED, "no acceptance tests and no regression set")
+        canaries = tamper.plan(acceptance, ctx.source, ctx.pinned)
+        with tamper.planted(ctx.path, canaries) as refused:
+            suite = run_suite(
+                ctx.sandbox, ctx.path, ctx.environ, ctx.spec.test_cmd or ctx.config.test_cmd,
+                acceptance, regression, ctx.timeout, ctx.cancel, fail_fast=True,
+                coverage=coverage_files(ctx), pinned=ctx.pinned, extra=canaries.nodes(),
+            )  # fmt: skip
+        outcomes = {node: v["outcome"] for node, v in suite.outcomes.items()}
+        judged = judge(canaries.canaries, outcomes, suite.stopped)
+        suite.drop(canaries.owns)  # canaries are evidence for the tamper check only
         ctx.evidence[self.name] = suite  # for the coverage and test-integrity gates
         if not suite.recorded:
             return self._no_evidence(suite.runs[-1], start)
+        notes = "\n".join(["canaries:", *canaries.notes, *refused, *judged.problems]) \
+            if canaries.files else ""  # fmt: skip
+        if judged.tampered:
+            return GateOutcome(
+                self.name, FAIL, f"tampered: {judged.tampered[0]}", tampered=judged.tampered[0],
+                command=suite.runs[0].command, duration=time.monotonic() - start,
+                log="\n".join([*judged.tampered, notes, _log(suite.runs)]),
+            )  # fmt: skip
+        if refused or judged.problems:
+            return GateOutcome(
+                self.name, ERROR, "the test run cannot be trusted: "
+                f"{(refused or judged.problems)[0]}", command=suite.runs[0].command,
+                duration=time.monotonic() - start, log="\n".join([notes, _log(suite.runs)]),
+                feedback="The test run could not be verified (something in it kept overnight's "
+                "checks from running); do not change how tests are collected or reported.",
+            )  # fmt: skip
         foreign = suite.foreign(ctx.import_roots())
         if foreign:
             name, where = foreign[0]
@@ -55,9 +79,7 @@ class TestsGate:
                     failures.append((node, f"passed on the base, {now}", suite.detail(node)))
         runs = suite.runs
         command = " ; ".join(r.command for r in runs)
-        log = "\n\n".join(
-            f"$ {r.command}\n{r.completed.output}\n[exit {r.completed.exit_code}]" for r in runs
-        )
+        log = "\n\n".join(filter(None, [_log(runs), notes]))
         duration = time.monotonic() - start
         exit_code = runs[-1].completed.exit_code if runs else None
         if failures:
@@ -89,6 +111,12 @@ class TestsGate:
             feedback="The test run crashed before producing results:\n"
             + trim(run.completed.output, 2000),
         )
+
+
+def _log(runs: list[TestRun]) -> str:
+    return "\n\n".join(
+        f"$ {r.command}\n{r.completed.output}\n[exit {r.completed.exit_code}]" for r in runs
+    )
 
 
 def _feedback(failures: list[tuple[str, str, dict]], hidden: set[str]) -> str:

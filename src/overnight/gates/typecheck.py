@@ -64,7 +64,7 @@ class TypesGate:
             where = "" if run.problem else "on the base: "
             return GateOutcome(self.name, ERROR, f"type checker could not run: {where}{reason}",
                                command=run.command, exit_code=run.exit_code, log=log)  # fmt: skip
-        changed = {p for p in ctx.changed if p.endswith((".py", ".pyi"))}
+        changed = {p for p in ctx.changed if p.endswith((".py", ".pyi")) and p in ctx.tracked()}
         ours = Counter(k for k in run.errors if k.split(": ", 1)[0] in changed)
         theirs = Counter(k for k in base["errors"] if k.split(": ", 1)[0] in changed)
         new = list((ours - theirs).elements())

@@ -23,7 +23,7 @@ from datetime import datetime
 from overnight.errors import GitError
 from overnight.gates.integrity import pytest_config
 from overnight.gates.pytest_run import Pinned
-from overnight.spec import Spec
+from overnight.spec import Spec, TestPatch
 from overnight.spec.model import patched_files
 from overnight.workspace import Workspace
 from overnight.workspace.change import Change, fast_import_stream
@@ -51,17 +51,25 @@ class GradingClone:
         """The base's tree with every test patch applied (built in a private index;
         a patch that does not apply is a ``WorkspaceError`` naming it)."""
         if self._patched is None:
-            with self._index() as env:
-                self.workspace.git(["read-tree", self.workspace.base_sha], env=env)
-                for patch in self.spec.test_patches:
-                    try:
-                        self.workspace.git(["apply", "--cached", "--whitespace=nowarn", "-"],
-                                           input=patch.text, env=env)  # fmt: skip
-                    except GitError:  # the same patch on the tree says why, in a user's words
-                        self.workspace.apply_patch(patch.text, f"test_patch '{patch.path}'")
-                        raise
-                self._patched = self.workspace.git(["write-tree"], env=env)
+            self._patched = self._with_patches(self.spec.test_patches)
         return self._patched
+
+    def visible_tree(self) -> str:
+        """The base's tree with the visible test patches: where every agent starts, so
+        what differs from it is what the agent's work (a carried one included) changed."""
+        return self._with_patches(self.spec.visible_patches)
+
+    def _with_patches(self, patches: list[TestPatch]) -> str:
+        with self._index() as env:
+            self.workspace.git(["read-tree", self.workspace.base_sha], env=env)
+            for patch in patches:
+                try:
+                    self.workspace.git(["apply", "--cached", "--whitespace=nowarn", "-"],
+                                       input=patch.text, env=env)  # fmt: skip
+                except GitError:  # the same patch on the tree says why, in a user's words
+                    self.workspace.apply_patch(patch.text, f"test_patch '{patch.path}'")
+                    raise
+            return self.workspace.git(["write-tree"], env=env)
 
     def import_change(self, change: Change) -> str:
         """The tree of the base with a checked change applied."""

@@ -288,7 +288,7 @@ class Pipeline:
         if start.problems:
             raise RunFailed(f"workspace: the starting change is unusable: {start.problems[0]}")
         self.origin = (start.disk_bytes, start.disk_files)
-        self.start_tree = self.grading.import_change(start)
+        self.start_tree = self.grading.visible_tree()  # a carried change is checked again
         return "\n\n".join(parts)
 
     def run_agent(self, attempt: int, feedback: str) -> None:

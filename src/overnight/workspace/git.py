@@ -84,6 +84,7 @@ def git(
     """Run git; return stdout (stripped of the final newline) or raise GitError."""
     proc = subprocess.run(
         argv(args, cwd), cwd=cwd, input=input, text=True, capture_output=True,
+        errors="replace",  # a latin-1 file in a diff must not crash a run
         env=environ(env, user_config=user_config),
     )  # fmt: skip
     if check and proc.returncode != 0:
