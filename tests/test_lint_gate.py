@@ -42,7 +42,7 @@ def test_a_linter_that_is_not_installed_is_an_error_not_a_pass(tmp_path):
     result = lint(tmp_path, "no-such-linter .", {"calc.py": CALC}, {"calc.py": UNUSED})
     assert result.verdict == ERROR
     assert "'no-such-linter' was not found (exit 127)" in result.summary
-    assert "setup installs it" in result.summary
+    assert "installed where the gates run" in result.summary
 
 
 def test_a_linter_that_crashes_or_prints_nothing_readable_is_an_error(tmp_path):

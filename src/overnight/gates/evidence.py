@@ -50,8 +50,9 @@ def not_run(done: Completed, what: str) -> str | None:
         return (f"{what} was stopped by the sandbox's {done.limit} limit (exit "
                 f"{done.exit_code}): raise the limit or make the command lighter")  # fmt: skip
     if done.exit_code == NOT_FOUND:
-        return (f"{what}: '{program}' was not found (exit 127): check that the project's "
-                "setup installs it and that the sandbox shows it")  # fmt: skip
+        return (f"{what}: '{program}' was not found (exit 127): check that it is installed "
+                "where the gates run (the project's setup, or overnight's own environment) "
+                "and that the sandbox shows it")  # fmt: skip
     if done.exit_code == NOT_EXECUTABLE:
         return (f"{what}: '{program}' could not be executed (exit 126): check that it "
                 "exists and is executable")  # fmt: skip
