@@ -82,11 +82,11 @@ def test_every_built_in_gate_runs_on_a_plain_change(tmp_path):
          "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
                                "    assert add(1, 2) == 3\n"},
         {"calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
-         "tests/test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n"
-         "    assert add(1, 2) == 3\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"},
+         "tests/test_mul.py": "from calc import mul\n\n\ndef test_mul():\n"
+         "    assert mul(2, 3) == 6\n"},
         config=config("[gates.command.hello]\ncommand = 'echo hello'\n"),
     )  # fmt: skip
-    ctx.spec.acceptance_tests = ["tests/test_calc.py::test_mul"]
+    ctx.spec.acceptance_tests = ["tests/test_mul.py::test_mul"]  # written by the agent
     ctx.baseline.tests = {"tests/test_calc.py::test_add": {"outcome": "passed"}}
     results = {r.name: r for r in run_gates(ctx)}
     assert list(results) == ["scope", "test-integrity", "lint", "types", "docs", "security",
