@@ -39,8 +39,8 @@ class AcceptanceCommandsGate:
                 unrun.append((cmd, problem + on_base(ctx, cmd)))
             elif not done.ok:
                 failed.append((cmd, done))
-        shown = dict(command=" && ".join(commands), duration=time.monotonic() - start,
-                     log="\n\n".join(log))  # fmt: skip
+        command, duration = " && ".join(commands), time.monotonic() - start
+        text = "\n\n".join(log)
         if failed:
             feedback = "\n".join(
                 f"Command `{cmd}` exited {d.exit_code}:\n{trim(d.output, 1500)}"
@@ -50,7 +50,8 @@ class AcceptanceCommandsGate:
             return GateOutcome(
                 self.name, FAIL,
                 f"{len(failed)} of {len(commands)} command(s) failed: {failed[0][0]}",
-                exit_code=failed[0][1].exit_code, feedback=feedback, **shown,
+                command=command, exit_code=failed[0][1].exit_code, duration=duration, log=text,
+                feedback=feedback,
             )  # fmt: skip
         if unrun:
             more = f" (and {len(unrun) - 1} more)" if len(unrun) > 1 else ""
@@ -59,10 +60,10 @@ class AcceptanceCommandsGate:
                 feedback="These acceptance commands did not run, so they prove nothing; if "
                 "the task asks you to create what they run, make sure it exists and is "
                 "executable:\n" + "\n".join(f"- {problem}" for _, problem in unrun),
-                **shown,
+                command=command, duration=duration, log=text,
             )  # fmt: skip
-        return GateOutcome(self.name, PASS, f"{len(commands)} command(s) exited 0", exit_code=0,
-                           **shown)  # fmt: skip
+        return GateOutcome(self.name, PASS, f"{len(commands)} command(s) exited 0",
+                           command=command, exit_code=0, duration=duration, log=text)  # fmt: skip
 
 
 def on_base(ctx: GateContext, cmd: str) -> str:

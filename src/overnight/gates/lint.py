@@ -137,41 +137,42 @@ class LintGate:
         if not lint_cmd:
             return GateOutcome(self.name, SKIPPED, "no lint_cmd configured")
         run = run_lint(ctx.sandbox, ctx.path, ctx.environ, lint_cmd, ctx.timeout, ctx.cancel)
-        shown = dict(command=run.command, exit_code=run.exit_code, duration=run.duration)
+
+        def outcome(verdict: str, summary: str, log: str, feedback: str = "") -> GateOutcome:
+            return GateOutcome(self.name, verdict, summary, command=run.command, log=log,
+                               exit_code=run.exit_code, duration=run.duration,
+                               feedback=feedback)  # fmt: skip
+
         if run.error or ctx.baseline.lint_error:
             reason = run.error or f"on the base: {ctx.baseline.lint_error}"
-            return GateOutcome(self.name, ERROR, f"linter could not run: {reason}",
-                               log=run.output, **shown)  # fmt: skip
+            return outcome(ERROR, f"linter could not run: {reason}", run.output)
         unlinted, listing = self._unlinted(ctx, lint_cmd)
         log = "\n\n".join(p for p in (run.output, listing) if p)
         if unlinted is None:
-            return GateOutcome(self.name, ERROR, "could not tell which files ruff lints: "
-                               f"'{lint_cmd} --show-files' failed; check lint_cmd", log=log,
-                               **shown)  # fmt: skip
+            return outcome(ERROR, "could not tell which files ruff lints: "
+                           f"'{lint_cmd} --show-files' failed; check lint_cmd", log)  # fmt: skip
         steering = configures(ctx, "ruff") if unlinted else []
         if steering:
             files = ", ".join(unlinted[:5])
-            return GateOutcome(
-                self.name, ERROR, f"{len(unlinted)} changed file(s) not linted under the lint "
-                f"configuration the change edits ({', '.join(steering)}): {files}", log=log,
+            return outcome(
+                ERROR, f"{len(unlinted)} changed file(s) not linted under the lint "
+                f"configuration the change edits ({', '.join(steering)}): {files}", log,
                 feedback=f"The linter did not lint {files}: your change to "
                 f"{', '.join(steering)} excludes them. Revert that part of the lint "
-                "configuration so the files you changed are linted.", **shown,
+                "configuration so the files you changed are linted.",
             )  # fmt: skip
         note = (f"; not linted, by the project's own lint_cmd or configuration: "
                 f"{', '.join(unlinted[:5])}") if unlinted else ""  # fmt: skip
         new = Counter(run.findings) - Counter(ctx.baseline.lint)
         if new:
             lines = [run.shown[k] for k in new.elements()]
-            return GateOutcome(
-                self.name, FAIL, f"{len(lines)} new finding(s): {lines[0]}{note}", log=log,
+            return outcome(
+                FAIL, f"{len(lines)} new finding(s): {lines[0]}{note}", log,
                 feedback="New lint findings (fix them):\n"
-                + "\n".join(f"- {line}" for line in lines[:30]), **shown,
+                + "\n".join(f"- {line}" for line in lines[:30]),
             )  # fmt: skip
-        return GateOutcome(
-            self.name, PASS, f"no new findings ({len(run.findings)} on the candidate, all "
-            f"present on the base){note}", log=log, **shown,
-        )  # fmt: skip
+        return outcome(PASS, f"no new findings ({len(run.findings)} on the candidate, all "
+                       f"present on the base){note}", log)  # fmt: skip
 
     @staticmethod
     def _unlinted(ctx: GateContext, lint_cmd: str) -> tuple[list[str] | None, str]:
