@@ -72,11 +72,16 @@ def tail(output: str, limit: int = 200) -> str:
     return (output.strip().splitlines() or ["no output"])[-1][:limit]
 
 
-def present(ctx: GateContext, suffixes: tuple[str, ...]) -> list[str]:
-    """The changed files with these suffixes that the candidate's commit has (read from
-    git, never the working tree, which the code under test may have rewritten)."""
-    return [p for p in ctx.changed
-            if p.endswith(suffixes) and ctx.workspace.exists_at(ctx.sha, p)]  # fmt: skip
+def present(ctx: GateContext, suffixes: tuple[str, ...] = ("",)) -> list[str]:
+    """The changed files with these suffixes (default: all) that the candidate's commit
+    has (read from git, never the working tree, which the code under test may rewrite)."""
+    wanted = [p for p in ctx.changed if p.endswith(suffixes)]
+    if not wanted:
+        return []
+    listing = ctx.workspace.git(["--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only",
+                                 ctx.sha, "--", *wanted])  # fmt: skip
+    found = set(listing.split("\0"))  # decoded as the changed paths were
+    return [p for p in wanted if p in found]
 
 
 def configures(ctx: GateContext, tool: str) -> list[str]:

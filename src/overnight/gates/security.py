@@ -33,7 +33,7 @@ from overnight.config import GateConfig
 from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
 from overnight.gates.audit import audit
 from overnight.gates.changes import added_lines, source_files
-from overnight.gates.evidence import not_run, tail
+from overnight.gates.evidence import not_run, present, tail
 from overnight.gates.scope import matches
 from overnight.gates.secretscan import scan, scan_passed
 from overnight.masking import Mask
@@ -118,13 +118,13 @@ def secrets_part(ctx: GateContext, cfg: SecurityConfig, mask: Mask) -> Part:
         every = added_lines(ctx.workspace, ctx.sha, ctx.changed, binary=True)
         found += scan_passed(ctx.changed, every, mask)
     if cfg.secrets:
-        present = [p for p in ctx.changed if ctx.workspace.exists_at(ctx.sha, p)]
-        paths = [p for p in present if not matches(p, cfg.secrets_exclude)]
+        candidate = present(ctx)
+        paths = [p for p in candidate if not matches(p, cfg.secrets_exclude)]
         commands.append(f"secret scan of the lines added to {len(paths)} file(s)")
         added = added_lines(ctx.workspace, ctx.sha, paths)
         seen = {(s.path, s.line) for s in found}
         found += [s for s in scan(added) if (s.path, s.line) not in seen]
-        excluded = sorted(set(present) - set(paths))
+        excluded = sorted(set(candidate) - set(paths))
         notes.append(f"scanned {sum(map(len, added.values()))} added line(s) in {len(added)} "
                      f"of {len(paths)} file(s)" + (f"; excluded by secrets_exclude: "
                      f"{', '.join(excluded)}" if excluded else ""))  # fmt: skip
