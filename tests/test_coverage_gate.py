@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gatekit import config, context
 
-from overnight.gates import FAIL, PASS, SKIPPED
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED
 from overnight.gates.coverage import CoverageGate
 from overnight.gates.runner import run_all
 from overnight.gates.tests import TestsGate
@@ -73,3 +73,24 @@ def test_a_change_to_tests_only_has_nothing_to_cover(tmp_path):
     )
     assert coverage.verdict == PASS
     assert coverage.summary == "no changed non-test Python code to cover"
+
+
+def test_coverage_that_stopped_measuring_is_an_error_not_uncovered_code(tmp_path):
+    # the test switches tracing off before it imports the changed module
+    blind = "import sys\n\nsys.settrace(None)\n\n" + TEST_MUL
+    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": MUL_DIV, "tests/test_mul.py": blind},
+                  config=config(STRICT))  # fmt: skip
+    ctx.spec.acceptance_tests = ["tests/test_mul.py::test_mul"]
+    tests, coverage = run_all(ctx, gates=[TestsGate(), CoverageGate()])
+    assert tests.verdict == PASS
+    assert coverage.verdict == ERROR
+    assert coverage.summary.startswith("coverage.py recorded no line of calc.py, which the "
+                                       "tests imported")  # fmt: skip
+
+
+def test_coverage_without_the_tests_gate_run_is_an_error(tmp_path):
+    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": MUL_DIV},
+                  config=config(STRICT + "[gates.tests]\nenabled = false\n"))  # fmt: skip
+    [coverage] = run_all(ctx, gates=[CoverageGate()])
+    assert coverage.verdict == ERROR
+    assert coverage.summary == "coverage is measured by the tests gate, which is disabled"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gatekit import config, context
 
-from overnight.gates import FAIL, PASS
+from overnight.gates import ERROR, FAIL, PASS
 from overnight.gates.docs import DocsGate, public_api
 from overnight.gates.documentation import adds_words, docstrings
 from overnight.spec import Spec
@@ -291,3 +291,19 @@ def test_a_bug_report_that_mentions_the_docs_does_not_ask_for_docs(tmp_path):
     result = check(tmp_path, {"calc.py": CALC.replace("return a + b", "return a + b  # ok")}, spec)
     assert result.verdict == PASS
     assert "spec asks for docs: no" in result.log
+
+
+def test_a_changed_file_whose_api_cannot_be_read_is_an_error(tmp_path):
+    broken = WITH_MUL.replace("def mul(a, b):", "def mul(a, b)")
+    result = check(tmp_path, {"calc.py": broken, "new.py": "def div(a, b:\n"})
+    assert result.verdict == ERROR and not result.blocking  # the API check is advisory here
+    assert result.summary.startswith("could not read calc.py (line 6: ")
+    assert "and 1 more: it does not parse, so its public API and docstrings are unknown" in (
+        result.summary
+    )
+    assert "removed" not in result.log  # an API not read is not an API removed
+    result = check(tmp_path / "asked", {"calc.py": broken}, ASKS)
+    assert (result.verdict, result.blocking) == (ERROR, True)  # its docstrings were not read
+    documented = check(tmp_path / "docs", {"calc.py": broken, "README.md": "# calc\n\nmul!\n"},
+                       ASKS)  # fmt: skip
+    assert documented.verdict == PASS  # a docs file documents any change, read or not

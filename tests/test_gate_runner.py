@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import ast
 import threading
 import time
+from pathlib import Path
 
+import pytest
 from gatekit import config, context
 
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome, run_gates
-from overnight.gates.runner import run_all
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED, Gate, GateContext, GateOutcome, run_gates
+from overnight.gates.custom import CommandGate
+from overnight.gates.runner import gate_list, run_all
+
+# For every gate, the test that builds a situation where it could not run on the change
+# and asserts that the verdict is ``error`` (docs/gates.md, "Evidence"). A gate added to
+# ``gate_list`` without one here fails ``test_every_gate_has_a_did_not_run_test``.
+DID_NOT_RUN = {
+    "scope": "test_scope.py::test_scope_given_no_protection_for_the_acceptance_tests_is_an_error",
+    "test-integrity":
+        "test_proof.py::test_passing_tests_the_tests_gate_could_not_count_make_an_error",
+    "lint": "test_lint_gate.py::test_a_linter_that_is_not_installed_is_an_error_not_a_pass",
+    "types": "test_typecheck.py::test_changed_files_the_change_leaves_unchecked_are_an_error",
+    "docs": "test_docs_gate.py::test_a_changed_file_whose_api_cannot_be_read_is_an_error",
+    "security":
+        "test_security.py::test_bandit_missing_where_the_gates_run_is_an_error_never_a_pass",
+    "acceptance-commands":
+        "test_command_gates.py::test_an_acceptance_command_that_is_not_found_is_an_error",
+    "tests":
+        "test_tests_gate.py::test_a_test_command_that_exits_zero_without_running_pytest_is_an_error",
+    "coverage": "test_coverage_gate.py::"
+        "test_coverage_that_stopped_measuring_is_an_error_not_uncovered_code",
+    "downstream":
+        "test_downstream.py::test_a_downstream_suite_that_never_ran_is_an_error_not_a_pass",
+    "[gates.command.NAME]":
+        "test_command_gates.py::test_a_custom_command_that_is_not_executable_is_an_error",
+    "review": "test_review_gate.py::test_a_reviewer_that_cannot_be_reached_is_an_error",
+}  # fmt: skip
+
+
+def kind(gate: Gate) -> str:
+    """A built-in gate's name; every custom command gate is one kind."""
+    return "[gates.command.NAME]" if isinstance(gate, CommandGate) else gate.name
+
+
+KINDS = [kind(g) for g in gate_list(config("[gates.command.custom]\ncommand = 'true'\n"))]
 
 
 class Sleepy:
@@ -82,11 +119,11 @@ def test_every_built_in_gate_runs_on_a_plain_change(tmp_path):
          "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
                                "    assert add(1, 2) == 3\n"},
         {"calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
-         "tests/test_calc.py": "from calc import add, mul\n\n\ndef test_add():\n"
-         "    assert add(1, 2) == 3\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"},
+         "tests/test_mul.py": "from calc import mul\n\n\ndef test_mul():\n"
+         "    assert mul(2, 3) == 6\n"},
         config=config("[gates.command.hello]\ncommand = 'echo hello'\n"),
     )  # fmt: skip
-    ctx.spec.acceptance_tests = ["tests/test_calc.py::test_mul"]
+    ctx.spec.acceptance_tests = ["tests/test_mul.py::test_mul"]  # written by the agent
     ctx.baseline.tests = {"tests/test_calc.py::test_add": {"outcome": "passed"}}
     results = {r.name: r for r in run_gates(ctx)}
     assert list(results) == ["scope", "test-integrity", "lint", "types", "docs", "security",
@@ -100,3 +137,21 @@ def test_every_built_in_gate_runs_on_a_plain_change(tmp_path):
     }, {n: r.summary for n, r in results.items()}  # fmt: skip
     assert results["docs"].blocking is False  # a new public function without a docstring
     assert "100% of 2 changed line(s)" in results["coverage"].summary
+
+
+@pytest.mark.parametrize("gate", sorted(set(KINDS) | set(DID_NOT_RUN)))
+def test_every_gate_has_a_did_not_run_test(gate):
+    assert gate in KINDS, f"{gate!r} is not in gate_list any more: take it out of DID_NOT_RUN"
+    assert gate in DID_NOT_RUN, (
+        f"gate {gate!r} has no test that it did not run on the change is an error: write one "
+        "next to its other tests and name it in DID_NOT_RUN"
+    )
+    file, name = DID_NOT_RUN[gate].split("::")
+    tree = ast.parse((Path(__file__).parent / file).read_text())
+    test = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name), None)
+    assert test is not None, f"{DID_NOT_RUN[gate]} does not exist"
+    asserts = [a.test for a in ast.walk(test) if isinstance(a, ast.Assert)]
+    assert any(
+        isinstance(n, ast.Name) and n.id == "ERROR" or isinstance(n, ast.Constant) and
+        n.value == "error" for a in asserts for n in ast.walk(a)
+    ), f"{DID_NOT_RUN[gate]} asserts no 'error' verdict"  # fmt: skip

@@ -4,7 +4,7 @@ test_cheating.py; the signals one by one in test_signals.py)."""
 
 from __future__ import annotations
 
-from gatekit import context
+from gatekit import config, context
 
 from overnight.gates.integrity import (
     TestIntegrityGate,
@@ -174,7 +174,9 @@ REPORT_PATCH = (
 
 
 def gate_check(tmp_path, change):
-    return TestIntegrityGate().check(context(tmp_path, CALC_BASE, change))
+    """The static checks alone: without the tests gate, passing tests are not counted."""
+    no_tests = config("[gates.tests]\nenabled = false\n")
+    return TestIntegrityGate().check(context(tmp_path, CALC_BASE, change, config=no_tests))
 
 
 def test_the_gate_fails_a_conftest_patching_reports_in_a_folder_with_an_odd_name(tmp_path):

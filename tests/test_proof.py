@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from gatekit import context
+from gatekit import config, context
 
-from overnight.gates import FAIL, PASS
+from overnight.config import ProjectConfig
+from overnight.gates import ERROR, FAIL, PASS
 from overnight.gates.integrity import TestIntegrityGate
 from overnight.gates.runner import run_all
 from overnight.gates.tests import TestsGate
@@ -46,3 +47,23 @@ def test_fewer_passing_tests_than_on_the_base_fail(tmp_path):
     tests, integrity = grade(tmp_path, {"calc.py": WITH_MUL}, acceptance=(), base_passing=3)
     assert integrity.verdict == FAIL
     assert "2 fewer passing test(s) than on the base (1 now, 3 before)" in integrity.summary
+
+
+def test_passing_tests_the_tests_gate_could_not_count_make_an_error(tmp_path):
+    # the test command never runs pytest: no per-test results to count
+    ctx = context(tmp_path, {"calc.py": CALC, "tests/test_calc.py": TEST_CALC},
+                  {"calc.py": WITH_MUL}, config=ProjectConfig(test_cmd="true"))  # fmt: skip
+    ctx.baseline.tests = {"tests/test_calc.py::test_add": {"outcome": "passed"}}
+    tests, integrity = run_all(ctx, gates=[TestsGate(), TestIntegrityGate()])
+    assert tests.verdict == ERROR
+    assert integrity.verdict == ERROR
+    assert integrity.summary == ("could not check: passing tests could not be counted: the "
+                                 "tests gate gave no per-test results (see its error)")  # fmt: skip
+
+
+def test_without_the_tests_gate_passing_tests_are_not_counted_and_it_says_so(tmp_path):
+    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": WITH_MUL},
+                  config=config("[gates.tests]\nenabled = false\n"))  # fmt: skip
+    [integrity] = run_all(ctx, gates=[TestIntegrityGate()])
+    assert integrity.verdict == PASS
+    assert "passing tests not counted: the tests gate is disabled" in integrity.log

@@ -9,7 +9,7 @@ from gatekit import config, context
 
 from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateOutcome
 from overnight.gates.review import MalformedReview, ReviewGate, parse_review
-from overnight.testing.llm_server import Say, ScriptedLLMServer
+from overnight.testing.llm_server import Fail, Say, ScriptedLLMServer
 
 CALC = "def add(a, b):\n    return a + b\n"
 MUL = CALC + "\n\ndef mul(a, b):\n    return a * b\n"
@@ -19,10 +19,12 @@ REJECT = {"verdict": "fail", "does_what_was_asked": False, "summary": "mul retur
           "missing": ["mul(a, b) must return the product"], "risks": []}  # fmt: skip
 
 
-def review(tmp_path, answer: str, blocking: bool = False, outcomes=None):
-    with ScriptedLLMServer([Say(answer)]) as server:
+def review(tmp_path, answer: str | Fail, blocking: bool = False, outcomes=None, extra=""):
+    item = answer if isinstance(answer, Fail) else Say(answer)
+    with ScriptedLLMServer([item]) as server:
         text = (
             f'[gates.review]\nmodel = "{server.model_name}"\nblocking = {str(blocking).lower()}\n'
+            + extra
         )
         ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": MUL}, config=config(text))
         ctx.evidence["outcomes"] = outcomes or {"tests": GateOutcome("tests", PASS, "3 pass")}
@@ -78,3 +80,22 @@ def test_the_review_never_runs_over_a_failed_blocking_gate(tmp_path):
 def test_without_a_model_the_review_is_skipped(tmp_path):
     ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": MUL})
     assert ReviewGate().check(ctx).verdict == SKIPPED
+
+
+def test_a_reviewer_that_cannot_be_reached_is_an_error(tmp_path):
+    result, requests = review(tmp_path, Fail(404, message="model 'scripted' not found"))
+    assert len(requests) == 1
+    assert result.verdict == ERROR
+    assert result.summary.startswith("the reviewer could not be asked: ")
+    assert "404" in result.summary
+
+
+def test_an_approval_of_a_cut_diff_is_an_error_and_a_rejection_still_fails(tmp_path):
+    result, requests = review(tmp_path, json.dumps(APPROVE), extra="max_diff_chars = 60\n")
+    assert result.verdict == ERROR
+    assert result.summary.startswith("the reviewer approved a diff cut to 60 characters (")
+    assert "raise [gates.review] max_diff_chars" in result.summary
+    prompt = requests[0].body["messages"][1]["content"]
+    assert "more characters of diff not shown" in prompt
+    result, _ = review(tmp_path / "b", json.dumps(REJECT), extra="max_diff_chars = 60\n")
+    assert result.verdict == FAIL

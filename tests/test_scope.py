@@ -1,11 +1,18 @@
-"""Scope globs: gitignore-like matching of changed paths."""
+"""The scope gate, and its globs: gitignore-like matching of changed paths."""
 
 from __future__ import annotations
 
 import pytest
+from gatekit import context
 
 from overnight.config import DEFAULT_PROTECTED
-from overnight.gates.scope import matches
+from overnight.gates import ERROR, FAIL, PASS
+from overnight.gates.scope import ScopeGate, matches
+from overnight.spec import Spec
+from overnight.spec.model import TestPatch
+
+CALC = "def add(a, b):\n    return a + b\n"
+TEST_CALC = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
 
 
 @pytest.mark.parametrize(
@@ -52,3 +59,34 @@ def test_configuration_and_ci_files_are_protected_by_default(path):
 def test_ordinary_source_and_test_files_are_not_protected_by_default():
     assert not matches("calc.py", DEFAULT_PROTECTED)
     assert not matches("tests/test_calc.py", DEFAULT_PROTECTED)
+
+
+def test_a_change_to_a_protected_or_denied_file_fails_and_others_pass(tmp_path):
+    ctx = context(tmp_path, {"calc.py": CALC, "tests/test_calc.py": TEST_CALC},
+                  {"calc.py": CALC + "\n", "tests/test_calc.py": TEST_CALC + "\n"})  # fmt: skip
+    ctx.spec.acceptance_tests = ["tests/test_calc.py::test_add"]
+    ctx.protected = ["tests/test_calc.py"]
+    result = ScopeGate().check(ctx)
+    assert result.verdict == FAIL and result.summary == "1 file(s) out of scope: tests/test_calc.py"
+    ctx.changed = ["calc.py"]
+    assert ScopeGate().check(ctx).verdict == PASS
+
+
+def test_scope_given_no_protection_for_the_acceptance_tests_is_an_error(tmp_path):
+    patch = ("--- /dev/null\n+++ b/tests/test_mul.py\n@@ -0,0 +1,2 @@\n"
+             "+def test_mul():\n+    assert True\n")  # fmt: skip
+    spec = Spec(
+        title="Add mul",
+        description="Add mul.",
+        test_patches=[TestPatch("mul.diff", patch)],
+        acceptance_tests=["tests/test_calc.py::test_add", "tests/test_mul.py::test_mul"],
+    )
+    ctx = context(tmp_path, {"calc.py": CALC, "tests/test_calc.py": TEST_CALC},
+                  {"calc.py": CALC + "\n"}, spec=spec)  # fmt: skip
+    ctx.protected = ["overnight.toml", "tests/test_calc.py"]  # the patched file left out
+    result = ScopeGate().check(ctx)
+    assert result.verdict == ERROR
+    assert result.summary.startswith("cannot guard the acceptance tests: tests/test_mul.py not "
+                                     "among the protected paths")  # fmt: skip
+    ctx.protected.append("tests/test_mul.py")
+    assert ScopeGate().check(ctx).verdict == PASS

@@ -235,3 +235,42 @@ def test_the_mask_of_a_passed_key_counts_as_the_key():
         "model key)"
     ]
     assert scan_passed(["notes.txt"], {"notes.txt": {3: "token: [redacted]"}}, mask) == []
+
+
+def test_bandit_missing_where_the_gates_run_is_an_error_never_a_pass(tmp_path):
+    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": CALC + "\nX = 1\n"},
+                  config=config(NO_AUDIT))  # fmt: skip
+    ctx.environ["PATH"] = "/usr/bin:/bin"  # overnight's own environment, with bandit, hidden
+    result = SecurityGate().check(ctx)
+    assert result.verdict == ERROR
+    assert "could not check: bandit: bandit: 'bandit' was not found (exit 127)" in result.summary
+
+
+def test_bandit_scans_changed_files_in_folders_it_excludes_by_default(tmp_path):
+    # bandit silently skips .tox/, .eggs/... even when named: the gate once passed unscanned
+    risky = "import subprocess\n\n\ndef run(cmd):\n    return subprocess.call(cmd, shell=True)\n"
+    ctx = context(tmp_path, {"calc.py": CALC}, {".tox/helper.py": risky}, config=config(NO_AUDIT))
+    result = SecurityGate().check(ctx)
+    assert result.verdict == FAIL
+    assert "bandit: .tox/helper.py:5: B602" in result.summary
+
+
+def test_the_secret_scan_reads_the_commit_not_the_working_tree(tmp_path):
+    key = fake_key("AKIA", 16, UPPER)
+    ctx = context(
+        tmp_path, {"calc.py": CALC}, {"keys.txt": f"KEY={key}\n"}, config=config(NO_AUDIT)
+    )
+    (ctx.path / "keys.txt").unlink()  # as code run by the tests could
+    result = SecurityGate().check(ctx)
+    assert result.verdict == FAIL
+    assert "secrets: keys.txt:1: AWS access key id" in result.summary
+    assert "scanned 1 added line(s) in 1 of 1 file(s)" in result.log
+
+
+def test_a_changed_lock_file_that_cannot_be_read_is_an_error(tmp_path):
+    lock = '[[package]]\nname = "jinja2"\nversion = "2.10"\n'
+    ctx = context(tmp_path, {"calc.py": CALC, "uv.lock": lock},
+                  {"uv.lock": lock + '[[package]\nname = "requests"\n'})  # fmt: skip
+    result = SecurityGate().check(ctx)
+    assert result.verdict == ERROR
+    assert "the requirements in uv.lock cannot be read, so they were not audited" in result.summary

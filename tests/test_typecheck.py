@@ -44,6 +44,40 @@ def test_a_checker_that_cannot_run_is_an_error_and_none_configured_is_skipped(tm
                   config=config('[gates.types]\ncommand = "no-such-checker ."\n'))  # fmt: skip
     result = graded(ctx)
     assert result.verdict == ERROR
-    assert "'no-such-checker' not found" in result.summary
+    assert "'no-such-checker' was not found (exit 127)" in result.summary
     ctx.config = config("")
     assert TypesGate().check(ctx).verdict == SKIPPED
+
+
+def test_a_checker_that_finds_no_files_to_check_is_an_error(tmp_path):
+    ctx = context(tmp_path, {"README.md": "calc\n"}, {"README.md": "calc, documented\n"},
+                  config=config('[gates.types]\ncommand = "mypy ."\n'))  # fmt: skip
+    result = graded(ctx)
+    assert result.verdict == ERROR
+    assert "There are no .py[i] files in directory '.'" in result.summary
+
+
+EXCLUDE_CALC = '[tool.mypy]\nexclude = ["calc\\\\.py"]\n'
+
+
+def test_changed_files_the_change_leaves_unchecked_are_an_error(tmp_path):
+    new_error = OLD_ERROR + 'w: int = "w"\n'
+    ctx = context(tmp_path, {"calc.py": OLD_ERROR, "other.py": "v = 1\n"},
+                  {"calc.py": new_error, "pyproject.toml": EXCLUDE_CALC},
+                  config=config('[gates.types]\ncommand = "mypy ."\n'))  # fmt: skip
+    result = graded(ctx)
+    assert result.verdict == ERROR, result.log
+    assert result.summary == ("1 changed file(s) not type checked under the configuration the "
+                              "change edits (pyproject.toml): calc.py")  # fmt: skip
+    assert "Revert that part of the configuration" in result.feedback
+
+
+def test_changed_files_the_project_leaves_unchecked_pass_with_a_note(tmp_path):
+    base = {"calc.py": OLD_ERROR, "other.py": "v = 1\n", "pyproject.toml": EXCLUDE_CALC}
+    ctx = context(tmp_path, base, {"calc.py": OLD_ERROR + "\n", "other.py": "v = 2\n"},
+                  config=config('[gates.types]\ncommand = "mypy ."\n'))  # fmt: skip
+    result = graded(ctx)
+    assert result.verdict == PASS, result.log
+    assert result.summary == ("no new type errors in 1 changed file(s) (0 on the candidate "
+                              "overall); not checked, by the project's own command or "
+                              "configuration: calc.py")  # fmt: skip

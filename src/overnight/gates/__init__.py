@@ -2,7 +2,11 @@
 
 Every gate takes a ``GateContext`` (the candidate commit checked out in the
 workspace, and the baseline measured on the base commit) and returns a
-``GateOutcome``. A gate that cannot run is ``error``, never ``pass``.
+``GateOutcome``. A gate whose own evidence shows that it did not run on the
+change (its tool missing or killed, output it cannot read, the changed files
+never reaching the check) is ``error``, never ``pass``: each gate decides
+what its evidence is, ``evidence.py`` holds the shared parts, docs/gates.md
+lists them, and ``tests/test_gate_runner.py`` names each gate's test of it.
 
 A gate may also have ``needs`` (names of gates whose evidence it reads from
 ``ctx.evidence``; it starts after them) and ``measure(ctx) -> (data, log)``,

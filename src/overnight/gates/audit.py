@@ -6,7 +6,9 @@ setup.cfg, and the lock files of poetry, uv and pipenv — are audited with
 ``pip-audit --no-deps`` against the vulnerability service (PyPI by default,
 or an OSV-compatible one). When the service cannot be reached, or a package
 cannot be audited, the result is a problem to report (an ``error``), never a
-pass. Unpinned requirements are listed in the log as not audited.
+pass; so is a changed dependency file whose requirements cannot be read (a
+TOML or JSON file that does not parse), and a pin pip-audit's report leaves
+out. Unpinned requirements are listed in the log as not audited.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from overnight.config import DEPENDENCY_FILES
 from overnight.gates import GateContext
+from overnight.gates.evidence import not_run, tail
 from overnight.sandbox import Access
 
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([0-9][^\s,;\"']*)")
@@ -134,9 +137,28 @@ def network_environ(environ: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def unreadable(path: str, text: str | None) -> str | None:
+    """Why the requirements of a dependency file cannot be read (None: they can, or it
+    has none to read): a TOML or JSON file that does not parse."""
+    name = PurePosixPath(path).name
+    try:
+        if text and name in ("pyproject.toml", "poetry.lock", "uv.lock"):
+            tomllib.loads(text)
+        elif text and name == "Pipfile.lock":
+            json.loads(text)
+    except ValueError as exc:  # TOMLDecodeError and JSONDecodeError both are
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def audit(ctx: GateContext, service: str = "pypi", osv_url: str | None = None) -> Audit:
     new, loose, files = added_pins(ctx)
     result = Audit()
+    for path in files:
+        why = unreadable(path, ctx.source(path))
+        if why:
+            result.problems.append(f"the requirements in {path} cannot be read, so they "
+                                   f"were not audited: {why}")  # fmt: skip
     notes = [f"dependency files changed: {', '.join(files) or 'none'}"]
     if loose:
         notes.append(f"unpinned, not audited: {', '.join(loose)}")
@@ -167,9 +189,10 @@ def audit(ctx: GateContext, service: str = "pypi", osv_url: str | None = None) -
     except ValueError:
         data = None
     if data is None:
-        last = (done.output.strip().splitlines() or ["no output"])[-1][:300]
-        if done.exit_code in (126, 127):
-            result.problems.append("pip-audit is not installed")
+        last = tail(done.output, 300)
+        problem = not_run(done, "pip-audit")
+        if problem:
+            result.problems.append(problem)
         elif UNREACHABLE.search(done.output):
             where = osv_url or ("pypi.org" if service == "pypi" else service)
             result.problems.append(
@@ -179,6 +202,11 @@ def audit(ctx: GateContext, service: str = "pypi", osv_url: str | None = None) -
         else:
             result.problems.append(f"pip-audit failed (exit {done.exit_code}): {last}")
         return result
+    reported = {canonical(str(dep.get("name"))) for dep in data.get("dependencies", [])}
+    unreported = [pin for pin in result.audited if canonical(pin.split("==")[0]) not in reported]
+    if unreported:
+        result.problems.append(f"pip-audit's report leaves out {', '.join(unreported)}: "
+                               "they were not audited")  # fmt: skip
     for dep in data.get("dependencies", []):
         pin = f"{dep.get('name')}=={dep.get('version', '?')}"
         if dep.get("skip_reason"):

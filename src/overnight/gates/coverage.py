@@ -5,6 +5,13 @@ measured by coverage.py during the tests gate's own run (the tests run once:
 ``pytest_run`` loads the ``overnight_coverage`` plugin when this gate is on).
 Below the threshold the gate fails and lists the uncovered lines. Advisory by
 default; ``[gates.coverage] blocking = true`` makes it a requirement.
+
+Evidence that the change was measured: the tests gate's run (an ``error``
+without one, or with the tests gate disabled), the plugin's report (an
+``error`` when coverage.py could not be imported or started, or a changed
+file has no data), and lines recorded in every changed file the tests
+imported (a module imported with no line recorded shows coverage.py was not
+measuring: an ``error``, where a file the tests never imported is a fail).
 """
 
 from __future__ import annotations
@@ -115,6 +122,13 @@ def judge(
             return GateOutcome("coverage", ERROR,
                                f"{path} not measured: {data.get('error', 'no data')}",
                                command=command)  # fmt: skip
+        if data.get("imported") and data["statements"] and not data["executed"]:
+            return GateOutcome(
+                "coverage", ERROR, f"coverage.py recorded no line of {path}, which the tests "
+                "imported: it was not measuring when that code ran (stopped by sys.settrace, "
+                "another coverage or debugging tool, or the module imported before pytest "
+                "started); check what the tests run at import", command=command,
+            )  # fmt: skip
         lines = set(changed.get(path, {})) & set(data["statements"])
         hit = lines & set(data["executed"])
         total, covered = total + len(lines), covered + len(hit)

@@ -4,6 +4,10 @@ exit 0 on the candidate, blocking or advisory like any gate.
     [gates.command.docs-build]
     command = "mkdocs build --strict"
     blocking = false
+
+A command that did not run is an ``error``, never a pass: a blank command, a
+program not found or not executable (exit 127, 126), or a command stopped by
+its time limit, a cancel or a sandbox limit.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 
 from overnight.config import GateConfig
 from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates.evidence import not_run
 from overnight.gates.feedback import trim
 
 
@@ -34,14 +39,16 @@ class CommandGate:
         if self.config.timeout_minutes:
             timeout = min(timeout, self.config.timeout_minutes * 60)
         command = self.config.command
+        if not command.strip():
+            blank = f"[gates.command.{self.name}] has a blank command: it checks nothing"
+            return GateOutcome(self.name, ERROR, f"{blank}; give it one", command=command)
         done = ctx.sandbox.run(command, cwd=ctx.path, env=ctx.environ, timeout=timeout,
                                cancel=ctx.cancel)  # fmt: skip
         log = f"$ {command}\n{done.output}\n[exit {done.exit_code}, {done.duration:.1f} s]"
         duration = time.monotonic() - start
-        if done.timed_out or done.cancelled or done.exit_code in (126, 127):
-            why = ("timed out" if done.timed_out else "was cancelled" if done.cancelled
-                   else f"could not start (exit {done.exit_code})")  # fmt: skip
-            return GateOutcome(self.name, ERROR, f"`{command}` {why}", command=command,
+        problem = not_run(done, f"`{command}`")
+        if problem:
+            return GateOutcome(self.name, ERROR, problem, command=command,
                                exit_code=done.exit_code, duration=duration, log=log)  # fmt: skip
         if done.exit_code != 0:
             last = (done.output.strip().splitlines() or [""])[-1][:160]

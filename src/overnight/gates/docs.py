@@ -14,6 +14,12 @@ command-line option by its ``help``), by documentation added in the same
 file, or by any documentation file the change adds words to. What the spec
 asks for blocks; an API change without docs only advises unless
 ``api_change = "blocking"`` (``"ignore"`` turns that check off).
+
+A host-side check that runs no tool: its evidence is the changed files read
+from the base's and the candidate's commits. A changed Python file whose API
+it must read and cannot (the candidate's version does not parse, the base's
+did) leaves the verdict unknown: an ``error`` when nothing else failed,
+blocking as the API check would be.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from pathlib import PurePosixPath
 from typing import ClassVar
 
 from overnight.config import GateConfig
-from overnight.gates import FAIL, PASS, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
 from overnight.gates.changes import added_lines, is_test_path
 from overnight.gates.documentation import Place, adds_words, documentation
 
@@ -87,16 +93,20 @@ class DocsGate:
         command = f"docs: paths={','.join(cfg.paths)} api_change={cfg.api_change}"
         asked = asks_for_docs(cfg.spec_pattern, f"{ctx.spec.title}\n{ctx.spec.description}")
         places, idle = documentation(ctx, cfg.paths)
-        changes = api_changes(ctx) if cfg.api_change != "ignore" or asked else []
+        checked = cfg.api_change != "ignore" or asked
+        changes = api_changes(ctx) if checked else []
+        unread = unparsed(ctx) if checked else []
         undocumented = [c for c in changes if not documents(places, c)]
         log = "\n".join(
             [f"spec asks for docs: {'yes' if asked else 'no'}",
              *[f"API change: {c.what}" + ("" if documents(places, c) else " (undocumented)")
                for c in changes],
              *[f"documentation: {place}" for place in places],
-             *[f"not documentation (adds no words): {path}" for path in idle]]
+             *[f"not documentation (adds no words): {path}" for path in idle],
+             *[f"not read (does not parse): {why}" for why in unread]]
         )  # fmt: skip
-        if asked and not places:
+        unknown = bool(unread) and not any(p.docstring is None for p in places)  # a docs file
+        if asked and not places and not unknown:  # documents any change, read or not
             return GateOutcome(
                 self.name, FAIL, "the spec asks for documentation, and none changed",
                 command=command, log=log, feedback=asked_feedback(cfg.paths, changes, idle),
@@ -110,6 +120,14 @@ class DocsGate:
                 feedback="These public API changes need documentation (a docstring, a "
                 "command-line option's help, or the docs/changelog):\n"
                 + "\n".join(f"- {c.what}" for c in undocumented),
+            )  # fmt: skip
+        if unknown:
+            return GateOutcome(
+                self.name, ERROR, f"could not read {unread[0]}"
+                + (f" and {len(unread) - 1} more" if len(unread) > 1 else "")
+                + ": it does not parse, so its public API and docstrings are unknown; make "
+                "it parse",
+                command=command, log=log, blocking=cfg.api_change == "blocking" or asked,
             )  # fmt: skip
         if asked or changes:
             return GateOutcome(self.name, PASS, "documentation changed with the change",
@@ -142,11 +160,42 @@ def asked_feedback(paths: list[str], changes: list[ApiChange], idle: list[str]) 
     return out
 
 
+def api_files(ctx: GateContext) -> list[str]:
+    """The changed Python files that hold public API: not tests, not private modules."""
+    return [p for p in ctx.changed
+            if p.endswith(".py") and not is_test_path(p) and not is_private_module(p)]  # fmt: skip
+
+
+def unparsed(ctx: GateContext) -> list[str]:
+    """API files whose candidate version does not parse while the base's did (or is new),
+    as 'path (line N: why)': their API was never read. A file that did not parse on the
+    base either is not Python to this project (a template), and is left out."""
+    found = []
+    for path in api_files(ctx):
+        why = parse_error(ctx.source(path))
+        if why and parse_error(ctx.base_source(path) or "") is None:
+            found.append(f"{path} ({why})")
+    return found
+
+
+def parse_error(source: str | None) -> str | None:
+    """Why Python cannot parse ``source`` (None: it can, or there is none)."""
+    if source is None:
+        return None
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except ValueError as exc:  # a null byte
+        return str(exc)
+    return None
+
+
 def api_changes(ctx: GateContext) -> list[ApiChange]:
     """The public API changes of the changed, non-test, non-private Python files."""
     changes: list[ApiChange] = []
-    files = [p for p in ctx.changed
-             if p.endswith(".py") and not is_test_path(p) and not is_private_module(p)]  # fmt: skip
+    unread = {u.split(" (", 1)[0] for u in unparsed(ctx)}  # API unknown: not "removed"
+    files = [p for p in api_files(ctx) if p not in unread]
     added = added_lines(ctx.workspace, ctx.sha, files)
     for path in files:
         source = ctx.source(path)

@@ -15,6 +15,11 @@ Compared between the base and the candidate, with the AST:
 - new tests that mock the very unit they test (``mocking.py``);
 - fewer passing tests than on the base, and acceptance tests the agent wrote
   that pass on the base too (``proof.py``; after the tests gate's run).
+
+Its evidence: every changed file read from the base's and the candidate's
+commits (host-side, no tool), the tests gate's run for the count, and a run
+of the agent's acceptance tests on the base. When the count or that run has
+no per-test results, the gate is an ``error`` (unless a finding fails it).
 """
 
 from __future__ import annotations
@@ -67,8 +72,9 @@ class TestIntegrityGate:
             c.path, text_of(c.path, c.before), text_of(c.path, c.after))]  # fmt: skip
         signals = check_change(changes)
         findings += [str(f) for f in signals.findings]
-        counted, notes = passing_count(ctx)
+        counted, notes, uncounted = passing_count(ctx)
         proved, problems, log = passing_on_base(ctx)
+        problems = uncounted + problems
         findings += counted + proved
         command = f"test-integrity: {len(ctx.changed)} changed file(s) compared with the base"
         log = "\n".join([*findings, *signals.notes, *notes, *problems, log]).strip()

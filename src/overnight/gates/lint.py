@@ -4,6 +4,15 @@ Findings are compared as a multiset of (file, rule, message), without line
 numbers, so code that merely moves does not count as new. ruff gets JSON
 output; any other linter's ``path:line:col: message`` lines are compared with
 the numbers taken out.
+
+Evidence that the linter ran on the change (``evidence.py``): it started and
+finished (not missing, exit 126/127, killed or timed out), did not crash, and
+printed what can be read (ruff's JSON with no path it could not read; for any
+other linter, a non-zero exit comes with at least one finding). ruff also says
+which files it lints (``--show-files``): a changed Python file left out under
+a lint configuration the change edits is an ``error``; left out by the
+project's own ``lint_cmd`` or configuration (the base's), it is named in the
+summary and the verdict stands.
 """
 
 from __future__ import annotations
@@ -17,10 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
+from overnight.gates.evidence import configures, crashed, not_run, present, tail
 from overnight.gates.feedback import trim
 from overnight.sandbox import Sandbox
 
 _LOCATION = re.compile(r"^(?P<file>[^\s:]+):\d+(?::\d+)?:?\s*(?P<rest>.*)$")
+IO_ERROR = "E902"  # ruff could not read a path it was given
 
 
 @dataclass
@@ -42,46 +53,80 @@ def run_lint(
     timeout: float,
     cancel: threading.Event | None = None,
 ) -> LintRun:
-    is_ruff = lint_cmd.split()[0] == "ruff" or " ruff " in f" {lint_cmd} "
-    command = f"{lint_cmd} --output-format=json --exit-zero" if is_ruff else lint_cmd
+    """The linter on ``workspace``; ``error`` says why its run is no evidence (it did not
+    start or finish, crashed, or printed what cannot be read)."""
+    ruff = is_ruff(lint_cmd)
+    command = f"{lint_cmd} --output-format=json --exit-zero" if ruff else lint_cmd
     done = sandbox.run(command, cwd=workspace, env=environ, timeout=timeout, cancel=cancel)
-    if done.timed_out or done.cancelled:
-        return LintRun(
-            command, [], {}, done.output, done.exit_code, done.duration, "linter did not finish"
-        )
-    if is_ruff:
-        try:
-            items = (
-                json.loads(done.output[done.output.index("[") :]) if done.exit_code == 0 else None
-            )
-        except ValueError:
-            items = None
-        if items is None:
-            return LintRun(
-                command,
-                [],
-                {},
-                done.output,
-                done.exit_code,
-                done.duration,
-                f"ruff failed (exit {done.exit_code}): {trim(done.output, 300)}",
-            )
-        findings, shown = [], {}
-        for item in items:
-            rel = _relative(item["filename"], workspace)
-            key = f"{rel}: {item.get('code')} {item['message']}"
-            findings.append(key)
-            row = item.get("location", {}).get("row", "?")
-            shown[key] = f"{rel}:{row}: {item.get('code')} {item['message']}"
-        return LintRun(command, findings, shown, done.output, 0, done.duration)
-    findings, shown = [], {}
-    for line in done.output.splitlines():
+    run = LintRun(command, [], {}, done.output, done.exit_code, done.duration)
+    run.error = not_run(done, "the linter")
+    if run.error is None:
+        read = _read_ruff if ruff else _read_lines
+        run.error = read(run, workspace)
+    if run.error is not None:
+        run.findings, run.shown = [], {}
+    return run
+
+
+def is_ruff(lint_cmd: str) -> bool:
+    return lint_cmd.split()[0] == "ruff" or " ruff " in f" {lint_cmd} "
+
+
+def _read_ruff(run: LintRun, workspace: Path) -> str | None:
+    """ruff's JSON findings into ``run``; an error when ruff failed or could not read a file."""
+    output = run.output
+    try:
+        items = json.loads(output[output.index("[") :]) if run.exit_code == 0 else None
+    except ValueError:
+        items = None
+    if not isinstance(items, list):
+        return f"ruff failed (exit {run.exit_code}): {trim(output, 300)}"
+    for item in items:
+        filename = item["filename"]
+        rel = _relative(filename, workspace)
+        if item.get("code") == IO_ERROR:
+            return f"ruff could not read {rel}: {item['message']}; check lint_cmd's paths"
+        key = f"{rel}: {item.get('code')} {item['message']}"
+        run.findings.append(key)
+        row = item.get("location", {}).get("row", "?")
+        run.shown[key] = f"{rel}:{row}: {item.get('code')} {item['message']}"
+    return None
+
+
+def _read_lines(run: LintRun, workspace: Path) -> str | None:
+    """Any other linter's ``path:line:col: message`` lines into ``run``; an error when it
+    crashed, or exited non-zero without one such line (it reported nothing readable)."""
+    crash = crashed(run.output)
+    if crash:
+        return f"the linter crashed (exit {run.exit_code}): {crash}"
+    for line in run.output.splitlines():
         m = _LOCATION.match(line.strip())
         if m:
             key = f"{m['file']}: {m['rest']}"
-            findings.append(key)
-            shown[key] = line.strip()
-    return LintRun(command, findings, shown, done.output, done.exit_code, done.duration)
+            run.findings.append(key)
+            run.shown[key] = line.strip()
+    if run.exit_code != 0 and not run.findings:
+        return (f"the linter exited {run.exit_code} without one finding in 'path:line: "
+                f"message' form: {tail(run.output)}")  # fmt: skip
+    return None
+
+
+def linted_files(ctx: GateContext, lint_cmd: str) -> tuple[set[str] | None, str]:
+    """The files ruff lints with this command and the candidate's configuration
+    (``--show-files``), relative to the workspace, and the log; None: it could not say."""
+    command = f"{lint_cmd} --show-files"
+    done = ctx.sandbox.run(command, cwd=ctx.path, env=ctx.environ, timeout=ctx.timeout,
+                           cancel=ctx.cancel)  # fmt: skip
+    log = f"$ {command}\n{done.output}\n[exit {done.exit_code}]"
+    if not done.ok:
+        return None, log
+    root = Path(os.path.abspath(ctx.path))
+    files = set()
+    for line in done.output.splitlines():
+        path = Path(line.strip())
+        if path.is_absolute():
+            files.add(_relative(str(path), root))
+    return files, log
 
 
 def _relative(name: str, workspace: Path) -> str:
@@ -105,42 +150,56 @@ class LintGate:
     name = "lint"
 
     def check(self, ctx: GateContext) -> GateOutcome:
-        if not ctx.config.lint_cmd:
+        lint_cmd = ctx.config.lint_cmd
+        if not lint_cmd:
             return GateOutcome(self.name, SKIPPED, "no lint_cmd configured")
-        run = tracked_only(run_lint(
-            ctx.sandbox, ctx.path, ctx.environ, ctx.config.lint_cmd, ctx.timeout, ctx.cancel
-        ), ctx.tracked())  # fmt: skip
+        run = tracked_only(run_lint(ctx.sandbox, ctx.path, ctx.environ, lint_cmd, ctx.timeout,
+                                    ctx.cancel), ctx.tracked())  # fmt: skip
+
+        def outcome(verdict: str, summary: str, log: str, feedback: str = "") -> GateOutcome:
+            return GateOutcome(self.name, verdict, summary, command=run.command, log=log,
+                               exit_code=run.exit_code, duration=run.duration,
+                               feedback=feedback)  # fmt: skip
+
         if run.error or ctx.baseline.lint_error:
             reason = run.error or f"on the base: {ctx.baseline.lint_error}"
-            return GateOutcome(
-                self.name,
-                ERROR,
-                f"linter could not run: {reason}",
-                command=run.command,
-                exit_code=run.exit_code,
-                duration=run.duration,
-                log=run.output,
-            )
+            return outcome(ERROR, f"linter could not run: {reason}", run.output)
+        unlinted, listing = self._unlinted(ctx, lint_cmd)
+        log = "\n\n".join(p for p in (run.output, listing) if p)
+        if unlinted is None:
+            return outcome(ERROR, "could not tell which files ruff lints: "
+                           f"'{lint_cmd} --show-files' failed; check lint_cmd", log)  # fmt: skip
+        steering = configures(ctx, "ruff") if unlinted else []
+        if steering:
+            files = ", ".join(unlinted[:5])
+            return outcome(
+                ERROR, f"{len(unlinted)} changed file(s) not linted under the lint "
+                f"configuration the change edits ({', '.join(steering)}): {files}", log,
+                feedback=f"The linter did not lint {files}: your change to "
+                f"{', '.join(steering)} excludes them. Revert that part of the lint "
+                "configuration so the files you changed are linted.",
+            )  # fmt: skip
+        note = (f"; not linted, by the project's own lint_cmd or configuration: "
+                f"{', '.join(unlinted[:5])}") if unlinted else ""  # fmt: skip
         new = Counter(run.findings) - Counter(ctx.baseline.lint)
         if new:
             lines = [run.shown[k] for k in new.elements()]
-            return GateOutcome(
-                self.name,
-                FAIL,
-                f"{len(lines)} new finding(s): {lines[0]}",
-                command=run.command,
-                exit_code=run.exit_code,
-                duration=run.duration,
-                log=run.output,
+            return outcome(
+                FAIL, f"{len(lines)} new finding(s): {lines[0]}{note}", log,
                 feedback="New lint findings (fix them):\n"
                 + "\n".join(f"- {line}" for line in lines[:30]),
-            )
-        return GateOutcome(
-            self.name,
-            PASS,
-            f"no new findings ({len(run.findings)} on the candidate, all present on the base)",
-            command=run.command,
-            exit_code=run.exit_code,
-            duration=run.duration,
-            log=run.output,
-        )
+            )  # fmt: skip
+        return outcome(PASS, f"no new findings ({len(run.findings)} on the candidate, all "
+                       f"present on the base){note}", log)  # fmt: skip
+
+    @staticmethod
+    def _unlinted(ctx: GateContext, lint_cmd: str) -> tuple[list[str] | None, str]:
+        """The changed Python files the linter left out ([] when it cannot tell: a linter
+        other than ruff), or None when ruff could not list its files."""
+        changed = present(ctx, (".py", ".pyi"))
+        if not changed or not is_ruff(lint_cmd):
+            return [], ""
+        linted, log = linted_files(ctx, lint_cmd)
+        if linted is None:
+            return None, log
+        return [p for p in changed if p not in linted], log

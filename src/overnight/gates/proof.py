@@ -1,7 +1,8 @@
 """The test-integrity checks that need test runs.
 
 - The number of passing tests may not drop below the base's (read from the
-  tests gate's run, so the suite runs once).
+  tests gate's run, so the suite runs once; a run with no per-test results
+  leaves it uncounted, a problem that makes the gate an ``error``).
 - Acceptance tests the agent wrote itself (named by the spec, but in a file
   that neither the base nor a test patch has) must fail on the base: a test
   that passes without the change proves nothing. They are run on an export of
@@ -23,19 +24,25 @@ from overnight.gates.pytest_run import PASSED, run_tests
 from overnight.spec.model import patched_files
 
 
-def passing_count(ctx: GateContext) -> tuple[list[str], list[str]]:
-    """(findings, notes) about the number of passing tests."""
+def passing_count(ctx: GateContext) -> tuple[list[str], list[str], list[str]]:
+    """(findings, notes, problems) about the number of passing tests. Not counted is a
+    note when the tests gate is disabled or stopped at a failing acceptance test (which
+    fails it), and a problem when it ran and gave no per-test results."""
+    if not ctx.config.gate("tests").enabled:
+        return [], ["passing tests not counted: the tests gate is disabled"], []
     suite = ctx.evidence.get("tests")
     if suite is None or not suite.recorded:
-        return [], ["passing tests not counted: the tests gate gave no run"]
+        return [], [], ["passing tests could not be counted: the tests gate gave no per-test "
+                        "results (see its error)"]  # fmt: skip
     if suite.stopped:
-        return [], ["passing tests not counted: the tests stopped at a failing acceptance test"]
+        return [], ["passing tests not counted: the tests stopped at a failing acceptance "
+                    "test"], []  # fmt: skip
     before = len(ctx.baseline.passing())
     after = sum(1 for v in suite.outcomes.values() if v["outcome"] == PASSED)
     if after < before:
         return [f"{before - after} fewer passing test(s) than on the base "
-                f"({after} now, {before} before)"], []  # fmt: skip
-    return [], [f"{after} passing test(s), {before} on the base"]
+                f"({after} now, {before} before)"], [], []  # fmt: skip
+    return [], [f"{after} passing test(s), {before} on the base"], []
 
 
 def agent_acceptance(ctx: GateContext) -> list[str]:

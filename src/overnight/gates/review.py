@@ -4,7 +4,10 @@ Any configured model (``[gates.review] model``, which may differ from the
 coding model) answers in one fixed JSON structure: a verdict, whether the
 change does what was asked, what it misses, and risky spots. The comments go
 into the pull request body, and into the agent's feedback when the verdict is
-``fail``. An answer that is not that structure is an ``error``, never a pass.
+``fail``. Evidence that the review covers the change: a model that answered
+(unreachable is an ``error``), an answer in that structure (anything else is
+an ``error``), and a diff shown whole: an approval of a diff cut to
+``max_diff_chars`` is an ``error``, a rejection still fails.
 
 The review runs after every other gate and only on a change that passed the
 blocking ones: it can add a failure, never override one. Advisory unless
@@ -77,9 +80,10 @@ class ReviewGate:
         if failed:
             return GateOutcome(self.name, SKIPPED, "not reviewed: blocking gates failed ("
                                + ", ".join(failed) + ")", command=command)  # fmt: skip
+        diff, cut = review_diff(ctx, cfg)
         messages = [
             {"role": "system", "content": (TEMPLATES / "system.md").read_text()},
-            {"role": "user", "content": request_text(ctx, cfg, outcomes)},
+            {"role": "user", "content": request_text(ctx, outcomes, diff)},
         ]
         try:
             from overnight.llm import ModelConfig, Sampling, get_model
@@ -106,19 +110,30 @@ class ReviewGate:
                 command=command, log=log, report=report,
                 feedback="A reviewer read your change and asks for changes:\n" + report,
             )  # fmt: skip
+        if cut:
+            return GateOutcome(
+                self.name, ERROR, f"the reviewer approved a diff cut to {cfg.max_diff_chars} "
+                f"characters ({cut} not shown): its approval does not cover the whole change; "
+                "raise [gates.review] max_diff_chars", command=command, log=log, report=report,
+            )  # fmt: skip
         return GateOutcome(self.name, PASS, f"approved: {review.summary}"[:300],
                            command=command, log=log, report=report)  # fmt: skip
 
 
-def request_text(ctx: GateContext, cfg: ReviewConfig, outcomes: dict[str, GateOutcome]) -> str:
-    """The task as the agent saw it, the gate verdicts, and the agent's diff
-    (protected files, such as hidden tests, left out)."""
+def review_diff(ctx: GateContext, cfg: ReviewConfig) -> tuple[str, int]:
+    """The agent's diff (protected files, such as hidden tests, left out), cut to
+    ``max_diff_chars``, and how many characters were cut."""
     paths = [p for p in ctx.changed if not matches(p, ctx.protected)]
     diff = git(["diff", "--no-color", "--no-ext-diff", ctx.workspace.base_sha, ctx.sha, "--",
                 *paths], ctx.path) if paths else "(no changes)"  # fmt: skip
-    if len(diff) > cfg.max_diff_chars:
-        diff = diff[: cfg.max_diff_chars] + f"\n[... {len(diff) - cfg.max_diff_chars} more "
-        diff += "characters of diff not shown ...]"
+    cut = max(0, len(diff) - cfg.max_diff_chars)
+    if cut:
+        diff = diff[: cfg.max_diff_chars] + f"\n[... {cut} more characters of diff not shown ...]"
+    return diff, cut
+
+
+def request_text(ctx: GateContext, outcomes: dict[str, GateOutcome], diff: str) -> str:
+    """The task as the agent saw it, the gate verdicts, and the agent's diff."""
     gates = "\n".join(f"- {o.name}: {o.verdict} — {o.summary}" for o in outcomes.values()) \
         or "- (none)"  # fmt: skip
     template = string.Template((TEMPLATES / "request.md").read_text())

@@ -3,6 +3,12 @@
 Protected paths (the acceptance tests, overnight's configuration, CI files)
 may never change; ``scope.deny`` globs may not; with ``scope.allow``, every
 changed file must match one of its globs.
+
+A host-side check that runs no tool: its evidence is the list of changed
+paths (git's, between the run's starting tree and the candidate) and the
+protected paths it is given. When those do not cover an acceptance test file
+(one a test patch touches, or one named by an acceptance test that the base
+has), it cannot guard the acceptance tests: an ``error``, never a pass.
 """
 
 from __future__ import annotations
@@ -10,7 +16,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from overnight.gates import FAIL, PASS, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.spec.model import patched_files
 
 
 class ScopeGate:
@@ -18,6 +25,13 @@ class ScopeGate:
 
     def check(self, ctx: GateContext) -> GateOutcome:
         scope = ctx.spec.scope
+        unguarded = [f for f in acceptance_files(ctx) if not matches(f, ctx.protected)]
+        if unguarded:
+            return GateOutcome(
+                self.name, ERROR, f"cannot guard the acceptance tests: {', '.join(unguarded[:5])} "
+                "not among the protected paths it was given (the gates were started without "
+                "them: a bug in overnight, report it)", log="\n".join(ctx.protected),
+            )  # fmt: skip
         problems = []
         for path in ctx.changed:
             if matches(path, ctx.protected):
@@ -53,6 +67,17 @@ class ScopeGate:
             command=command,
             log="\n".join(ctx.changed),
         )
+
+
+def acceptance_files(ctx: GateContext) -> list[str]:
+    """The files of the acceptance tests the agent may not change: those the test
+    patches touch, and those of acceptance tests the base already has."""
+    files = {f for p in ctx.spec.test_patches for f in patched_files(p.text)}
+    for node in ctx.spec.acceptance_tests:
+        path = node.split("::", 1)[0]
+        if ctx.workspace.exists_at(ctx.workspace.base_sha, path):
+            files.add(path)
+    return sorted(files)
 
 
 def matches(path: str, globs: list[str]) -> bool:

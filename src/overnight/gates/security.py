@@ -9,8 +9,13 @@ Three checks, each switchable in ``[gates.security]``:
   with ``secrets = false``: a change holding one is never delivered;
 - ``audit``: when a dependency file changed, the pinned requirements it adds,
   audited by pip-audit (``audit.py``).
-A finding fails the gate; a check that cannot run (bandit missing, the
-vulnerability service unreachable) makes it an ``error``, never a pass.
+A finding fails the gate; a check that did not run on the change makes it an
+``error``, never a pass: bandit missing, killed, crashed, unable to read a
+changed file, or leaving one out of its report (its default exclusions,
+``.tox/``, ``.eggs/``..., are turned off so it scans every file it is given);
+the vulnerability service unreachable, a changed dependency file that cannot
+be read, a pin pip-audit did not report. The secret scan runs in-process on
+the lines git says the candidate's commit adds; its log counts them.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from overnight.config import GateConfig
 from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
 from overnight.gates.audit import audit
 from overnight.gates.changes import added_lines, source_files
+from overnight.gates.evidence import not_run, present, tail
 from overnight.gates.scope import matches
 from overnight.gates.secretscan import scan, scan_passed
 from overnight.masking import Mask
@@ -101,21 +107,29 @@ class SecurityGate:
 
 
 def secrets_part(ctx: GateContext, cfg: SecurityConfig, mask: Mask) -> Part:
-    commands, found = [], []
+    """The added lines of the files the candidate's commit has (never the working tree,
+    which the code under test may have rewritten), and the keys passed on purpose."""
+    commands: list[str] = []
+    notes: list[str] = []
+    found = []
     if mask:  # every changed file, binary ones too; no exclusion or marker applies
         names = ", ".join(f"${name}" for name, _ in mask.keys)
         commands.append(f"the task's keys ({names}) in {len(ctx.changed)} changed file(s)")
         every = added_lines(ctx.workspace, ctx.sha, ctx.changed, binary=True)
         found += scan_passed(ctx.changed, every, mask)
     if cfg.secrets:
-        paths = [p for p in ctx.changed if ctx.workspace.exists_at(ctx.sha, p)
-                 and not matches(p, cfg.secrets_exclude)]  # fmt: skip
+        candidate = present(ctx)
+        paths = [p for p in candidate if not matches(p, cfg.secrets_exclude)]
         commands.append(f"secret scan of the lines added to {len(paths)} file(s)")
+        added = added_lines(ctx.workspace, ctx.sha, paths)
         seen = {(s.path, s.line) for s in found}
-        found += [s for s in scan(added_lines(ctx.workspace, ctx.sha, paths))
-                  if (s.path, s.line) not in seen]  # fmt: skip
-    return Part("secrets", "; ".join(commands), [str(s) for s in found], [],
-                "\n".join(str(s) for s in found) or "no secrets in added lines")  # fmt: skip
+        found += [s for s in scan(added) if (s.path, s.line) not in seen]
+        excluded = sorted(set(candidate) - set(paths))
+        notes.append(f"scanned {sum(map(len, added.values()))} added line(s) in {len(added)} "
+                     f"of {len(paths)} file(s)" + (f"; excluded by secrets_exclude: "
+                     f"{', '.join(excluded)}" if excluded else ""))  # fmt: skip
+    log = "\n".join([*(str(s) for s in found), *notes]) or "no secrets in added lines"
+    return Part("secrets", "; ".join(commands), [str(s) for s in found], [], log)
 
 
 def bandit_part(ctx: GateContext, cfg: SecurityConfig) -> Part:
@@ -125,7 +139,9 @@ def bandit_part(ctx: GateContext, cfg: SecurityConfig) -> Part:
         part.command, part.log = "bandit (no changed non-test Python files)", "nothing to scan"
         return part
     skip = f" --skip {','.join(cfg.skip)}" if cfg.skip else ""
-    part.command = f"bandit --quiet --format json --severity-level {cfg.severity}{skip}"
+    # --exclude '': bandit's default exclusions (.tox, .eggs, ...) would skip changed files
+    part.command = (f"bandit --quiet --format json --exclude '' --severity-level "
+                    f"{cfg.severity}{skip}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="overnight-bandit-") as tmp:  # from the commit
         for path in files:
             (Path(tmp) / path).parent.mkdir(parents=True, exist_ok=True)
@@ -178,16 +194,20 @@ def run_bandit(
                                cancel=ctx.cancel, access=Access(writable=(Path(tmp),)))  # fmt: skip
         text = out.read_text() if out.exists() else ""
     log = f"$ {full}\n{done.output}\n{text}\n[exit {done.exit_code}]"
-    if done.exit_code in (126, 127):
-        return [], "bandit is not installed", log
+    problem = not_run(done, "bandit")
+    if problem:
+        return [], problem, log
     try:
         data = json.loads(text)
     except ValueError:
-        tail = (done.output.strip().splitlines() or ["no output"])[-1][:200]
-        return [], f"bandit failed (exit {done.exit_code}): {tail}", log
+        return [], f"bandit failed (exit {done.exit_code}): {tail(done.output)}", log
     if data.get("errors"):
         first = data["errors"][0]
         return [], f"bandit could not read {first.get('filename')}: {first.get('reason')}", log
+    scanned = {k.removeprefix("./") for k in data.get("metrics", {})}
+    skipped = [f for f in files if f not in scanned]
+    if skipped:
+        return [], f"bandit did not scan {', '.join(skipped[:5])}: check its exclusions", log
     results = []
     for item in data.get("results", []):
         path = item["filename"]

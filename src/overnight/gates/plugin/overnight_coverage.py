@@ -48,6 +48,17 @@ def _start():
 _start()
 
 
+def _loaded():
+    """The real paths of the modules this process imported: a file imported with no line
+    recorded shows that coverage.py was not measuring when it ran."""
+    found = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str):
+            found.add(os.path.realpath(path))
+    return found
+
+
 def pytest_sessionfinish(session, exitstatus):
     out = os.environ.get("OVERNIGHT_COVERAGE")
     if not out:
@@ -56,6 +67,7 @@ def pytest_sessionfinish(session, exitstatus):
     cov = _state["cov"]
     if cov is not None:
         cov.stop()
+        loaded = _loaded()
         for name in _state["files"]:
             try:
                 _, statements, _, missing, _ = cov.analysis2(name)
@@ -63,6 +75,10 @@ def pytest_sessionfinish(session, exitstatus):
                 result["files"][name] = {"error": f"{type(exc).__name__}: {exc}"}
                 continue
             executed = sorted(set(statements) - set(missing))
-            result["files"][name] = {"statements": sorted(statements), "executed": executed}
+            result["files"][name] = {
+                "statements": sorted(statements),
+                "executed": executed,
+                "imported": os.path.realpath(name) in loaded,
+            }
     with open(out, "w") as f:
         json.dump(result, f)
