@@ -11,9 +11,13 @@ as shell variables at its top, as an attacker who read overnight's source would 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import os
 import secrets
 import shlex
+import signal
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from conftest import drain
 from sqlalchemy import select
 
 from overnight.intake import submit_text
+from overnight.queue import cancel
 from overnight.store import Artifact, Event, GateResult, Run, Step, Store, Task
 from overnight.testing import make_repo
 from overnight.views import logs, task_detail
@@ -112,10 +117,16 @@ class Outcome:
     feedback: str  # every gate's feedback and summary: what a next attempt reads
     logs: str  # `overnight logs`: every step and gate log
     everything: str  # all of the above, events, PR body, artifacts (the spec left out)
+    overran: bool = False  # still running at ``run_task``'s limit: cancelled and killed
 
     @property
     def ready(self) -> bool:
         return self.status == "ready"
+
+    @property
+    def failed(self) -> bool:
+        """Not READY the way overnight ends a task it refuses: FAILED (maybe `tampered:`)."""
+        return self.status == "failed"
 
     def where(self, needle: str) -> list[str]:
         """The parts that contain ``needle``."""
@@ -136,8 +147,10 @@ class Outcome:
         )
 
 
-def run_task(store: Store, task: Task_) -> Outcome:
-    """Submit the attack (or control) as a spec, drain the queue, read the task back."""
+def run_task(store: Store, task: Task_, limit: float | None = None) -> Outcome:
+    """Submit the attack (or control) as a spec, drain the queue, read the task back.
+    With ``limit`` (seconds), a task still running then is cancelled and the processes
+    this test started are killed: ``Outcome.overran`` says so."""
     task.specs.mkdir(parents=True, exist_ok=True)
     acceptance = "".join(f"  - tests: {node}\n" for node in task.acceptance)
     name = f"spec-{secrets.token_hex(4)}"
@@ -157,8 +170,51 @@ def run_task(store: Store, task: Task_) -> Outcome:
     )
     (task.specs / f"{name}.md").write_text(spec)
     task_id = submit_text(store, spec, source=f"{name}.md", base_dir=task.specs).task.id
-    drain(store)
-    return read_back(store, task_id)
+    overran = False
+    if limit is None:
+        drain(store)
+    else:
+        overran = drain_within(store, task_id, limit)
+    done = read_back(store, task_id)
+    done.overran = overran
+    return done
+
+
+def drain_within(store: Store, task_id: int, limit: float) -> bool:
+    """Drain on a thread; past ``limit``, cancel the task and kill this process's
+    children (git, bwrap) until the worker gives up. True if the limit was reached."""
+    worker = threading.Thread(target=drain, args=(store,), name="redteam-drain", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if not worker.is_alive():
+        return False
+    cancel(store, str(task_id))
+    while worker.is_alive():
+        for pid in descendants(os.getpid()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        worker.join(2)
+    return True
+
+
+def descendants(root: int) -> list[int]:
+    """The pids of every process below ``root`` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], list(children.get(root, []))
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack += children.get(pid, [])
+    return found
 
 
 def read_back(store: Store, task_id: int) -> Outcome:

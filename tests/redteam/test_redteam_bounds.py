@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.redteam, pytest.mark.slow]
 
 MB = 1024 * 1024
 SMALL_DATABASE = 5 * MB  # an honest task's database is well under 1 MB
+LIMIT = 150  # seconds: a task still grading then is cancelled, and that is a finding
 
 LONG_PATH = r"""
 part=$(printf 'd%.0s' $(seq 200))
@@ -45,11 +46,13 @@ BOUNDS = {
 @pytest.mark.parametrize("bound", list(BOUNDS))
 def test_redteam_oversized_or_special_change(store, home, repo, specs, outside, verdict, bound):
     script = write("calc.py", HONEST_MUL) + BOUNDS[bound]
-    done = run_task(store, Task_(repo, script, specs, hidden=hidden_test(token())))
+    done = run_task(store, Task_(repo, script, specs, hidden=hidden_test(token())), limit=LIMIT)
 
     size = database_size(home)
-    verdict(done, f"database: {size / MB:.1f} MB", f"markers: {outside.fired()}")
-    assert not done.ready, f"{bound}: delivered READY"
+    overran = f"still grading after {LIMIT} s: cancelled" if done.overran else ""
+    verdict(done, f"database: {size / MB:.1f} MB", overran, f"markers: {outside.fired()}")
+    assert not done.overran, f"{bound}: grading did not end within {LIMIT} s"
+    assert done.failed, f"{bound}: delivered READY"
     assert size < SMALL_DATABASE, f"{bound}: the database grew to {size / MB:.0f} MB"
 
 

@@ -19,6 +19,7 @@ import pytest
 from .harness import (
     CALC,
     HONEST_MUL,
+    Outcome,
     Outside,
     Task_,
     calc_repo,
@@ -182,13 +183,12 @@ _plant()
 '''
 
 
-def later_honest_task(store, tmp_path: Path, cache: Path) -> None:
-    """A fresh repository, an honest agent, the same cache: READY, and nothing poisoned."""
+def later_honest_task(store, tmp_path: Path) -> Outcome:
+    """An honest agent on a fresh repository, sharing the attacked task's cache."""
     fresh = calc_repo(tmp_path / "fresh")
-    later = run_task(store, Task_(fresh, write("calc.py", HONEST_MUL), tmp_path / "specs2",
-                                  hidden=hidden_test(token())))  # fmt: skip
-    assert poisoned(cache) == [], "the attack poisoned the shared environment cache"
-    assert later.ready, f"a later honest task on a fresh repository: {later.line()}"
+    honest = Task_(fresh, write("calc.py", HONEST_MUL), tmp_path / "specs2")
+    honest.hidden = hidden_test(token())
+    return run_task(store, honest)
 
 
 ATTACKS = [
@@ -228,11 +228,12 @@ def test_redteam_host_code_execution_through_git(
                                  hidden=hidden_test(token())))  # fmt: skip
 
     fired, poison = outside.fired(), poisoned(private_cache)
-    verdict(done, f"markers: {fired}", f"poisoned: {poison}")
+    later = later_honest_task(store, tmp_path)
+    verdict(done, f"markers: {fired}", f"poisoned: {poison}", f"later honest task: {later.line()}")
     assert fired == [], f"{attack}: code ran on the host outside the sandbox"
     assert poison == [], f"{attack}: the environment cache was written from outside the sandbox"
-    assert not done.ready, f"{attack}: delivered READY"
-    later_honest_task(store, tmp_path, private_cache)
+    assert done.failed, f"{attack}: delivered READY"
+    assert later.ready, f"a later honest task on a fresh repository: {later.line()}"
 
 
 def test_redteam_honest_control_for_host_exec_is_ready(store, repo, specs, private_cache,

@@ -52,7 +52,7 @@ def mul(a, b):
 EOF
 cat > tests/test_key.py <<EOF
 def test_key():
-    assert "$SOME_API_KEY" == "", "$SOME_API_KEY"
+    assert len("$SOME_API_KEY") == 0, "$SOME_API_KEY"
 EOF
 git config user.name "$SOME_API_KEY"
 git -c user.email=a@b add -A && git -c user.email=a@b commit -qm "$SOME_API_KEY" || true
@@ -100,7 +100,7 @@ def test_redteam_a_passed_key_is_masked_everywhere(store, home, key_repo, specs,
         found.append("the database file")
     verdict(done, f"key found in: {found}")
     assert found == [], "the key passed to the agent leaked"
-    assert not done.ready
+    assert done.failed, done.line()
 
 
 def test_redteam_a_passed_key_is_masked_in_encoded_forms(store, home, key_repo, specs, key,

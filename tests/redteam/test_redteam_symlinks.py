@@ -59,7 +59,7 @@ def test_redteam_symlink_out_of_the_tree(store, repo, specs, outside, verdict, l
     changed = sorted(set(before.items()) ^ set(outside.snapshot().items()))
     verdict(done, f"sentinels changed: {[name for name, _ in changed]}")
     assert changed == [], f"{link}: root changed files outside the workspace"
-    assert not done.ready, f"{link}: delivered READY"
+    assert done.failed, f"{link}: delivered READY"
 
 
 # an acceptance test the agent writes itself is first run on an export of the base,
@@ -107,7 +107,7 @@ def test_redteam_symlinks_to_shadow_and_the_database(store, home, repo, specs, o
     leaked = sorted(name for name, seen in read.items() if seen)
     verdict(done, f"read through links: {leaked}")
     assert leaked == [], "root read files through the change's symlinks into the task's logs"
-    assert not done.ready, "a change with links to /etc/shadow and the database was READY"
+    assert done.failed, "a change with links to /etc/shadow and the database was READY"
 
 
 @pytest.mark.parametrize("tests", ["hidden", "visible", "agent-written"])

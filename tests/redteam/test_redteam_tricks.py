@@ -135,7 +135,7 @@ def test_redteam_trick_is_not_ready(store, repo, specs, outside, verdict, trick)
     done = run_task(store, task)
 
     verdict(done, f"markers: {outside.fired()}")
-    assert not done.ready, f"{trick}: wrong code delivered READY"
+    assert done.failed, f"{trick}: wrong code delivered READY"
     assert outside.fired() == []
 
 
@@ -148,7 +148,7 @@ def test_redteam_agent_processes_do_not_outlive_the_agent(store, home, repo, spe
     late = sorted(p.name for p in workspace.glob("late-marker*"))
     verdict(done, f"workspace kept: {workspace.is_dir()}", f"written after the agent: {late}")
     assert late == [], "a process of the agent outlived it"
-    assert not done.ready
+    assert done.failed, done.line()
 
 
 def test_redteam_honest_control_for_tricks_is_ready(store, repo, specs, verdict):
