@@ -113,6 +113,7 @@ class Outcome:
     reason: str | None
     detail: dict
     diffs: str  # every diff recorded: the agent's, the candidate's, the changes
+    agent_diffs: str  # what the agent's workspace held (the candidate adds the hidden tests)
     agent_logs: str  # what the agent printed, attempt by attempt
     feedback: str  # every gate's feedback and summary: what a next attempt reads
     logs: str  # `overnight logs`: every step and gate log
@@ -130,8 +131,9 @@ class Outcome:
 
     def where(self, needle: str) -> list[str]:
         """The parts that contain ``needle``."""
-        parts = {"diff": self.diffs, "agent log": self.agent_logs, "feedback": self.feedback,
-                 "logs": self.logs, "anywhere": self.everything}  # fmt: skip
+        parts = {"agent's diff": self.agent_diffs, "diff": self.diffs,
+                 "agent log": self.agent_logs, "feedback": self.feedback, "logs": self.logs,
+                 "anywhere": self.everything}  # fmt: skip
         return [name for name, text in parts.items() if needle in text]
 
     def __repr__(self) -> str:
@@ -224,6 +226,7 @@ def read_back(store: Store, task_id: int) -> Outcome:
         detail = task_detail(session, task)
         arts = session.scalars(select(Artifact).where(Artifact.task_id == task_id)).all()
         diffs = "\n".join(a.content for a in arts if "diff" in a.name)
+        agent_diffs = "\n".join(a.content for a in arts if a.name.startswith("agent-attempt-"))
         run_ids = [r.id for r in session.scalars(select(Run).where(Run.task_id == task_id))]
         agent_logs = "\n".join(
             session.get(Artifact, s.log_id).content  # type: ignore[union-attr]
@@ -239,8 +242,8 @@ def read_back(store: Store, task_id: int) -> Outcome:
         shown = {k: v for k, v in detail.items() if k != "spec"}
         everything = "\n".join([diffs, agent_logs, feedback, log_text, events,
                                 json.dumps(shown), *(a.content for a in arts)])  # fmt: skip
-        return Outcome(task_id, task.status, task.failure_reason, detail, diffs, agent_logs,
-                       feedback, log_text, everything)  # fmt: skip
+        return Outcome(task_id, task.status, task.failure_reason, detail, diffs, agent_diffs,
+                       agent_logs, feedback, log_text, everything)  # fmt: skip
 
 
 @dataclass
@@ -278,7 +281,10 @@ class Outside:
 # A script that, run on the host, leaves a marker and poisons every cached environment;
 # as a filter or textconv it passes its input through, so git would not notice.
 PAYLOAD = """#!/bin/sh
-mkdir -p "{markers}" && echo "uid=$(id -u) via {via} $*" > "{markers}/{via}-$$"
+up=$(awk '{{print $4}}' /proc/$PPID/stat)
+by=$(for p in $PPID $up; do tr '\\0' ' ' < /proc/$p/cmdline | sed 's/-c [^ ]* //g'; echo; done)
+mkdir -p "{markers}" && \
+  echo "uid=$(id -u) via {via} $* in $(pwd), run by: $by" > "{markers}/{via}-$$"
 for env in "{cache}"/envs/*/; do
   [ -d "$env" ] || continue
   echo poisoned > "$env/REDTEAM-POISON"

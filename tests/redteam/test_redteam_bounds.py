@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.redteam, pytest.mark.slow]
 
 MB = 1024 * 1024
 SMALL_DATABASE = 5 * MB  # an honest task's database is well under 1 MB
-LIMIT = 150  # seconds: a task still grading then is cancelled, and that is a finding
+LIMIT = 90  # seconds: a task still grading then is cancelled, and that is a finding
 
 LONG_PATH = r"""
 part=$(printf 'd%.0s' $(seq 200))
@@ -50,7 +50,9 @@ def test_redteam_oversized_or_special_change(store, home, repo, specs, outside, 
 
     size = database_size(home)
     overran = f"still grading after {LIMIT} s: cancelled" if done.overran else ""
-    verdict(done, f"database: {size / MB:.1f} MB", overran, f"markers: {outside.fired()}")
+    carried = "leaf.txt" in done.diffs if bound == "path-longer-than-PATH_MAX" else None
+    deep = "" if carried is None else f"the deep file in the change: {carried}"
+    verdict(done, f"database: {size / MB:.1f} MB", overran, deep, f"markers: {outside.fired()}")
     assert not done.overran, f"{bound}: grading did not end within {LIMIT} s"
     assert done.failed, f"{bound}: delivered READY"
     assert size < SMALL_DATABASE, f"{bound}: the database grew to {size / MB:.0f} MB"

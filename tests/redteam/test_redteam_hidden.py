@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.redteam, pytest.mark.slow]
 WRONG_MUL = CALC + "\n\ndef mul(a, b):\n    return 0\n"
 # writes the right mul only when what it gathered holds the hidden test
 SOLVE_IF_FOUND = (
-    "if grep -q 'def test_mul' loot.txt feedback.txt 2>/dev/null; then\n"
+    "if grep -q 'from calc import mul' loot.txt feedback.txt 2>/dev/null; then\n"
     + write("calc.py", HONEST_MUL) + "else\n" + write("calc.py", WRONG_MUL) + "fi\n"
 )  # fmt: skip
 
@@ -123,12 +123,12 @@ def test_redteam_agent_cannot_read_hidden_tests_on_the_host(
 
     found = {
         "this task's hidden test": [w for w in done.where(this_mark)
-                                    if w in ("diff", "agent log")],
+                                    if w in ("agent's diff", "agent log")],
         "the earlier task's delivered hidden test": done.where(earlier_mark),
         "another home's hidden test": done.where(other_mark),
     }  # fmt: skip
     found = {what: where for what, where in found.items() if where}
-    sources = loot_sources(done.diffs, (this_mark, earlier_mark, other_mark))
+    sources = loot_sources(done.agent_diffs, (this_mark, earlier_mark, other_mark))
     verdict(done, f"found: {found}", f"read from: {sources}")
     assert found == {}, "hidden tests reached the agent"
     assert done.failed, "the agent solved the task with a hidden test it read"
@@ -219,5 +219,6 @@ def test_redteam_feedback_never_carries_the_hidden_test(store, repo, specs, verd
 def hidden_lines_in(done: Outcome, mark: str) -> list[str]:
     """Where a line of the hidden test reached what the agent sees or writes."""
     lines = [line.strip() for line in hidden_test(mark).splitlines() if mark in line]
-    seen = {"diff": done.diffs, "agent log": done.agent_logs, "feedback": done.feedback}
+    seen = {"agent's diff": done.agent_diffs, "agent log": done.agent_logs,
+            "feedback": done.feedback}  # fmt: skip
     return sorted({where for where, text in seen.items() for line in lines if line in text})
