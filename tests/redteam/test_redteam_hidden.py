@@ -81,6 +81,7 @@ cat loot.txt
 def on_the_host() -> Iterator[Path]:
     """A directory under /srv: where a user keeps repositories and specs on a real machine."""
     place = Path(tempfile.mkdtemp(prefix="overnight-redteam-", dir="/srv"))
+    place.chmod(0o755)  # as a checkout's parent usually is (mkdtemp makes it 0700)
     try:
         yield place
     finally:
