@@ -222,3 +222,17 @@ def test_the_gate_passes_an_honest_fix_in_a_library_that_already_reads_frames(tm
     outcome = gate_check(tmp_path, {"calc.py": fixed, "tests/test_calc.py": test})
     assert outcome.verdict == "pass", outcome.log
     assert outcome.summary == "no test weakened, no pytest hook or plugin added, no tamper signal"
+
+
+def test_a_new_module_shadowing_pytest_or_the_standard_library_is_a_finding():
+    """`python -m pytest` puts the root first on sys.path: a pytest.py there replaces pytest
+    (and with it overnight's plugin and every outcome)."""
+    from overnight.gates.integrity import shadows
+
+    package = {"pkg/__init__.py"}
+    exists = package.__contains__
+    assert shadows("pytest.py", exists)[0].startswith("pytest.py: a new module named 'pytest'")
+    assert shadows("json.py", exists) and shadows("src/json.py", exists)
+    assert shadows("tests/_pytest/__init__.py", exists)
+    assert shadows("pkg/json.py", exists) == []  # pkg.json: no shadow, a submodule
+    assert shadows("calc.py", exists) == [] and shadows("README.md", exists) == []

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ class TestIntegrityGate:
             changes.append(change)
             before, after = text_of(path, change.before), text_of(path, change.after)
             findings += check_file(path, before, after)
+            if change.before is None and change.after is not None:
+                findings += shadows(path, lambda p: ctx.source_bytes(p) is not None)
             if is_test_file(path) or path.startswith(("tests/", "test/")):
                 findings += self_mocks(path, before, after, self._local(ctx))
         configured = [c.path for c in changes if changes_pytest_config(
@@ -131,6 +134,32 @@ def check_file(path: str, before: str | None, after: str | None) -> list[str]:
     if is_test_file(path) and before is not None:
         findings += compare_tests(path, read_tests(before), read_tests(after or ""))
     return findings
+
+
+# modules a new file must not stand in for: the standard library and the test machinery
+SHADOWED = set(sys.stdlib_module_names) | {
+    "pytest", "_pytest", "pluggy", "py", "iniconfig", "coverage", "hypothesis", "setuptools",
+    "pip", "pkg_resources", "_distutils_hack", "site", "sitecustomize", "usercustomize",
+}  # fmt: skip
+
+
+def shadows(path: str, exists: Callable[[str], bool]) -> list[str]:
+    """A new module or package named like one of the standard library's or the test
+    machinery's, in a folder that is not itself a package: the root, ``src/`` and test
+    folders go first on ``sys.path`` (``python -m``, pytest's rootdir), so it would be
+    imported in their place (a ``pytest.py`` at the root replaces pytest entirely)."""
+    parts = PurePosixPath(path).parts
+    if path.endswith("/__init__.py") or path == "__init__.py":
+        name, folder = (parts[-2] if len(parts) > 1 else ""), parts[:-2]
+    elif path.endswith((".py", ".pyc", ".so", ".pyd")):
+        name, folder = parts[-1].split(".", 1)[0], parts[:-1]
+    else:
+        return []
+    inside_package = bool(folder) and exists("/".join([*folder, "__init__.py"]))
+    if name in SHADOWED and not inside_package:
+        return [f"{path}: a new module named '{name}' would be imported instead of the real "
+                f"one (standard library or test machinery); rename it"]  # fmt: skip
+    return []
 
 
 def changes_pytest_config(path: str, before: str | None, after: str | None) -> bool:
