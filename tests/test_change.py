@@ -155,3 +155,12 @@ def test_a_packer_that_fails_is_a_problem_not_a_crash(clones):
     (work.path / ".git" / "index").write_text("garbage")
     change = taken(work)
     assert change.problems and "could not be read" in change.problems[0]
+
+
+def test_a_fifo_in_the_workspace_is_refused_unless_ignored(clones):
+    work, _ = clones
+    os.mkfifo(work.path / "pipe")
+    change = taken(work)
+    assert any("pipe: a fifo, socket or device file" in p for p in change.problems)
+    (work.path / ".gitignore").write_text("pipe\n")
+    assert taken(work).problems == []

@@ -236,3 +236,27 @@ def test_a_new_module_shadowing_pytest_or_the_standard_library_is_a_finding():
     assert shadows("tests/_pytest/__init__.py", exists)
     assert shadows("pkg/json.py", exists) == []  # pkg.json: no shadow, a submodule
     assert shadows("calc.py", exists) == [] and shadows("README.md", exists) == []
+
+
+def test_a_conftest_or_test_module_patching_the_code_under_test_for_every_test_is_a_finding():
+    """A conftest that sets calc.mul to a right implementation makes the tests pass while
+    calc.py stays wrong: the graded behaviour is not the delivered code's."""
+    base = "import pytest\n"
+    patched = "import calc\n\n\ndef _mul(a, b):\n    return a * b\n\n\ncalc.mul = _mul\n"
+    found = findings(patched, "tests/conftest.py", base)
+    assert found == [
+        "tests/conftest.py:8: replaces calc.mul for every test (code under test "
+        "must be changed in its own file, not patched by the tests' harness)"
+    ]
+    autouse = (
+        "import pytest\nimport calc\n\n\n@pytest.fixture(autouse=True)\n"
+        "def fix(monkeypatch):\n    monkeypatch.setattr(calc, 'mul', lambda a, b: a * b)\n"
+    )
+    assert findings(autouse, "tests/conftest.py", base)[0].startswith("tests/conftest.py:7: ")
+    assert findings("import sys\nsys.modules['calc'] = object()\n", "tests/test_x.py", None)
+    # a fixture a test asks for, and a module's own names, are ordinary test code
+    ordinary = (
+        "import pytest\nimport calc\n\n\n@pytest.fixture\ndef fake(monkeypatch):\n"
+        "    monkeypatch.setattr(calc, 'mul', None)\n\n\nLIMIT = 3\n"
+    )
+    assert findings(ordinary, "tests/conftest.py", base) == []

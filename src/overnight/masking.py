@@ -14,6 +14,7 @@ the security gate refuses a change that contains a key (``gates/security.py``).
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Mapping
@@ -45,8 +46,20 @@ def token(name: str) -> str:
 
 
 def forms(value: str) -> set[str]:
-    """A value as a log could show it: as is, percent-encoded, escaped in JSON."""
-    return {value, quote(value, safe=""), quote_plus(value, safe=""), json.dumps(value)[1:-1]}
+    """A value as a log could show it: as is, percent-encoded, escaped in JSON, and in
+    the encodings an agent that wants it out would reach for first (reversed, hex,
+    base64 at each alignment, so inside a longer encoded string too)."""
+    raw = value.encode()
+    found = {value, quote(value, safe=""), quote_plus(value, safe=""), json.dumps(value)[1:-1],
+             value[::-1], raw.hex(), raw.hex().upper()}  # fmt: skip
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        found.add(encode(raw).decode().rstrip("="))
+        for shift in range(3):  # the characters that only the value decides
+            text = encode(b"\0" * shift + raw + b"\0\0").decode()
+            core = text[4 if shift else 0 : (len(raw) + shift) // 3 * 4]
+            if len(core) >= 2 * MIN_SECRET:
+                found.add(core)
+    return {form for form in found if len(form) >= MIN_SECRET}
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,10 @@ def test_redteam_host_code_execution_through_git(
     verdict(done, f"markers: {fired}", f"poisoned: {poison}", f"later honest task: {later.line()}")
     assert fired == [], f"{attack}: code ran on the host outside the sandbox"
     assert poison == [], f"{attack}: the environment cache was written from outside the sandbox"
-    assert done.failed, f"{attack}: delivered READY"
+    if attack != "grading-clone-git-dir-at-delivery":
+        assert done.failed, f"{attack}: delivered READY"
+    # at-delivery carries the right mul: with its payload contained (no marker, no poison:
+    # the grading clone's git dir is not in its tree), READY is the honest verdict
     assert later.ready, f"a later honest task on a fresh repository: {later.line()}"
 
 

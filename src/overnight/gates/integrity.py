@@ -28,11 +28,12 @@ import ast
 import configparser
 import sys
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates.changes import is_test_path
 from overnight.gates.mocking import self_mocks
 from overnight.gates.proof import passing_count, passing_on_base
 from overnight.gates.signals import FileChange, check_change, startup_file
@@ -131,6 +132,14 @@ def check_file(path: str, before: str | None, after: str | None) -> list[str]:
     if name == "conftest.py":
         findings += [f"{path}: {hook} added or changed (a pytest hook can rewrite outcomes)"
                      for hook in changed_hooks(before, after)]  # fmt: skip
+    if is_test_file(path) or name == "__init__.py" and is_test_path(path):
+        added = set(patches(after)) - set(patches(before))
+        findings += [
+            f"{path}:{line}: replaces {target} for every test (code under test must "
+            "be changed in its own file, not patched by the tests' harness)"
+            for target, line in sorted(patches(after).items())
+            if target in added
+        ]
     if is_test_file(path) and before is not None:
         findings += compare_tests(path, read_tests(before), read_tests(after or ""))
     return findings
@@ -167,6 +176,65 @@ def changes_pytest_config(path: str, before: str | None, after: str | None) -> b
     base's configuration is pinned), so it is reported, not held against the change."""
     name = PurePosixPath(path).name
     return name in PYTEST_CONFIG and pytest_config(name, before) != pytest_config(name, after)
+
+
+def patches(source: str | None) -> dict[str, int]:
+    """What a test module or conftest replaces in the modules it imports, for every test:
+    at import time (module and class bodies) or in an autouse fixture. Target -> line."""
+    try:
+        tree = ast.parse(source or "")
+    except SyntaxError:
+        return {}
+    imported = {
+        alias.asname or alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    found: dict[str, int] = {}
+    for node in _import_time(tree):
+        for target in _replaced(node, imported):
+            found.setdefault(target, node.lineno)
+    return found
+
+
+def _import_time(tree: ast.Module) -> Iterator[ast.stmt]:
+    """Statements run when the module is imported, and those of autouse fixtures."""
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if any("autouse" in ast.unparse(d) for d in node.decorator_list):
+                stack.extend(node.body)
+            continue
+        yield node
+        for part in ("body", "orelse", "finalbody"):
+            stack.extend(n for n in getattr(node, part, []) if isinstance(n, ast.stmt))
+        for handler in getattr(node, "handlers", []):
+            stack.extend(handler.body)
+
+
+def _replaced(node: ast.stmt, imported: set[str]) -> list[str]:
+    targets: list[ast.expr] = []
+    if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+        targets = node.targets if isinstance(node, ast.Assign | ast.Delete) else [node.target]
+    elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+        call = node.value
+        callee = _dotted(call.func)
+        if callee.rsplit(".", 1)[-1] in ("setattr", "delattr") and call.args:
+            first = call.args[0]
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                return [first.value] if "." in first.value else []  # setattr("pkg.f", ...)
+            targets = [first]
+    return [ast.unparse(t) for t in targets
+            if _root(t) in imported and (isinstance(t, ast.Attribute | ast.Subscript) or
+                                         isinstance(node, ast.Expr))]  # fmt: skip
+
+
+def _root(node: ast.expr) -> str:
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else ""
 
 
 def is_test_file(path: str) -> bool:

@@ -22,6 +22,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -50,8 +51,10 @@ def git(args, env, data=None):
 
 
 def disk_usage(root):
-    """(bytes, files) under ``root``, symlinks not followed; stops counting past 2**62."""
+    """(bytes, files, special files) under ``root``, symlinks not followed; special files
+    (fifos, sockets, devices) outside ``.git`` are listed, relative to ``root``."""
     size = count = 0
+    special = []
     stack = [root]
     while stack:
         with os.scandir(stack.pop()) as entries:
@@ -61,7 +64,22 @@ def disk_usage(root):
                 size += st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
-    return size, count
+                elif not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                    rel = os.path.relpath(entry.path, root)
+                    if not (rel + "/").startswith(".git/"):
+                        special.append(rel)
+    return size, count, special
+
+
+def not_ignored(paths, env):
+    """The paths git would not ignore (what the change would hold if git could store it)."""
+    if not paths:
+        return []
+    data = "\0".join(paths).encode("utf-8", "surrogateescape") + b"\0"
+    proc = subprocess.run(["git", *LOCKED, "check-ignore", "-z", "--stdin"], input=data, env=env,
+                          capture_output=True)  # fmt: skip
+    ignored = {p.decode("utf-8", "surrogateescape") for p in proc.stdout.split(b"\0") if p}
+    return [p for p in paths if p not in ignored]
 
 
 def changed_entries(base, env):
@@ -97,7 +115,7 @@ def sizes(shas, env):
 
 
 def main(base, out_dir, max_bytes, max_files, max_disk, max_disk_files):
-    disk, count = disk_usage(".")
+    disk, count, special = disk_usage(".")
     report = {"deleted": [], "refused": [], "disk_bytes": disk, "disk_files": count,
               "bytes": 0, "files": 0}  # fmt: skip
     if disk > max_disk or count > max_disk_files:  # not worth staging: the bound says no
@@ -118,7 +136,8 @@ def main(base, out_dir, max_bytes, max_files, max_disk, max_disk_files):
     report = {
         "deleted": [path for status, _, _, path in entries if status == "D"],
         "refused": [[path, "a nested git repository"] for status, mode, _, path in entries
-                    if status != "D" and mode == "160000"],
+                    if status != "D" and mode == "160000"]
+        + [[path, "a fifo, socket or device file"] for path in not_ignored(special, env)],
         "disk_bytes": disk, "disk_files": count, "bytes": total, "files": len(kept),
     }  # fmt: skip
     if total <= max_bytes and len(kept) <= max_files:
