@@ -11,7 +11,10 @@ into a git repository):
    default thread pool, alternating, N times each, after one untimed warm-up;
 2. on a broken candidate, the tests gate's fail-fast run (acceptance tests
    first, stop at the first failure) against the same run without stopping
-   (the whole suite): the time to the first failing acceptance test.
+   (the whole suite): the time to the first failing acceptance test;
+3. on the honest candidate, the tests gate with its canaries (mutants of the
+   acceptance tests and tests that must fail, planted and judged) against the
+   same gate without them: what tamper evidence costs (goal: at most 10%).
 
 The project's tests use overnight's own Python (pytest plugins it has but a
 project would not are switched off); the downstream repository gets a cached
@@ -41,6 +44,7 @@ from overnight.config import parse_config
 from overnight.environment import Environment
 from overnight.gates import Baseline, GateContext, run_gates
 from overnight.gates.pytest_run import run_suite
+from overnight.gates.tests import TestsGate
 from overnight.pipeline.baseline import measure_baseline
 from overnight.sandbox import get_sandbox
 from overnight.spec import Spec
@@ -215,6 +219,15 @@ command = "python -m compileall -q more_itertools"
         print(f"slowest gates ({mode}, last run):",
               ", ".join(f"{r.name} {r.duration:.1f} s" for r in slowest))  # fmt: skip
 
+    plain: list[float] = []
+    guarded: list[float] = []
+    for _ in range(args.runs):
+        for gate, into in ((TestsGate(canaries=False), plain), (TestsGate(), guarded)):
+            t0 = time.monotonic()
+            outcome = gate.check(ctx)
+            into.append(time.monotonic() - t0)
+            assert outcome.verdict == "pass", outcome.summary
+
     ctx.sha, ctx.changed = candidate(repo, base, broken=True)
     fast: list[float] = []
     full: list[float] = []
@@ -236,6 +249,8 @@ command = "python -m compileall -q more_itertools"
         "acceptance test"
     )
     print(f"{'full suite':>10}: median {statistics.median(full):6.2f} s")
+    print(f"{'tests gate':>10}: median {statistics.median(plain):6.2f} s without canaries, "
+          f"{statistics.median(guarded):6.2f} s with them")  # fmt: skip
     print(
         f"ratio sequential/parallel (full gate set): "
         f"{statistics.median(times['sequential']) / statistics.median(times['parallel']):.2f}"
@@ -243,6 +258,10 @@ command = "python -m compileall -q more_itertools"
     print(
         f"ratio full-suite/fail-fast (first failing acceptance test): "
         f"{statistics.median(full) / statistics.median(fast):.2f}"
+    )
+    print(
+        f"ratio canaries/plain (the tests gate, goal <= 1.10): "
+        f"{statistics.median(guarded) / statistics.median(plain):.2f}"
     )
 
 

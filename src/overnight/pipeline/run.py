@@ -164,8 +164,6 @@ class Pipeline:
         with self.record.step("prepare") as rec:
             cache = RepoCache(self.paths.cache / "repos").fetch(self.repo, self.base_sha)
             self.work = Workspace.create(cache, self.work_path, self.base_sha, self.branch)
-            for patch in self.spec.visible_patches:
-                self.work.apply_patch(patch.text, f"test_patch '{patch.path}'")
             grade = Workspace.create(cache, self.grade_path, self.base_sha, self.branch,
                                      separate=True)  # fmt: skip
             self.grading = GradingClone(grade, self.spec)
@@ -180,6 +178,8 @@ class Pipeline:
                 rec.log += (f"$ {installed.command}\n{installed.output}\n"
                             f"[exit {installed.exit_code}]\n")  # fmt: skip
             self.check_installed(installed)
+            for patch in self.spec.visible_patches:  # after the install: they are not its products
+                self.work.apply_patch(patch.text, f"test_patch '{patch.path}'")
             state = "built" if self.env.built else "reused from the cache"
             env = "inherited" if self.env.path is None else state
             rec.summary = f"clones at {self.base_sha[:10]}; environment {env}"
@@ -205,10 +205,15 @@ class Pipeline:
         return layer
 
     def install_agent(self) -> Completed | None:
-        """Install the project from the agent's clone into its virtualenv."""
+        """Install the project from the agent's clone into its virtualenv. What the install
+        leaves in the clone (a compiled extension, a generated version file) is the base's
+        build, not the agent's work: it is excluded from the change."""
         if self.agent_layer is None:
             return None
-        return self.agent_layer.install(self.agent_sandbox, self.command_timeout(), self.cancel)
+        done = self.agent_layer.install(self.agent_sandbox, self.command_timeout(), self.cancel)
+        if done is not None and done.ok:
+            self.work.exclude_untracked()
+        return done
 
     @staticmethod
     def check_installed(done: Completed | None) -> None:
@@ -274,7 +279,7 @@ class Pipeline:
                           input=diff + "\n")  # fmt: skip
             conflicted = self.work.git(["diff", "--name-only", "--diff-filter=U"]).split()
             if conflicted:
-                self.work.reset_to(self.base_sha)
+                self.work.reset_to(self.base_sha, keep_ignored=True)
                 for patch in self.spec.visible_patches:
                     self.work.apply_patch(patch.text, f"test_patch '{patch.path}'")
                 parts.append(
@@ -373,9 +378,9 @@ class Pipeline:
             self.base_sha,
             self.branch,
         )
+        self.check_installed(self.install_agent())  # first: what it leaves is not the change
         if change.strip():  # a diff overnight made from a checked change
             self.work.git(["apply", "--whitespace=nowarn", "--binary", "-"], input=change + "\n")
-        self.check_installed(self.install_agent())
 
     def grade(self, attempt: int) -> tuple[list[GateOutcome], str | None]:
         self.check_cancel()

@@ -10,6 +10,7 @@ and no code under test can have written to its ``.git`` (see ``workspace.git``).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -87,6 +88,19 @@ class Workspace:
             return []
         return ["--git-dir", str(self.git_dir), "--work-tree", str(self.path)]
 
+    def exclude_untracked(self) -> None:
+        """Add what is untracked in the tree now to the clone's own exclude list (before any
+        agent ran: the products of an install, never part of a change)."""
+        out = self.git(["ls-files", "--others", "--exclude-standard", "-z"])
+        exclude = (self.git_dir or self.path / ".git") / "info" / "exclude"
+        have = set(exclude.read_text().splitlines()) if exclude.is_file() else set()
+        lines = ["/" + re.sub(r"([\\*?\[\]!#])", r"\\\1", name)
+                 for name in out.split("\0") if name]  # fmt: skip
+        new = [line for line in lines if line not in have]
+        if new:
+            with open(exclude, "a") as f:
+                f.write("\n".join(new) + "\n")
+
     def apply_patch(self, text: str, name: str) -> None:
         try:
             self.git(["apply", "--whitespace=nowarn", "-"], input=text)
@@ -101,9 +115,11 @@ class Workspace:
         """The binary diff between two commits or trees."""
         return self.git(["diff", "--binary", "--full-index", "--no-ext-diff", old, new])
 
-    def reset_to(self, sha: str) -> None:
+    def reset_to(self, sha: str, *, keep_ignored: bool = False) -> None:
+        """The tree exactly as ``sha`` has it; ``keep_ignored`` keeps ignored and excluded
+        files (an install's products)."""
         self.git(["reset", "--quiet", "--hard", sha])
-        self.git(["clean", "-q", "-ffdx", "-e", ".venv"])
+        self.git(["clean", "-q", "-ffd" if keep_ignored else "-ffdx", "-e", ".venv"])
 
     def diffstat(self, sha: str) -> str:
         return self.git(["diff", "--stat", self.base_sha, sha])
