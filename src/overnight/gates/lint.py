@@ -52,9 +52,12 @@ def run_lint(
     lint_cmd: str,
     timeout: float,
     cancel: threading.Event | None = None,
+    tracked: set[str] | None = None,
 ) -> LintRun:
     """The linter on ``workspace``; ``error`` says why its run is no evidence (it did not
-    start or finish, crashed, or printed what cannot be read)."""
+    start or finish, crashed, or printed what cannot be read). With ``tracked``, only
+    what it says about those files counts (the graded commit's: not the canaries the
+    tests gate plants beside them, nor what tests leave behind)."""
     ruff = is_ruff(lint_cmd)
     command = f"{lint_cmd} --output-format=json --exit-zero" if ruff else lint_cmd
     done = sandbox.run(command, cwd=workspace, env=environ, timeout=timeout, cancel=cancel)
@@ -62,7 +65,7 @@ def run_lint(
     run.error = not_run(done, "the linter")
     if run.error is None:
         read = _read_ruff if ruff else _read_lines
-        run.error = read(run, workspace)
+        run.error = read(run, workspace, tracked)
     if run.error is not None:
         run.findings, run.shown = [], {}
     return run
@@ -72,7 +75,7 @@ def is_ruff(lint_cmd: str) -> bool:
     return lint_cmd.split()[0] == "ruff" or " ruff " in f" {lint_cmd} "
 
 
-def _read_ruff(run: LintRun, workspace: Path) -> str | None:
+def _read_ruff(run: LintRun, workspace: Path, tracked: set[str] | None) -> str | None:
     """ruff's JSON findings into ``run``; an error when ruff failed or could not read a file."""
     output = run.output
     try:
@@ -84,6 +87,8 @@ def _read_ruff(run: LintRun, workspace: Path) -> str | None:
     for item in items:
         filename = item["filename"]
         rel = _relative(filename, workspace)
+        if tracked is not None and rel not in tracked:
+            continue
         if item.get("code") == IO_ERROR:
             return f"ruff could not read {rel}: {item['message']}; check lint_cmd's paths"
         key = f"{rel}: {item.get('code')} {item['message']}"
@@ -93,19 +98,24 @@ def _read_ruff(run: LintRun, workspace: Path) -> str | None:
     return None
 
 
-def _read_lines(run: LintRun, workspace: Path) -> str | None:
+def _read_lines(run: LintRun, workspace: Path, tracked: set[str] | None) -> str | None:
     """Any other linter's ``path:line:col: message`` lines into ``run``; an error when it
     crashed, or exited non-zero without one such line (it reported nothing readable)."""
     crash = crashed(run.output)
     if crash:
         return f"the linter crashed (exit {run.exit_code}): {crash}"
+    matched = 0
     for line in run.output.splitlines():
         m = _LOCATION.match(line.strip())
         if m:
-            key = f"{m['file']}: {m['rest']}"
+            matched += 1
+            rel = _relative(m["file"], workspace)
+            if tracked is not None and rel not in tracked:
+                continue
+            key = f"{rel}: {m['rest']}"
             run.findings.append(key)
             run.shown[key] = line.strip()
-    if run.exit_code != 0 and not run.findings:
+    if run.exit_code != 0 and not matched:
         return (f"the linter exited {run.exit_code} without one finding in 'path:line: "
                 f"message' form: {tail(run.output)}")  # fmt: skip
     return None
@@ -140,12 +150,6 @@ def _relative(name: str, workspace: Path) -> str:
     return name
 
 
-def tracked_only(run: LintRun, tracked: set[str]) -> LintRun:
-    """Only findings about files of the graded commit (not canaries or leftovers)."""
-    run.findings = [k for k in run.findings if k.split(": ", 1)[0] in tracked]
-    return run
-
-
 class LintGate:
     name = "lint"
 
@@ -153,8 +157,8 @@ class LintGate:
         lint_cmd = ctx.config.lint_cmd
         if not lint_cmd:
             return GateOutcome(self.name, SKIPPED, "no lint_cmd configured")
-        run = tracked_only(run_lint(ctx.sandbox, ctx.path, ctx.environ, lint_cmd, ctx.timeout,
-                                    ctx.cancel), ctx.tracked())  # fmt: skip
+        run = run_lint(ctx.sandbox, ctx.path, ctx.environ, lint_cmd, ctx.timeout, ctx.cancel,
+                       ctx.tracked())  # fmt: skip
 
         def outcome(verdict: str, summary: str, log: str, feedback: str = "") -> GateOutcome:
             return GateOutcome(self.name, verdict, summary, command=run.command, log=log,

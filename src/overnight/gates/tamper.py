@@ -86,6 +86,7 @@ def _write(root: Path, rel: str, data: bytes) -> None:
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
                      dir_fd=parent)  # fmt: skip
         try:
+            os.fchmod(fd, 0o644)  # whatever the worker's umask: the sandbox's uid reads it
             os.write(fd, data)
         finally:
             os.close(fd)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from overnight.gates import Baseline, GateContext
-from overnight.gates.lint import run_lint, tracked_only
+from overnight.gates.lint import run_lint
 from overnight.gates.pytest_run import PASSED, Suite, run_suite
 from overnight.gates.runner import measure_gates
 from overnight.spec.model import patched_files
@@ -41,9 +41,8 @@ def measure_baseline(ctx: GateContext) -> tuple[Baseline, str]:
     baseline.tests = suite.outcomes
     baseline.acceptance = {node: suite.outcome(node) for node in ctx.spec.acceptance_tests}
     if ctx.config.lint_cmd:
-        lint = tracked_only(run_lint(
-            ctx.sandbox, ctx.path, ctx.environ, ctx.config.lint_cmd, ctx.timeout, ctx.cancel
-        ), ctx.tracked())  # fmt: skip
+        lint = run_lint(ctx.sandbox, ctx.path, ctx.environ, ctx.config.lint_cmd, ctx.timeout,
+                        ctx.cancel, ctx.tracked())  # fmt: skip
         logs.append(f"$ {lint.command}\n{lint.output}\n[exit {lint.exit_code}]")
         baseline.lint, baseline.lint_error = lint.findings, lint.error
     for cmd in ctx.spec.acceptance_commands:

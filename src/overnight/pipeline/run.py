@@ -247,13 +247,13 @@ class Pipeline:
             return Baseline(**self.done.baseline)
         self.check_cancel()
         with self.record.step("baseline") as rec:
-            self.grading.check_out_patched()
+            patched = self.grading.check_out_patched()
             installed = self.install_candidate()
             if installed is not None and not installed.ok:
                 rec.log = installed.output
                 raise RunFailed(f"environment: the project does not install at the base: "
                                 f"{_last_line(installed.output)}")  # fmt: skip
-            baseline, rec.log = measure_baseline(self.gate_context(Baseline(), [], self.base_sha))
+            baseline, rec.log = measure_baseline(self.gate_context(Baseline(), [], patched))
             self.grading.reset()
             self.record.artifact("baseline.json", json.dumps(asdict(baseline), indent=1))
             rec.summary = (f"{len(baseline.passing())} of {len(baseline.tests)} tests pass on "
