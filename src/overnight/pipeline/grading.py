@@ -16,13 +16,16 @@ from __future__ import annotations
 import calendar
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from overnight.environment import Layer
 from overnight.errors import GitError
 from overnight.gates.integrity import pytest_config
 from overnight.gates.pytest_run import Pinned
+from overnight.sandbox import Completed, Sandbox
 from overnight.spec import Spec, TestPatch
 from overnight.spec.model import patched_files
 from overnight.workspace import Workspace
@@ -46,6 +49,16 @@ class GradingClone:
         self.workspace, self.spec = workspace, spec
         self.path = workspace.path
         self._patched: str | None = None
+        self.layer: Layer | None = None  # the virtualenv the project is installed into
+
+    def install(self, sandbox: Sandbox, timeout: float,
+                cancel: threading.Event | None) -> Completed | None:  # fmt: skip
+        """Install the project from the clone as it is now, into a fresh virtualenv (None:
+        nothing to install): what the tests run is this commit's own build."""
+        if self.layer is None:
+            return None
+        self.layer.create()
+        return self.layer.install(sandbox, timeout, cancel)
 
     def patched_tree(self) -> str:
         """The base's tree with every test patch applied (built in a private index;

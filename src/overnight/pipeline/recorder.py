@@ -27,6 +27,22 @@ class Interruption(Exception):
     """A run stopped from outside (cancelled, or its worker stopping)."""
 
 
+class RunFailed(Exception):
+    """Ends a run as FAILED; ``reason`` starts with the step that failed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Cancelled(Interruption):
+    pass
+
+
+class Paused(Interruption):
+    """The worker is stopping: the run stops at a checkpoint and resumes later."""
+
+
 @dataclass
 class StepRecord:
     summary: str = ""

@@ -14,12 +14,10 @@ import json
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 
 from overnight.agents import AgentContext, Interrupted, Turn, get_agent
-from overnight.config import DEPENDENCY_FILES, ProjectConfig, cache_dir, home
-from overnight.environment import Environment, Layer, ensure_environment
+from overnight.config import ProjectConfig
 from overnight.errors import (
     InfrastructureError,
     LeaseLost,
@@ -30,54 +28,32 @@ from overnight.errors import (
 from overnight.forges import Delivery, pr_body
 from overnight.forges.local import LocalForge
 from overnight.gates import (
-    FAIL,
     Baseline,
     GateContext,
     GateOutcome,
     blocking_failures,
     run_gates,
 )
-from overnight.gates.feedback import condense, trim
+from overnight.gates.feedback import condense
 from overnight.gates.hidden import Withholder, hidden_text
+from overnight.pipeline.agent_clone import AgentClone
 from overnight.pipeline.baseline import measure_baseline
 from overnight.pipeline.grading import GradingClone
-from overnight.pipeline.recorder import Interruption, Recorder
+from overnight.pipeline.recorder import Cancelled, Paused, Recorder, RunFailed
+from overnight.pipeline.setting import (
+    Paths,
+    change_refused,
+    environment,
+    install_failed,
+    last_line,
+    sandboxes,
+)
 from overnight.queue import Claim, guard
-from overnight.sandbox import Access, Completed, Granted, get_sandbox
+from overnight.sandbox import Completed
 from overnight.spec import Spec
 from overnight.store import Run, Store, TaskStatus, now
-from overnight.workspace import RepoCache, Workspace, read_files
-from overnight.workspace.change import Bounds, Change, take
-
-
-@dataclass
-class Paths:
-    home: Path
-    cache: Path
-
-    @classmethod
-    def default(cls) -> Paths:
-        return cls(home(), cache_dir())
-
-    def workspace(self, task_id: int, run_number: int) -> Path:
-        """The agent's clone; the grading clone and run files sit beside it."""
-        return self.home / "workspaces" / f"{task_id}-r{run_number}"
-
-
-class RunFailed(Exception):
-    """Ends a run as FAILED; ``reason`` starts with the step that failed."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class Cancelled(Interruption):
-    pass
-
-
-class Paused(Interruption):
-    """The worker is stopping: the run stops at a checkpoint and resumes later."""
+from overnight.workspace import RepoCache, Workspace
+from overnight.workspace.change import Bounds, Change
 
 
 def execute(store: Store, claim: Claim, cancel: threading.Event, paths: Paths,
@@ -117,7 +93,6 @@ class Pipeline:
         self.carried = False
         self.bounds = Bounds.from_dict(self.config.bounds)
         self.withhold = Withholder(hidden_text(self.spec))  # feedback never quotes hidden tests
-        self.origin: tuple[int, int] | None = None  # the agent clone's (bytes, files) on disk
 
     # -- the run -------------------------------------------------------------
 
@@ -163,83 +138,34 @@ class Pipeline:
     def prepare(self) -> None:
         with self.record.step("prepare") as rec:
             cache = RepoCache(self.paths.cache / "repos").fetch(self.repo, self.base_sha)
-            self.work = Workspace.create(cache, self.work_path, self.base_sha, self.branch)
             grade = Workspace.create(cache, self.grade_path, self.base_sha, self.branch,
                                      separate=True)  # fmt: skip
             self.grading = GradingClone(grade, self.spec)
             self.pinned = self.grading.pinned()
-            self.env = self.environment(cache)
-            self.sandboxes(grade)
-            self.agent_layer = self.layer(self.work_path)
-            self.grade_layer = self.layer(self.grade_path)
+            self.env = environment(self.config, cache, self.base_sha, self.paths.cache / "envs",
+                                   self.command_timeout())  # fmt: skip
+            assert grade.git_dir is not None
+            venv = AgentClone.layer_path(self.work_path) if self.env.path else None
+            self.sandbox, self.agent_sandbox = sandboxes(self.config, self.env, grade.git_dir, venv)
+            self.agent = AgentClone(cache, self.work_path, self.base_sha, self.branch, self.env,
+                                    self.agent_sandbox, self.bounds)  # fmt: skip
+            self.grading.layer = self.env.layer(self.grade_path) if self.env.path else None
             rec.log = self.env.log
-            installed = self.install_agent()
+            installed = self.agent.install(self.command_timeout(), self.cancel)
             if installed is not None:
                 rec.log += (f"$ {installed.command}\n{installed.output}\n"
                             f"[exit {installed.exit_code}]\n")  # fmt: skip
             self.check_installed(installed)
-            for patch in self.spec.visible_patches:  # after the install: they are not its products
-                self.work.apply_patch(patch.text, f"test_patch '{patch.path}'")
+            self.agent.apply_patches(self.spec)  # after the install: they are not its products
             state = "built" if self.env.built else "reused from the cache"
             env = "inherited" if self.env.path is None else state
             rec.summary = f"clones at {self.base_sha[:10]}; environment {env}"
-
-    def sandboxes(self, grade: Workspace) -> None:
-        """Graded commands may read the grading clone's git dir and the environment; the
-        agent's, the environment and write its own virtualenv (it may reinstall)."""
-        assert grade.git_dir is not None
-        env = self.env.access().readable
-        self.sandbox = Granted(get_sandbox(self.config.sandbox),
-                               Access(readable=(grade.git_dir, *env)))  # fmt: skip
-        layer = (self.work_path.with_name(f"{self.work_path.name}.venv"),) if self.env.path else ()
-        own = tuple(Path(p).expanduser() for p in self.config.agent_paths)  # its program, say
-        self.agent_sandbox = Granted(get_sandbox(self.config.sandbox, role="agent"),
-                                     Access(readable=(*env, *own), writable=layer))  # fmt: skip
-
-    def layer(self, clone: Path) -> Layer | None:
-        """The clone's own virtualenv (None: the worker's Python is used as it is)."""
-        if self.env.path is None:
-            return None
-        layer = self.env.layer(clone)
-        layer.create()
-        return layer
-
-    def install_agent(self) -> Completed | None:
-        """Install the project from the agent's clone into its virtualenv. What the install
-        leaves in the clone (a compiled extension, a generated version file) is the base's
-        build, not the agent's work: it is excluded from the change."""
-        if self.agent_layer is None:
-            return None
-        done = self.agent_layer.install(self.agent_sandbox, self.command_timeout(), self.cancel)
-        if done is not None and done.ok:
-            self.work.exclude_untracked()
-        return done
 
     @staticmethod
     def check_installed(done: Completed | None) -> None:
         if done is not None and not done.ok:
             raise RunFailed(f"environment: the project does not install from a clone of "
-                            f"the base: {_last_line(done.output)}")  # fmt: skip
-
-    def install_candidate(self) -> Completed | None:
-        """Install the project from the grading clone as it is now (None: nothing to do)."""
-        if self.grade_layer is None:
-            return None
-        self.grade_layer.create()
-        return self.grade_layer.install(self.sandbox, self.command_timeout(), self.cancel)
-
-    def environment(self, cache: Path) -> Environment:
-        if self.config.environment == "inherit":
-            return Environment(None, log="environment: inherit (the worker's own Python; "
-                               "setup commands not run)\n", variables=self.config.env)  # fmt: skip
-
-        def checkout(source: Path) -> None:
-            Workspace.create(cache, source, self.base_sha, "overnight-setup")
-
-        files = read_files(cache, self.base_sha, DEPENDENCY_FILES)
-        return ensure_environment(self.config, files, self.paths.cache / "envs", checkout,
-                                  get_sandbox(self.config.sandbox),
-                                  self.command_timeout())  # fmt: skip
+                            f"the base: {last_line(done.output)}")  # fmt: skip
 
     def measure_baseline(self) -> Baseline:
         self.patched_tree = self.grading.patched_tree()
@@ -248,11 +174,11 @@ class Pipeline:
         self.check_cancel()
         with self.record.step("baseline") as rec:
             patched = self.grading.check_out_patched()
-            installed = self.install_candidate()
+            installed = self.grading.install(self.sandbox, self.command_timeout(), self.cancel)
             if installed is not None and not installed.ok:
                 rec.log = installed.output
                 raise RunFailed(f"environment: the project does not install at the base: "
-                                f"{_last_line(installed.output)}")  # fmt: skip
+                                f"{last_line(installed.output)}")  # fmt: skip
             baseline, rec.log = measure_baseline(self.gate_context(Baseline(), [], patched))
             self.grading.reset()
             self.record.artifact("baseline.json", json.dumps(asdict(baseline), indent=1))
@@ -275,13 +201,8 @@ class Pipeline:
             if self.review else []  # fmt: skip
         diff = self.record.previous_changes(self.run_number) if self.run_number > 1 else ""
         if diff:
-            self.work.git(["apply", "--3way", "--whitespace=nowarn", "-"], check=False,
-                          input=diff + "\n")  # fmt: skip
-            conflicted = self.work.git(["diff", "--name-only", "--diff-filter=U"]).split()
+            conflicted = self.agent.carry(diff, self.spec)
             if conflicted:
-                self.work.reset_to(self.base_sha, keep_ignored=True)
-                for patch in self.spec.visible_patches:
-                    self.work.apply_patch(patch.text, f"test_patch '{patch.path}'")
                 parts.append(
                     f"Your previous change no longer applies to the new base commit "
                     f"{self.base_sha[:10]} (conflicts in {', '.join(conflicted)}); redo it on "
@@ -292,7 +213,7 @@ class Pipeline:
         start = self.take()
         if start.problems:
             raise RunFailed(f"workspace: the starting change is unusable: {start.problems[0]}")
-        self.origin = (start.disk_bytes, start.disk_files)
+        self.agent.origin = (start.disk_bytes, start.disk_files)
         self.start_tree = self.grading.visible_tree()  # a carried change is checked again
         return "\n\n".join(parts)
 
@@ -311,9 +232,8 @@ class Pipeline:
             budget = self.spec.budget
             context = AgentContext(
                 task_id=self.task_id, run_number=self.run_number, attempt=attempt,
-                workspace=self.work.path, spec_file=spec_file, feedback=feedback,
-                sandbox=self.agent_sandbox,
-                environ=self.env.environ(self.work.path, passthrough, self.agent_layer),
+                workspace=self.agent.path, spec_file=spec_file, feedback=feedback,
+                sandbox=self.agent_sandbox, environ=self.agent.environ(passthrough),
                 timeout=self.agent_timeout(), instance_id=self.spec.instance_id,
                 cancel=self.cancel, pause=self.pause, on_turn=self.save_turn,
                 recorded_turns=recorded,
@@ -345,16 +265,7 @@ class Pipeline:
     def take(self) -> Change:
         """The agent's change, packed inside the sandbox and checked: data, never files
         the worker reads from the agent's clone."""
-        return take(
-            self.agent_sandbox,
-            self.work.path,
-            self.base_sha,
-            self.env.environ(self.work.path),
-            self.bounds,
-            self.origin,
-            self.command_timeout(),
-            self.cancel,
-        )
+        return self.agent.take(self.command_timeout(), self.cancel)
 
     def tree(self) -> str | None:
         """The tree of the agent's clone as it is now (None: its change is unusable)."""
@@ -372,15 +283,7 @@ class Pipeline:
 
     def restore_workspace(self, change: str) -> None:
         """The agent's clone as a recorded diff from the base left it."""
-        self.work = Workspace.create(
-            RepoCache(self.paths.cache / "repos").fetch(self.repo, self.base_sha),
-            self.work.path,
-            self.base_sha,
-            self.branch,
-        )
-        self.check_installed(self.install_agent())  # first: what it leaves is not the change
-        if change.strip():  # a diff overnight made from a checked change
-            self.work.git(["apply", "--whitespace=nowarn", "--binary", "-"], input=change + "\n")
+        self.check_installed(self.agent.restore(change, self.command_timeout(), self.cancel))
 
     def grade(self, attempt: int) -> tuple[list[GateOutcome], str | None]:
         self.check_cancel()
@@ -400,9 +303,9 @@ class Pipeline:
             self.record.artifact(f"diff-attempt-{attempt}.diff", grade.diff(self.base_sha, sha))
             changes = grade.diff(self.patched_tree, sha)
             self.record.artifact(f"changes-attempt-{attempt}.diff", changes)
-            installed = self.install_candidate()
+            installed = self.grading.install(self.sandbox, self.command_timeout(), self.cancel)
             if installed is not None and not installed.ok:
-                results = [_install_failed(installed)]
+                results = [install_failed(installed)]
                 self.record.gates(results, attempt, sha)
                 rec.summary = f"{sha[:10]}: {results[0].summary}"
                 return results, sha
@@ -420,15 +323,7 @@ class Pipeline:
     def refuse(self, change: Change, attempt: int) -> list[GateOutcome]:
         """A change that may not be graded: the ``change`` gate fails, nothing else runs."""
         with self.record.step("gates", attempt) as rec:
-            first = change.problems[0]
-            more = f" and {len(change.problems) - 1} more" if len(change.problems) > 1 else ""
-            result = GateOutcome(
-                "change", FAIL, f"the change cannot be graded: {first}{more}",
-                command="change: paths, file types and bounds of the workspace's change",
-                log="\n".join(change.problems),
-                feedback="Your change cannot be graded; fix these and try again:\n"
-                + "\n".join(f"- {p}" for p in change.problems[:20]),
-            )  # fmt: skip
+            result = change_refused(change)
             self.record.gates([result], attempt, None)
             rec.summary = result.summary
         return [result]
@@ -470,7 +365,7 @@ class Pipeline:
         grade = self.grading.workspace
         return GateContext(
             workspace=grade, spec=self.spec, config=self.config, baseline=baseline,
-            sandbox=self.sandbox, environ=self.env.environ(grade.path, layer=self.grade_layer),
+            sandbox=self.sandbox, environ=self.env.environ(grade.path, layer=self.grading.layer),
             changed=changed,
             protected=list(self.config.protected), sha=sha, timeout=self.command_timeout(),
             cancel=self.cancel, repo=self.repo, pinned=self.pinned,
@@ -506,17 +401,3 @@ class Pipeline:
         """After a step's commands: were they killed (cancel, or a stop past its grace)?"""
         if self.cancel.is_set():
             raise Paused() if self.pause.is_set() else Cancelled()
-
-
-def _last_line(output: str) -> str:
-    lines = [line for line in output.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no output"
-
-
-def _install_failed(done: Completed) -> GateOutcome:
-    return GateOutcome(
-        "install", FAIL, f"the change does not install: {_last_line(done.output)}",
-        command=done.command, exit_code=done.exit_code, duration=done.duration, log=done.output,
-        feedback="The project no longer installs with your change (the same install the "
-        "setup does, offline):\n" + trim(done.output, 1500),
-    )  # fmt: skip
