@@ -288,13 +288,15 @@ def test_a_conftest_rewriting_every_report_passes_plain_canaries(tmp_path: Path)
                for node in plain)  # fmt: skip
 
 
-def test_code_rewriting_the_outcomes_file_at_exit_is_tampered(tmp_path: Path):
+def test_code_rewriting_the_outcomes_file_at_exit_changes_nothing(tmp_path: Path):
+    """Outcomes once came from a file the code under test could rewrite at exit, and then
+    only the canaries showed it. They now stream on a socket that takes one connection
+    (gates/channel.py): the rewrite reaches nothing, the failure stands, no canary lies."""
     root = project(tmp_path, calc=REWRITES_OUTCOMES)
     plan = make_canaries(ACCEPTANCE, reader(root), random.Random(6))
     run = run_with_canaries(root, plan, whole_suite=False)
-    assert outcomes(run)["tests/test_calc.py::test_mul"] == "passed"  # the lie took
-    tampered, _ = judge(plan.canaries, outcomes(run), run.stopped)
-    assert {t.split()[0] for t in tampered} >= {c.node for c in plan.canaries if c.kind == PLAIN}
+    assert outcomes(run)["tests/test_calc.py::test_mul"] == "failed"
+    assert judge(plan.canaries, outcomes(run), run.stopped) == ([], [])
 
 
 # -- the canary files ----------------------------------------------------------------------
