@@ -26,6 +26,7 @@ the goal is a ratio of at most 1.2.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import resource
 import shutil
@@ -74,6 +75,8 @@ def write_spec(work: Path, repo: Path) -> Path:
     shutil.copy(FIXTURE / "test.patch", work / "test.patch")
     shutil.copy(FIXTURE / "gold.patch", work / "fix.patch")
     tests = "".join(f'  - tests: "{node}"\n' for node in ACCEPTANCE)
+    # the sandbox shows the agent only its workspace: the fix travels in the command itself
+    fix = base64.b64encode((work / "fix.patch").read_bytes()).decode()
     spec = work / "acronym.md"
     spec.write_text(
         f"""---
@@ -82,7 +85,7 @@ repo: {repo}
 acceptance:
 {tests}  - test_patch: test.patch
     hidden: true
-agent: 'command:git apply {work / "fix.patch"}'
+agent: 'command:echo {fix} | base64 -d | git apply'
 ---
 `underscore("HTMLTidy")` should give `html_tidy`, not `htmltidy`.
 """
