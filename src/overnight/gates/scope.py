@@ -17,7 +17,9 @@ import re
 from functools import lru_cache
 
 from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.spec import Spec
 from overnight.spec.model import patched_files
+from overnight.workspace import Workspace
 
 
 class ScopeGate:
@@ -25,7 +27,9 @@ class ScopeGate:
 
     def check(self, ctx: GateContext) -> GateOutcome:
         scope = ctx.spec.scope
-        unguarded = [f for f in acceptance_files(ctx) if not matches(f, ctx.protected)]
+        unguarded = [
+            f for f in acceptance_files(ctx.spec, ctx.workspace) if not matches(f, ctx.protected)
+        ]
         if unguarded:
             return GateOutcome(
                 self.name, ERROR, f"cannot guard the acceptance tests: {', '.join(unguarded[:5])} "
@@ -69,13 +73,13 @@ class ScopeGate:
         )
 
 
-def acceptance_files(ctx: GateContext) -> list[str]:
+def acceptance_files(spec: Spec, workspace: Workspace) -> list[str]:
     """The files of the acceptance tests the agent may not change: those the test
     patches touch, and those of acceptance tests the base already has."""
-    files = {f for p in ctx.spec.test_patches for f in patched_files(p.text)}
-    for node in ctx.spec.acceptance_tests:
+    files = {f for p in spec.test_patches for f in patched_files(p.text)}
+    for node in spec.acceptance_tests:
         path = node.split("::", 1)[0]
-        if ctx.workspace.exists_at(ctx.workspace.base_sha, path):
+        if workspace.exists_at(workspace.base_sha, path):
             files.add(path)
     return sorted(files)
 

@@ -25,9 +25,9 @@ from overnight.environment import Layer
 from overnight.errors import GitError
 from overnight.gates.integrity import pytest_config
 from overnight.gates.pytest_run import Pinned
+from overnight.gates.scope import acceptance_files
 from overnight.sandbox import Completed, Sandbox
 from overnight.spec import Spec, TestPatch
-from overnight.spec.model import patched_files
 from overnight.workspace import Workspace
 from overnight.workspace.change import Change, fast_import_stream
 
@@ -98,12 +98,7 @@ class GradingClone:
 
     def protected_files(self) -> list[str]:
         """Acceptance test files: those the patches touch and those named by node ids."""
-        files = {f for p in self.spec.test_patches for f in patched_files(p.text)}
-        for node in self.spec.acceptance_tests:
-            path = node.split("::", 1)[0]
-            if self.workspace.exists_at(self.workspace.base_sha, path):
-                files.add(path)
-        return sorted(files)
+        return acceptance_files(self.spec, self.workspace)
 
     def candidate(self, agent_tree: str, message: str, date: datetime) -> str:
         """The agent's tree with the acceptance tests put back, committed on the base
