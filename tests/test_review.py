@@ -90,6 +90,7 @@ def test_approve_merges_into_the_checked_out_base_branch(store, mul_spec, tmp_pa
     assert parents == [before, task["head_sha"]]
     assert git(calc_repo, "status", "--porcelain") == "?? scratch.txt"
     assert task["status"] == "merged"
+    assert task["runs"][-1]["status"] == "merged"  # the run's badge, not "ready"
     assert task["pull_request"]["state"] == "merged"
     assert task["pull_request"]["merge_sha"] == merge_sha
 

@@ -68,6 +68,9 @@ def approve(store: Store, task_id: int | str, message: str = "") -> str:
         )
         pr.state, pr.merge_sha = "merged", merge_sha
         task.status = TaskStatus.MERGED
+        run = session.get(Run, pr.run_id)
+        if run is not None:  # the delivered run's badge says what became of it
+            run.status = TaskStatus.MERGED
         session.add(Review(task_id=task.id, run_id=pr.run_id, action="approve", message=message))
         store.event(session, task.id, "merged", f"merged into {task.base_ref} as {merge_sha[:10]}")
         return merge_sha
