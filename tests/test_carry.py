@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from overnight.errors import MergeConflict, StateError
 from overnight.intake import submit_text
-from overnight.pipeline.carry import Carried, brief, replay
+from overnight.pipeline.carry import Carried, brief, leftover_markers, replay
 from overnight.review import approve, base_moved, rebase, request_changes
 from overnight.store import Artifact, Run, Store
 from overnight.testing import commit_all, make_repo
@@ -228,3 +228,24 @@ def test_the_brief_lists_every_earlier_review_message():
     assert "new base commit ffffffffff" in text
     assert "- calc.py: it holds conflict markers" in text
     assert text.endswith("- First.\n- Second.")
+
+
+def test_only_markers_the_change_added_count(tmp_path):
+    conflict = "<<<<<<< ours\na\n=======\nb\n>>>>>>> theirs\n"
+    repo = make_repo(tmp_path / "repo", {"git.md": f"How a conflict looks:\n{conflict}",
+                                         "a.py": "x = 1\n"})  # fmt: skip
+    before = git(["rev-parse", "HEAD"], repo)
+    (repo / "a.py").write_text(f"x = 1\n{conflict}")
+    (repo / "git.md").write_text(f"How a conflict looks, again:\n{conflict}")
+    (repo / "dir é").mkdir()
+    (repo / "dir é" / "new\nline.txt").write_text(">>>>>>> \n")
+    after = commit_all(repo, "markers")
+    clone = Workspace.create(repo, tmp_path / "clone", after, "t")
+
+    assert leftover_markers(clone, before, after) == ["a.py", "dir é/new\nline.txt"]
+    assert leftover_markers(clone, after, before) == []
+    (repo / "z.txt").write_text("<<<<<<< \n")  # the last file git grep lists
+    last = commit_all(repo, "z")
+    clone = Workspace.create(repo, tmp_path / "clone", last, "t")
+    assert leftover_markers(clone, after, last) == ["z.txt"]
+    assert leftover_markers(clone, before, before) == []

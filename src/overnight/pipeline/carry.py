@@ -25,7 +25,8 @@ from overnight.workspace import Workspace
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "carry"
 FILE_DIFF = re.compile(r"^diff --git ", re.MULTILINE)
-MARKER = re.compile(rb"^(<{7}|>{7})(?: |$)", re.MULTILINE)
+MARKER = "^(<{7}|>{7})( |$)"  # a conflict marker line, as git grep -E reads it
+COUNT = re.compile(r"(.*?)\0(\d+)(?:\n|$)", re.DOTALL)  # git grep -c -z: name NUL count
 DIFF_CHARS = 3000  # of each file's change that could not be merged, in the brief
 
 
@@ -92,18 +93,16 @@ def brief(carried: Carried, base_sha: str, reviews: list[str]) -> str:
     return text.strip()
 
 
-def leftover_markers(workspace: Workspace, before: str, after: str, paths: list[str]) -> list[str]:
-    """The files among ``paths`` that have more conflict-marker lines at ``after`` than
-    at ``before`` (read as git blobs: nothing in the tree is interpreted)."""
-    left = []
-    for path in paths:
-        new = workspace.file_bytes(after, path)
-        if new is None or b"\0" in new:
-            continue
-        old = workspace.file_bytes(before, path) or b""
-        if len(MARKER.findall(new)) > len(MARKER.findall(old)):
-            left.append(path)
-    return left
+def leftover_markers(workspace: Workspace, before: str, after: str) -> list[str]:
+    """The files with more conflict-marker lines at ``after`` than at ``before`` (two
+    trees or commits, searched by ``git grep`` as blobs, every file read as text)."""
+    old, new = _markers(workspace, before), _markers(workspace, after)
+    return sorted(path for path, count in new.items() if count > old.get(path, 0))
+
+
+def _markers(workspace: Workspace, rev: str) -> dict[str, int]:
+    out = workspace.git(["grep", "-a", "-c", "-z", "-E", MARKER, rev, "--"], check=False)
+    return {path.removeprefix(f"{rev}:"): int(count) for path, count in COUNT.findall(out)}
 
 
 def conflicts_outcome(left: list[str], conflicts: list[str]) -> GateOutcome | None:

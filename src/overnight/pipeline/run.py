@@ -94,7 +94,7 @@ class Pipeline:
         self.work_path, self.meta = root, root.with_suffix(".meta")
         self.grade_path = root.with_suffix(".grade")
         self.carried = False  # the previous run's change replayed without a conflict
-        self.conflicts: list[str] = []  # files the replay left with conflict markers
+        self.conflicts: list[str] = []  # files the replay left to the agent
         self.bounds = Bounds.from_dict(self.config.bounds)
         self.withhold = Withholder(hidden_text(self.spec))  # feedback never quotes hidden tests
 
@@ -209,7 +209,7 @@ class Pipeline:
         if diff:
             carried = self.agent.carry(diff)
             if carried.files:
-                self.conflicts = carried.conflicts
+                self.conflicts = carried.files
                 parts.append(brief(carried, self.base_sha, self.reviews))
             else:
                 self.carried = True
@@ -326,8 +326,7 @@ class Pipeline:
 
     def conflicts_left(self, sha: str) -> list[GateOutcome]:
         """The ``conflicts`` gate, when a marker is left or the run started from conflicts."""
-        changed = self.grading.changed(self.patched_tree, sha)
-        left = leftover_markers(self.grading.workspace, self.patched_tree, sha, changed)
+        left = leftover_markers(self.grading.workspace, self.patched_tree, sha)
         outcome = conflicts_outcome(left, self.conflicts)
         return [outcome] if outcome else []
 
