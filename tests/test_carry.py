@@ -6,13 +6,17 @@ review feedback."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import CALC, INHERIT, TEST_CALC, drain
 from sqlalchemy import select
 
-from overnight.errors import MergeConflict, StateError
+from overnight.errors import MergeConflict
 from overnight.intake import submit_text
 from overnight.pipeline.carry import Carried, brief, leftover_markers, replay
 from overnight.review import approve, base_moved, rebase, request_changes
@@ -21,6 +25,7 @@ from overnight.testing import commit_all, make_repo
 from overnight.views import task_detail
 from overnight.workspace import Workspace, git
 
+OVERNIGHT = str(Path(sys.executable).parent / "overnight")
 TEST_MUL = "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"
 # Shows what it starts from (its output is the run's agent log: the sandbox lets it
 # write nothing outside the workspace), then: resolves conflict markers by keeping
@@ -105,8 +110,14 @@ def show(repo: Path, rev: str, path: str) -> str:
 @pytest.mark.slow
 def test_a_clean_replay_is_graded_and_ready_without_the_agent(store, tmp_path, sandboxed):
     task_id, repo = ready_task(store, tmp_path)
-    with pytest.raises(StateError, match=f"task {task_id} is already on the head of main"):
-        rebase(store, task_id)
+    refused = subprocess.run([OVERNIGHT, "rebase", str(task_id)], capture_output=True,
+                             text=True, env=os.environ.copy(), timeout=60)  # fmt: skip
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert re.fullmatch(
+        f"error: task {task_id} is already on the head of main "
+        r"\([0-9a-f]{10}\): there is nothing to rebase onto\n",
+        refused.stderr,
+    )
     assert not moved(store, task_id)
     (repo / "NOTES.md").write_text("a change to another file\n")
     head = commit_all(repo, "notes")
