@@ -337,7 +337,11 @@ def reject(request: Request, task_id: TaskId, body: MessageIn) -> ActionOut:
     return ActionOut(id=task_id, status="rejected")
 
 
-@router.post("/tasks/{task_id}/rebase", response_model=ActionOut, summary="Redo on the new base")
+@router.post(
+    "/tasks/{task_id}/rebase",
+    response_model=ActionOut,
+    summary="Replay the change on the head of the base (409 when it has not moved)",
+)
 def rebase(request: Request, task_id: TaskId) -> ActionOut:
     run = review.rebase(store_of(request), task_id)
     return ActionOut(id=task_id, status="queued", run=run.number)
