@@ -51,7 +51,7 @@ def replay(workspace: Workspace, diff: str) -> Carried:
     if carried.conflicts:
         return carried
     for part in FILE_DIFF.split(diff)[1:]:
-        part = f"diff --git {part.rstrip(chr(10))}\n"
+        part = "diff --git " + part.rstrip("\n") + "\n"
         before = set(unmerged(workspace))
         if not _apply(workspace, part):
             new = [p for p in unmerged(workspace) if p not in before]
