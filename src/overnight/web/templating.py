@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from overnight.views import badge
 from overnight.web import render
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -28,5 +29,5 @@ environment.filters.update(
     lines=render.line_count,
     clip=lambda text: render.clip(text, 20_000)[0],
 )
-environment.globals.update(ago=render.ago)
+environment.globals.update(ago=render.ago, badge=badge)
 templates = Jinja2Templates(env=environment)
