@@ -78,7 +78,7 @@ def test_review_queue_puts_the_smallest_change_first(web):
     with web.store.session() as session:
         ready = list(session.scalars(select(Task.id).where(Task.status == "ready")))
         big = ready[0]
-        diff = "diff --git a/app.py b/app.py\n" + "+x = 1\n" * 300
+        diff = "diff --git a/app.py b/app.py\n@@ -0,0 +1,300 @@\n" + "+x = 1\n" * 300
         run_ids = select(Run.id).where(Run.task_id == big)
         session.execute(
             update(Artifact)

@@ -210,6 +210,12 @@ class ActionOut(BaseModel):
     merge_sha: str | None = None
 
 
+class RiskPart(BaseModel):
+    name: str = Field(description="size, sensitive, untested, risky calls, spread, warnings, ...")
+    points: float
+    why: str
+
+
 class ReviewItem(BaseModel):
     id: int
     title: str
@@ -219,6 +225,7 @@ class ReviewItem(BaseModel):
     risk_score: float
     risk_level: str
     reasons: list[str]
+    parts: list[RiskPart] = Field(description="What the risk score is made of, largest first.")
     files: list[str]
     changed_lines: int
 
@@ -363,6 +370,7 @@ def review_queue(request: Request) -> list[ReviewItem]:
             risk_score=i["risk"].score,
             risk_level=i["risk"].level,
             reasons=i["risk"].reasons,
+            parts=[RiskPart(name=p.name, points=p.points, why=p.why) for p in i["risk"].parts],
             files=i["risk"].stats.files,
             changed_lines=i["risk"].stats.lines,
         )
