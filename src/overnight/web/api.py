@@ -158,6 +158,17 @@ class PullRequestOut(BaseModel):
     merge_sha: str | None
 
 
+class ChecksOut(BaseModel):
+    state: str = Field(description="pass, warn (advisory findings), fail or none")
+    line: str = Field(description='e.g. "2 of 7 blocking gates failed: tests, lint"')
+    run: int | None
+    attempt: int | None
+    blocking: int
+    failed: list[str]
+    warnings: list[str]
+    skipped: list[str]
+
+
 class TaskDetail(BaseModel):
     id: int
     title: str
@@ -176,6 +187,7 @@ class TaskDetail(BaseModel):
     created_at: str
     updated_at: str
     spec: str
+    checks: ChecksOut
     runs: list[RunOut]
     pull_request: PullRequestOut | None
     diff: str | None
