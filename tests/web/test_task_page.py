@@ -149,54 +149,89 @@ def test_a_log_has_numbered_lines_each_with_a_link_and_a_page_of_its_own(web):
     assert web.client.get("/logs/999999").status_code == 404
 
 
-class Table(HTMLParser):
-    """Each table's header cells and body rows, as (text, classes)."""
+class Tables(HTMLParser):
+    """Every table of a page: its header cells and body rows as (text, is a
+    number column), rows with a cell spanning columns left out."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tables: list[dict] = []
-        self.cell: list | None = None
+        self.open: list[dict] = []  # tables nest (the review queue's "why")
 
     def handle_starttag(self, tag, attrs):
-        classes = (dict(attrs).get("class") or "").split()
+        attrs = dict(attrs)
+        classes = (attrs.get("class") or "").split()
         if tag == "table":
-            self.tables.append({"head": [], "rows": [], "classes": classes})
-        elif tag == "tr" and self.tables:
-            self.tables[-1]["rows"].append([])
-        elif tag in ("th", "td") and self.tables:
-            self.cell = ["", classes, tag]
+            self.open.append({"head": [], "rows": [], "classes": classes, "in_head": False})
+            self.tables.append(self.open[-1])
+        elif tag == "thead" and self.open:
+            self.open[-1]["in_head"] = True
+        elif tag == "tr" and self.open and not self.open[-1]["in_head"]:
+            self.open[-1]["rows"].append([])
+        elif tag in ("th", "td") and self.open:
+            self.open[-1]["cell"] = ["", "num" in classes, "colspan" in attrs]
 
     def handle_data(self, data):
-        if self.cell is not None:
-            self.cell[0] += data
+        for table in self.open:  # a nested table's text is its cell's text too
+            if table.get("cell") is not None:
+                table["cell"][0] += data
 
     def handle_endtag(self, tag):
-        if tag in ("th", "td") and self.cell is not None:
-            text, classes, kind = self.cell
-            target = self.tables[-1]["head" if kind == "th" else "rows"]
-            (target if kind == "th" else target[-1]).append((text.strip(), "num" in classes))
-            self.cell = None
+        if not self.open:
+            return
+        table = self.open[-1]
+        if tag == "table":
+            self.open.pop()
+            table["rows"] = [r for r in table["rows"] if r and None not in r]
+        elif tag == "thead":
+            table["in_head"] = False
+        elif tag in ("th", "td") and table.get("cell") is not None:
+            text, num, spans = table["cell"]
+            if table["in_head"]:
+                table["head"].append((text.strip(), num))
+            elif table["rows"]:
+                table["rows"][-1].append(None if spans else (text.strip(), num))
+            table["cell"] = None
+
+
+def aligned(html: str) -> list[dict]:
+    """The page's tables, each asserted to put numbers under number headers."""
+    parser = Tables()
+    parser.feed(html)
+    for table in (t for t in parser.tables if t["head"]):
+        for row in table["rows"]:
+            assert len(row) == len(table["head"]), (table["head"], row)
+            assert [num for _, num in row] == [num for _, num in table["head"]], (
+                table["head"],
+                row,
+            )
+    return parser.tables
 
 
 def test_insights_tables_put_each_number_under_its_header(web):
     populate(web.store, tasks=40, events=0)
 
-    parser = Table()
-    parser.feed(web.client.get("/insights").text)
-    tables = [t for t in parser.tables if "insights" in t["classes"]]
+    tables = [t for t in aligned(web.client.get("/insights").text) if "insights" in t["classes"]]
 
     assert [t["head"][0][0] for t in tables] == ["repository", "agent", "model"]
     for table in tables:
-        rows = [r for r in table["rows"] if r]
+        rows = table["rows"]
         assert rows
-        for row in rows:
-            assert len(row) == len(table["head"])
-            # a number sits right-aligned under a right-aligned header, text under text
-            assert [num for _, num in row] == [num for _, num in table["head"]], (
-                table["head"],
-                row,
-            )
         tasks = table["head"].index(("tasks", True))
         assert all(r[tasks][0].isdigit() for r in rows)
         rate = table["head"].index(("success rate", True))
         assert all(r[rate][0].endswith("%") or r[rate][0] == "—" for r in rows)
+
+
+def test_every_table_of_the_dashboard_aligns_its_numbers_with_their_headers(web):
+    task_id = ready_task(web)
+    with web.store.reading() as session:
+        built_in = session.scalars(
+            select(Task.id).where(Task.id % 2 == 0, Task.status == "ready")
+        ).first()
+
+    pages = ["/tasks", f"/tasks/{task_id}", f"/tasks/{built_in}", "/review", "/workers"]
+    tables = [t for path in pages for t in aligned(web.client.get(path).text)]
+
+    heads = {h for t in tables for h, num in t["head"] if num}
+    assert {"attempts", "cost", "took", "exit", "changed", "points", "tokens in / out"} <= heads
