@@ -88,3 +88,15 @@ def test_a_plain_unified_diff_without_git_headers_is_read_file_by_file():
 
 def test_nothing_to_read_is_no_files():
     assert parse(None) == [] and parse("") == [] and parse("just words\n") == []
+
+
+def test_a_line_with_a_carriage_return_or_form_feed_stays_one_line():
+    text = "--- a/x.txt\n+++ b/x.txt\n@@ -1 +1,2 @@\n-old\n+new\rline\n+page\fbreak\u2028end\n"
+
+    (only,) = parse(text)
+
+    assert [line.text for line in only.hunks[0].lines] == [
+        "old",
+        "new\rline",
+        "page\fbreak\u2028end",
+    ]

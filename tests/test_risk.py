@@ -4,6 +4,8 @@ size alone, and says what each point is for."""
 
 from __future__ import annotations
 
+import pytest
+
 from overnight.risk import assess
 
 
@@ -87,3 +89,26 @@ def test_a_removed_line_that_looks_like_a_header_is_counted_as_a_removed_line():
     stats = assess(tricky, [], 1, 0).stats
 
     assert stats.files == ["notes.txt"] and (stats.added, stats.removed) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("path", "sensitive"),
+    [
+        ("app/auth.py", True),
+        ("src/UserAuth.java", True),
+        ("lib/crypto/aes.py", True),
+        ("db/migrations/0002_users.py", True),
+        (".github/workflows/ci.yml", True),
+        ("requirements-dev.txt", True),
+        ("sso/views.py", True),
+        ("blog/author.py", False),
+        ("nlp/tokenizer.py", False),
+        ("db/oracle.py", False),
+        ("core/processor.py", False),
+        ("calc.py", False),
+    ],
+)
+def test_sensitive_paths_are_named_and_look_alikes_are_not(path, sensitive):
+    risk = assess(diff(path, ["a = 1"], ["a = 2"]), [], 1, 0)
+
+    assert ("sensitive" in [p.name for p in risk.parts]) is sensitive

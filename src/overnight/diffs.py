@@ -71,7 +71,7 @@ class FileDiff:
 def parse(text: str | None) -> list[FileDiff]:
     """The files of a unified diff, in order, with numbered lines."""
     files: list[FileDiff] = []
-    lines = (text or "").splitlines()
+    lines = (text or "").split("\n")  # not splitlines(): \r, \f or U+2028 is content here
     i = 0
     while i < len(lines):
         line = lines[i]

@@ -3,8 +3,8 @@ safest first. A score is a sum of named parts, each shown to the reviewer
 with the points it added:
 
     size        changed lines, weighted: code 1, tests ½, docs and comments ¼;
-                1.2 × log10(1 + weighted lines), at most 3 (4 lines: 0.8,
-                100 lines: 2.4)
+                1.2 × log10(1 + weighted lines), at most 3 (4 code lines:
+                0.8, 100: 2.4)
     sensitive   files on sensitive paths (auth, security, crypto, secrets,
                 permissions, migrations, CI, dependencies): 2.5, +0.5 per
                 further file, at most 4
@@ -19,9 +19,10 @@ with the points it added:
                 when a coverage gate measured it
 
 Levels: low below 2.5, medium below 5, high from 5. So a one-line typo fix
-in a README is low (0.1), a four-line change to calc.py without a test is
-low (1.8), the same change to an auth module is medium or high, and only
-several signals together make a change high.
+in a README is low (0.2), a function of four lines added to calc.py without
+a test is low (1.2), a four-line change to an auth module without a test is
+medium (4.3), and size alone never makes a change high: only several
+signals together do.
 
 Only stored data is read: the delivered diff, the gate results of the
 delivered attempt and the reviews.
@@ -41,8 +42,8 @@ DOC_PATH = re.compile(
     re.IGNORECASE,
 )
 SENSITIVE_PATH = re.compile(
-    r"(?<![a-z])(auth|login|passw|secur|crypt|encrypt|decrypt|secret|token|session|permission"
-    r"|acl|oauth|saml|sso|jwt)"
+    r"auth(?!or)|login|passw|secur|crypt|secret|token(?!i[sz])|session|permission|saml|jwt"
+    r"|(?<![a-z])(acls?|sso)(?![a-z])"
     r"|(^|/)migrations?/|(^|/)\.github/|(^|/)\.gitlab-ci|Dockerfile|(^|/)setup\.py$"
     r"|(^|/)pyproject\.toml$|requirements[^/]*\.txt$|(^|/)settings\.py$",
     re.IGNORECASE,
