@@ -44,7 +44,7 @@ def test_task_list_filters_searches_and_pages(web):
     assert all(r["cost_usd"] is None for r in rows if r["id"] % 2)  # a command agent: unknown
 
 
-def test_task_page_shows_timeline_gates_highlighted_diff_and_rendered_pr_body(web):
+def test_task_page_shows_timeline_gates_numbered_diff_and_rendered_pr_body(web):
     populate(web.store, tasks=10, events=0)
     task_id = first(web, "ready")
 
@@ -52,7 +52,8 @@ def test_task_page_shows_timeline_gates_highlighted_diff_and_rendered_pr_body(we
 
     assert "Timeline" in html and "baseline" in html and "40.0s" in html
     assert 'data-gate="tests"' in html and 'class="verdict v-pass"' in html
-    assert '<span class="hl-gi">+def mul(a, b):</span>' in html  # highlighted, escaped
+    added = '<td class="code d-add"><span class="mark" aria-hidden="true">+</span>def mul(a, b):'
+    assert added in html  # numbered, escaped
     assert "<table>" in html and "<td>PASS</td>" in html  # the PR body's Markdown table
     for action in ("approve", "request-changes", "reject"):
         assert f'action="/tasks/{task_id}/{action}"' in html
@@ -104,7 +105,7 @@ def test_review_queue_puts_the_smallest_change_first(web):
     with web.store.session() as session:
         ready = list(session.scalars(select(Task.id).where(Task.status == "ready")))
         big = ready[0]
-        diff = "diff --git a/app.py b/app.py\n" + "+x = 1\n" * 300
+        diff = "diff --git a/app.py b/app.py\n@@ -0,0 +1,300 @@\n" + "+x = 1\n" * 300
         run_ids = select(Run.id).where(Run.task_id == big)
         session.execute(
             update(Artifact)
@@ -119,6 +120,7 @@ def test_review_queue_puts_the_smallest_change_first(web):
     assert order[-1] == big and set(order) == set(ready)
     assert html.index(f'data-id="{order[0]}"') < html.index(f'data-id="{big}"')
     assert "r-low" in html and "300 changed line(s)" in html and "r-medium" in html
+    assert '<tr data-part="size"><td>size</td><td class="num">+3.0</td>' in html  # the why
 
 
 def test_new_task_lint_lists_problems_with_lines_and_disables_queuing(web):

@@ -158,6 +158,17 @@ class PullRequestOut(BaseModel):
     merge_sha: str | None
 
 
+class ChecksOut(BaseModel):
+    state: str = Field(description="pass, warn (advisory findings), fail or none")
+    line: str = Field(description='e.g. "2 of 7 blocking gates failed: tests, lint"')
+    run: int | None
+    attempt: int | None
+    blocking: int
+    failed: list[str]
+    warnings: list[str]
+    skipped: list[str]
+
+
 class TaskDetail(BaseModel):
     id: int
     title: str
@@ -176,6 +187,7 @@ class TaskDetail(BaseModel):
     created_at: str
     updated_at: str
     spec: str
+    checks: ChecksOut
     runs: list[RunOut]
     pull_request: PullRequestOut | None
     diff: str | None
@@ -210,6 +222,12 @@ class ActionOut(BaseModel):
     merge_sha: str | None = None
 
 
+class RiskPart(BaseModel):
+    name: str = Field(description="size, sensitive, untested, risky calls, spread, warnings, ...")
+    points: float
+    why: str
+
+
 class ReviewItem(BaseModel):
     id: int
     title: str
@@ -219,6 +237,7 @@ class ReviewItem(BaseModel):
     risk_score: float
     risk_level: str
     reasons: list[str]
+    parts: list[RiskPart] = Field(description="What the risk score is made of, largest first.")
     files: list[str]
     changed_lines: int
 
@@ -367,6 +386,7 @@ def review_queue(request: Request) -> list[ReviewItem]:
             risk_score=i["risk"].score,
             risk_level=i["risk"].level,
             reasons=i["risk"].reasons,
+            parts=[RiskPart(name=p.name, points=p.points, why=p.why) for p in i["risk"].parts],
             files=i["risk"].stats.files,
             changed_lines=i["risk"].stats.lines,
         )

@@ -33,6 +33,7 @@ from overnight.store import (
     Turn,
     Worker,
 )
+from overnight.views import checks
 
 STATUSES = ["queued", "running", "ready", "failed", "cancelled", "merged", "rejected"]
 GROUPS = {"active": ["queued", "running"], "finished": ["failed", "cancelled", "rejected"]}
@@ -252,6 +253,7 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
         "reviews": reviews,
         "events": list(reversed(events)),
         "actions": actions(task.status, task.cancel_requested, base_moved(task)),
+        "checks": checks(gates[runs[-1].id], runs[-1].number) if runs else checks([]),
     }
 
 
