@@ -14,7 +14,7 @@ from rich.table import Table
 from overnight.cli import store
 from overnight.errors import OvernightError, UsageError
 from overnight.events import follow
-from overnight.fleet import live_workers, set_queue
+from overnight.fleet import live_workers, queue_list, set_queue
 from overnight.queue import Limits
 from overnight.sandbox.host import reach
 from overnight.sandbox.select import select_sandbox
@@ -23,7 +23,10 @@ from overnight.worker import Worker
 
 @click.command("worker")
 @click.option("--slots", default=1, show_default=True, help="Tasks this worker runs at once.")
-@click.option("--drain", is_flag=True, help="Exit when the queue is empty and nothing runs.")
+@click.option("--drain", is_flag=True,
+              help="Exit when nothing left can run: the queue is empty, or every queued task "
+              "is held (printed with why: a paused queue, a spent budget, a dependency "
+              "not merged).")  # fmt: skip
 @click.option("--lease", default=30.0, show_default=True,
               help="Lease seconds: how long a silent worker keeps its tasks.")  # fmt: skip
 @click.option("--max-running", type=int, help="Tasks running at once across all workers.")
@@ -59,6 +62,11 @@ def worker_cmd(slots: int, drain: bool, lease: float, max_running: int | None,
     click.echo(f"worker {w.id}: {slots} slot(s)" + (", draining" if drain else ""), err=True)
     done = w.run(drain=drain)
     click.echo(f"worker {w.id}: stopped after {done} task(s)", err=True)
+    if w.held:
+        click.echo(f"{len(w.held)} task(s) left queued, held:", err=True)
+    for held in w.held:
+        why = "; ".join(h.message for h in held.holds)
+        click.echo(f"  task {held.task_id} ({held.title}): {why}", err=True)
 
 
 def check_reach() -> None:
@@ -106,7 +114,31 @@ def watch_cmd(task_id: str | None, since: int, until_idle: bool) -> None:
 
 @click.group("queue")
 def queue_group() -> None:
-    """Queue settings shared by every worker: daily budgets, pause, resume."""
+    """Queue settings shared by every worker: daily budgets, pause, resume.
+
+    A task's queue is the spec's `queue:` field ("default" when absent). A
+    paused queue's tasks wait, they never fail: `overnight status` says why.
+    """
+
+
+@queue_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def queue_list_cmd(as_json: bool) -> None:
+    """Each queue: active or paused and why, spend today (UTC) against its daily
+    budget, until when a budget pause lasts, tasks queued and running."""
+    rows = queue_list(store())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("queue", "state", "spent today", "budget/day", "paused until", "queued",
+                  "running", "why")  # fmt: skip
+    for r in rows:
+        budget = "-" if r["usd_per_day"] is None else f"${r['usd_per_day']:.2f}"
+        until = f"{r['paused_until']} UTC" if r["paused_until"] else \
+            "until resumed" if r["paused_by_hand"] else "-"  # fmt: skip
+        table.add_row(r["name"], r["state"], f"${r['spent_today_usd']:.2f}", budget, until,
+                      str(r["queued"]), str(r["running"]), r["why"] or "")  # fmt: skip
+    Console().print(table)
 
 
 @queue_group.command("set")
@@ -114,11 +146,26 @@ def queue_group() -> None:
 @click.option("--usd-per-day", type=float, help="Pause the queue once today's spend reaches this.")
 @click.option("--pause/--resume", default=None, help="Pause or resume the queue by hand.")
 def queue_set(name: str, usd_per_day: float | None, pause: bool | None) -> None:
-    """Set a queue's daily budget, or pause/resume it (tasks wait, they never fail)."""
+    """Set a queue's daily budget, or pause/resume it (tasks wait, they never fail).
+
+    A queue whose budget is spent stays paused after --resume until 00:00 UTC
+    or a higher --usd-per-day; the command says so.
+    """
     if usd_per_day is None and pause is None:
         raise UsageError("say what to set: --usd-per-day N, --pause or --resume")
-    state = set_queue(store(), name, usd_per_day=usd_per_day, paused=pause)
-    click.echo(f"queue {name}: " + ", ".join(f"{k}={v}" for k, v in state.items()))
+    if usd_per_day is not None and not usd_per_day > 0:
+        raise UsageError("--usd-per-day must be above 0 (pause the queue with --pause)")
+    row = set_queue(store(), name, usd_per_day=usd_per_day, paused=pause)
+    spent = f"${row['spent_today_usd']:.2f}"
+    if row["paused_by_hand"]:
+        click.echo(f"queue {name}: paused by hand; resume: overnight queue set {name} --resume")
+    elif row["state"] == "paused":
+        click.echo(f"queue {name} stays paused: {spent} of ${row['usd_per_day']:.2f} budget "
+                   f"spent today; raise --usd-per-day or wait until 00:00 UTC")  # fmt: skip
+    else:
+        budget = "no daily budget" if row["usd_per_day"] is None else \
+            f"{spent} of ${row['usd_per_day']:.2f} budget spent today"  # fmt: skip
+        click.echo(f"queue {name}: active, {budget}")
 
 
 @click.command("rate-limit")
