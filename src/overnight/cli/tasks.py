@@ -186,8 +186,8 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
         console.rule(
             f"run {run['number']} ({run['kind']}): {run['status']}, {run['attempts']} attempt(s)"
         )
-        console.print(f"  base {run['base_sha'][:10]}" + (f": {run['base_note']}"
-                      if run["base_note"] else ""), markup=False, highlight=False)  # fmt: skip
+        base = run["base_note"] or f"base {run['base_sha'][:10]}"  # re-pinned after a merge
+        console.print(f"  {base}", markup=False, highlight=False)
         for step in run["steps"]:
             label = step["name"] + (f" #{step['attempt']}" if step["attempt"] else "")
             took = f"{step['duration']:.1f}s" if step["duration"] is not None else "…"
