@@ -13,6 +13,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import INHERIT
 from sqlalchemy import select
@@ -24,6 +25,8 @@ from overnight.intake import submit_text
 from overnight.store import Event, Run, Store, Task, TaskStatus, Turn, now
 from overnight.testing import make_repo
 from overnight.views import task_detail
+from overnight.web import WebConfig, create_app
+from overnight.web.server import background
 
 BOTH_DATABASES = True  # every test here runs on SQLite and on PostgreSQL
 OVERNIGHT = str(Path(sys.executable).with_name("overnight"))
@@ -258,6 +261,11 @@ def test_drain_stops_on_held_tasks_and_a_merge_wait_starts_on_the_merged_base(
     assert kinds.index("base-repinned") < kinds.index("step")  # before any clone is made
     shown = overnight("show", str(second), "--no-diff").stdout
     assert f"  {note}was {submitted_base[:10]}\n" in shown
+    with background(create_app(store, WebConfig(base_dir=repo))) as url:
+        api = httpx.get(f"{url}/api/tasks/{second}", timeout=30).json()
+        page = httpx.get(f"{url}/tasks/{second}", timeout=30).text
+    assert api["runs"][0]["base_note"] == row["runs"][0]["base_note"]
+    assert f'<p class="muted base-note">{note}' in page
 
 
 @pytest.fixture
