@@ -19,9 +19,11 @@ from conftest import INHERIT
 from sqlalchemy import select
 
 from overnight import queue
+from overnight.config import ProjectConfig
 from overnight.fleet import set_queue
 from overnight.holds import Limits, holds
 from overnight.intake import submit_text
+from overnight.spec import Spec
 from overnight.store import Event, Run, Store, Task, TaskStatus, Turn, now
 from overnight.testing import make_repo
 from overnight.views import task_detail
@@ -118,6 +120,25 @@ def test_a_task_in_a_paused_queue_says_so_and_is_claimed_once_resumed(store, tas
     claim = queue.claim(store, "w")
     assert claim is not None and claim.task_id == held
     assert reasons(store, held) == []  # running: nothing holds it
+
+
+def test_many_tasks_of_a_paused_queue_never_hide_the_ones_behind_them(store, task):
+    held = task(extra="queue: nightly\npriority: 9\n")
+    with store.session() as session:
+        row = store.task(session, held)
+        spec, text, config = (
+            Spec.from_dict(row.spec),
+            row.spec_text,
+            ProjectConfig.from_dict(row.config),
+        )
+        where = {"repo": row.repo, "base_ref": row.base_ref, "base_sha": row.base_sha,
+                 "agent": row.agent}  # fmt: skip
+    for _ in range(queue.CANDIDATES + 10):  # more than a claim looks at
+        queue.submit(store, spec, text, config, **where)
+    behind = task()
+    set_queue(store, "nightly", paused=True)
+    claim = queue.claim(store, "w")
+    assert claim is not None and claim.task_id == behind
 
 
 def test_a_spent_daily_budget_holds_its_queue_until_midnight_utc(store, task):

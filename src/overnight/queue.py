@@ -105,7 +105,7 @@ def claim(
             return None
         paused = paused_queues(session, moment)
         for task_id, queue_name, repo, status, previous, fence in _candidates(
-            session, store, moment
+            session, store, moment, paused
         ):
             if queue_name in paused or limit_hold(repo, live, limits):
                 continue
@@ -147,11 +147,13 @@ _CURRENT_RUN = (
 )  # fmt: skip
 
 
-def _candidates(session: Session, store: Store, moment: datetime) -> list[Any]:
+def _candidates(session: Session, store: Store, moment: datetime, paused: set[str]) -> list[Any]:
     """The first claimable tasks in claim order, locked on PostgreSQL (skipping
-    those another worker is claiming)."""
+    those another worker is claiming). Queued tasks of paused queues are left out
+    here, so however many there are, they never hide the tasks behind them."""
     rows: list[Any] = []
-    for query in (_DUE, _EXPIRED):
+    due = _DUE.where(Task.queue.not_in(paused)) if paused else _DUE
+    for query in (due, _EXPIRED):
         if not store.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=Task)
         rows += session.execute(query, {"moment": moment}).all()
