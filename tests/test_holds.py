@@ -217,7 +217,9 @@ def test_status_show_and_queue_list_say_why_a_task_waits(store, task):
     assert nightly["state"] == "paused" and nightly["paused_by_hand"]
     assert (nightly["queued"], nightly["running"]) == (1, 0)
     assert next(q for q in listed if q["name"] == "default")["queued"] == 1
-    assert "until resumed" in overnight("queue", "list").stdout
+    line = next(row for row in overnight("queue", "list").stdout.splitlines() if "nightly" in row)
+    cells = [cell.strip() for cell in line.split("│")[1:-1]]
+    assert cells == ["nightly", "paused", "by hand", "$0.00", "-", "resumed", "1", "0"]
 
 
 def test_resuming_a_queue_whose_budget_is_spent_says_why_it_stays_paused(store, task):

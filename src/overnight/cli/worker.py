@@ -29,8 +29,16 @@ from overnight.worker import Worker
               "not merged).")  # fmt: skip
 @click.option("--lease", default=30.0, show_default=True,
               help="Lease seconds: how long a silent worker keeps its tasks.")  # fmt: skip
-@click.option("--max-running", type=int, help="Tasks running at once across all workers.")
-@click.option("--max-per-repo", type=int, help="Tasks running at once on one repository.")
+@click.option(
+    "--max-running",
+    type=int,
+    help="Tasks running at once across all workers (status shows what it holds).",
+)
+@click.option(
+    "--max-per-repo",
+    type=int,
+    help="Tasks running at once on one repository (status shows what it holds).",
+)
 @click.option(
     "--grace",
     default=60.0,
@@ -130,20 +138,23 @@ def queue_list_cmd(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("queue", "state", "spent today", "budget/day", "paused until", "queued",
-                  "running", "why")  # fmt: skip
+    table = Table("queue", "state", "why", "spent today", "per day", "until", "queued", "running")
     for r in rows:
+        why, until = "", ""
+        if r["paused_by_hand"]:
+            why, until = "by hand", "resumed"
+        elif r["paused_until"]:  # always the next 00:00 UTC
+            why, until = "budget spent", f"{r['paused_until'][11:16]} UTC"
         budget = "-" if r["usd_per_day"] is None else f"${r['usd_per_day']:.2f}"
-        until = f"{r['paused_until']} UTC" if r["paused_until"] else \
-            "until resumed" if r["paused_by_hand"] else "-"  # fmt: skip
-        table.add_row(r["name"], r["state"], f"${r['spent_today_usd']:.2f}", budget, until,
-                      str(r["queued"]), str(r["running"]), r["why"] or "")  # fmt: skip
+        table.add_row(r["name"], r["state"], why, f"${r['spent_today_usd']:.2f}", budget, until,
+                      str(r["queued"]), str(r["running"]))  # fmt: skip
     Console().print(table)
 
 
 @queue_group.command("set")
 @click.argument("name")
-@click.option("--usd-per-day", type=float, help="Pause the queue once today's spend reaches this.")
+@click.option("--usd-per-day", type=float,
+              help="Pause the queue once its spend since 00:00 UTC reaches this.")  # fmt: skip
 @click.option("--pause/--resume", default=None, help="Pause or resume the queue by hand.")
 def queue_set(name: str, usd_per_day: float | None, pause: bool | None) -> None:
     """Set a queue's daily budget, or pause/resume it (tasks wait, they never fail).
