@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from overnight.errors import UsageError
 from overnight.holds import QueueState, queue_states, spent_today
 from overnight.store import Queue, Store, Task, TaskStatus, Worker, now
 
@@ -33,16 +36,38 @@ def live_workers(store: Store, include_gone: bool = False) -> list[dict[str, Any
 
 
 def set_queue(store: Store, name: str, *, usd_per_day: float | None = None,
-              paused: bool | None = None) -> dict[str, Any]:  # fmt: skip
-    """Change a queue's settings; returns its state as ``queue_list`` shows it."""
+              paused: bool | None = None,
+              until: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+    """Change a queue's settings (``until``: pause it until then, UTC); returns its
+    state as ``queue_list`` shows it."""
     with store.session() as session:
         queue = session.get(Queue, name) or Queue(name=name, paused=False)
         session.add(queue)
         if usd_per_day is not None:
             queue.usd_per_day = usd_per_day
-        if paused is not None:
-            queue.paused = paused
+        if paused is not None or until is not None:
+            queue.paused, queue.paused_until = paused is not False, until
     return next(q for q in queue_list(store) if q["name"] == name)
+
+
+def pause_end(text: str, moment: datetime) -> datetime:
+    """The UTC time ``text`` names: ``HH:MM`` (its next occurrence) or an ISO date
+    and time (UTC unless it carries an offset); it must be in the future."""
+    clock = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+    if clock:
+        end = moment.replace(hour=int(clock[1]), minute=int(clock[2]), second=0, microsecond=0)
+        return end if end > moment else end + timedelta(days=1)
+    try:
+        end = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--pause-until {text!r}: give HH:MM (UTC) or a date and time such "
+                         "as 2026-12-03T07:00") from None  # fmt: skip
+    if end.tzinfo is not None:
+        end = end.astimezone(UTC).replace(tzinfo=None)
+    if end <= moment:
+        raise UsageError(f"--pause-until {text}: that is in the past "
+                         f"(now {moment:%Y-%m-%d %H:%M} UTC)")  # fmt: skip
+    return end
 
 
 def queue_list(store: Store) -> list[dict[str, Any]]:

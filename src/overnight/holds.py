@@ -51,10 +51,11 @@ class QueueState:
     """A named queue today: paused by hand, its budget and what it spent (UTC day)."""
 
     name: str
-    paused: bool
+    paused: bool  # by hand, now (a timed pause that ended is not)
     usd_per_day: float | None
     spent: float
     resets: datetime  # the next 00:00 UTC, when today's spending starts again from 0
+    paused_until: datetime | None = None  # when a pause by hand ends by itself
 
     @property
     def budget_spent(self) -> bool:
@@ -62,6 +63,9 @@ class QueueState:
 
     @property
     def hold(self) -> Hold | None:
+        if self.paused and self.paused_until is not None:
+            return Hold("queue-paused", f"held: queue {self.name} paused until "
+                        f"{self.paused_until:%Y-%m-%d %H:%M} UTC", self.paused_until)  # fmt: skip
         if self.paused:
             return Hold("queue-paused", f"held: queue {self.name} paused by hand "
                         f"(overnight queue set {self.name} --resume)")  # fmt: skip
@@ -96,10 +100,14 @@ def queue_states(session: Session, moment: datetime) -> dict[str, QueueState]:
     queues = list(session.scalars(select(Queue)))
     spent = spent_today(session, moment, [q.name for q in queues if q.usd_per_day is not None])
     resets = day_start(moment) + timedelta(days=1)
-    return {
-        q.name: QueueState(q.name, bool(q.paused), q.usd_per_day, spent.get(q.name, 0.0), resets)
-        for q in queues
-    }
+    states = {}
+    for q in queues:
+        ended = q.paused_until is not None and q.paused_until <= moment
+        paused = bool(q.paused) and not ended
+        until = q.paused_until if paused else None
+        states[q.name] = QueueState(q.name, paused, q.usd_per_day, spent.get(q.name, 0.0), resets,
+                                    until)  # fmt: skip
+    return states
 
 
 def running_per_repo(session: Session, moment: datetime) -> dict[str, int]:

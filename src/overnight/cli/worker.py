@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
@@ -14,10 +15,11 @@ from rich.table import Table
 from overnight.cli import store
 from overnight.errors import OvernightError, UsageError
 from overnight.events import follow
-from overnight.fleet import live_workers, queue_list, set_queue
+from overnight.fleet import live_workers, pause_end, queue_list, set_queue
 from overnight.queue import Limits
 from overnight.sandbox.host import reach
 from overnight.sandbox.select import select_sandbox
+from overnight.store import now
 from overnight.worker import Worker
 
 
@@ -133,18 +135,26 @@ def queue_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def queue_list_cmd(as_json: bool) -> None:
     """Each queue: active or paused and why, spend today (UTC) against its daily
-    budget, until when a budget pause lasts, tasks queued and running."""
+    budget, until when a pause lasts, tasks queued and running."""
     rows = queue_list(store())
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("queue", "state", "why", "spent today", "per day", "until", "queued", "running")
+    columns = (
+        "queue",
+        "state",
+        "why",
+        "spent today",
+        "per day",
+        "until (UTC)",
+        "queued",
+        "running",
+    )
+    table = Table(*columns, box=None, pad_edge=False)
     for r in rows:
-        why, until = "", ""
-        if r["paused_by_hand"]:
-            why, until = "by hand", "resumed"
-        elif r["paused_until"]:  # always the next 00:00 UTC
-            why, until = "budget spent", f"{r['paused_until'][11:16]} UTC"
+        why = "by hand" if r["paused_by_hand"] else "budget spent" if r["paused_until"] else ""
+        until = r["paused_until"][5:16].replace("T", " ") if r["paused_until"] else \
+            "resumed" if r["paused_by_hand"] else ""  # fmt: skip
         budget = "-" if r["usd_per_day"] is None else f"${r['usd_per_day']:.2f}"
         table.add_row(r["name"], r["state"], why, f"${r['spent_today_usd']:.2f}", budget, until,
                       str(r["queued"]), str(r["running"]))  # fmt: skip
@@ -156,27 +166,42 @@ def queue_list_cmd(as_json: bool) -> None:
 @click.option("--usd-per-day", type=float,
               help="Pause the queue once its spend since 00:00 UTC reaches this.")  # fmt: skip
 @click.option("--pause/--resume", default=None, help="Pause or resume the queue by hand.")
-def queue_set(name: str, usd_per_day: float | None, pause: bool | None) -> None:
+@click.option("--pause-until", metavar="TIME",
+              help="Pause the queue until TIME: HH:MM (UTC, its next occurrence) or an ISO "
+              "date and time; it resumes by itself then.")  # fmt: skip
+def queue_set(name: str, usd_per_day: float | None, pause: bool | None,
+              pause_until: str | None) -> None:  # fmt: skip
     """Set a queue's daily budget, or pause/resume it (tasks wait, they never fail).
 
     A queue whose budget is spent stays paused after --resume until 00:00 UTC
     or a higher --usd-per-day; the command says so.
     """
-    if usd_per_day is None and pause is None:
-        raise UsageError("say what to set: --usd-per-day N, --pause or --resume")
+    if usd_per_day is None and pause is None and pause_until is None:
+        raise UsageError(
+            "say what to set: --usd-per-day N, --pause, --pause-until TIME or --resume"
+        )
+    if pause_until is not None and pause is not None:
+        raise UsageError("give --pause-until TIME alone, without --pause or --resume")
     if usd_per_day is not None and not usd_per_day > 0:
         raise UsageError("--usd-per-day must be above 0 (pause the queue with --pause)")
-    row = set_queue(store(), name, usd_per_day=usd_per_day, paused=pause)
-    spent = f"${row['spent_today_usd']:.2f}"
+    until = pause_end(pause_until, now()) if pause_until is not None else None
+    row = set_queue(store(), name, usd_per_day=usd_per_day, paused=pause, until=until)
+    click.echo(queue_line(row))
+
+
+def queue_line(row: dict[str, Any]) -> str:
+    """One line saying what a queue does now, and for a budget pause what to do."""
+    name, spent = row["name"], f"${row['spent_today_usd']:.2f}"
+    if row["paused_by_hand"] and row["paused_until"]:
+        return f"queue {name}: paused until {row['paused_until'][:16].replace('T', ' ')} UTC"
     if row["paused_by_hand"]:
-        click.echo(f"queue {name}: paused by hand; resume: overnight queue set {name} --resume")
-    elif row["state"] == "paused":
-        click.echo(f"queue {name} stays paused: {spent} of ${row['usd_per_day']:.2f} budget "
-                   f"spent today; raise --usd-per-day or wait until 00:00 UTC")  # fmt: skip
-    else:
-        budget = "no daily budget" if row["usd_per_day"] is None else \
-            f"{spent} of ${row['usd_per_day']:.2f} budget spent today"  # fmt: skip
-        click.echo(f"queue {name}: active, {budget}")
+        return f"queue {name}: paused by hand; resume: overnight queue set {name} --resume"
+    if row["state"] == "paused":
+        return (f"queue {name} stays paused: {spent} of ${row['usd_per_day']:.2f} budget spent "
+                "today; raise --usd-per-day or wait until 00:00 UTC")  # fmt: skip
+    if row["usd_per_day"] is None:
+        return f"queue {name}: active, no daily budget"
+    return f"queue {name}: active, {spent} of ${row['usd_per_day']:.2f} budget spent today"
 
 
 @click.command("rate-limit")

@@ -79,9 +79,11 @@ def m006_tamper_evidence(conn: Connection) -> None:
 
 def m007_worker_limits(conn: Connection) -> None:
     """workers.max_running and max_per_repo: the limits each worker enforces, so
-    `status` can say a queued task is held by one."""
+    `status` can say a queued task is held by one; queues.paused_until: a pause
+    that ends by itself (`queue set NAME --pause-until 07:00`)."""
     _add_column(conn, "workers", "max_running", "INTEGER")
     _add_column(conn, "workers", "max_per_repo", "INTEGER")
+    _add_column(conn, "queues", "paused_until", "TIMESTAMP")
 
 
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:

@@ -233,6 +233,7 @@ class Queue(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     usd_per_day: Mapped[float | None]
     paused: Mapped[bool] = mapped_column(default=False)
+    paused_until: Mapped[datetime | None]  # a pause by hand that ends by itself (UTC)
 
 
 class RateWindow(Base):
