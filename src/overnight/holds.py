@@ -158,18 +158,19 @@ def dependency_statuses(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def holds(
-    session: Session, task_ids: Sequence[int], limits: Limits, moment: datetime
+    session: Session, task_ids: Sequence[int] | None, limits: Limits, moment: datetime
 ) -> dict[int, list[Hold]]:
-    """For each queued task of ``task_ids``: what keeps it from being claimed under
-    ``limits`` (empty when a worker with a free slot would take it). A few
-    queries whatever the number of tasks."""
-    if not task_ids:
-        return {}
-    rows = session.execute(
-        select(Task.id, Task.queue, Task.repo, Task.not_before, Task.spec).where(
-            Task.id.in_(list(task_ids)), Task.status == TaskStatus.QUEUED
-        )
-    ).all()
+    """For each queued task of ``task_ids`` (None: every queued task): what keeps it
+    from being claimed under ``limits`` (empty when a worker with a free slot would
+    take it). A few queries whatever the number of tasks."""
+    query = select(Task.id, Task.queue, Task.repo, Task.not_before, Task.spec).where(
+        Task.status == TaskStatus.QUEUED
+    )
+    if task_ids is not None:
+        if not task_ids:
+            return {}
+        query = query.where(Task.id.in_(list(task_ids)))
+    rows = session.execute(query).all()
     if not rows:
         return {}
     states = queue_states(session, moment)
@@ -189,7 +190,7 @@ def holds(
     return out
 
 
-def fleet(session: Session, moment: datetime) -> tuple[Limits, int, int]:
+def live_limits(session: Session, moment: datetime) -> tuple[Limits, int, int]:
     """(the loosest limits of the live workers, their slots, their number): a task
     is held by a limit only if no live worker may take it."""
     alive = list(session.execute(
@@ -208,7 +209,7 @@ def fleet(session: Session, moment: datetime) -> tuple[Limits, int, int]:
 def waiting(session: Session, task_ids: Sequence[int], moment: datetime) -> dict[int, list[Hold]]:
     """``holds`` under the live workers' limits, for showing: a task nothing holds
     but no worker can take says so too."""
-    limits, slots, workers = fleet(session, moment)
+    limits, slots, workers = live_limits(session, moment)
     found = holds(session, task_ids, limits, moment)
     if not any(not h for h in found.values()):
         return found
@@ -232,13 +233,13 @@ class Held:
 def settled(session: Session, limits: Limits, moment: datetime) -> list[Held] | None:
     """None while something may still run (a task running anywhere, a queued task
     nothing holds, a retry due); else the queued tasks left, each with its holds
-    (none of which lifts without a person or the next UTC day)."""
+    (a dependency, a pause or a spent budget: none lifts within a few minutes)."""
     if session.scalar(select(Task.id).where(Task.status == TaskStatus.RUNNING).limit(1)):
         return None
     queued = session.execute(
         select(Task.id, Task.title).where(Task.status == TaskStatus.QUEUED).order_by(Task.id)
     ).all()
-    found = holds(session, [t.id for t in queued], limits, moment)
+    found = holds(session, None, limits, moment)
     left = []
     for t in queued:
         reasons = found.get(t.id, [])
