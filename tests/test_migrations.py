@@ -61,5 +61,26 @@ def test_an_older_database_gets_the_claim_indexes(url):
     indexes = {i["name"] for i in inspect(store.engine).get_indexes("tasks")}
     assert {"ix_tasks_claim_order", "ix_tasks_status_lease"} <= indexes
     assert "ix_tasks_claim" not in indexes
-    assert applied(url)[-2:] == ["m005_claim_order_index", "m006_tamper_evidence"]
+    assert applied(url)[4:] == [m.__name__ for m in MIGRATIONS[4:]]
+    store.engine.dispose()
+
+
+def test_an_older_database_gets_the_worker_limits_and_timed_pauses(url):
+    engine = create_engine(url)
+    with engine.begin() as conn:  # as overnight before m007 left it
+        conn.execute(text("CREATE TABLE _migrations (name VARCHAR(100) PRIMARY KEY)"))
+        for migration in MIGRATIONS[:6]:
+            migration(conn)
+            conn.execute(text("INSERT INTO _migrations VALUES (:n)"), {"n": migration.__name__})
+        for column in ("max_running", "max_per_repo"):
+            conn.execute(text(f"ALTER TABLE workers DROP COLUMN {column}"))
+        conn.execute(text("ALTER TABLE queues DROP COLUMN paused_until"))
+    engine.dispose()
+
+    store = open_store(url)
+
+    columns = {c["name"] for c in inspect(store.engine).get_columns("workers")}
+    assert {"max_running", "max_per_repo"} <= columns
+    assert "paused_until" in {c["name"] for c in inspect(store.engine).get_columns("queues")}
+    assert "m007_worker_limits" in applied(url)
     store.engine.dispose()

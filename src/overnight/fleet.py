@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from overnight.errors import UsageError
+from overnight.holds import QueueState, queue_states, spent_today
 from overnight.store import Queue, Store, Task, TaskStatus, Worker, now
 
 
@@ -32,12 +36,66 @@ def live_workers(store: Store, include_gone: bool = False) -> list[dict[str, Any
 
 
 def set_queue(store: Store, name: str, *, usd_per_day: float | None = None,
-              paused: bool | None = None) -> dict[str, Any]:  # fmt: skip
+              paused: bool | None = None,
+              until: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+    """Change a queue's settings (``until``: pause it until then, UTC); returns its
+    state as ``queue_list`` shows it."""
     with store.session() as session:
         queue = session.get(Queue, name) or Queue(name=name, paused=False)
         session.add(queue)
         if usd_per_day is not None:
             queue.usd_per_day = usd_per_day
-        if paused is not None:
-            queue.paused = paused
-        return {"usd_per_day": queue.usd_per_day, "paused": queue.paused}
+        if paused is not None or until is not None:
+            queue.paused, queue.paused_until = paused is not False, until
+    return next(q for q in queue_list(store) if q["name"] == name)
+
+
+def pause_end(text: str, moment: datetime) -> datetime:
+    """The UTC time ``text`` names: ``HH:MM`` (its next occurrence) or an ISO date
+    and time (UTC unless it carries an offset); it must be in the future."""
+    clock = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text.strip())
+    if clock:
+        end = moment.replace(hour=int(clock[1]), minute=int(clock[2]), second=0, microsecond=0)
+        return end if end > moment else end + timedelta(days=1)
+    try:
+        end = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UsageError(f"--pause-until {text!r}: give HH:MM (UTC) or a date and time such "
+                         "as 2026-12-03T07:00") from None  # fmt: skip
+    if end.tzinfo is not None:
+        end = end.astimezone(UTC).replace(tzinfo=None)
+    if end <= moment:
+        raise UsageError(f"--pause-until {text}: that is in the past "
+                         f"(now {moment:%Y-%m-%d %H:%M} UTC)")  # fmt: skip
+    return end
+
+
+def queue_list(store: Store) -> list[dict[str, Any]]:
+    """Every queue (configured, or named by a task): active or paused and why, today's
+    spend against its daily budget, when a budget pause ends, tasks queued and running."""
+    moment = now()
+    with store.reading() as session:
+        states = queue_states(session, moment)
+        spent = spent_today(session, moment, None)
+        counts: dict[str, dict[str, int]] = {}
+        for name, status, count in session.execute(
+            select(Task.queue, Task.status, func.count())
+            .where(Task.status.in_([TaskStatus.QUEUED, TaskStatus.RUNNING]))
+            .group_by(Task.queue, Task.status)
+        ):
+            counts.setdefault(name, {})[status] = count
+    rows = []
+    for name in sorted(set(states) | set(counts) | set(spent) | {"default"}):
+        state = states.get(name) or QueueState(name, False, None, 0.0, moment)
+        hold = state.hold
+        until = hold.until if hold else None
+        rows.append({
+            "name": name, "state": "paused" if hold else "active",
+            "why": hold.message if hold else None,
+            "paused_by_hand": state.paused, "spent_today_usd": round(spent.get(name, 0.0), 6),
+            "usd_per_day": state.usd_per_day,
+            "paused_until": until.isoformat(timespec="seconds") if until else None,
+            "queued": counts.get(name, {}).get(TaskStatus.QUEUED, 0),
+            "running": counts.get(name, {}).get(TaskStatus.RUNNING, 0),
+        })  # fmt: skip
+    return rows

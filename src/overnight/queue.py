@@ -13,13 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from overnight.config import ProjectConfig
 from overnight.errors import LeaseLost, StateError, UsageError
+from overnight.holds import (
+    Limits,
+    dependency_hold,
+    dependency_statuses,
+    limit_hold,
+    queue_states,
+    running_per_repo,
+)
 from overnight.spec import Spec
-from overnight.store import Queue, Run, Store, Task, TaskStatus, Turn, Worker, now
+from overnight.store import Run, Store, Task, TaskStatus, Worker, now
 
 LEASE_SECONDS = 30.0
 
@@ -77,14 +85,6 @@ def check_dependencies(session: Session, spec: Spec) -> None:
             raise UsageError(f"depends_on: no task {dep.task}; submit it first")
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Concurrency limits every worker enforces at claim time (slots are per worker)."""
-
-    running: int | None = None  # tasks running at once, all workers together
-    per_repo: int | None = None  # tasks running at once on one repository
-
-
 NO_LIMITS = Limits()
 MAX_CLAIMS = 20  # a run taken up more often than this fails as an infrastructure problem
 
@@ -100,26 +100,19 @@ def claim(
         if limits.running is not None or limits.per_repo is not None:
             if not store.is_sqlite:
                 session.execute(text("SELECT pg_advisory_xact_lock(7355609)"))  # exact counts
-            live = dict(session.execute(
-                select(Task.repo, func.count()).where(
-                    Task.status == TaskStatus.RUNNING, Task.lease_expires >= moment
-                ).group_by(Task.repo)
-            ).all())  # fmt: skip
-        if limits.running is not None and sum(live.values()) >= limits.running:
+            live = running_per_repo(session, moment)
+        if limit_hold("", live, Limits(running=limits.running)):  # nothing may start
             return None
         paused = paused_queues(session, moment)
         for task_id, queue_name, repo, status, previous, fence in _candidates(
-            session, store, moment
+            session, store, moment, paused
         ):
-            if queue_name in paused:
-                continue
-            if limits.per_repo is not None and live.get(repo, 0) >= limits.per_repo:
+            if queue_name in paused or limit_hold(repo, live, limits):
                 continue
             spec, run_id, claims = session.execute(_CURRENT_RUN, {"task": task_id}).one()
-            if status == TaskStatus.QUEUED and (spec or {}).get("depends_on"):
-                task = session.get(Task, task_id)
-                if task is None or not _dependencies_ready(store, session, task):
-                    continue
+            depends_on = (spec or {}).get("depends_on") if status == TaskStatus.QUEUED else None
+            if depends_on and not _dependencies_ready(store, session, task_id, depends_on):
+                continue
             if claims + 1 > MAX_CLAIMS:
                 _give_up(store, session, task_id, run_id)
                 continue
@@ -154,11 +147,13 @@ _CURRENT_RUN = (
 )  # fmt: skip
 
 
-def _candidates(session: Session, store: Store, moment: datetime) -> list[Any]:
+def _candidates(session: Session, store: Store, moment: datetime, paused: set[str]) -> list[Any]:
     """The first claimable tasks in claim order, locked on PostgreSQL (skipping
-    those another worker is claiming)."""
+    those another worker is claiming). Queued tasks of paused queues are left out
+    here, so however many there are, they never hide the tasks behind them."""
     rows: list[Any] = []
-    for query in (_DUE, _EXPIRED):
+    due = _DUE.where(Task.queue.not_in(paused)) if paused else _DUE
+    for query in (due, _EXPIRED):
         if not store.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=Task)
         rows += session.execute(query, {"moment": moment}).all()
@@ -181,20 +176,7 @@ def _give_up(store: Store, session: Session, task_id: int, run_id: int) -> None:
 
 def paused_queues(session: Session, moment: datetime) -> set[str]:
     """Queues paused by hand or whose spending today reached their daily budget."""
-    paused = set()
-    day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    for queue in session.scalars(select(Queue)):
-        if queue.paused:
-            paused.add(queue.name)
-        elif queue.usd_per_day is not None:
-            spent = session.scalar(
-                select(func.coalesce(func.sum(Turn.cost), 0.0))
-                .join(Run, Run.id == Turn.run_id).join(Task, Task.id == Run.task_id)
-                .where(Task.queue == queue.name, Turn.created_at >= day)
-            )  # fmt: skip
-            if spent is not None and spent >= queue.usd_per_day:
-                paused.add(queue.name)
-    return paused
+    return {name for name, state in queue_states(session, moment).items() if state.hold}
 
 
 def requeue(store: Store, claim: Claim, reason: str, delay: float = 0.0) -> None:
@@ -212,29 +194,18 @@ def requeue(store: Store, claim: Claim, reason: str, delay: float = 0.0) -> None
         store.event(session, task.id, "requeued", f"{reason}{wait}", claim.run_id)
 
 
-def _dependencies_ready(store: Store, session: Session, task: Task) -> bool:
+def _dependencies_ready(
+    store: Store, session: Session, task_id: int, depends_on: list[dict[str, Any]]
+) -> bool:
     """True when every dependency is done; fails the task if one never will be."""
-    for dep in task.spec.get("depends_on", []):
-        other = session.get(Task, dep["task"])
-        wanted = (
-            {TaskStatus.MERGED}
-            if dep.get("until") == "merged"
-            else {TaskStatus.READY, TaskStatus.MERGED}
-        )
-        if other is not None and other.status in wanted:
-            continue
-        dead = other is None or other.status in (
-            TaskStatus.FAILED,
-            TaskStatus.CANCELLED,
-            TaskStatus.REJECTED,
-        )
-        if dead:
-            state = other.status if other else "missing"
-            task.status = TaskStatus.FAILED
-            task.failure_reason = f"dependency: task {dep['task']} is {state}"
-            store.event(session, task.id, "failed", task.failure_reason)
-        return False
-    return True
+    statuses = dependency_statuses(session, {dep["task"] for dep in depends_on})
+    hold = dependency_hold(depends_on, statuses)
+    if hold is not None and hold.kind == "dependency-dead":
+        task = session.get(Task, task_id)
+        assert task is not None
+        task.status, task.failure_reason = TaskStatus.FAILED, hold.message
+        store.event(session, task.id, "failed", hold.message)
+    return hold is None
 
 
 def guard(session: Session, claim: Claim) -> Task:
@@ -295,7 +266,8 @@ def cancel(store: Store, task_id: int | str) -> Task:
         return task
 
 
-def register_worker(store: Store, worker_id: str, slots: int) -> None:
+def register_worker(store: Store, worker_id: str, slots: int, limits: Limits = NO_LIMITS) -> None:
+    """Record a starting worker, with the limits it enforces (``status`` shows them)."""
     import os
 
     with store.session() as session:
@@ -305,6 +277,8 @@ def register_worker(store: Store, worker_id: str, slots: int) -> None:
                 hostname=socket.gethostname(),
                 pid=os.getpid(),
                 slots=slots,
+                max_running=limits.running,
+                max_per_repo=limits.per_repo,
                 started_at=now(),
                 heartbeat_at=now(),
             )

@@ -12,8 +12,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from overnight.holds import waiting
 from overnight.masking import Mask
-from overnight.store import Artifact, PullRequest, Task
+from overnight.pipeline.base import EVENT as REPINNED
+from overnight.store import Artifact, Event, PullRequest, Task, TaskStatus, now
 
 
 def task_summary(task: Task) -> dict[str, Any]:
@@ -133,13 +135,27 @@ def checks(gates: Iterable[Any], run: int | None = None) -> Checks:
     return out
 
 
+def with_holds(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row gains ``holds``: why a queued task is not running and until when
+    (``holds.waiting``, in a few queries for all rows); empty for other tasks."""
+    found = waiting(session, [r["id"] for r in rows if r["status"] == TaskStatus.QUEUED], now())
+    for row in rows:
+        row["holds"] = [h.to_dict() for h in found.get(row["id"], [])]
+    return rows
+
+
 def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str, Any]:
-    data = task_summary(task)
+    data = with_holds(session, [task_summary(task)])[0]
     data["base_ref"], data["agent"] = task.base_ref, task.agent
     data["spec"] = task.spec_text
     data["runs"] = [run_view(run) for run in task.runs]
     last = task.runs[-1] if task.runs else None
     data["checks"] = checks(last.gates if last else [], last.number if last else None).as_dict()
+    repinned = dict(session.execute(  # a run that waited for a merge: its new base
+        select(Event.run_id, Event.message).where(Event.task_id == task.id, Event.kind == REPINNED)
+    ).all())  # fmt: skip
+    for run, view in zip(task.runs, data["runs"], strict=True):
+        view["base_note"] = repinned.get(run.id)
     data["usage"] = usage([t for run in task.runs for t in run.turns])
     pr = session.scalars(
         select(PullRequest).where(PullRequest.task_id == task.id).order_by(PullRequest.id.desc())

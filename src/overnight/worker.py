@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from overnight import queue, ratelimit
+from overnight import holds, queue, ratelimit
 from overnight.errors import InfrastructureError, LeaseLost
 from overnight.pipeline import Paths, Paused, execute
 from overnight.queue import Claim, Limits, guard, release
@@ -55,6 +55,7 @@ class Worker:
         self.interrupted = threading.Event()  # running commands are killed
         self.finished = threading.Event()
         self.done = 0
+        self.held: list[holds.Held] = []  # after a drain: queued tasks nothing will start
 
     def stop(self) -> None:
         """First call: pause running tasks at their next checkpoint (killing them
@@ -75,8 +76,9 @@ class Worker:
                 slot.cancel.set()
 
     def run(self, drain: bool = False) -> int:
-        """Work until stopped (or, with ``drain``, until nothing is left); return tasks done."""
-        queue.register_worker(self.store, self.id, self.slots)
+        """Work until stopped (or, with ``drain``, until nothing left can run: the
+        tasks still queued are in ``held``); return tasks done."""
+        queue.register_worker(self.store, self.id, self.slots, self.limits)
         ratelimit.use(self.store)  # provider rate limits, shared with every other worker
         beat = threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True)
         beat.start()
@@ -89,7 +91,7 @@ class Worker:
                     if claim:
                         self._start(claim)
                         continue
-                    if drain and not self._busy() and queue.pending(self.store) == 0:
+                    if drain and not self._busy() and self._settled():
                         break
                     failures = 0
                 except StoreError as exc:  # the database is away: wait for it, lose nothing
@@ -109,6 +111,13 @@ class Worker:
             except StoreError as exc:
                 log.warning("could not record that worker %s stopped: %s", self.id, exc)
         return self.done
+
+    def _settled(self) -> bool:
+        """Nothing left can run (``holds.settled``); what is held stays in ``self.held``."""
+        with self.store.reading() as session:
+            left = holds.settled(session, self.limits, now())
+        self.held = left or []
+        return left is not None
 
     def _free(self) -> bool:
         with self.lock:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -17,7 +18,7 @@ from overnight.errors import UsageError
 from overnight.intake import inline_spec, submit_all
 from overnight.spec import load_spec, read_spec
 from overnight.store import Task
-from overnight.views import badge, logs, masked, task_detail, task_summary, turn_view
+from overnight.views import badge, logs, masked, task_detail, task_summary, turn_view, with_holds
 
 STATUS_STYLE = {
     "ready": "green",
@@ -107,10 +108,15 @@ def submit(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", default=50, show_default=True, help="Newest tasks shown.")
 def status(as_json: bool, limit: int) -> None:
-    """Table of tasks: status, attempts, failing gates, reason."""
+    """Table of tasks: status, attempts, failing gates, reason.
+
+    A queued task says why it is not running yet, and until when: a dependency
+    not ready or merged, a paused queue or its spent daily budget, a worker
+    limit, an infrastructure retry, or no worker running.
+    """
     with store().session() as session:
         tasks = list(session.scalars(select(Task).order_by(Task.id.desc()).limit(limit)))
-        rows = [task_summary(t) for t in reversed(tasks)]
+        rows = with_holds(session, [task_summary(t) for t in reversed(tasks)])
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -118,6 +124,7 @@ def status(as_json: bool, limit: int) -> None:
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "")
         reason = ", ".join(r["failing_gates"]) or r["failure_reason"] or ""
+        reason = reason or "; ".join(h["message"] for h in r["holds"])
         table.add_row(
             str(r["id"]),
             f"[{style}]{r['status']}[/]",
@@ -141,7 +148,11 @@ def status(as_json: bool, limit: int) -> None:
 )
 def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
     """A task's checks in one line (blocking gates failed, advisory warnings), its
-    spec, runs, gate table, pull request body and diff."""
+    spec, runs, gate table, pull request body and diff.
+
+    A queued task says why it is not running yet; a run that waited for a merge
+    says which base it was re-pinned to.
+    """
     db = store()
     with db.session() as session:
         task = db.task(session, task_id)
@@ -167,12 +178,16 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
         console.print(f"[red]reason:[/] {data['failure_reason']}")
     checks = data["checks"]
     console.print(f"checks: {checks['line']}", style=CHECKS_STYLE[checks["state"]], markup=False)
+    for hold in data["holds"]:
+        console.print(f"[cyan]not running:[/] {escape(hold['message'])}", highlight=False)
     console.rule("spec")
     console.print(data["spec"], markup=False, highlight=False)
     for run in data["runs"]:
         console.rule(
             f"run {run['number']} ({run['kind']}): {run['status']}, {run['attempts']} attempt(s)"
         )
+        base = run["base_note"] or f"base {run['base_sha'][:10]}"  # re-pinned after a merge
+        console.print(f"  {base}", markup=False, highlight=False)
         for step in run["steps"]:
             label = step["name"] + (f" #{step['attempt']}" if step["attempt"] else "")
             took = f"{step['duration']:.1f}s" if step["duration"] is not None else "…"

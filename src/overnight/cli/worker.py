@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
@@ -14,20 +15,32 @@ from rich.table import Table
 from overnight.cli import store
 from overnight.errors import OvernightError, UsageError
 from overnight.events import follow
-from overnight.fleet import live_workers, set_queue
+from overnight.fleet import live_workers, pause_end, queue_list, set_queue
 from overnight.queue import Limits
 from overnight.sandbox.host import reach
 from overnight.sandbox.select import select_sandbox
+from overnight.store import now
 from overnight.worker import Worker
 
 
 @click.command("worker")
 @click.option("--slots", default=1, show_default=True, help="Tasks this worker runs at once.")
-@click.option("--drain", is_flag=True, help="Exit when the queue is empty and nothing runs.")
+@click.option("--drain", is_flag=True,
+              help="Exit when nothing left can run: the queue is empty, or every queued task "
+              "is held (printed with why: a paused queue, a spent budget, a dependency "
+              "not merged).")  # fmt: skip
 @click.option("--lease", default=30.0, show_default=True,
               help="Lease seconds: how long a silent worker keeps its tasks.")  # fmt: skip
-@click.option("--max-running", type=int, help="Tasks running at once across all workers.")
-@click.option("--max-per-repo", type=int, help="Tasks running at once on one repository.")
+@click.option(
+    "--max-running",
+    type=int,
+    help="Tasks running at once across all workers (status shows what it holds).",
+)
+@click.option(
+    "--max-per-repo",
+    type=int,
+    help="Tasks running at once on one repository (status shows what it holds).",
+)
 @click.option(
     "--grace",
     default=60.0,
@@ -59,6 +72,11 @@ def worker_cmd(slots: int, drain: bool, lease: float, max_running: int | None,
     click.echo(f"worker {w.id}: {slots} slot(s)" + (", draining" if drain else ""), err=True)
     done = w.run(drain=drain)
     click.echo(f"worker {w.id}: stopped after {done} task(s)", err=True)
+    if w.held:
+        click.echo(f"{len(w.held)} task(s) left queued, held:", err=True)
+    for held in w.held:
+        why = "; ".join(h.message for h in held.holds)
+        click.echo(f"  task {held.task_id} ({held.title}): {why}", err=True)
 
 
 def check_reach() -> None:
@@ -106,19 +124,84 @@ def watch_cmd(task_id: str | None, since: int, until_idle: bool) -> None:
 
 @click.group("queue")
 def queue_group() -> None:
-    """Queue settings shared by every worker: daily budgets, pause, resume."""
+    """Queue settings shared by every worker: daily budgets, pause, resume.
+
+    A task's queue is the spec's `queue:` field ("default" when absent). A
+    paused queue's tasks wait, they never fail: `overnight status` says why.
+    """
+
+
+@queue_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def queue_list_cmd(as_json: bool) -> None:
+    """Each queue: active or paused and why, spend today (UTC) against its daily
+    budget, until when a pause lasts, tasks queued and running."""
+    rows = queue_list(store())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    columns = (
+        "queue",
+        "state",
+        "why",
+        "spent today",
+        "per day",
+        "until (UTC)",
+        "queued",
+        "running",
+    )
+    table = Table(*columns, box=None, pad_edge=False)
+    for r in rows:
+        why = "by hand" if r["paused_by_hand"] else "budget spent" if r["paused_until"] else ""
+        until = r["paused_until"][5:16].replace("T", " ") if r["paused_until"] else \
+            "resumed" if r["paused_by_hand"] else ""  # fmt: skip
+        budget = "-" if r["usd_per_day"] is None else f"${r['usd_per_day']:.2f}"
+        table.add_row(r["name"], r["state"], why, f"${r['spent_today_usd']:.2f}", budget, until,
+                      str(r["queued"]), str(r["running"]))  # fmt: skip
+    Console().print(table)
 
 
 @queue_group.command("set")
 @click.argument("name")
-@click.option("--usd-per-day", type=float, help="Pause the queue once today's spend reaches this.")
+@click.option("--usd-per-day", type=float,
+              help="Pause the queue once its spend since 00:00 UTC reaches this.")  # fmt: skip
 @click.option("--pause/--resume", default=None, help="Pause or resume the queue by hand.")
-def queue_set(name: str, usd_per_day: float | None, pause: bool | None) -> None:
-    """Set a queue's daily budget, or pause/resume it (tasks wait, they never fail)."""
-    if usd_per_day is None and pause is None:
-        raise UsageError("say what to set: --usd-per-day N, --pause or --resume")
-    state = set_queue(store(), name, usd_per_day=usd_per_day, paused=pause)
-    click.echo(f"queue {name}: " + ", ".join(f"{k}={v}" for k, v in state.items()))
+@click.option("--pause-until", metavar="TIME",
+              help="Pause the queue until TIME: HH:MM (UTC, its next occurrence) or an ISO "
+              "date and time; it resumes by itself then.")  # fmt: skip
+def queue_set(name: str, usd_per_day: float | None, pause: bool | None,
+              pause_until: str | None) -> None:  # fmt: skip
+    """Set a queue's daily budget, or pause/resume it (tasks wait, they never fail).
+
+    A queue whose budget is spent stays paused after --resume until 00:00 UTC
+    or a higher --usd-per-day; the command says so.
+    """
+    if usd_per_day is None and pause is None and pause_until is None:
+        raise UsageError(
+            "say what to set: --usd-per-day N, --pause, --pause-until TIME or --resume"
+        )
+    if pause_until is not None and pause is not None:
+        raise UsageError("give --pause-until TIME alone, without --pause or --resume")
+    if usd_per_day is not None and not usd_per_day > 0:
+        raise UsageError("--usd-per-day must be above 0 (pause the queue with --pause)")
+    until = pause_end(pause_until, now()) if pause_until is not None else None
+    row = set_queue(store(), name, usd_per_day=usd_per_day, paused=pause, until=until)
+    click.echo(queue_line(row))
+
+
+def queue_line(row: dict[str, Any]) -> str:
+    """One line saying what a queue does now, and for a budget pause what to do."""
+    name, spent = row["name"], f"${row['spent_today_usd']:.2f}"
+    if row["paused_by_hand"] and row["paused_until"]:
+        return f"queue {name}: paused until {row['paused_until'][:16].replace('T', ' ')} UTC"
+    if row["paused_by_hand"]:
+        return f"queue {name}: paused by hand; resume: overnight queue set {name} --resume"
+    if row["state"] == "paused":
+        return (f"queue {name} stays paused: {spent} of ${row['usd_per_day']:.2f} budget spent "
+                "today; raise --usd-per-day or wait until 00:00 UTC")  # fmt: skip
+    if row["usd_per_day"] is None:
+        return f"queue {name}: active, no daily budget"
+    return f"queue {name}: active, {spent} of ${row['usd_per_day']:.2f} budget spent today"
 
 
 @click.command("rate-limit")

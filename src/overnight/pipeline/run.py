@@ -37,6 +37,7 @@ from overnight.gates import (
 from overnight.gates.feedback import condense
 from overnight.gates.hidden import Withholder, hidden_text
 from overnight.pipeline.agent_clone import AgentClone
+from overnight.pipeline.base import repin
 from overnight.pipeline.baseline import measure_baseline
 from overnight.pipeline.carry import brief, conflicts_outcome, leftover_markers
 from overnight.pipeline.grading import GradingClone
@@ -102,6 +103,7 @@ class Pipeline:
 
     def run(self) -> str:
         try:
+            self.repin_base()
             self.prepare()
             self.baseline = self.measure_baseline()
             feedback = self.start_from_previous_run()
@@ -140,6 +142,14 @@ class Pipeline:
         except OvernightError as exc:
             step = "workspace" if isinstance(exc, WorkspaceError) else "error"
             return self.finish(TaskStatus.FAILED, f"{step}: {exc}")
+
+    def repin_base(self) -> None:
+        """A first run that waited for a merge starts on the base after it
+        (``base.py``); a resumed one keeps the base its baseline was measured on."""
+        if self.kind == "initial" and self.run_number == 1 and not self.done.any:
+            cache = RepoCache(self.paths.cache / "repos")
+            sha = repin(self.store, self.claim, self.spec, self.repo, self.base_ref, cache)
+            self.base_sha = sha or self.base_sha
 
     def prepare(self) -> None:
         with self.record.step("prepare") as rec:

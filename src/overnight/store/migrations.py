@@ -77,6 +77,15 @@ def m006_tamper_evidence(conn: Connection) -> None:
     _add_column(conn, "gate_results", "tampered", "TEXT")
 
 
+def m007_worker_limits(conn: Connection) -> None:
+    """workers.max_running and max_per_repo: the limits each worker enforces, so
+    `status` can say a queued task is held by one; queues.paused_until: a pause
+    that ends by itself (`queue set NAME --pause-until 07:00`)."""
+    _add_column(conn, "workers", "max_running", "INTEGER")
+    _add_column(conn, "workers", "max_per_repo", "INTEGER")
+    _add_column(conn, "queues", "paused_until", "TIMESTAMP")
+
+
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
     if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
@@ -89,6 +98,7 @@ MIGRATIONS: list[Migration] = [
     m004_durability,
     m005_claim_order_index,
     m006_tamper_evidence,
+    m007_worker_limits,
 ]
 
 

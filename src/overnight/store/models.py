@@ -180,6 +180,8 @@ class Worker(Base):
     hostname: Mapped[str] = mapped_column(String(255))
     pid: Mapped[int]
     slots: Mapped[int]
+    max_running: Mapped[int | None]  # the limits it enforces at claim (--max-running)
+    max_per_repo: Mapped[int | None]  # (--max-per-repo)
     started_at: Mapped[datetime] = mapped_column(default=now)
     heartbeat_at: Mapped[datetime] = mapped_column(default=now)
     stopped_at: Mapped[datetime | None]
@@ -231,6 +233,7 @@ class Queue(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     usd_per_day: Mapped[float | None]
     paused: Mapped[bool] = mapped_column(default=False)
+    paused_until: Mapped[datetime | None]  # a pause by hand that ends by itself (UTC)
 
 
 class RateWindow(Base):

@@ -35,6 +35,19 @@ Moment = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.repla
 # -- models -----------------------------------------------------------------
 
 
+HOLDS = (
+    "Why a queued task is not running yet, each with until when if it lifts by "
+    "itself (empty for a task a worker would take now, and for other statuses)"
+)
+
+
+class HoldOut(BaseModel):
+    kind: str = Field(description="dependency, dependency-dead, queue-paused, queue-budget, "
+                      "retry, limit-running, limit-repo or worker")  # fmt: skip
+    message: str = Field(description='e.g. "waiting for task 3 to be merged (it is ready)"')
+    until: str | None = Field(description="UTC time it lifts by itself; null: a person must act")
+
+
 class TaskRow(BaseModel):
     id: int
     title: str
@@ -51,6 +64,7 @@ class TaskRow(BaseModel):
     )
     tokens: int | None = Field(None, description="Tokens of the recorded model calls.")
     failing_gates: list[str]
+    holds: list[HoldOut] = Field(description=HOLDS)
     created_at: Moment
     updated_at: Moment
 
@@ -142,6 +156,9 @@ class RunOut(BaseModel):
     feedback: str | None
     started_at: str | None
     finished_at: str | None
+    base_note: str | None = Field(
+        None, description="A run that waited for a merge: the base it was re-pinned to"
+    )
     gates: list[Gate]
     all_gates: list[Gate]
     steps: list[StepOut]
@@ -183,6 +200,7 @@ class TaskDetail(BaseModel):
     failure_reason: str | None
     attempts: int
     failing_gates: list[str]
+    holds: list[HoldOut] = Field(description=HOLDS)
     instance_id: str | None
     created_at: str
     updated_at: str

@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from overnight.holds import waiting
+from overnight.pipeline.base import EVENT as REPINNED
 from overnight.review import base_moved
 from overnight.risk import assess, coverage_of
 from overnight.store import (
@@ -149,6 +151,7 @@ def _rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[dict
     ):
         if gate.attempt == by_run[gate.run_id].attempts:
             failing[gate.run_id].add(gate.name)
+    held = waiting(session, [t.id for t in tasks if t.status == TaskStatus.QUEUED], moment)
     rows = []
     for t in tasks:
         run = latest.get(t.id)
@@ -172,6 +175,7 @@ def _rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[dict
                 "tokens": spent.get(t.id, {}).get("tokens"),
                 "failing_gates": sorted(failing.get(run.id, set())) if run else [],
                 "cancel_requested": t.cancel_requested,
+                "holds": [h.to_dict() for h in held.get(t.id, [])],  # why it is still queued
                 "created_at": t.created_at,
                 "updated_at": t.updated_at,
             }
@@ -245,8 +249,14 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
             select(Event).where(Event.task_id == task.id).order_by(Event.id.desc()).limit(200)
         )
     )
+    repinned = dict(session.execute(  # a run that waited for a merge: its new base
+        select(Event.run_id, Event.message).where(Event.task_id == task.id, Event.kind == REPINNED)
+    ).all())  # fmt: skip
+    for view in run_views:
+        view["base_note"] = repinned.get(view["run"].id)
     return {
         "task": task,
+        "holds": [h.to_dict() for h in waiting(session, [task.id], moment).get(task.id, [])],
         "runs": run_views,
         "pull_request": pr,
         "diff": diff,
