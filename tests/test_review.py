@@ -223,6 +223,7 @@ def test_reject_closes_the_pull_request_and_merges_nothing(store, mul_spec, tmp_
     assert task["status"] == "rejected"
     assert task["failure_reason"] == "rejected: not wanted"
     assert task["pull_request"]["state"] == "closed"
+    assert task["runs"][-1]["status"] == "rejected"
     assert git(calc_repo, "rev-parse", "main") == before
     assert "def mul" not in (calc_repo / "calc.py").read_text()
     with pytest.raises(StateError, match="only READY tasks"):

@@ -181,6 +181,11 @@ def reject(store: Store, task_id: int | str, message: str) -> None:
             pr.state = "closed"
         task.status = TaskStatus.REJECTED
         task.failure_reason = f"rejected: {message}" if message else "rejected"
+        run = task.runs[-1]
+        if run.status == TaskStatus.READY:  # its badge says what became of it
+            run.status = TaskStatus.REJECTED
+        elif run.status == TaskStatus.QUEUED:  # it will never run
+            run.status = TaskStatus.CANCELLED
         session.add(
             Review(task_id=task.id, run_id=task.runs[-1].id, action="reject", message=message)
         )

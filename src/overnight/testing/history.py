@@ -109,7 +109,7 @@ def populate(
             continue
         attempts = 1 + rng.randrange(3)
         finished = None if status == TaskStatus.RUNNING else created + timedelta(minutes=9)
-        run_status = {TaskStatus.MERGED: "ready", TaskStatus.REJECTED: "ready"}.get(status, status)
+        run_status = status  # a merged or rejected run says so, as review leaves it
         rows[Run].append(_run(run_id, task_id, 1, run_status, attempts, created, finished))
         moment = created
         for name, attempt in [("prepare", 0), ("baseline", 0)] + [
