@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from overnight.masking import Mask
+from overnight.pipeline.recorder import spent_time
+from overnight.spec import Budget
 from overnight.store import Artifact, PullRequest, Task
 
 
@@ -50,6 +52,7 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     data = task_summary(task)
     data["base_ref"], data["agent"] = task.base_ref, task.agent
     data["spec"] = task.spec_text
+    data["budget"] = budget_view(Budget(**task.spec.get("budget", {})))
     data["runs"] = [run_view(run) for run in task.runs]
     data["usage"] = usage([t for run in task.runs for t in run.turns])
     pr = session.scalars(
@@ -74,6 +77,18 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     return masked(task, data)
 
 
+def budget_view(budget: Budget) -> dict[str, Any]:
+    """The budget and how its minutes split: the agent's share, the grading reserve."""
+    return {
+        "attempts": budget.attempts,
+        "minutes": budget.minutes,
+        "usd": budget.usd,
+        "tokens": budget.tokens,
+        "grading_reserve_seconds": budget.grading_reserve,
+        "summary": budget.describe(),
+    }
+
+
 def run_view(run: Any) -> dict[str, Any]:
     last = [g for g in run.gates if g.attempt == run.attempts]
     return {
@@ -90,6 +105,7 @@ def run_view(run: Any) -> dict[str, Any]:
         "gates": [gate_view(g) for g in last],
         "all_gates": [gate_view(g) for g in run.gates],
         "usage": usage(run.turns),
+        "spent": {part: round(s, 1) for part, s in spent_time(run.steps).items()},
         "transcript": [turn_view(t) for t in run.turns],
         "steps": [
             {

@@ -16,6 +16,7 @@ from overnight.cli import store
 from overnight.errors import UsageError
 from overnight.intake import inline_spec, submit_all
 from overnight.spec import load_spec, read_spec
+from overnight.spec.model import duration
 from overnight.store import Task
 from overnight.views import logs, masked, task_detail, task_summary, turn_view
 
@@ -61,7 +62,8 @@ def submit(
 ) -> None:
     """Queue spec FILES (or '-' for stdin, or an inline spec); print one task id each.
 
-    Every spec is checked first; if any has errors, nothing is queued.
+    Every spec is checked first; if any has errors, nothing is queued. A spec
+    without 'repo' is for the repository you are in (the current directory's).
     """
     if files.count("-") > 1:
         raise UsageError("'-' (stdin) can be given once: put the other specs in files")
@@ -89,7 +91,7 @@ def submit(
         load_spec(text, name, base)
     db = store()
     tasks = []
-    for submitted in submit_all(db, sources, agent):
+    for submitted in submit_all(db, sources, agent, cwd=Path.cwd()):
         for warning in submitted.warnings:
             click.echo(f"warning: {warning}", err=True)
         tasks.append(submitted.task)
@@ -161,6 +163,7 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
         f"repo {data['repo']} · base {data['base_ref']} ({data['base_sha'][:10]}) · "
         f"branch {data['branch']}"
     )
+    console.print(f"budget {data['budget']['summary']}", markup=False, highlight=False)
     if data["failure_reason"]:
         console.print(f"[red]reason:[/] {data['failure_reason']}")
     console.rule("spec")
@@ -169,6 +172,8 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
         console.rule(
             f"run {run['number']} ({run['kind']}): {run['status']}, {run['attempts']} attempt(s)"
         )
+        spent = ", ".join(f"{part} {duration(s)}" for part, s in run["spent"].items())
+        console.print(f"  spent: {spent} of {duration(data['budget']['minutes'] * 60)}")
         for step in run["steps"]:
             label = step["name"] + (f" #{step['attempt']}" if step["attempt"] else "")
             took = f"{step['duration']:.1f}s" if step["duration"] is not None else "…"
