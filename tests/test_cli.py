@@ -374,6 +374,39 @@ def test_status_of_an_empty_queue_is_an_empty_list(tmp_path, home):
     assert status_json(tmp_path) == []
 
 
+def test_status_shows_each_tasks_cost_and_a_total_that_never_counts_unknown_as_zero(
+    tmp_path, store, monkeypatch
+):
+    from overnight.testing.history import populate
+
+    monkeypatch.setenv("COLUMNS", "250")
+    ids = populate(store, tasks=6, events=0)  # odd ids: a command agent, calls unrecorded
+    rows = {r["id"]: r for r in status_json(tmp_path)}
+    assert all(rows[i]["cost_usd"] is None for i in ids if i % 2)
+    known = [rows[i]["cost_usd"] for i in ids if i % 2 == 0]
+    assert all(isinstance(c, float) for c in known) and sum(known) > 0
+    proc = overnight("status", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for i in ids:
+        line = next(line for line in lines if f"Task {i}:" in line)
+        assert ("unknown" if i % 2 else f"${rows[i]['cost_usd']:.4f}") in line
+    total = next(line for line in lines if "6 task(s)" in line)
+    assert f"${sum(known):.4f} + 3 task(s) of unknown cost" in total
+    assert "$0.0000" not in proc.stdout
+
+
+def test_a_command_agents_cost_is_unknown_in_show_and_its_json(spec, tmp_path, store):
+    overnight("submit", str(spec(extra="budget: {attempts: 1}\n")), cwd=tmp_path)
+    from overnight.testing import run_until_idle
+
+    run_until_idle(store)
+    shown = overnight("show", "1", "--no-diff", cwd=tmp_path)
+    assert "cost unknown · 0 turn(s)" in shown.stdout and "$0.0000" not in shown.stdout
+    data = json.loads(overnight("show", "1", "--json", cwd=tmp_path).stdout)
+    assert data["usage"]["cost_usd"] is None and data["runs"][0]["usage"]["cost_usd"] is None
+
+
 def test_cancel_a_queued_task(spec, tmp_path, store):
     overnight("submit", str(spec()), cwd=tmp_path)
     proc = overnight("cancel", "1", cwd=tmp_path)

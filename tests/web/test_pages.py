@@ -136,6 +136,26 @@ def test_insights_and_workers_pages(web):
     assert "host:1:abc" in workers and "0 / 2" in workers
 
 
+def test_insights_count_tasks_of_unknown_cost_instead_of_adding_zero(web):
+    from overnight.views import costs
+
+    populate(web.store, tasks=40, events=0)  # odd ids run a command agent: cost unknown
+    with web.store.reading() as session:
+        ready = list(session.scalars(select(Task.id).where(Task.status == "ready")))
+        spent = costs(session, ready)
+    unknown = [i for i in ready if spent[i]["usd"] is None]
+    known = [spent[i]["usd"] for i in ready if spent[i]["usd"] is not None]
+    assert unknown and known
+
+    cost = web.client.get("/api/insights").json()["cost"]["ready"]
+    html = web.client.get("/insights").text
+
+    assert cost["unknown"] == len(unknown) and cost["tasks"] == len(known)
+    assert abs(cost["usd"] - sum(known) / len(known)) < 1e-9
+    assert f"${cost['usd']:.4f} / " in html
+    assert f"({len(unknown)} / " in html and "task(s) of unknown cost" in html
+
+
 def test_events_reach_a_listener_as_they_are_written(web):
     ids = populate(web.store, tasks=3, events=5)
     received: list[dict] = []

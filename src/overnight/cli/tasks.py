@@ -11,14 +11,14 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
-from overnight import queue
+from overnight import cost, queue
 from overnight.cli import store
 from overnight.errors import UsageError
 from overnight.intake import inline_spec, submit_all
 from overnight.spec import load_spec, read_spec
 from overnight.spec.model import duration
 from overnight.store import Task
-from overnight.views import logs, masked, task_detail, task_summary, turn_view
+from overnight.views import costs, logs, masked, task_detail, task_summary, turn_view
 
 STATUS_STYLE = {
     "ready": "green",
@@ -108,25 +108,35 @@ def submit(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", default=50, show_default=True, help="Newest tasks shown.")
 def status(as_json: bool, limit: int) -> None:
-    """Table of tasks: status, attempts, failing gates, reason."""
+    """Table of tasks: status, attempts, cost, failing gates or reason, and the total cost.
+
+    A failed task shows its reason; a running one the gates its last attempt
+    failed. Cost is what the recorded model calls cost: 'unknown' where a price
+    is, or where the agent runs as a command (its calls are not recorded).
+    """
     with store().session() as session:
         tasks = list(session.scalars(select(Task).order_by(Task.id.desc()).limit(limit)))
-        rows = [task_summary(t) for t in reversed(tasks)]
+        spent = costs(session, [t.id for t in tasks])
+        rows = [task_summary(t) | {"cost_usd": spent[t.id]["usd"]} for t in reversed(tasks)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("id", "status", "title", "attempts", "branch", "failing / reason")
+    table = Table("id", "status", "title", "attempts", "cost", "branch", "failing / reason")
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "")
-        reason = ", ".join(r["failing_gates"]) or r["failure_reason"] or ""
+        reason = r["failure_reason"] or ", ".join(r["failing_gates"])
         table.add_row(
             str(r["id"]),
             f"[{style}]{r['status']}[/]",
             r["title"],
             str(r["attempts"]),
+            cost.usd(r["cost_usd"]),
             r["branch"],
             reason,
+            end_section=r is rows[-1],
         )
+    if rows:
+        table.add_row("", "", f"{len(rows)} task(s)", "", cost.total(r["cost_usd"] for r in rows))
     Console().print(table)
 
 
@@ -164,6 +174,9 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
         f"branch {data['branch']}"
     )
     console.print(f"budget {data['budget']['summary']}", markup=False, highlight=False)
+    u = data["usage"]
+    console.print(f"cost {cost.usd(u['cost_usd'])} · {u['turns']} turn(s), "
+                  f"{u['input_tokens']}+{u['output_tokens']} tokens", markup=False)  # fmt: skip
     if data["failure_reason"]:
         console.print(f"[red]reason:[/] {data['failure_reason']}")
     console.rule("spec")
@@ -204,13 +217,13 @@ def print_transcript(console: Console, data: dict) -> None:
     console.print(f"[bold]task {data['id']}[/]: {data['title']}  ({data['status']})")
     for run in data["runs"]:
         u = run["usage"]
-        cost = "cost unknown" if u["cost_usd"] is None else f"${u['cost_usd']:.4f}"
         console.rule(f"run {run['number']}: {u['turns']} turn(s), "
-                     f"{u['input_tokens']}+{u['output_tokens']} tokens, {cost}")  # fmt: skip
+                     f"{u['input_tokens']}+{u['output_tokens']} tokens, "
+                     f"cost {cost.usd(u['cost_usd'])}")  # fmt: skip
         if not run["transcript"]:
             console.print("  (no agent turns: not the built-in agent, or it has not run)")
         for t in run["transcript"]:
-            price = "?" if t["cost_usd"] is None else f"${t['cost_usd']:.4f}"
+            price = cost.usd(t["cost_usd"])
             console.print(
                 f"[bold]attempt {t['attempt']} · turn {t['number']}[/] · {t['model']} · "
                 f"{t['input_tokens']}+{t['output_tokens']} tokens · {price} · {t['latency']:.1f} s"

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from overnight.cost import usd
 from overnight.gates import GateOutcome
 from overnight.store import PullRequest
 
@@ -46,6 +47,8 @@ def pr_body(
     head_sha: str,
     task_id: int,
     review_feedback: str | None = None,
+    tokens: int = 0,
+    cost: float | None = None,
 ) -> str:
     """The Markdown body: summary, evidence of each gate, and how to inspect it."""
     summary = description.strip().split("\n\n")[0] if description.strip() else "(no description)"
@@ -59,7 +62,8 @@ def pr_body(
         "",
         "## Evidence",
         f"Gates ran on `{head_sha[:12]}`, the exact commit delivered "
-        f"(base `{base_sha[:12]}`), after {attempts} attempt(s) in run {run_number}.",
+        f"(base `{base_sha[:12]}`), after {attempts} attempt(s) in run {run_number}. "
+        f"Model calls: {f'{tokens} tokens, ' if tokens else ''}cost {usd(cost)}.",
         "",
         *rows,
         "",

@@ -15,6 +15,7 @@ import os
 import threading
 from dataclasses import asdict
 
+from overnight import cost
 from overnight.agents import AgentContext, Interrupted, Turn, get_agent
 from overnight.config import ProjectConfig
 from overnight.errors import (
@@ -335,11 +336,13 @@ class Pipeline:
 
     def deliver(self, results: list[GateOutcome], sha: str, attempt: int) -> str:
         grade = self.grading.workspace
+        tokens, usd = self.record.spent(before=attempt + 1)
         with self.record.step("deliver") as rec:
             body = pr_body(
                 description=self.spec.description, diffstat=grade.diffstat(sha), gates=results,
                 attempts=attempt, run_number=self.run_number, base_sha=self.base_sha,
                 head_sha=sha, task_id=self.task_id, review_feedback=self.review,
+                tokens=tokens, cost=cost.spent(self.agent_name, [usd]),
             )  # fmt: skip
             delivery = Delivery(
                 self.task_id,
