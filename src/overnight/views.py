@@ -54,7 +54,7 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     data = task_summary(task)
     data["base_ref"], data["agent"] = task.base_ref, task.agent
     data["spec"] = task.spec_text
-    data["budget"] = budget_view(Budget(**task.spec.get("budget", {})))
+    data["budget"] = budget_view(task)
     data["runs"] = [run_view(run) for run in task.runs]
     data["usage"] = usage([t for run in task.runs for t in run.turns], task.agent)
     pr = session.scalars(
@@ -79,8 +79,9 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     return masked(task, data)
 
 
-def budget_view(budget: Budget) -> dict[str, Any]:
-    """The budget and how its minutes split: the agent's share, the grading reserve."""
+def budget_view(task: Task) -> dict[str, Any]:
+    """The task's budget and how its minutes split: the agent's share, the grading reserve."""
+    budget = Budget(**task.spec.get("budget", {}))
     return {
         "attempts": budget.attempts,
         "minutes": budget.minutes,

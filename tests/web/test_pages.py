@@ -4,6 +4,7 @@ the same pages in chromium)."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -54,6 +55,17 @@ def test_task_page_shows_timeline_gates_highlighted_diff_and_rendered_pr_body(we
     for action in ("approve", "request-changes", "reject", "rebase"):
         assert f'action="/tasks/{task_id}/{action}"' in html
     assert f'action="/tasks/{task_id}/cancel"' not in html
+
+
+def test_task_page_shows_the_budgets_split_and_what_each_run_spent(web):
+    populate(web.store, tasks=10, events=0)
+    task_id = first(web, "failed")
+
+    html = web.client.get(f"/tasks/{task_id}").text
+
+    assert "budget 3 attempt(s) in 30 min: agent up to 28 min, grading reserve 2 min" in html
+    spent = re.search(r"spent: agent (\S+), gates (\S+) of 30m00s</span>", html)
+    assert spent and spent.group(1) == spent.group(2) != "0.0s"  # 40 s steps, one of each
 
 
 def test_a_gate_log_loads_when_opened(web):

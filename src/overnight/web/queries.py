@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from overnight import cost
+from overnight.pipeline.recorder import spent_time
 from overnight.risk import assess, coverage_of
 from overnight.store import (
     Artifact,
@@ -33,7 +34,7 @@ from overnight.store import (
     Turn,
     Worker,
 )
-from overnight.views import costs
+from overnight.views import budget_view, costs
 
 STATUSES = ["queued", "running", "ready", "failed", "cancelled", "merged", "rejected"]
 GROUPS = {"active": ["queued", "running"], "finished": ["failed", "cancelled", "rejected"]}
@@ -230,6 +231,7 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
         "reviews": reviews,
         "events": list(reversed(events)),
         "actions": actions(task.status, task.cancel_requested),
+        "budget": budget_view(task),
     }
 
 
@@ -269,6 +271,7 @@ def _run_view(
         ],
         "transcript": [s for s in steps if s.name == "agent"],
         "logs": [a for a in extra_logs if a.run_id == run.id],
+        "time_spent": spent_time(steps),
     }
 
 
