@@ -3,6 +3,7 @@ out of them as a ``budget:`` failure, never a gate's."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -60,6 +61,10 @@ def test_an_agent_that_sleeps_runs_out_of_minutes_as_a_budget_failure(store, mul
     took = float(re.search(r"timed out after ([\d.]+) s", agents[0]["summary"]).group(1))
     assert 17 <= took <= 19.5, agents[0]["summary"]
     assert not any("timed out" in g["summary"] for g in run["all_gates"])
+    status = subprocess.run([OVERNIGHT, "status"], capture_output=True, text=True,
+                            env={**os.environ, "COLUMNS": "400"})  # fmt: skip
+    row = next(line for line in status.stdout.splitlines() if "Add mul to calc" in line)
+    assert "budget: " in row  # the reason, not the gates as if they had ended the task
 
 
 def test_gates_cut_short_by_the_minutes_are_a_budget_failure_not_a_gate_verdict(store, tmp_path):

@@ -110,9 +110,10 @@ def submit(
 def status(as_json: bool, limit: int) -> None:
     """Table of tasks: status, attempts, cost, failing gates or reason, and the total cost.
 
-    A failed task shows its reason; a running one the gates its last attempt
-    failed. Cost is what the recorded model calls cost: 'unknown' where a price
-    is, or where the agent runs as a command (its calls are not recorded).
+    A task shows the gates its last attempt failed, or the reason it failed for
+    when its gates did not end it (budget:, environment:, ...). Cost is what the
+    recorded model calls cost: 'unknown' where a price is, or where the agent
+    runs as a command (its calls are not recorded).
     """
     with store().session() as session:
         tasks = list(session.scalars(select(Task).order_by(Task.id.desc()).limit(limit)))
@@ -124,7 +125,9 @@ def status(as_json: bool, limit: int) -> None:
     table = Table("id", "status", "title", "attempts", "cost", "branch", "failing / reason")
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "")
-        reason = r["failure_reason"] or ", ".join(r["failing_gates"])
+        reason = ", ".join(r["failing_gates"]) or r["failure_reason"] or ""
+        if not (r["failure_reason"] or "gates:").startswith(("gates:", "tampered:")):
+            reason = r["failure_reason"]  # e.g. budget: the gates did not end the task
         table.add_row(
             str(r["id"]),
             f"[{style}]{r['status']}[/]",
