@@ -164,7 +164,33 @@ def test_init_outside_a_git_repository_is_a_one_line_error(tmp_path, home):
 def test_spec_lint_of_a_good_spec_says_ok(spec, tmp_path, home):
     proc = overnight("spec", "lint", "mul.md", cwd=spec().parent)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert proc.stdout == "mul.md: ok\n"
+    assert proc.stdout == (
+        "mul.md: ok\n  budget: 3 attempt(s) in 30 min: agent up to 28 min, grading reserve 2 min\n"
+    )
+
+
+def test_a_spec_without_repo_is_for_the_repository_you_are_in_wherever_it_lies(
+    tmp_path, repo, store
+):
+    outside = tmp_path / "specs"  # not in any repository
+    outside.mkdir()
+    path = outside / "check.md"
+    path.write_text("---\ntitle: Check calc\nacceptance:\n  - run: 'true'\n---\nCheck.\n")
+    lint = overnight("spec", "lint", str(path), cwd=repo / "tests")
+    proc = overnight("submit", str(path), cwd=repo / "tests")
+    assert lint.returncode == 0 and lint.stdout.startswith(f"{path}: ok\n"), lint.stdout
+    assert proc.returncode == 0, proc.stderr
+    assert [t["repo"] for t in status_json(repo)] == [str(repo)]
+
+    lint = overnight("spec", "lint", str(path), cwd=outside)
+    proc = overnight("submit", str(path), cwd=outside)
+    says = (
+        f"{outside} is not in a git repository and the spec has no 'repo': run this from "
+        "inside your repository, or add 'repo: PATH' to the spec"
+    )
+    assert lint.returncode == 1 and lint.stdout == f"{path}:1: error: {says}\n"
+    assert proc.returncode == 2 and one_line_error(proc) == f"error: {says}"
+    assert len(queued(store)) == 1
 
 
 def test_spec_lint_prints_file_line_error_lines_and_exits_1(tmp_path, home):
@@ -180,12 +206,13 @@ def test_spec_lint_prints_file_line_error_lines_and_exits_1(tmp_path, home):
     assert all(line.startswith("bad.md:") and ": error: " in line for line in lines)
 
 
-def test_spec_lint_reads_stdin_and_checks_every_file(spec, tmp_path, home):
-    spec()
+def test_spec_lint_reads_stdin_and_checks_every_file(spec, repo, home):
+    path = spec()
     text = "---\ntitle: Add mul\nacceptance:\n  - run: 'true'\n---\nAdd mul.\n"
-    proc = overnight("spec", "lint", "-", "mul.md", "nope.md", cwd=tmp_path, stdin=text)
+    proc = overnight("spec", "lint", "-", str(path), "nope.md", cwd=repo, stdin=text)
     assert proc.returncode == 2
-    assert proc.stdout.splitlines() == ["-: ok", "mul.md: ok"]
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith("  budget: ")]
+    assert lines == ["-: ok", f"{path}: ok"]
     assert one_line_error(proc) == "error: no such spec file: nope.md"
 
 
@@ -197,13 +224,15 @@ def test_spec_lint_reports_a_test_patch_that_does_not_exist(spec, tmp_path, home
     assert proc.stdout.startswith("mul.md:6: error: test_patch 'gone.patch' cannot be read")
 
 
-def test_spec_lint_warnings_alone_exit_0(tmp_path, home):
-    (tmp_path / "w.md").write_text(
+def test_spec_lint_warnings_alone_exit_0(repo, home):
+    (repo / "w.md").write_text(
         "---\ntitle: Clean up calc\nacceptance:\n  - run: 'true'\n---\n- add() keeps its name\n"
     )
-    proc = overnight("spec", "lint", "w.md", cwd=tmp_path)
+    proc = overnight("spec", "lint", "w.md", cwd=repo)
     assert proc.returncode == 0
     assert proc.stdout.startswith("w.md:2: warning: vague wording 'Clean up'")
+    assert proc.stdout.endswith("\n  budget: 3 attempt(s) in 30 min: agent up to 28 min, "
+                                "grading reserve 2 min\n")  # fmt: skip
 
 
 # -- submit --------------------------------------------------------------------
@@ -293,7 +322,7 @@ def test_submit_outside_a_git_repository_is_a_one_line_error(tmp_path, store):
     proc = overnight("submit", "--title", "Add mul", "--accept-run", "true", cwd=tmp_path)
     assert proc.returncode != 0
     assert proc.stdout == ""
-    assert "is not a git repository" in one_line_error(proc)
+    assert f"{tmp_path} is not in a git repository" in one_line_error(proc)
     assert queued(store) == []
 
 
@@ -343,6 +372,39 @@ def test_show_of_an_unknown_task_exits_2(tmp_path, home):
 
 def test_status_of_an_empty_queue_is_an_empty_list(tmp_path, home):
     assert status_json(tmp_path) == []
+
+
+def test_status_shows_each_tasks_cost_and_a_total_that_never_counts_unknown_as_zero(
+    tmp_path, store, monkeypatch
+):
+    from overnight.testing.history import populate
+
+    monkeypatch.setenv("COLUMNS", "250")
+    ids = populate(store, tasks=6, events=0)  # odd ids: a command agent, calls unrecorded
+    rows = {r["id"]: r for r in status_json(tmp_path)}
+    assert all(rows[i]["cost_usd"] is None for i in ids if i % 2)
+    known = [rows[i]["cost_usd"] for i in ids if i % 2 == 0]
+    assert all(isinstance(c, float) for c in known) and sum(known) > 0
+    proc = overnight("status", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for i in ids:
+        line = next(line for line in lines if f"Task {i}:" in line)
+        assert ("unknown" if i % 2 else f"${rows[i]['cost_usd']:.4f}") in line
+    total = next(line for line in lines if "6 task(s)" in line)
+    assert f"${sum(known):.4f} + 3 task(s) of unknown cost" in total
+    assert "$0.0000" not in proc.stdout
+
+
+def test_a_command_agents_cost_is_unknown_in_show_and_its_json(spec, tmp_path, store):
+    overnight("submit", str(spec(extra="budget: {attempts: 1}\n")), cwd=tmp_path)
+    from overnight.testing import run_until_idle
+
+    run_until_idle(store)
+    shown = overnight("show", "1", "--no-diff", cwd=tmp_path)
+    assert "cost unknown · 0 turn(s)" in shown.stdout and "$0.0000" not in shown.stdout
+    data = json.loads(overnight("show", "1", "--json", cwd=tmp_path).stdout)
+    assert data["usage"]["cost_usd"] is None and data["runs"][0]["usage"]["cost_usd"] is None
 
 
 def test_cancel_a_queued_task(spec, tmp_path, store):

@@ -50,18 +50,24 @@ def submit_text(
     base_dir: Path,
     agent: str | None = None,
     instance_id: str | None = None,
+    cwd: Path | None = None,
 ) -> Submitted:
-    prepared = prepare_text(
-        store, text, source=source, base_dir=base_dir, agent=agent, instance_id=instance_id
-    )
+    """``base_dir``: where the spec's relative paths start; ``cwd``: where the user
+    is, whose repository a spec without ``repo`` is for (default ``base_dir``)."""
+    prepared = prepare_text(store, text, source=source, base_dir=base_dir, agent=agent,
+                            instance_id=instance_id, cwd=cwd)  # fmt: skip
     return enqueue(store, prepared)
 
 
 def submit_all(
-    store: Store, sources: list[tuple[str, str | bytes, Path]], agent: str | None = None
+    store: Store,
+    sources: list[tuple[str, str | bytes, Path]],
+    agent: str | None = None,
+    cwd: Path | None = None,
 ) -> list[Submitted]:
     """Queue every (source, text, base_dir), or none of them: all are checked first."""
-    prepared = [prepare_text(store, t, source=s, base_dir=b, agent=agent) for s, t, b in sources]
+    prepared = [prepare_text(store, t, source=s, base_dir=b, agent=agent, cwd=cwd)
+                for s, t, b in sources]  # fmt: skip
     return [enqueue(store, p) for p in prepared]
 
 
@@ -86,6 +92,7 @@ def prepare_text(
     base_dir: Path,
     agent: str | None = None,
     instance_id: str | None = None,
+    cwd: Path | None = None,
 ) -> Prepared:
     spec = load_spec(text, source, base_dir)
     spec.instance_id = instance_id
@@ -95,7 +102,8 @@ def prepare_text(
         for p in parse_spec(text, base_dir)[1]
         if p.severity == "warning"
     ]
-    return prepare_spec(store, spec, text, base_dir=base_dir, agent=agent, warnings=warnings)
+    return prepare_spec(store, spec, text, base_dir=base_dir, agent=agent, warnings=warnings,
+                        cwd=cwd)  # fmt: skip
 
 
 def prepare_spec(
@@ -106,6 +114,7 @@ def prepare_spec(
     base_dir: Path,
     agent: str | None = None,
     warnings: list[str] | None = None,
+    cwd: Path | None = None,
 ) -> Prepared:
     warnings = list(warnings or [])
     if agent is not None:
@@ -114,7 +123,7 @@ def prepare_spec(
         if problem:
             raise UsageError(f"agent override: {problem}")
     try:  # at submit, a bad repository or base is the user's input to fix
-        repo = resolve_repo(spec.repo, base_dir)
+        repo = resolve_repo(spec.repo, base_dir, cwd)
         cache = RepoCache(cache_dir() / "repos")
         base_ref, base_sha = cache.resolve(repo, spec.base)
     except WorkspaceError as exc:
@@ -182,5 +191,23 @@ def inline_spec(title: str, tests: list[str], runs: list[str], body: str = "") -
     return "---\n" + yaml.safe_dump(data, sort_keys=False) + "---\n" + body + "\n"
 
 
-def lint_problems(text: str, base_dir: Path) -> list[Problem]:
-    return parse_spec(text, base_dir)[1]
+def lint_problems(
+    text: str | bytes, base_dir: Path, cwd: Path | None = None
+) -> tuple[Spec | None, list[Problem]]:
+    """What ``spec lint`` reports: the spec's problems, then its repository's, resolved
+    as ``submit`` resolves it (``resolve_repo``); the spec, if it has no errors."""
+    spec, problems = parse_spec(text, base_dir)
+    if spec is None:
+        return None, problems
+    try:
+        resolve_repo(spec.repo, base_dir, cwd)
+    except WorkspaceError as exc:
+        line = repo_line(spec_text(text)[0]) if spec.repo else 1
+        return None, sorted([*problems, Problem(line, str(exc))], key=lambda p: p.line)
+    return spec, problems
+
+
+def repo_line(text: str) -> int:
+    """The line of the front matter's ``repo`` field."""
+    lines = text.splitlines()
+    return next((n for n, line in enumerate(lines, 1) if line.startswith("repo:")), 1)

@@ -5,17 +5,20 @@ with the keys this process sees, for rows written before masking existed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from overnight import cost
 from overnight.holds import waiting
 from overnight.masking import Mask
 from overnight.pipeline.base import EVENT as REPINNED
-from overnight.store import Artifact, Event, PullRequest, Task, TaskStatus, now
+from overnight.pipeline.recorder import spent_time
+from overnight.spec import Budget
+from overnight.store import Artifact, Event, PullRequest, Run, Task, TaskStatus, Turn, now
 
 
 def task_summary(task: Task) -> dict[str, Any]:
@@ -148,6 +151,7 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     data = with_holds(session, [task_summary(task)])[0]
     data["base_ref"], data["agent"] = task.base_ref, task.agent
     data["spec"] = task.spec_text
+    data["budget"] = budget_view(task)
     data["runs"] = [run_view(run) for run in task.runs]
     last = task.runs[-1] if task.runs else None
     data["checks"] = checks(last.gates if last else [], last.number if last else None).as_dict()
@@ -156,7 +160,7 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     ).all())  # fmt: skip
     for run, view in zip(task.runs, data["runs"], strict=True):
         view["base_note"] = repinned.get(run.id)
-    data["usage"] = usage([t for run in task.runs for t in run.turns])
+    data["usage"] = usage([t for run in task.runs for t in run.turns], task.agent)
     pr = session.scalars(
         select(PullRequest).where(PullRequest.task_id == task.id).order_by(PullRequest.id.desc())
     ).first()
@@ -179,6 +183,19 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     return masked(task, data)
 
 
+def budget_view(task: Task) -> dict[str, Any]:
+    """The task's budget and how its minutes split: the agent's share, the grading reserve."""
+    budget = Budget(**task.spec.get("budget", {}))
+    return {
+        "attempts": budget.attempts,
+        "minutes": budget.minutes,
+        "usd": budget.usd,
+        "tokens": budget.tokens,
+        "grading_reserve_seconds": budget.grading_reserve,
+        "summary": budget.describe(),
+    }
+
+
 def run_view(run: Any) -> dict[str, Any]:
     last = [g for g in run.gates if g.attempt == run.attempts]
     return {
@@ -194,7 +211,8 @@ def run_view(run: Any) -> dict[str, Any]:
         "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
         "gates": [gate_view(g) for g in last],
         "all_gates": [gate_view(g) for g in run.gates],
-        "usage": usage(run.turns),
+        "usage": usage(run.turns, run.task.agent),
+        "spent": {part: round(s, 1) for part, s in spent_time(run.steps).items()},
         "transcript": [turn_view(t) for t in run.turns],
         "steps": [
             {
@@ -236,15 +254,38 @@ def turn_view(t: Any, raw: bool = False) -> dict[str, Any]:
     return view
 
 
-def usage(turns: list[Any]) -> dict[str, Any]:
-    """Turns, tokens and cost; ``cost_usd`` is None (unknown) if any turn's price is."""
-    costs = [t.cost for t in turns]
+def usage(turns: list[Any], agent: str) -> dict[str, Any]:
+    """Turns, tokens and cost; ``cost_usd`` is None (unknown) if any turn's price is,
+    or if the agent's calls are not recorded (``cost.spent``)."""
     return {
         "turns": len(turns),
         "input_tokens": sum(t.input_tokens for t in turns),
         "output_tokens": sum(t.output_tokens for t in turns),
-        "cost_usd": None if None in costs else round(sum(c for c in costs if c), 6),
+        "cost_usd": cost.spent(agent, (t.cost for t in turns)),
     }
+
+
+def costs(session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Per task: USD spent on model calls (None: unknown, ``cost.spent``), tokens and
+    turns of the recorded calls, aggregated by the database."""
+    agents = dict(session.execute(select(Task.id, Task.agent).where(Task.id.in_(task_ids))).all())
+    out = {i: {"usd": cost.spent(a, []), "turns": 0, "tokens": 0} for i, a in agents.items()}
+    for task_id, usd, priced, turns, tokens in session.execute(
+        select(
+            Run.task_id,
+            func.sum(Turn.cost),
+            func.count(Turn.cost),
+            func.count(Turn.id),
+            func.sum(Turn.input_tokens + Turn.output_tokens),
+        )
+        .join(Run, Turn.run_id == Run.id)
+        .where(Run.task_id.in_(task_ids))
+        .group_by(Run.task_id)
+    ):
+        known = priced == turns and cost.recorded(agents[task_id])
+        out[task_id] = {"usd": float(usd or 0) if known else None, "turns": int(turns),
+                        "tokens": int(tokens or 0)}  # fmt: skip
+    return out
 
 
 def gate_view(g: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ the same pages in chromium)."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 
@@ -81,6 +82,17 @@ def test_rebase_is_offered_once_the_base_branch_moved_and_a_merged_run_says_merg
     assert rebase_form in moved
     assert rebase_form not in merged and "s-ready" not in merged
     assert '<h3>Run 1 <span class="muted">(initial)</span> <span class="status s-merged">' in merged
+
+
+def test_task_page_shows_the_budgets_split_and_what_each_run_spent(web):
+    populate(web.store, tasks=10, events=0)
+    task_id = first(web, "failed")
+
+    html = web.client.get(f"/tasks/{task_id}").text
+
+    assert "budget 3 attempt(s) in 30 min: agent up to 28 min, grading reserve 2 min" in html
+    spent = re.search(r"spent: agent (\S+), gates (\S+) of 30m00s</span>", html)
+    assert spent and spent.group(1) == spent.group(2) != "0.0s"  # 40 s steps, one of each
 
 
 def test_a_gate_log_loads_when_opened(web):
@@ -162,6 +174,26 @@ def test_insights_and_workers_pages(web):
     assert "success rate" in insights and "<svg" in insights and "tests" in insights
     assert data["overall"]["tasks"] == 60 and data["failing_gates"][0]["gate"] == "tests"
     assert "host:1:abc" in workers and "0 / 2" in workers
+
+
+def test_insights_count_tasks_of_unknown_cost_instead_of_adding_zero(web):
+    from overnight.views import costs
+
+    populate(web.store, tasks=40, events=0)  # odd ids run a command agent: cost unknown
+    with web.store.reading() as session:
+        ready = list(session.scalars(select(Task.id).where(Task.status == "ready")))
+        spent = costs(session, ready)
+    unknown = [i for i in ready if spent[i]["usd"] is None]
+    known = [spent[i]["usd"] for i in ready if spent[i]["usd"] is not None]
+    assert unknown and known
+
+    cost = web.client.get("/api/insights").json()["cost"]["ready"]
+    html = web.client.get("/insights").text
+
+    assert cost["unknown"] == len(unknown) and cost["tasks"] == len(known)
+    assert abs(cost["usd"] - sum(known) / len(known)) < 1e-9
+    assert f"${cost['usd']:.4f} / " in html
+    assert f"({len(unknown)} / " in html and "task(s) of unknown cost" in html
 
 
 def test_events_reach_a_listener_as_they_are_written(web):

@@ -35,6 +35,7 @@ from overnight.agents import AgentContext, AgentResult, Interrupted, Turn
 from overnight.agents.prompts import Convention, Prompts, conventions
 from overnight.agents.settings import AgentConfig
 from overnight.agents.tools import TOOLS, Action, FormatError, parse_text, parse_tools
+from overnight.cost import usd
 from overnight.errors import ModelError, ModelUnavailable
 from overnight.gates.feedback import trim
 from overnight.llm import (
@@ -356,7 +357,7 @@ class Loop:
         exit_code = stop.exit_code if exit_code is None else exit_code
         if self.turns:
             self.turns[-1].meta.update(end=message, exit_code=exit_code)
-        cost = f"${self.cost:.4f}" if self.cost_known else "cost unknown"
+        cost = f"cost {usd(self.cost if self.cost_known else None)}"
         summary = f"{message} · {self.tokens} tokens · {cost} · {self.config.model}"
         log.info("agent: %s", summary)
         return AgentResult(exit_code, summary, self.transcript(message))

@@ -9,7 +9,8 @@ import click
 
 from overnight.config import CONFIG_FILE, DEPENDENCY_FILES, detect, render_toml
 from overnight.errors import UsageError
-from overnight.spec import lint_text, read_spec
+from overnight.intake import lint_problems
+from overnight.spec import read_spec
 from overnight.workspace import resolve_repo
 
 
@@ -17,7 +18,7 @@ from overnight.workspace import resolve_repo
 @click.option("--force", is_flag=True, help=f"Overwrite an existing {CONFIG_FILE}.")
 def init(force: bool) -> None:
     """Detect the project and write overnight.toml (setup, test, lint, gates)."""
-    root = Path(resolve_repo(None, Path.cwd()))
+    root = Path(resolve_repo(".", Path.cwd()))  # this folder's repository
     target = root / CONFIG_FILE
     if target.exists() and not force:
         raise UsageError(f"{target} exists: edit it, or pass --force to rewrite it")
@@ -40,16 +41,24 @@ def spec() -> None:
 @spec.command("lint")
 @click.argument("files", nargs=-1, required=True, type=click.Path(allow_dash=True))
 def lint(files: tuple[str, ...]) -> None:
-    """Report every problem in the spec FILES, with its line. Exit 1 on errors."""
+    """Report every problem in the spec FILES, with its line. Exit 1 on errors.
+
+    The repository is checked as submit checks it: 'repo' from the spec's folder,
+    or without it the repository you are in. A spec without errors gets its
+    budget's split: how long an agent may run, what is kept for grading.
+    """
     errors = 0
     for name in files:
         data = read_spec(name, sys.stdin.buffer)
-        problems = lint_text(data, Path.cwd() if name == "-" else Path(name).parent)
+        found, problems = lint_problems(data, Path.cwd() if name == "-" else Path(name).parent,
+                                        Path.cwd())  # fmt: skip
         for problem in problems:
             click.echo(problem.format(name))
         errors += sum(p.severity == "error" for p in problems)
         if not problems:
             click.echo(f"{name}: ok")
+        if found is not None:
+            click.echo(f"  budget: {found.budget.describe()}")
     if errors:
         sys.exit(1)
 

@@ -12,13 +12,23 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
-from overnight import queue
+from overnight import cost, queue
 from overnight.cli import store
 from overnight.errors import UsageError
 from overnight.intake import inline_spec, submit_all
 from overnight.spec import load_spec, read_spec
+from overnight.spec.model import duration
 from overnight.store import Task
-from overnight.views import badge, logs, masked, task_detail, task_summary, turn_view, with_holds
+from overnight.views import (
+    badge,
+    costs,
+    logs,
+    masked,
+    task_detail,
+    task_summary,
+    turn_view,
+    with_holds,
+)
 
 STATUS_STYLE = {
     "ready": "green",
@@ -63,7 +73,8 @@ def submit(
 ) -> None:
     """Queue spec FILES (or '-' for stdin, or an inline spec); print one task id each.
 
-    Every spec is checked first; if any has errors, nothing is queued.
+    Every spec is checked first; if any has errors, nothing is queued. A spec
+    without 'repo' is for the repository you are in (the current directory's).
     """
     if files.count("-") > 1:
         raise UsageError("'-' (stdin) can be given once: put the other specs in files")
@@ -91,7 +102,7 @@ def submit(
         load_spec(text, name, base)
     db = store()
     tasks = []
-    for submitted in submit_all(db, sources, agent):
+    for submitted in submit_all(db, sources, agent, cwd=Path.cwd()):
         for warning in submitted.warnings:
             click.echo(f"warning: {warning}", err=True)
         tasks.append(submitted.task)
@@ -108,31 +119,45 @@ def submit(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", default=50, show_default=True, help="Newest tasks shown.")
 def status(as_json: bool, limit: int) -> None:
-    """Table of tasks: status, attempts, failing gates, reason.
+    """Table of tasks: status, attempts, cost, failing gates or reason, and the total cost.
 
-    A queued task says why it is not running yet, and until when: a dependency
-    not ready or merged, a paused queue or its spent daily budget, a worker
-    limit, an infrastructure retry, or no worker running.
+    A task shows the gates its last attempt failed, or the reason it failed for
+    when its gates did not end it (budget:, environment:, ...). A queued task
+    says why it is not running yet, and until when: a dependency not ready or
+    merged, a paused queue or its spent daily budget, a worker limit, an
+    infrastructure retry, or no worker running. Cost is what the recorded model
+    calls cost: 'unknown' where a price is, or where the agent runs as a command
+    (its calls are not recorded).
     """
     with store().session() as session:
         tasks = list(session.scalars(select(Task).order_by(Task.id.desc()).limit(limit)))
-        rows = with_holds(session, [task_summary(t) for t in reversed(tasks)])
+        spent = costs(session, [t.id for t in tasks])
+        rows = with_holds(
+            session,
+            [task_summary(t) | {"cost_usd": spent[t.id]["usd"]} for t in reversed(tasks)],
+        )
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table("id", "status", "title", "attempts", "branch", "failing / reason")
+    table = Table("id", "status", "title", "attempts", "cost", "branch", "failing / reason")
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "")
         reason = ", ".join(r["failing_gates"]) or r["failure_reason"] or ""
+        if not (r["failure_reason"] or "gates:").startswith(("gates:", "tampered:")):
+            reason = r["failure_reason"]  # e.g. budget: the gates did not end the task
         reason = reason or "; ".join(h["message"] for h in r["holds"])
         table.add_row(
             str(r["id"]),
             f"[{style}]{r['status']}[/]",
             r["title"],
             str(r["attempts"]),
+            cost.usd(r["cost_usd"]),
             r["branch"],
             reason,
+            end_section=r is rows[-1],
         )
+    if rows:
+        table.add_row("", "", f"{len(rows)} task(s)", "", cost.total(r["cost_usd"] for r in rows))
     Console().print(table)
 
 
@@ -174,6 +199,10 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
         f"repo {data['repo']} · base {data['base_ref']} ({data['base_sha'][:10]}) · "
         f"branch {data['branch']}"
     )
+    console.print(f"budget {data['budget']['summary']}", markup=False, highlight=False)
+    u = data["usage"]
+    console.print(f"cost {cost.usd(u['cost_usd'])} · {u['turns']} turn(s), "
+                  f"{u['input_tokens']}+{u['output_tokens']} tokens", markup=False)  # fmt: skip
     if data["failure_reason"]:
         console.print(f"[red]reason:[/] {data['failure_reason']}")
     checks = data["checks"]
@@ -188,6 +217,8 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
         )
         base = run["base_note"] or f"base {run['base_sha'][:10]}"  # re-pinned after a merge
         console.print(f"  {base}", markup=False, highlight=False)
+        spent = ", ".join(f"{part} {duration(s)}" for part, s in run["spent"].items())
+        console.print(f"  spent: {spent} of {duration(data['budget']['minutes'] * 60)}")
         for step in run["steps"]:
             label = step["name"] + (f" #{step['attempt']}" if step["attempt"] else "")
             took = f"{step['duration']:.1f}s" if step["duration"] is not None else "…"
@@ -218,13 +249,13 @@ def print_transcript(console: Console, data: dict) -> None:
     console.print(f"[bold]task {data['id']}[/]: {data['title']}  ({data['status']})")
     for run in data["runs"]:
         u = run["usage"]
-        cost = "cost unknown" if u["cost_usd"] is None else f"${u['cost_usd']:.4f}"
         console.rule(f"run {run['number']}: {u['turns']} turn(s), "
-                     f"{u['input_tokens']}+{u['output_tokens']} tokens, {cost}")  # fmt: skip
+                     f"{u['input_tokens']}+{u['output_tokens']} tokens, "
+                     f"cost {cost.usd(u['cost_usd'])}")  # fmt: skip
         if not run["transcript"]:
             console.print("  (no agent turns: not the built-in agent, or it has not run)")
         for t in run["transcript"]:
-            price = "?" if t["cost_usd"] is None else f"${t['cost_usd']:.4f}"
+            price = cost.usd(t["cost_usd"])
             console.print(
                 f"[bold]attempt {t['attempt']} · turn {t['number']}[/] · {t['model']} · "
                 f"{t['input_tokens']}+{t['output_tokens']} tokens · {price} · {t['latency']:.1f} s"

@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from overnight import markdown
+from overnight.cost import usd
 from overnight.gates import GateOutcome
 from overnight.store import PullRequest
 
@@ -47,6 +48,8 @@ def pr_body(
     head_sha: str,
     task_id: int,
     review_feedback: str | None = None,
+    tokens: int = 0,
+    cost: float | None = None,
 ) -> str:
     """The Markdown body: summary, evidence of each gate, and how to inspect it. The
     spec's description is Markdown; gate summaries, commands and the reviewer's words
@@ -63,7 +66,8 @@ def pr_body(
         "",
         "## Evidence",
         f"Gates ran on `{head_sha[:12]}`, the exact commit delivered "
-        f"(base `{base_sha[:12]}`), after {attempts} attempt(s) in run {run_number}.",
+        f"(base `{base_sha[:12]}`), after {attempts} attempt(s) in run {run_number}. "
+        f"Model calls: {f'{tokens} tokens, ' if tokens else ''}cost {usd(cost)}.",
         "",
         *rows,
         "",

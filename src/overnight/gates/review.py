@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from overnight.config import GateConfig
+from overnight.cost import usd
 from overnight.errors import OvernightError
 from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
 from overnight.gates.scope import matches
@@ -98,9 +99,8 @@ class ReviewGate:
         except OvernightError as exc:
             return GateOutcome(self.name, ERROR, f"the reviewer could not be asked: {exc}",
                                command=command)  # fmt: skip
-        cost = "unknown" if reply.cost is None else f"${reply.cost:.4f}"
         log = (f"model: {reply.model}; tokens in {reply.usage.input_tokens}, out "
-               f"{reply.usage.output_tokens}; cost {cost}; {reply.latency:.1f} s\n\n"
+               f"{reply.usage.output_tokens}; cost {usd(reply.cost)}; {reply.latency:.1f} s\n\n"
                f"-- request\n{messages[1]['content']}\n\n-- answer\n{reply.content}")  # fmt: skip
         try:
             review = parse_review(reply.content)

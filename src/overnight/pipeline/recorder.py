@@ -10,7 +10,7 @@ store masks the task's keys in every row before it is written
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -67,6 +67,15 @@ class Checkpoints:
         parts += [f"agent attempt {a}" for a in sorted(self.agent)]
         parts += [f"gates attempt {a}" for a in sorted(self.gates)]
         return ", ".join(parts)
+
+
+def spent_time(steps: Iterable[Step]) -> dict[str, float]:
+    """Seconds of a run's budget the finished steps took: the agent's and the gates'."""
+    spent = {"agent": 0.0, "gates": 0.0}
+    for step in steps:
+        if step.name in spent and step.finished_at is not None:
+            spent[step.name] += (step.finished_at - step.started_at).total_seconds()
+    return spent
 
 
 class Recorder:
@@ -179,6 +188,11 @@ class Recorder:
             tokens = sum(r.input_tokens + r.output_tokens for r in rows)
             costs = [r.cost for r in rows]
         return tokens, None if None in costs else sum(c for c in costs if c is not None)
+
+    def spent_time(self) -> dict[str, float]:
+        """What this run's finished agent and gates steps took (earlier starts of it)."""
+        with self.store.session() as session:
+            return spent_time(session.scalars(select(Step).where(Step.run_id == self.run_id)))
 
     def checkpoints(self) -> Checkpoints:
         done = Checkpoints()

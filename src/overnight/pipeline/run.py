@@ -13,9 +13,9 @@ import errno
 import json
 import os
 import threading
-import time
 from dataclasses import asdict
 
+from overnight import cost
 from overnight.agents import AgentContext, Interrupted, Turn, get_agent
 from overnight.config import ProjectConfig
 from overnight.errors import (
@@ -40,8 +40,9 @@ from overnight.pipeline.agent_clone import AgentClone
 from overnight.pipeline.base import repin
 from overnight.pipeline.baseline import measure_baseline
 from overnight.pipeline.carry import brief, conflicts_outcome, leftover_markers
+from overnight.pipeline.clock import Clock
 from overnight.pipeline.grading import GradingClone
-from overnight.pipeline.recorder import Cancelled, Paused, Recorder, RunFailed
+from overnight.pipeline.recorder import Cancelled, Paused, Recorder, RunFailed, StepRecord
 from overnight.pipeline.setting import (
     Paths,
     change_refused,
@@ -90,7 +91,7 @@ class Pipeline:
             resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
             store.event(session, task.id, "run-started", f"run {run.number} started{resumed}",
                         run.id)  # fmt: skip
-        self.deadline = time.monotonic() + self.spec.budget.minutes * 60
+        self.clock: Clock | None = None  # the budget's minutes, from the first attempt
         root = paths.workspace(self.task_id, self.run_number)
         self.work_path, self.meta = root, root.with_suffix(".meta")
         self.grade_path = root.with_suffix(".grade")
@@ -108,8 +109,9 @@ class Pipeline:
             self.baseline = self.measure_baseline()
             feedback = self.start_from_previous_run()
             results: list[GateOutcome] = []
+            self.clock = Clock(self.spec.budget, self.record.spent_time())
             for attempt in range(1, self.spec.budget.attempts + 1):
-                self.check_budget(attempt)
+                self.clock.check_attempt(attempt, [r.name for r in blocking_failures(results)])
                 if attempt in self.done.agent:
                     self.restore_agent_change(attempt)
                 elif attempt == 1 and self.carried and self.kind == "rebase":
@@ -236,7 +238,8 @@ class Pipeline:
         if change is not None:
             self.restore_workspace(change)
         self.turn_tree = self.tree()
-        with self.record.step("agent", attempt) as rec:
+        assert self.clock is not None
+        with self.record.step("agent", attempt) as rec, self.clock.part("agent"):
             self.meta.mkdir(parents=True, exist_ok=True)
             spec_file = self.meta / "spec.md"
             spec_file.write_text(self.spec.for_agent())
@@ -309,7 +312,8 @@ class Pipeline:
             sha = self.grading.candidate(agent_tree, self.commit_message(), self.created)
             if sha == recorded[0]:
                 return recorded[1], sha
-        with self.record.step("gates", attempt) as rec:
+        assert self.clock is not None
+        with self.record.step("gates", attempt) as rec, self.clock.part("gates"):
             changed = self.grading.changed(self.start_tree, agent_tree)
             sha = self.grading.candidate(agent_tree, self.commit_message(), self.created)
             grade = self.grading.workspace
@@ -319,6 +323,7 @@ class Pipeline:
             installed = self.grading.install(self.sandbox, self.command_timeout(), self.cancel)
             if installed is not None and not installed.ok:
                 results = [install_failed(installed)]
+                self.check_time(results, attempt, rec)
                 self.record.gates(results, attempt, sha)
                 rec.summary = f"{sha[:10]}: {results[0].summary}"
                 return results, sha
@@ -327,6 +332,7 @@ class Pipeline:
             results = run_gates(ctx)
             results += self.conflicts_left(sha)
             self.check_killed()  # gates cut short by a kill are no evidence: not recorded
+            self.check_time(results, attempt, rec)  # nor are gates cut short by the budget
             self.record.gates(results, attempt, sha)
             failed = blocking_failures(results)
             verdicts = ", ".join(f"{r.name} {r.verdict}" for r in failed)
@@ -350,11 +356,13 @@ class Pipeline:
 
     def deliver(self, results: list[GateOutcome], sha: str, attempt: int) -> str:
         grade = self.grading.workspace
+        tokens, usd = self.record.spent(before=attempt + 1)
         with self.record.step("deliver") as rec:
             body = pr_body(
                 description=self.spec.description, diffstat=grade.diffstat(sha), gates=results,
                 attempts=attempt, run_number=self.run_number, base_sha=self.base_sha,
                 head_sha=sha, task_id=self.task_id, review_feedback=self.review,
+                tokens=tokens, cost=cost.spent(self.agent_name, [usd]),
             )  # fmt: skip
             delivery = Delivery(
                 self.task_id,
@@ -397,19 +405,22 @@ class Pipeline:
         return "\n\n".join(p for p in (self.spec.title, first, trailer) if p) + "\n"
 
     def agent_timeout(self) -> float:
-        """What is left for the agent: the budget's rest, less room for the gates to grade
-        its work (15% of the budget, 30 s to 2 min), so they are not cut short."""
-        reserve = min(max(30.0, 0.15 * self.spec.budget.minutes * 60), 120.0)
-        return max(self.command_timeout() - reserve, 1.0)
+        """What is left for the agent: the budget's rest less the grading reserve
+        (``Budget.grading_reserve``), so the gates are not cut short."""
+        assert self.clock is not None
+        return min(self.config.timeout_minutes * 60, max(self.clock.agent_time(), 1.0))
 
     def command_timeout(self) -> float:
-        remaining = max(self.deadline - time.monotonic(), 1.0)
-        return min(self.config.timeout_minutes * 60, remaining)
+        """Any one command: ``timeout_minutes``, and within the attempts, what is left."""
+        single = self.config.timeout_minutes * 60
+        return single if self.clock is None else min(single, max(self.clock.left(), 1.0))
 
-    def check_budget(self, attempt: int) -> None:
-        if time.monotonic() > self.deadline:
-            minutes = self.spec.budget.minutes
-            raise RunFailed(f"budget: {minutes:g} minute(s) spent before attempt {attempt}")
+    def check_time(self, results: list[GateOutcome], attempt: int, rec: StepRecord) -> None:
+        """Failing gates that ran into the end of the budget: a budget failure."""
+        assert self.clock is not None
+        if blocking_failures(results) and self.clock.ran_out():
+            rec.summary = "cut short: the budget's minutes ran out"
+            raise self.clock.cut_short(attempt)
 
     def check_cancel(self) -> None:
         """At every checkpoint: pause for a stopping worker, stop for a cancel."""

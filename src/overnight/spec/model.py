@@ -12,6 +12,7 @@ from typing import Any
 
 DEFAULT_ATTEMPTS = 3
 DEFAULT_MINUTES = 30.0
+GRADING_SHARE, GRADING_MAX = 0.25, 120.0  # of the minutes, kept for the gates (seconds)
 
 
 @dataclass
@@ -33,10 +34,47 @@ class Scope:
 
 @dataclass
 class Budget:
+    """What one run may spend. ``minutes`` bound its attempts: every agent and every
+    gates step together, from the start of the first attempt (preparing the clones
+    and measuring the baseline are not counted). An agent stops when only the
+    grading reserve is left, so the gates can grade its work within the minutes;
+    another attempt starts only if its agent would get at least the reserve."""
+
     attempts: int = DEFAULT_ATTEMPTS
     minutes: float = DEFAULT_MINUTES
     usd: float | None = None
     tokens: int | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.minutes * 60
+
+    @property
+    def grading_reserve(self) -> float:
+        """Seconds an agent leaves for the gates: a quarter of the minutes, at most 2 min."""
+        return min(GRADING_SHARE * self.seconds, GRADING_MAX)
+
+    @property
+    def attempt_needs(self) -> float:
+        """Seconds that must be left to start another attempt: its agent gets at least
+        the reserve, the gates the reserve."""
+        return 2 * self.grading_reserve
+
+    def describe(self) -> str:
+        """E.g. '3 attempt(s) in 1 min: agent up to 45 s, grading reserve 15 s'."""
+        whole, reserve = self.seconds, self.grading_reserve
+        return (f"{self.attempts} attempt(s) in {duration(whole)}: agent up to "
+                f"{duration(whole - reserve)}, grading reserve {duration(reserve)}")  # fmt: skip
+
+
+def duration(seconds: float) -> str:
+    """A span of time as people say it: '45 s', '22.5 min', '9 h 58 min'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{round(seconds / 60, 1):g} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 @dataclass

@@ -9,9 +9,10 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from overnight import cost
 from overnight.store import GateResult, Run, Task, TaskStatus, Turn
 from overnight.web.queries import STATUSES
 
@@ -113,8 +114,9 @@ def report(session: Session, moment: datetime, days: int = 30) -> dict[str, Any]
 
 
 def _cost_per_outcome(session: Session) -> dict[str, Any]:
-    """Mean USD of model calls per READY and per merged task, over the tasks
-    whose calls were recorded; None where a price is unknown or nothing was."""
+    """Per READY and per merged task: the mean USD of model calls over the tasks whose
+    cost is known, and how many tasks' cost is unknown (``cost.spent``: a price
+    unknown, or an agent run as a command), never counted as 0."""
     spend = (
         select(
             Run.task_id,
@@ -126,18 +128,27 @@ def _cost_per_outcome(session: Session) -> dict[str, Any]:
         .group_by(Run.task_id)
         .subquery()
     )
+    known = and_(
+        Task.agent.not_like(f"{cost.COMMAND}%"),
+        func.coalesce(spend.c.priced, 0) == func.coalesce(spend.c.turns, 0),
+    )
     out: dict[str, Any] = {}
     for key, status in (("ready", TaskStatus.READY), ("merged", TaskStatus.MERGED)):
-        total, tasks, unpriced = session.execute(
+        total, priced, unknown = session.execute(
             select(
-                func.sum(spend.c.usd),
-                func.count(),
-                func.sum(case((spend.c.priced < spend.c.turns, 1), else_=0)),
+                func.sum(case((known, func.coalesce(spend.c.usd, 0.0)), else_=0.0)),
+                func.sum(case((known, 1), else_=0)),
+                func.sum(case((known, 0), else_=1)),
             )
-            .join(Task, Task.id == spend.c.task_id)
+            .select_from(Task)
+            .outerjoin(spend, spend.c.task_id == Task.id)
             .where(Task.status == status)
         ).one()
-        out[key] = float(total or 0) / tasks if tasks and not unpriced else None
+        out[key] = {
+            "usd": float(total or 0) / priced if priced else None,
+            "tasks": int(priced or 0),
+            "unknown": int(unknown or 0),
+        }
     return out
 
 

@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from overnight import cost
 from overnight.holds import waiting
 from overnight.pipeline.base import EVENT as REPINNED
+from overnight.pipeline.recorder import spent_time
 from overnight.review import base_moved
 from overnight.risk import assess, coverage_of
 from overnight.store import (
@@ -35,7 +37,7 @@ from overnight.store import (
     Turn,
     Worker,
 )
-from overnight.views import checks
+from overnight.views import budget_view, checks, costs
 
 STATUSES = ["queued", "running", "ready", "failed", "cancelled", "merged", "rejected"]
 GROUPS = {"active": ["queued", "running"], "finished": ["failed", "cancelled", "rejected"]}
@@ -105,28 +107,6 @@ def task_page(session: Session, f: TaskFilter, moment: datetime) -> TaskPage:
     counts = dict(session.execute(select(Task.status, func.count()).group_by(Task.status)).all())
     repos = list(session.scalars(select(Task.repo).distinct().order_by(Task.repo).limit(200)))
     return TaskPage(rows, total, page, pages, f, {str(k): int(v) for k, v in counts.items()}, repos)
-
-
-def costs(session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Per task: USD spent on model calls (None when a price is unknown), tokens
-    and turns. Tasks with no recorded turn (command agents) are absent."""
-    out: dict[int, dict[str, Any]] = {}
-    for task_id, usd, priced, turns, tokens in session.execute(
-        select(
-            Run.task_id,
-            func.sum(Turn.cost),
-            func.count(Turn.cost),
-            func.count(Turn.id),
-            func.sum(Turn.input_tokens + Turn.output_tokens),
-        )
-        .join(Run, Turn.run_id == Run.id)
-        .where(Run.task_id.in_(task_ids))
-        .group_by(Run.task_id)
-    ):
-        known = priced == turns
-        out[task_id] = {"usd": float(usd or 0) if known else None, "turns": int(turns),
-                        "tokens": int(tokens or 0)}  # fmt: skip
-    return out
 
 
 def _rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[dict[str, Any]]:
@@ -233,7 +213,7 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
         turns[turn.run_id].append(turn)
     run_views = [
         _run_view(run, steps[run.id], gates[run.id], diffs, extra_logs, moment)
-        | {"turns": turns[run.id], "spent": _spent(turns[run.id])}
+        | {"turns": turns[run.id], "spent": _spent(turns[run.id], task.agent)}
         for run in runs
     ]
     pr = session.scalars(
@@ -264,13 +244,13 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
         "events": list(reversed(events)),
         "actions": actions(task.status, task.cancel_requested, base_moved(task)),
         "checks": checks(gates[runs[-1].id], runs[-1].number) if runs else checks([]),
+        "budget": budget_view(task),
     }
 
 
-def _spent(turns: list[Turn]) -> dict[str, Any]:
-    known = all(t.cost is not None for t in turns)
+def _spent(turns: list[Turn], agent: str) -> dict[str, Any]:
     return {
-        "usd": sum(t.cost or 0.0 for t in turns) if known else None,
+        "usd": cost.spent(agent, (t.cost for t in turns)),
         "tokens": sum(t.input_tokens + t.output_tokens for t in turns),
     }
 
@@ -304,6 +284,7 @@ def _run_view(
         ],
         "transcript": [s for s in steps if s.name == "agent"],
         "logs": [a for a in extra_logs if a.run_id == run.id],
+        "time_spent": spent_time(steps),
     }
 
 

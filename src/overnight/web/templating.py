@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from overnight import cost
 from overnight.views import badge
 from overnight.web import render
 
@@ -27,6 +28,7 @@ environment.filters.update(
     short_repo=render.short_repo,
     lines=render.line_count,
     clip=lambda text: render.clip(text, 20_000)[0],
+    usd=cost.usd,
 )
 environment.globals.update(
     ago=render.ago,

@@ -49,9 +49,12 @@ def repo_problem(repo: str) -> str | None:
     return None
 
 
-def resolve_repo(repo: str | None, relative_to: Path) -> str:
-    """An absolute repository location: a URL as given, or a local toplevel. A
-    local one (a ``file://`` URL too) must be a git repository now."""
+def resolve_repo(repo: str | None, relative_to: Path, cwd: Path | None = None) -> str:
+    """The repository a spec names, as an absolute location: a URL as given, or a
+    local toplevel, a relative path taken from ``relative_to`` (the spec's folder).
+    Without ``repo``: the repository ``cwd`` (default ``relative_to``) is in. A
+    local one (a ``file://`` URL too) must be a git repository now. ``spec lint``
+    and ``submit`` both resolve a spec's repository here."""
     problem = repo_problem(repo) if repo else None
     if problem:
         raise WorkspaceError(problem)
@@ -59,7 +62,16 @@ def resolve_repo(repo: str | None, relative_to: Path) -> str:
         if repo.lower().startswith("file://"):
             local_toplevel(Path(unquote(urlsplit(repo).path)))
         return repo
-    return local_toplevel((relative_to / (repo or ".")).expanduser().resolve())
+    if repo:
+        return local_toplevel((relative_to / repo).expanduser().resolve())
+    here = (cwd or relative_to).resolve()
+    try:
+        return local_toplevel(here)
+    except WorkspaceError as exc:
+        raise WorkspaceError(
+            f"{here} is not in a git repository and the spec has no 'repo': run this "
+            "from inside your repository, or add 'repo: PATH' to the spec"
+        ) from exc
 
 
 def local_toplevel(path: Path) -> str:
