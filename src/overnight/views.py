@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from overnight import live
 from overnight.masking import Mask
 from overnight.store import Artifact, PullRequest, Task
 
@@ -166,7 +167,8 @@ def latest_artifact(session: Session, task: Task, prefix: str) -> str | None:
 
 
 def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[str, str]]:
-    """(title, text) of every step and gate log of every run, in order."""
+    """(title, text) of every step and gate log of every run, in order; for an agent
+    step without its log yet (running, or cut off), its live output so far."""
     out: list[tuple[str, str]] = []
     for run in task.runs:
         if gate is None:
@@ -175,6 +177,8 @@ def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[st
                     f" (attempt {step.attempt})" if step.attempt else ""
                 )
                 text = session.get(Artifact, step.log_id).content if step.log_id else ""  # type: ignore[union-attr]
+                if not step.log_id and step.name == "agent":  # running, or cut off
+                    text = live.text_of(session, run.id, step.attempt)
                 out.append((f"{label} · {step.status}: {step.summary or ''}", text))
         for g in run.gates:
             if gate is not None and g.name != gate:

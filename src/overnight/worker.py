@@ -29,6 +29,7 @@ from overnight.queue import Claim, Limits, guard, release
 from overnight.store import Run, Step, Store, StoreError, TaskStatus, now
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("overnight.progress")  # one line per task event
 BACKOFF = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)  # seconds before an infrastructure retry
 
 
@@ -162,6 +163,7 @@ class Worker:
                     return
                 delay = BACKOFF[claims - 1]
             queue.requeue(self.store, claim, reason, delay)
+            progress.info("task %d: back to the queue: %s", claim.task_id, reason)
         except (StoreError, LeaseLost) as exc:
             log.warning("task %s not requeued (%s): its lease will expire", claim.task_id, exc)
 

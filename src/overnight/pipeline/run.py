@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from dataclasses import asdict
+from functools import partial
 
 from overnight.agents import AgentContext, Interrupted, Turn, get_agent
 from overnight.config import ProjectConfig
@@ -36,6 +37,8 @@ from overnight.gates import (
 )
 from overnight.gates.feedback import condense
 from overnight.gates.hidden import Withholder, hidden_text
+from overnight.live import LiveLog
+from overnight.masking import Mask
 from overnight.pipeline.agent_clone import AgentClone
 from overnight.pipeline.baseline import measure_baseline
 from overnight.pipeline.grading import GradingClone
@@ -86,6 +89,8 @@ class Pipeline:
             resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
             store.event(session, task.id, "run-started", f"run {run.number} started{resumed}",
                         run.id)  # fmt: skip
+            taken = "taken over" if claim.takeover else "claimed"
+            self.record.progress(task, f"{taken} · {task.title} · run {run.number}{resumed}")
         self.deadline = time.monotonic() + self.spec.budget.minutes * 60
         root = paths.workspace(self.task_id, self.run_number)
         self.work_path, self.meta = root, root.with_suffix(".meta")
@@ -223,7 +228,8 @@ class Pipeline:
         if change is not None:
             self.restore_workspace(change)
         self.turn_tree = self.tree()
-        with self.record.step("agent", attempt) as rec:
+        live = LiveLog(partial(self.record.output, attempt), Mask.of(self.config))
+        with self.record.step("agent", attempt) as rec, live:  # output readable as it comes
             self.meta.mkdir(parents=True, exist_ok=True)
             spec_file = self.meta / "spec.md"
             spec_file.write_text(self.spec.for_agent())
@@ -236,7 +242,7 @@ class Pipeline:
                 sandbox=self.agent_sandbox, environ=self.agent.environ(passthrough),
                 timeout=self.agent_timeout(), instance_id=self.spec.instance_id,
                 cancel=self.cancel, pause=self.pause, on_turn=self.save_turn,
-                recorded_turns=recorded,
+                recorded_turns=recorded, live=live,
                 tokens_left=None if budget.tokens is None else budget.tokens - tokens,
                 usd_left=None if budget.usd is None or usd is None else budget.usd - usd,
             )  # fmt: skip
