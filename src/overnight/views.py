@@ -132,6 +132,15 @@ def turn_view(t: Any, raw: bool = False) -> dict[str, Any]:
     return view
 
 
+def short_command(command: str, width: int = 70) -> str:
+    """A command on one line: its first line (cut to ``width``) and how many lines
+    follow, e.g. ``cat > src/slug.py <<'EOF' … (+23 lines)`` for a heredoc."""
+    lines = [line.rstrip() for line in command.strip().splitlines()] or [""]
+    first = lines[0] if len(lines[0]) <= width else lines[0][: width - 1] + "…"
+    more = len(lines) - 1
+    return f"{first} … (+{more} line{'' if more == 1 else 's'})" if more else first
+
+
 def usage(turns: list[Any]) -> dict[str, Any]:
     """Turns, tokens and cost; ``cost_usd`` is None (unknown) if any turn's price is."""
     costs = [t.cost for t in turns]
