@@ -249,6 +249,7 @@ def test_the_worker_prints_one_line_per_task_event(task, store, env, started):
     _, err = worker.communicate(timeout=120)
 
     lines = [line.split(" ", 1)[1] for line in err.splitlines() if line.startswith("[")]
+    assert KEY not in err
     assert f"task {ready}: claimed · Write done.txt 1 · run 1" in lines, err
     assert f"task {ready}: attempt 1 started" in lines
     assert any(x.startswith(f"task {ready}: gates (attempt 1): ") and "all blocking gates pass"
