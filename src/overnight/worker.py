@@ -25,6 +25,7 @@ from sqlalchemy import select
 from overnight import queue, ratelimit
 from overnight.errors import InfrastructureError, LeaseLost
 from overnight.pipeline import Paths, Paused, execute
+from overnight.pipeline.recorder import Recorder
 from overnight.queue import Claim, Limits, guard, release
 from overnight.store import Run, Step, Store, StoreError, TaskStatus, now
 
@@ -199,6 +200,7 @@ class Worker:
             if run is not None:
                 run.status, run.failure_reason, run.finished_at = "failed", reason, now()
             self.store.event(session, task.id, "failed", reason, claim.run_id)
+        Recorder.progress(task, f"FAILED: {reason}")
 
     def _record_crash(self, claim: Claim, exc: Exception) -> None:
         try:
@@ -213,5 +215,6 @@ class Worker:
                 self.store.artifact(session, task.id, "crash.log", traceback.format_exc(),
                                     claim.run_id)  # fmt: skip
                 self.store.event(session, task.id, "failed", reason, claim.run_id)
+            Recorder.progress(task, f"FAILED: {reason}")
         except (StoreError, LeaseLost):
             log.exception("could not record the crash of task %s", claim.task_id)
