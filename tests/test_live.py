@@ -3,6 +3,7 @@ logs`, `logs -f`), written in masked chunks; and the worker's progress lines."""
 
 from __future__ import annotations
 
+import base64
 import os
 import queue as queues
 import subprocess
@@ -53,6 +54,20 @@ def test_a_key_split_across_two_reads_is_masked_and_never_written_in_part():
 
     assert rows == ["using ", "[redacted $API_KEY] to call\nnext line\n"]
     assert not any(KEY[:10] in row or KEY[10:] in row for row in rows)
+
+
+def test_a_key_base64_encoded_and_split_across_reads_is_masked_too():
+    encoded = base64.b64encode(KEY.encode()).decode()
+    rows: list[str] = []
+    live = LiveLog(rows.append, Mask((("API_KEY", KEY),)))
+
+    live.write("export: " + encoded[:9])
+    live.flush()
+    live.write(encoded[9:] + "\n")
+    live.flush(final=True)
+
+    assert rows[0] == "export: " and "[redacted $API_KEY]" in rows[1]
+    assert encoded[:9] not in "".join(rows)
 
 
 def test_text_that_only_looks_like_the_start_of_a_key_is_written_at_the_end():

@@ -105,10 +105,12 @@ def key_start(text: str, mask: Mask) -> int:
     text from there is held back; ``len(text)`` when nothing is."""
     cut = len(text)
     for form, _ in mask.replacements if mask else ():
-        for start in range(max(0, len(text) - len(form) + 1), cut):
+        start = text.find(form[0], max(0, len(text) - len(form) + 1))
+        while -1 < start < cut:
             if form.startswith(text[start:]):
                 cut = start
                 break
+            start = text.find(form[0], start + 1)
     return cut
 
 
