@@ -137,6 +137,6 @@ def test_the_task_page_shows_the_agent_output_while_it_runs(store, page, slow_ta
             assert not go.exists()
             go.touch()
             expect(output).to_contain_text("last line", timeout=60_000)
-            expect(page.locator("#live-output-state")).to_contain_text("the agent is done",
+            expect(page.locator("#live-output-state")).to_contain_text("ended: the full transcript",
                                                                        timeout=60_000)  # fmt: skip
         assert "── run 1 · attempt 1 ──" in output.inner_text()

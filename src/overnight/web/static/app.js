@@ -91,7 +91,7 @@
       source.addEventListener("end", function () {
         source.close();
         source = null;
-        state.textContent = "the agent is done: its full transcript is in the timeline";
+        state.textContent = "ended: the full transcript is in the timeline above";
       });
     }
     open();
