@@ -90,6 +90,7 @@ def test_approve_merges_into_the_checked_out_base_branch(store, mul_spec, tmp_pa
     assert parents == [before, task["head_sha"]]
     assert git(calc_repo, "status", "--porcelain") == "?? scratch.txt"
     assert task["status"] == "merged"
+    assert task["runs"][-1]["status"] == "merged"  # the run's badge, not "ready"
     assert task["pull_request"]["state"] == "merged"
     assert task["pull_request"]["merge_sha"] == merge_sha
 
@@ -125,10 +126,14 @@ def test_approve_refuses_a_task_that_is_not_ready(store, mul_spec, tmp_path, cal
     assert detail(store, task_id)["status"] == "queued"
 
 
-def test_approve_after_a_conflicting_base_change_says_to_rebase_and_rebase_redoes_it(
+RESOLVE = "sed -i -e '/^<<<<<<< /d' -e '/^=======$/d' -e '/^>>>>>>> /d' calc.py"
+
+
+def test_approve_after_a_conflicting_base_change_says_to_rebase_and_rebase_carries_it(
     store, mul_spec, tmp_path, calc_repo
 ):
-    task_id = ready_task(store, mul_spec, tmp_path)
+    task_id = submit(store, mul_spec(agent_script(tmp_path, f"{RESOLVE}\n{APPEND_MUL}")))
+    drain(store)
     (calc_repo / "calc.py").write_text(
         (calc_repo / "calc.py").read_text() + "\n\ndef sub(a, b):\n    return a - b\n"
     )
@@ -147,7 +152,8 @@ def test_approve_after_a_conflicting_base_change_says_to_rebase_and_rebase_redoe
     assert task["status"] == "ready", task["failure_reason"]
     assert task["runs"][1]["base_sha"] == moved
     feedback = (tmp_path / "agent-out" / "feedback-2-1.txt").read_text()
-    assert "no longer applies" in feedback
+    assert "- calc.py: it holds conflict markers" in feedback
+    assert (tmp_path / "agent-out" / "mul-before-2.txt").read_text().strip() == "1"
     approve(store, task_id)
     merged = (calc_repo / "calc.py").read_text()
     assert "def sub" in merged and "def mul" in merged

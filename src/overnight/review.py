@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from overnight.config import cache_dir
 from overnight.errors import MergeConflict, StateError
 from overnight.store import PullRequest, Review, Run, Store, Task, TaskStatus
-from overnight.workspace import IDENTITY, RepoCache, git, is_url, succeeds
+from overnight.workspace import IDENTITY, RepoCache, git, is_url, known_head, succeeds
 from overnight.workspace.git import argv as git_argv
 from overnight.workspace.git import environ as git_environ
 
@@ -68,6 +68,9 @@ def approve(store: Store, task_id: int | str, message: str = "") -> str:
         )
         pr.state, pr.merge_sha = "merged", merge_sha
         task.status = TaskStatus.MERGED
+        run = session.get(Run, pr.run_id)
+        if run is not None:  # the delivered run's badge says what became of it
+            run.status = TaskStatus.MERGED
         session.add(Review(task_id=task.id, run_id=pr.run_id, action="approve", message=message))
         store.event(session, task.id, "merged", f"merged into {task.base_ref} as {merge_sha[:10]}")
         return merge_sha
@@ -127,8 +130,18 @@ def request_changes(store: Store, task_id: int | str, message: str) -> Run:
         return run
 
 
+def base_moved(task: Task) -> bool:
+    """Whether a rebase would move the task: it is READY or FAILED and its base branch's
+    head, as known without fetching (``known_head``), is not its last run's base."""
+    if task.status not in REVIEWABLE or not task.runs:
+        return False
+    head = known_head(task.repo, task.base_ref, RepoCache(cache_dir() / "repos").path(task.repo))
+    return head is not None and head != task.runs[-1].base_sha
+
+
 def rebase(store: Store, task_id: int | str) -> Run:
-    """Queue a new run on the current head of the base branch, carrying the change over."""
+    """Queue a new run on the current head of the base branch; it replays the last run's
+    change there and leaves the agent only the conflicts (``pipeline/carry.py``)."""
     with store.session() as session:
         task = store.task(session, task_id)
         if task.status not in REVIEWABLE:
@@ -136,6 +149,9 @@ def rebase(store: Store, task_id: int | str) -> Run:
                 f"task {task.id} is {task.status}: only READY or FAILED tasks can be rebased"
             )
         _, sha = RepoCache(cache_dir() / "repos").resolve(task.repo, task.base_ref)
+        if sha == task.runs[-1].base_sha:
+            raise StateError(f"task {task.id} is already on the head of {task.base_ref} "
+                              f"({sha[:10]}): there is nothing to rebase onto")  # fmt: skip
         run = _new_run(session, task, "rebase", sha, None)
         task.base_sha = sha
         session.add(

@@ -5,6 +5,8 @@ with the keys this process sees, for rows written before masking existed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -47,11 +49,98 @@ def task_summary(task: Task) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Checks:
+    """One attempt's gates summed up in one line, as GitHub sums up a pull
+    request's checks: the blocking gates that failed, by name, and the advisory
+    findings (an advisory gate that did not pass is a warning, never a failure:
+    it cannot keep a task from READY)."""
+
+    run: int | None = None
+    attempt: int | None = None
+    blocking: int = 0
+    failed: list[str] = field(default_factory=list)  # blocking: fail, or "name (error)"
+    warnings: list[str] = field(default_factory=list)  # advisory: fail or error
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        """none, fail, warn or pass (the colour of the box)."""
+        if not self.blocking and not self.warnings and not self.skipped:
+            return "none"
+        return "fail" if self.failed else "warn" if self.warnings else "pass"
+
+    @property
+    def line(self) -> str:
+        """ "2 of 7 blocking gates failed: tests, lint, 1 advisory warning (docs)"."""
+        if self.state == "none":
+            return "No gates have run yet"
+        parts = [self._blocking_part()]
+        if self.warnings:
+            n = len(self.warnings)
+            parts.append(f"{n} advisory warning{_s(n)} ({', '.join(self.warnings)})")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped ({', '.join(self.skipped)})")
+        return ", ".join(parts)
+
+    def _blocking_part(self) -> str:
+        n = self.blocking
+        if self.failed:
+            return (
+                f"{len(self.failed)} of {n} blocking gate{_s(n)} failed: {', '.join(self.failed)}"
+            )
+        if n == 0:
+            return "No blocking gate ran"
+        return f"All {n} blocking gates passed" if n > 1 else "The blocking gate passed"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "line": self.line,
+            "run": self.run,
+            "attempt": self.attempt,
+            "blocking": self.blocking,
+            "failed": self.failed,
+            "warnings": self.warnings,
+            "skipped": self.skipped,
+        }
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
+def badge(verdict: str, blocking: bool) -> str:
+    """How a gate's verdict is shown: an advisory gate that did not pass warns."""
+    return "warn" if not blocking and verdict in ("fail", "error") else verdict
+
+
+def checks(gates: Iterable[Any], run: int | None = None) -> Checks:
+    """The summary of one run's last graded attempt (gates with ``name``,
+    ``verdict``, ``blocking`` and ``attempt``)."""
+    gates = list(gates)
+    attempt = max((g.attempt for g in gates), default=None)
+    out = Checks(run=run, attempt=attempt)
+    for g in (g for g in gates if g.attempt == attempt):
+        if g.verdict == "skipped":
+            out.skipped.append(g.name)
+        elif not g.blocking:
+            if g.verdict != "pass":
+                out.warnings.append(g.name)
+        else:
+            out.blocking += 1
+            if g.verdict != "pass":
+                out.failed.append(g.name if g.verdict == "fail" else f"{g.name} ({g.verdict})")
+    return out
+
+
 def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str, Any]:
     data = task_summary(task)
     data["base_ref"], data["agent"] = task.base_ref, task.agent
     data["spec"] = task.spec_text
     data["runs"] = [run_view(run) for run in task.runs]
+    last = task.runs[-1] if task.runs else None
+    data["checks"] = checks(last.gates if last else [], last.number if last else None).as_dict()
     data["usage"] = usage([t for run in task.runs for t in run.turns])
     pr = session.scalars(
         select(PullRequest).where(PullRequest.task_id == task.id).order_by(PullRequest.id.desc())

@@ -37,8 +37,10 @@ def test_submit_run_show_logs_and_approve_over_the_api(web, mul_spec, tmp_path, 
     review = web.client.get("/api/review").json()
     assert [item["id"] for item in review] == [task_id]
     assert review[0]["files"] == ["calc.py", "tests/test_mul.py"]
-    assert "1 file(s) outside the tests" in review[0]["reasons"], review[0]
-    assert review[0]["risk_level"] in ("low", "medium"), review[0]["reasons"]
+    assert "1 test file(s) changed" in review[0]["reasons"], review[0]
+    assert review[0]["risk_level"] == "low", review[0]["reasons"]
+    parts = {p["name"]: p for p in review[0]["parts"]}
+    assert "size" in parts and "untested" not in parts, parts  # the change came with its test
 
     merged = web.client.post(f"/api/tasks/{task_id}/approve", json={"message": "thanks"})
 

@@ -8,13 +8,16 @@ import threading
 import time
 
 import httpx
+from conftest import drain
 from sqlalchemy import select, update
 
+from overnight.intake import submit_text
 from overnight.store import Artifact, Event, Run, Task
+from overnight.testing import commit_all
 from overnight.testing.history import add_worker, populate
 from overnight.web.queries import review_queue
 
-from .conftest import Web
+from .conftest import Web, mul_agent
 
 
 def first(web: Web, status: str) -> int:
@@ -41,7 +44,7 @@ def test_task_list_filters_searches_and_pages(web):
     assert all(r["cost_usd"] is None for r in rows if r["id"] % 2)  # a command agent: unknown
 
 
-def test_task_page_shows_timeline_gates_highlighted_diff_and_rendered_pr_body(web):
+def test_task_page_shows_timeline_gates_numbered_diff_and_rendered_pr_body(web):
     populate(web.store, tasks=10, events=0)
     task_id = first(web, "ready")
 
@@ -49,11 +52,35 @@ def test_task_page_shows_timeline_gates_highlighted_diff_and_rendered_pr_body(we
 
     assert "Timeline" in html and "baseline" in html and "40.0s" in html
     assert 'data-gate="tests"' in html and 'class="verdict v-pass"' in html
-    assert '<span class="hl-gi">+def mul(a, b):</span>' in html  # highlighted, escaped
+    added = '<td class="code d-add"><span class="mark" aria-hidden="true">+</span>def mul(a, b):'
+    assert added in html  # numbered, escaped
     assert "<table>" in html and "<td>PASS</td>" in html  # the PR body's Markdown table
-    for action in ("approve", "request-changes", "reject", "rebase"):
+    for action in ("approve", "request-changes", "reject"):
         assert f'action="/tasks/{task_id}/{action}"' in html
     assert f'action="/tasks/{task_id}/cancel"' not in html
+    assert f'action="/tasks/{task_id}/rebase"' not in html  # no base known to have moved
+
+
+def test_rebase_is_offered_once_the_base_branch_moved_and_a_merged_run_says_merged(
+    web, mul_spec, tmp_path, calc_repo
+):
+    task_id = submit_text(web.store, mul_spec(mul_agent(tmp_path)).read_text(),
+                          source="mul.md", base_dir=tmp_path).task.id  # fmt: skip
+    drain(web.store)
+    rebase_form = f'action="/tasks/{task_id}/rebase"'
+    unmoved = web.client.get(f"/tasks/{task_id}").text
+    refused = web.post_form(f"/tasks/{task_id}/rebase", {}).text
+    (calc_repo / "NOTES.md").write_text("the base moves on\n")
+    commit_all(calc_repo, "notes")
+    moved = web.client.get(f"/tasks/{task_id}").text
+    web.post_form(f"/tasks/{task_id}/approve", {})
+    merged = web.client.get(f"/tasks/{task_id}").text
+
+    assert 'class="status s-ready"' in unmoved and rebase_form not in unmoved
+    assert f"task {task_id} is already on the head of main" in refused
+    assert rebase_form in moved
+    assert rebase_form not in merged and "s-ready" not in merged
+    assert '<h3>Run 1 <span class="muted">(initial)</span> <span class="status s-merged">' in merged
 
 
 def test_a_gate_log_loads_when_opened(web):
@@ -78,7 +105,7 @@ def test_review_queue_puts_the_smallest_change_first(web):
     with web.store.session() as session:
         ready = list(session.scalars(select(Task.id).where(Task.status == "ready")))
         big = ready[0]
-        diff = "diff --git a/app.py b/app.py\n" + "+x = 1\n" * 300
+        diff = "diff --git a/app.py b/app.py\n@@ -0,0 +1,300 @@\n" + "+x = 1\n" * 300
         run_ids = select(Run.id).where(Run.task_id == big)
         session.execute(
             update(Artifact)
@@ -93,6 +120,7 @@ def test_review_queue_puts_the_smallest_change_first(web):
     assert order[-1] == big and set(order) == set(ready)
     assert html.index(f'data-id="{order[0]}"') < html.index(f'data-id="{big}"')
     assert "r-low" in html and "300 changed line(s)" in html and "r-medium" in html
+    assert '<tr data-part="size"><td>size</td><td class="num">+3.0</td>' in html  # the why
 
 
 def test_new_task_lint_lists_problems_with_lines_and_disables_queuing(web):

@@ -73,7 +73,11 @@ def reject(task_id: str, message: str) -> None:
 @click.command()
 @click.argument("task_id")
 def rebase(task_id: str) -> None:
-    """Queue a new run on the current base branch, carrying the change over."""
+    """Replay the task's change on the current head of its base branch, in a new run.
+
+    Files that merge cleanly stay as they were; a clean replay is graded as it
+    is. Only conflicting files go to the agent, with the earlier review
+    feedback. Refused when the task is already on the head of its base."""
     run = actions.rebase(store(), task_id)
     click.echo(f"task {task_id}: run {run.number} queued on the current base")
 

@@ -18,7 +18,7 @@ from overnight.intake import inline_spec, submit_all
 from overnight.masking import Mask
 from overnight.spec import load_spec, read_spec
 from overnight.store import Store, Task
-from overnight.views import logs, masked, task_detail, task_summary, turn_view
+from overnight.views import badge, logs, masked, task_detail, task_summary, turn_view
 
 STATUS_STYLE = {
     "ready": "green",
@@ -29,6 +29,7 @@ STATUS_STYLE = {
     "cancelled": "dim",
     "rejected": "magenta",
 }
+CHECKS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "none": "dim"}
 
 
 @click.command()
@@ -140,7 +141,8 @@ def status(as_json: bool, limit: int) -> None:
     "(with --json: also each request and response as sent and received).",
 )
 def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
-    """The spec, runs, gate table, pull request body and diff of a task."""
+    """A task's checks in one line (blocking gates failed, advisory warnings), its
+    spec, runs, gate table, pull request body and diff."""
     db = store()
     with db.session() as session:
         task = db.task(session, task_id)
@@ -164,6 +166,8 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
     )
     if data["failure_reason"]:
         console.print(f"[red]reason:[/] {data['failure_reason']}")
+    checks = data["checks"]
+    console.print(f"checks: {checks['line']}", style=CHECKS_STYLE[checks["state"]], markup=False)
     console.rule("spec")
     console.print(data["spec"], markup=False, highlight=False)
     for run in data["runs"]:
@@ -183,7 +187,7 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
             for g in run["gates"]:
                 table.add_row(
                     g["name"],
-                    g["verdict"] + ("" if g["blocking"] else " (advisory)"),
+                    badge(g["verdict"], g["blocking"]) + ("" if g["blocking"] else " (advisory)"),
                     g["command"] or "",
                     g["summary"],
                 )

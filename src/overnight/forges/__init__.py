@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
+from overnight import markdown
 from overnight.gates import GateOutcome
 from overnight.store import PullRequest
 
@@ -47,12 +48,15 @@ def pr_body(
     task_id: int,
     review_feedback: str | None = None,
 ) -> str:
-    """The Markdown body: summary, evidence of each gate, and how to inspect it."""
+    """The Markdown body: summary, evidence of each gate, and how to inspect it. The
+    spec's description is Markdown; gate summaries, commands and the reviewer's words
+    are text, escaped to show as written (``markdown.py``)."""
     summary = description.strip().split("\n\n")[0] if description.strip() else "(no description)"
     rows = ["| gate | verdict | command | summary |", "| --- | --- | --- | --- |"]
     for g in gates:
         verdict = g.verdict.upper() + ("" if g.blocking else " (advisory)")
-        rows.append(f"| {g.name} | {verdict} | `{_cell(g.command or '-')}` | {_cell(g.summary)} |")
+        command = markdown.code(_clip(g.command or "-")).replace("|", "\\|")
+        rows.append(f"| {g.name} | {verdict} | {command} | {markdown.text(_clip(g.summary))} |")
     parts = [
         "## Summary",
         summary,
@@ -73,9 +77,10 @@ def pr_body(
         "```",
     ]
     if review_feedback:
-        parts += ["", "## Review feedback addressed", review_feedback.strip()]
+        parts += ["", "## Review feedback addressed", markdown.text(review_feedback.strip())]
     return "\n".join(parts) + "\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")[:200]
+def _clip(text: str) -> str:
+    """One line of a table cell, at most 200 characters (cut before escaping)."""
+    return text.replace("\n", " ")[:200]

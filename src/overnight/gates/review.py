@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from overnight.config import GateConfig
 from overnight.errors import OvernightError
 from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
 from overnight.gates.scope import matches
+from overnight.markdown import text as as_text
 from overnight.workspace import git
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "review"
@@ -54,12 +56,14 @@ class Review:
     missing: list[str]
     risks: list[str]
 
-    def markdown(self, model: str) -> str:
-        lines = [f"**{self.verdict.upper()}** ({model}): {self.summary}"]
+    def markdown(self, model: str, escape: Callable[[str], str] = as_text) -> str:
+        """The reviewer's words as text in Markdown (a file name's underscores stay);
+        ``escape=str`` leaves them as they are (the agent's feedback)."""
+        lines = [f"**{self.verdict.upper()}** ({escape(model)}): {escape(self.summary)}"]
         if self.missing:
-            lines += ["", "Missing:", *[f"- {m}" for m in self.missing]]
+            lines += ["", "Missing:", *[f"- {escape(m)}" for m in self.missing]]
         if self.risks:
-            lines += ["", "Risky spots:", *[f"- {r}" for r in self.risks]]
+            lines += ["", "Risky spots:", *[f"- {escape(r)}" for r in self.risks]]
         return "\n".join(lines)
 
 
@@ -108,7 +112,8 @@ class ReviewGate:
             return GateOutcome(
                 self.name, FAIL, f"the reviewer asks for changes: {review.summary}"[:300],
                 command=command, log=log, report=report,
-                feedback="A reviewer read your change and asks for changes:\n" + report,
+                feedback="A reviewer read your change and asks for changes:\n"
+                + review.markdown(cfg.model, escape=str),
             )  # fmt: skip
         if cut:
             return GateOutcome(

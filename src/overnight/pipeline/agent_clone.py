@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from overnight.environment import Environment, Layer
+from overnight.pipeline.carry import Carried, replay
 from overnight.sandbox import Completed, Sandbox
 from overnight.spec import Spec
 from overnight.workspace import Workspace
@@ -57,17 +58,10 @@ class AgentClone:
         for patch in spec.visible_patches:
             self.workspace.apply_patch(patch.text, f"test_patch '{patch.path}'")
 
-    def carry(self, diff: str, spec: Spec) -> list[str]:
-        """Apply a previous run's change on this base; the files that conflict (then the
-        clone is put back as it was, with the visible test patches)."""
-        self.workspace.git(["apply", "--3way", "--whitespace=nowarn", "-"], check=False,
-                           input=diff + "\n")  # fmt: skip
-        out = self.workspace.git(["diff", "--name-only", "-z", "--diff-filter=U"])
-        conflicted = [name for name in out.split("\0") if name]
-        if conflicted:
-            self.workspace.reset_to(self.base_sha, keep_ignored=True)
-            self.apply_patches(spec)
-        return conflicted
+    def carry(self, diff: str) -> Carried:
+        """Replay a previous run's change on this base: what merged cleanly stays, the
+        conflicts are left for the agent (``carry.py``)."""
+        return replay(self.workspace, diff)
 
     def take(self, timeout: float, cancel: threading.Event | None) -> Change:
         """The agent's change, packed inside the sandbox and checked."""

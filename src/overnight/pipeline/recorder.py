@@ -263,16 +263,14 @@ class Recorder:
         progress.info("task %d: %s", task.id, mask.text(text) if mask else text)
 
     def previous_changes(self, run_number: int) -> str:
-        """The change the previous run of this task ended with (empty if none)."""
+        """The last change an earlier run of this task graded (empty if none): a run that
+        ended before grading (a setup failure) does not lose the work before it."""
         with self.store.session() as session:
-            previous = session.scalars(
-                select(Run).where(Run.task_id == self.task_id, Run.number == run_number - 1)
-            ).first()
-            if previous is None:
-                return ""
             row = session.scalars(
                 select(Artifact)
-                .where(Artifact.run_id == previous.id, Artifact.name.like("changes-attempt-%"))
-                .order_by(Artifact.id.desc())
-            ).first()
+                .join(Run, Artifact.run_id == Run.id)
+                .where(Run.task_id == self.task_id, Run.number < run_number,
+                       Artifact.name.like("changes-attempt-%"))
+                .order_by(Run.number.desc(), Artifact.id.desc())
+            ).first()  # fmt: skip
             return row.content if row else ""

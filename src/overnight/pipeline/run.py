@@ -41,6 +41,7 @@ from overnight.live import LiveLog
 from overnight.masking import Mask
 from overnight.pipeline.agent_clone import AgentClone
 from overnight.pipeline.baseline import measure_baseline
+from overnight.pipeline.carry import brief, conflicts_outcome, leftover_markers
 from overnight.pipeline.grading import GradingClone
 from overnight.pipeline.recorder import Cancelled, Paused, Recorder, RunFailed
 from overnight.pipeline.setting import (
@@ -85,6 +86,8 @@ class Pipeline:
             self.base_ref, self.agent_name = task.base_ref, task.agent
             self.run_number, self.kind, self.review = run.number, run.kind, run.feedback
             self.base_sha, self.created = run.base_sha, run.created_at
+            earlier = [r for r in task.runs if r.kind == "changes" and r.number < run.number]
+            self.reviews = [r.feedback for r in earlier if r.feedback]  # requested changes
             run.status, run.started_at = "running", now()
             resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
             store.event(session, task.id, "run-started", f"run {run.number} started{resumed}",
@@ -95,7 +98,8 @@ class Pipeline:
         root = paths.workspace(self.task_id, self.run_number)
         self.work_path, self.meta = root, root.with_suffix(".meta")
         self.grade_path = root.with_suffix(".grade")
-        self.carried = False
+        self.carried = False  # the previous run's change replayed without a conflict
+        self.conflicts: list[str] = []  # files the replay left to the agent
         self.bounds = Bounds.from_dict(self.config.bounds)
         self.withhold = Withholder(hidden_text(self.spec))  # feedback never quotes hidden tests
 
@@ -111,7 +115,9 @@ class Pipeline:
                 self.check_budget(attempt)
                 if attempt in self.done.agent:
                     self.restore_agent_change(attempt)
-                elif not (attempt == 1 and self.carried and self.kind == "rebase"):
+                elif attempt == 1 and self.carried and self.kind == "rebase":
+                    self.record.attempts(attempt)  # the replayed change is this attempt's
+                else:
                     self.run_agent(attempt, feedback)
                 results, sha = self.grade(attempt)
                 tampered = [f"{r.name}: {r.tampered}" for r in results if r.tampered]
@@ -206,13 +212,10 @@ class Pipeline:
             if self.review else []  # fmt: skip
         diff = self.record.previous_changes(self.run_number) if self.run_number > 1 else ""
         if diff:
-            conflicted = self.agent.carry(diff, self.spec)
-            if conflicted:
-                parts.append(
-                    f"Your previous change no longer applies to the new base commit "
-                    f"{self.base_sha[:10]} (conflicts in {', '.join(conflicted)}); redo it on "
-                    "top of the current code."
-                )
+            carried = self.agent.carry(diff)
+            if carried.files:
+                self.conflicts = carried.files
+                parts.append(brief(carried, self.base_sha, self.reviews))
             else:
                 self.carried = True
         start = self.take()
@@ -318,6 +321,7 @@ class Pipeline:
             ctx = self.gate_context(self.baseline, changed, sha)
             ctx.protected = self.config.protected + self.grading.protected_files()
             results = run_gates(ctx)
+            results += self.conflicts_left(sha)
             self.check_killed()  # gates cut short by a kill are no evidence: not recorded
             self.record.gates(results, attempt, sha)
             failed = blocking_failures(results)
@@ -325,6 +329,12 @@ class Pipeline:
             rec.summary = f"{sha[:10]}: {verdicts or 'all blocking gates pass'}"
         self.check_cancel()
         return results, sha
+
+    def conflicts_left(self, sha: str) -> list[GateOutcome]:
+        """The ``conflicts`` gate, when a marker is left or the run started from conflicts."""
+        left = leftover_markers(self.grading.workspace, self.patched_tree, sha)
+        outcome = conflicts_outcome(left, self.conflicts)
+        return [outcome] if outcome else []
 
     def refuse(self, change: Change, attempt: int) -> list[GateOutcome]:
         """A change that may not be graded: the ``change`` gate fails, nothing else runs."""

@@ -159,6 +159,17 @@ class PullRequestOut(BaseModel):
     merge_sha: str | None
 
 
+class ChecksOut(BaseModel):
+    state: str = Field(description="pass, warn (advisory findings), fail or none")
+    line: str = Field(description='e.g. "2 of 7 blocking gates failed: tests, lint"')
+    run: int | None
+    attempt: int | None
+    blocking: int
+    failed: list[str]
+    warnings: list[str]
+    skipped: list[str]
+
+
 class TaskDetail(BaseModel):
     id: int
     title: str
@@ -177,6 +188,7 @@ class TaskDetail(BaseModel):
     created_at: str
     updated_at: str
     spec: str
+    checks: ChecksOut
     runs: list[RunOut]
     pull_request: PullRequestOut | None
     diff: str | None
@@ -219,6 +231,12 @@ class ActionOut(BaseModel):
     merge_sha: str | None = None
 
 
+class RiskPart(BaseModel):
+    name: str = Field(description="size, sensitive, untested, risky calls, spread, warnings, ...")
+    points: float
+    why: str
+
+
 class ReviewItem(BaseModel):
     id: int
     title: str
@@ -228,6 +246,7 @@ class ReviewItem(BaseModel):
     risk_score: float
     risk_level: str
     reasons: list[str]
+    parts: list[RiskPart] = Field(description="What the risk score is made of, largest first.")
     files: list[str]
     changed_lines: int
 
@@ -391,7 +410,11 @@ def reject(request: Request, task_id: TaskId, body: MessageIn) -> ActionOut:
     return ActionOut(id=task_id, status="rejected")
 
 
-@router.post("/tasks/{task_id}/rebase", response_model=ActionOut, summary="Redo on the new base")
+@router.post(
+    "/tasks/{task_id}/rebase",
+    response_model=ActionOut,
+    summary="Replay the change on the head of the base (409 when it has not moved)",
+)
 def rebase(request: Request, task_id: TaskId) -> ActionOut:
     run = review.rebase(store_of(request), task_id)
     return ActionOut(id=task_id, status="queued", run=run.number)
@@ -417,6 +440,7 @@ def review_queue(request: Request) -> list[ReviewItem]:
             risk_score=i["risk"].score,
             risk_level=i["risk"].level,
             reasons=i["risk"].reasons,
+            parts=[RiskPart(name=p.name, points=p.points, why=p.why) for p in i["risk"].parts],
             files=i["risk"].stats.files,
             changed_lines=i["risk"].stats.lines,
         )

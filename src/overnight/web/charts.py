@@ -19,15 +19,19 @@ class Bar:
     label: str
 
 
+LEFT, RIGHT, TOP, BOTTOM = 34, 20, 8, 22  # room for the axis labels, inside the viewBox
+
+
 def stacked_days(
     per_day: list[dict[str, Any]], width: float = 720, height: float = 160
 ) -> dict[str, Any]:
-    """One stacked column per day; heights scaled to the busiest day."""
+    """One stacked column per day, heights scaled to the busiest day, laid out
+    inside margins that hold the axis labels (so none is cut at an edge)."""
     top = max((sum(int(d.get(s, 0)) for s in SERIES) for d in per_day), default=0) or 1
     step = width / max(len(per_day), 1)
     bars = []
     for i, day in enumerate(per_day):
-        y = height
+        y = TOP + height
         for series in SERIES:
             count = int(day.get(series, 0))
             if not count:
@@ -35,10 +39,18 @@ def stacked_days(
             h = height * count / top
             y -= h
             bars.append(
-                Bar(i * step + 1, y, step - 2, h, series, f"{day['day']}: {count} {series}")
+                Bar(LEFT + i * step + 1, y, step - 2, h, series, f"{day['day']}: {count} {series}")
             )
-    labels = [(i * step + step / 2, d["day"][5:]) for i, d in enumerate(per_day) if i % 5 == 0]
-    return {"bars": bars, "width": width, "height": height, "top": top, "labels": labels}
+    labels = [
+        (LEFT + i * step + step / 2, d["day"][5:]) for i, d in enumerate(per_day) if i % 5 == 0
+    ]
+    return {
+        "bars": bars,
+        "top": top,
+        "labels": labels,
+        "plot": {"x": LEFT, "y": TOP, "width": width, "height": height},
+        "view": {"width": LEFT + width + RIGHT, "height": TOP + height + BOTTOM},
+    }
 
 
 def horizontal(items: list[tuple[str, int]], width: float = 340) -> list[tuple[str, int, float]]:

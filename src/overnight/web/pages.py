@@ -8,7 +8,6 @@ repeats an action.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
@@ -23,7 +22,7 @@ from overnight.store import Artifact, Store, now
 from overnight.web import api, charts, queries
 from overnight.web.deps import config_of, status_of, store_of
 from overnight.web.insights import report as insights_report
-from overnight.web.render import clip, pygments_css
+from overnight.web.render import clip
 from overnight.web.security import check_csrf, login_cookie
 from overnight.web.templating import templates
 
@@ -87,31 +86,46 @@ def task_rows(request: Request, f: Annotated[queries.TaskFilter, Depends(_filter
     return page(request, "_task_rows.html", {"result": result})
 
 
+DiffLayout = Annotated[str, Query(max_length=10, description="unified (default) or split")]
+
+
 @router.get("/tasks/{task_id}")
-def task(request: Request, task_id: TaskId) -> HTMLResponse:
-    return page(request, "task.html", _task_context(store_of(request), task_id))
+def task(request: Request, task_id: TaskId, view: DiffLayout = "unified") -> HTMLResponse:
+    return page(request, "task.html", _task_context(store_of(request), task_id, view))
 
 
 @router.get("/tasks/{task_id}/live")
-def task_live(request: Request, task_id: TaskId) -> HTMLResponse:
-    return page(request, "_task_live.html", _task_context(store_of(request), task_id))
+def task_live(request: Request, task_id: TaskId, view: DiffLayout = "unified") -> HTMLResponse:
+    return page(request, "_task_live.html", _task_context(store_of(request), task_id, view))
 
 
-def _task_context(store: Store, task_id: int) -> dict[str, Any]:
+def _task_context(store: Store, task_id: int, view: str = "unified") -> dict[str, Any]:
+    """The task page's data; ``view`` is the diff's layout (split, or else unified)."""
     with store.reading() as session:
-        return queries.task_view(session, store.task(session, task_id), now())
+        context = queries.task_view(session, store.task(session, task_id), now())
+    return context | {"layout": "split" if view == "split" else "unified"}
 
 
 @router.get("/artifacts/{artifact_id}")
 def artifact(request: Request, artifact_id: TaskId) -> HTMLResponse:
-    """A log or transcript, folded when long; loaded when its section opens."""
+    """A log or transcript, cut when long; loaded when its section opens."""
+    return page(request, "_artifact.html", _artifact_context(request, artifact_id))
+
+
+@router.get("/logs/{artifact_id}")
+def log_page(request: Request, artifact_id: TaskId) -> HTMLResponse:
+    """A log on a page of its own, where each line has an anchor (#L42)."""
+    context = _artifact_context(request, artifact_id) | {"standalone": True}
+    return page(request, "log.html", context)
+
+
+def _artifact_context(request: Request, artifact_id: int) -> dict[str, Any]:
     with store_of(request).reading() as session:
         row = session.get(Artifact, artifact_id)
         if row is None:
             raise NotFound(f"no artifact {artifact_id}")
         text, cut = clip(row.content)
-        context = {"artifact": row, "text": text, "cut": cut}
-    return page(request, "_artifact.html", context)
+        return {"artifact": row, "text": text, "cut": cut}
 
 
 @router.get("/artifacts/{artifact_id}/raw")
@@ -296,12 +310,3 @@ def login_submit(request: Request, token: Annotated[str, Form(max_length=300)] =
     secure = request.url.scheme == "https"
     response.headers.append("set-cookie", login_cookie(token.strip(), secure))
     return response
-
-
-@router.get("/diff.css")
-def diff_css() -> Response:
-    return Response(
-        pygments_css(),
-        media_type="text/css",
-        headers={"cache-control": f"max-age={int(timedelta(days=1).total_seconds())}"},
-    )

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from overnight.review import base_moved
 from overnight.risk import assess, coverage_of
 from overnight.store import (
     Artifact,
@@ -32,6 +33,7 @@ from overnight.store import (
     Turn,
     Worker,
 )
+from overnight.views import checks
 
 STATUSES = ["queued", "running", "ready", "failed", "cancelled", "merged", "rejected"]
 GROUPS = {"active": ["queued", "running"], "finished": ["failed", "cancelled", "rejected"]}
@@ -180,12 +182,13 @@ def _rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[dict
 # -- one task ---------------------------------------------------------------
 
 
-def actions(status: str, cancel_requested: bool = False) -> dict[str, bool]:
-    """Which review and queue actions fit a task's state."""
+def actions(status: str, cancel_requested: bool = False, moved: bool = False) -> dict[str, bool]:
+    """Which review and queue actions fit a task's state (``moved``: its base branch
+    moved past its last run's base, see ``review.base_moved``)."""
     return {
         "approve": status == TaskStatus.READY,
         "request_changes": status in (TaskStatus.READY, TaskStatus.FAILED),
-        "rebase": status in (TaskStatus.READY, TaskStatus.FAILED),
+        "rebase": status in (TaskStatus.READY, TaskStatus.FAILED) and moved,
         "reject": status not in (TaskStatus.MERGED, TaskStatus.REJECTED, TaskStatus.RUNNING),
         "cancel": status == TaskStatus.QUEUED
         or (status == TaskStatus.RUNNING and not cancel_requested),
@@ -249,7 +252,8 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
         "diff": diff,
         "reviews": reviews,
         "events": list(reversed(events)),
-        "actions": actions(task.status, task.cancel_requested),
+        "actions": actions(task.status, task.cancel_requested, base_moved(task)),
+        "checks": checks(gates[runs[-1].id], runs[-1].number) if runs else checks([]),
     }
 
 

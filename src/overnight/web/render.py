@@ -1,22 +1,24 @@
 """Turning stored text into safe HTML.
 
 Everything that comes from a task (spec, transcript, logs, diff, PR body) is
-untrusted: it is either escaped by Jinja's autoescape, or turned into HTML
-here by a renderer that escapes it (Pygments for diffs, markdown-it with raw
-HTML disabled for the PR body). Secrets that slipped into a log are masked
-before anything is shown.
+untrusted: it is either escaped by Jinja's autoescape (logs, and diffs, which
+are read here into files and rows that the templates draw), or turned into
+HTML by a renderer that escapes it (markdown-it with raw HTML disabled for
+the PR body). Secrets that slipped into a log are masked before anything is
+shown.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import zip_longest
 
 from markdown_it import MarkdownIt
-from markupsafe import Markup, escape
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexers import DiffLexer
+from markupsafe import Markup
+
+from overnight.diffs import FileDiff, Hunk, Line, parse
 
 MAX_DIFF_CHARS = 400_000
 MAX_LOG_CHARS = 200_000
@@ -35,7 +37,7 @@ ASSIGNED = re.compile(  # NAME_TOKEN=value, "password": "value" (logs and transc
 )
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
-_diff_formatter = HtmlFormatter(nowrap=True, classprefix="hl-")
+BIG_FILE = 400  # changed lines from which a file's diff starts folded
 
 
 def redact(text: str | None, *, assignments: bool = True) -> str:
@@ -50,15 +52,58 @@ def redact(text: str | None, *, assignments: bool = True) -> str:
     return text
 
 
-def diff_html(diff: str | None) -> Markup:
-    """A unified diff, highlighted; Pygments escapes every token."""
-    if not diff:
-        return Markup("")
+@dataclass
+class DiffView:
+    """A diff as the task page draws it: files with counts, hunks with
+    numbered lines, and for the split layout each hunk's rows side by side."""
+
+    files: list[FileDiff] = field(default_factory=list)
+    cut: int = 0  # characters not shown (the diff was longer than MAX_DIFF_CHARS)
+
+    @property
+    def added(self) -> int:
+        return sum(f.added for f in self.files)
+
+    @property
+    def removed(self) -> int:
+        return sum(f.removed for f in self.files)
+
+
+def diff_view(diff: str | None) -> DiffView:
+    """The diff read into files; credentials that look like keys are masked first."""
     text = redact(diff, assignments=False)
-    note = ""
-    if len(text) > MAX_DIFF_CHARS:
-        text, note = text[:MAX_DIFF_CHARS], f"\n… diff cut at {MAX_DIFF_CHARS:,} characters"
-    return Markup(highlight(text, DiffLexer(), _diff_formatter)) + escape(note)
+    cut = max(0, len(text) - MAX_DIFF_CHARS)
+    return DiffView(parse(text[:MAX_DIFF_CHARS]), cut)
+
+
+def split_rows(hunk: Hunk) -> list[tuple[Line | None, Line | None]]:
+    """(old, new) pairs: context on both sides; each run of removed lines beside
+    the added lines that follow it."""
+    rows: list[tuple[Line | None, Line | None]] = []
+    removed: list[Line] = []
+    added: list[Line] = []
+
+    def flush() -> None:
+        rows.extend(zip_longest(removed, added))
+        removed.clear()
+        added.clear()
+
+    for line in hunk.lines:
+        if line.kind == "del":
+            if added:
+                flush()
+            removed.append(line)
+        elif line.kind == "add":
+            added.append(line)
+        else:
+            flush()
+            rows.append((line, line))
+    flush()
+    return rows
+
+
+def folded(file: FileDiff) -> bool:
+    return file.added + file.removed >= BIG_FILE
 
 
 def markdown_html(text: str | None) -> Markup:
@@ -73,7 +118,8 @@ def clip(text: str | None, limit: int = MAX_LOG_CHARS) -> tuple[str, bool]:
 
 
 def line_count(text: str | None) -> int:
-    return text.count("\n") + 1 if text else 0
+    """Lines as a viewer numbers them (a final newline ends a line, starts none)."""
+    return len(text.splitlines()) if text else 0
 
 
 def duration(seconds: float | None) -> str:
@@ -99,7 +145,3 @@ def short_repo(repo: str) -> str:
     """The last path component of a repository path or URL."""
     name = repo.rstrip("/").rsplit("/", 1)[-1]
     return name.removesuffix(".git") or repo
-
-
-def pygments_css() -> str:
-    return _diff_formatter.get_style_defs(".diff")

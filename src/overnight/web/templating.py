@@ -8,6 +8,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from overnight.views import badge
 from overnight.web import render
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -21,12 +22,17 @@ environment = Environment(
 )
 environment.filters.update(
     redact=render.redact,
-    diff_html=render.diff_html,
     markdown=render.markdown_html,
     duration=render.duration,
     short_repo=render.short_repo,
     lines=render.line_count,
     clip=lambda text: render.clip(text, 20_000)[0],
 )
-environment.globals.update(ago=render.ago)
+environment.globals.update(
+    ago=render.ago,
+    badge=badge,
+    diff_view=render.diff_view,
+    split_rows=render.split_rows,
+    folded=render.folded,
+)
 templates = Jinja2Templates(env=environment)

@@ -142,6 +142,16 @@ class RepoCache:
         return ref, sha
 
 
+def known_head(repo: str, ref: str, cache: Path) -> str | None:
+    """The commit ``ref`` names in ``repo`` as known without fetching: read from a local
+    repository, else from its ``cache`` as the last fetch left it (None: not known)."""
+    where = cache if is_url(repo) else Path(repo)
+    if not where.is_dir():
+        return None
+    return git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], where,
+               check=False) or None  # fmt: skip
+
+
 def default_branch(repo: str, cache: Path) -> str:
     """The checked-out branch of a local repository, else the remote's HEAD."""
     if not is_url(repo):

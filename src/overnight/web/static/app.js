@@ -129,6 +129,41 @@
     select(0);
   }
 
+  /* Log search: keeps the lines that contain the text (any case) and marks
+   * each match. Marks are built as DOM nodes from the line's own text, never
+   * as HTML, so a log cannot inject markup. */
+  function searchLog(input) {
+    var viewer = input.closest(".log-viewer");
+    if (!viewer) { return; }
+    var query = input.value.toLowerCase();
+    var count = 0;
+    viewer.querySelectorAll(".ll").forEach(function (line) {
+      var body = line.querySelector(".lt");
+      var text = body.textContent;
+      var at = query ? text.toLowerCase().indexOf(query) : -1;
+      line.hidden = Boolean(query) && at < 0;
+      if (body.childElementCount || at >= 0) { body.replaceChildren(); }
+      if (at < 0) { if (!body.firstChild) { body.textContent = text; } return; }
+      count += 1;
+      var from = 0;
+      while (at >= 0) {
+        body.append(document.createTextNode(text.slice(from, at)));
+        var mark = document.createElement("mark");
+        mark.textContent = text.slice(at, at + query.length);
+        body.append(mark);
+        from = at + query.length;
+        at = text.toLowerCase().indexOf(query, from);
+      }
+      body.append(document.createTextNode(text.slice(from)));
+    });
+    var counter = viewer.querySelector(".log-count");
+    if (counter) { counter.textContent = query ? count + " matching line(s)" : ""; }
+  }
+
+  document.addEventListener("input", function (e) {
+    if (e.target.classList && e.target.classList.contains("log-search")) { searchLog(e.target); }
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     connect();
     liveOutput();
