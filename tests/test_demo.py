@@ -14,7 +14,7 @@ from overnight.cli import main
 from overnight.errors import UsageError
 from overnight.spec import lint_text
 from overnight.store import Store, Task
-from overnight.views import task_detail
+from overnight.views import short_command, task_detail
 
 
 def details(store: Store) -> dict[str, dict]:
@@ -89,3 +89,13 @@ def test_demo_specs_have_no_lint_errors(tmp_path: Path):
         spec = made.specs / expected.spec
         problems = lint_text(spec.read_text(), spec.parent)
         assert problems == [], [p.format(spec.name) for p in problems]
+
+
+def test_a_multi_line_command_shows_its_first_line_and_how_many_follow():
+    heredoc = "cat > src/slug.py <<'EOF'\n" + "x = 1\n" * 22 + "EOF\n"
+
+    assert short_command(heredoc) == "cat > src/slug.py <<'EOF' … (+23 lines)"
+    assert short_command("\n  ls -la  \n\n") == "ls -la"
+    assert short_command("echo a\necho b") == "echo a … (+1 line)"
+    assert short_command("echo " + "x" * 100, width=20) == "echo " + "x" * 14 + "…"
+    assert short_command("") == ""

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from overnight import cost
+from overnight import cost, live
 from overnight.holds import waiting
 from overnight.masking import Mask
 from overnight.pipeline.base import EVENT as REPINNED
@@ -254,6 +254,15 @@ def turn_view(t: Any, raw: bool = False) -> dict[str, Any]:
     return view
 
 
+def short_command(command: str, width: int = 70) -> str:
+    """A command on one line: its first line (cut to ``width``) and how many lines
+    follow, e.g. ``cat > src/slug.py <<'EOF' … (+23 lines)`` for a heredoc."""
+    lines = [line.rstrip() for line in command.strip().splitlines()] or [""]
+    first = lines[0] if len(lines[0]) <= width else lines[0][: width - 1] + "…"
+    more = len(lines) - 1
+    return f"{first} … (+{more} line{'' if more == 1 else 's'})" if more else first
+
+
 def usage(turns: list[Any], agent: str) -> dict[str, Any]:
     """Turns, tokens and cost; ``cost_usd`` is None (unknown) if any turn's price is,
     or if the agent's calls are not recorded (``cost.spent``)."""
@@ -312,7 +321,8 @@ def latest_artifact(session: Session, task: Task, prefix: str) -> str | None:
 
 
 def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[str, str]]:
-    """(title, text) of every step and gate log of every run, in order."""
+    """(title, text) of every step and gate log of every run, in order; for an agent
+    step without its log yet (running, or cut off), its live output so far."""
     out: list[tuple[str, str]] = []
     for run in task.runs:
         if gate is None:
@@ -321,6 +331,8 @@ def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[st
                     f" (attempt {step.attempt})" if step.attempt else ""
                 )
                 text = session.get(Artifact, step.log_id).content if step.log_id else ""  # type: ignore[union-attr]
+                if not step.log_id and step.name == "agent":  # running, or cut off
+                    text = live.text_of(session, run.id, step.attempt)
                 out.append((f"{label} · {step.status}: {step.summary or ''}", text))
         for g in run.gates:
             if gate is not None and g.name != gate:

@@ -25,10 +25,12 @@ from sqlalchemy import select
 from overnight import holds, queue, ratelimit
 from overnight.errors import InfrastructureError, LeaseLost
 from overnight.pipeline import Paths, Paused, execute
+from overnight.pipeline.recorder import Recorder
 from overnight.queue import Claim, Limits, guard, release
 from overnight.store import Run, Step, Store, StoreError, TaskStatus, now
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("overnight.progress")  # one line per task event
 BACKOFF = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)  # seconds before an infrastructure retry
 
 
@@ -171,6 +173,7 @@ class Worker:
                     return
                 delay = BACKOFF[claims - 1]
             queue.requeue(self.store, claim, reason, delay)
+            progress.info("task %d: back to the queue: %s", claim.task_id, reason)
         except (StoreError, LeaseLost) as exc:
             log.warning("task %s not requeued (%s): its lease will expire", claim.task_id, exc)
 
@@ -206,6 +209,7 @@ class Worker:
             if run is not None:
                 run.status, run.failure_reason, run.finished_at = "failed", reason, now()
             self.store.event(session, task.id, "failed", reason, claim.run_id)
+        Recorder.progress(task, f"FAILED: {reason}")
 
     def _record_crash(self, claim: Claim, exc: Exception) -> None:
         try:
@@ -220,5 +224,6 @@ class Worker:
                 self.store.artifact(session, task.id, "crash.log", traceback.format_exc(),
                                     claim.run_id)  # fmt: skip
                 self.store.event(session, task.id, "failed", reason, claim.run_id)
+            Recorder.progress(task, f"FAILED: {reason}")
         except (StoreError, LeaseLost):
             log.exception("could not record the crash of task %s", claim.task_id)

@@ -56,6 +56,7 @@ class AgentContext:
     recorded_turns: list[Turn] = field(default_factory=list)  # of this attempt, cut off
     tokens_left: int | None = None  # of the run's budget; None: no limit
     usd_left: float | None = None
+    live: Callable[[str], None] | None = None  # the commands and output, as they come
 
 
 class Interrupted(Exception):

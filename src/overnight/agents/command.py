@@ -5,7 +5,8 @@ attempt's feedback in ``$OVERNIGHT_FEEDBACK`` (and the file
 ``$OVERNIGHT_FEEDBACK_FILE``), the task id in ``$OVERNIGHT_TASK_ID``, the
 attempt number in ``$OVERNIGHT_ATTEMPT`` and, for tasks made by ``eval run``,
 the instance id in ``$OVERNIGHT_INSTANCE_ID``. Its exit code is recorded but
-proves nothing: only the gates decide.
+proves nothing: only the gates decide. Its command and output go to
+``ctx.live`` as they come.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class CommandAgent:
         }
         if ctx.instance_id:
             env["OVERNIGHT_INSTANCE_ID"] = ctx.instance_id
+        if ctx.live is not None:
+            ctx.live(f"$ {self.command}\n")
         done = ctx.sandbox.run(
             self.command,
             cwd=ctx.workspace,
@@ -42,8 +45,12 @@ class CommandAgent:
             timeout=ctx.timeout,
             cancel=ctx.cancel,
             access=Access(readable=(ctx.spec_file.parent,)),  # spec and feedback files
+            on_output=ctx.live,
         )
         state = "timed out" if done.timed_out else f"exited {done.exit_code}"
+        if ctx.live is not None:
+            end = "" if done.output.endswith("\n") or not done.output else "\n"
+            ctx.live(f"{end}[{state} after {done.duration:.1f} s]\n")
         return AgentResult(
             done.exit_code,
             f"`{self.command}` {state} after {done.duration:.1f} s",

@@ -19,7 +19,8 @@ answer is asked of the model twice. The text protocol (one fenced bash block per
 tool calls; ``protocol = "tools"`` uses native tool calling instead.
 Prompts are templates (``agents/prompts.py``); a later attempt gets the
 gates' feedback, another prompt and other sampling, so it does not replay
-the same answer.
+the same answer. Each command and its output also go to ``ctx.live`` as they
+come, so the user can watch the attempt (``overnight logs -f``, the task page).
 """
 
 from __future__ import annotations
@@ -197,6 +198,8 @@ class Loop:
         ))  # fmt: skip
         meta["messages"] = self.conversation()
         self.save()  # the answer is paid for: keep it even if the command never ends
+        self.show(f"\n# turn {len(self.turns)}: {reply.usage.output_tokens} tokens from the "
+                  f"model in {reply.latency:.1f} s\n")  # fmt: skip
         return reply
 
     def execute(self, reply: Reply) -> None:
@@ -258,11 +261,19 @@ class Loop:
         assert action.command is not None
         remaining = self.ctx.timeout - (time.monotonic() - self.started)
         timeout = max(min(self.config.command_timeout, remaining), 1.0)
+        self.show(f"$ {self.redact(action.label)}\n")
         done = self.ctx.sandbox.run(action.command, cwd=self.ctx.workspace,
                                     env=self.ctx.environ, timeout=timeout,
-                                    cancel=self.ctx.cancel)  # fmt: skip
+                                    cancel=self.ctx.cancel, on_output=self.ctx.live)  # fmt: skip
+        end = "" if done.output.endswith("\n") or not done.output else "\n"
+        self.show(f"{end}[exit {done.exit_code}]\n")
         done.output = trim(self.redact(done.output), self.config.output_chars)
         return done, timeout
+
+    def show(self, text: str) -> None:
+        """To the live output, which the user may watch while the attempt runs."""
+        if self.ctx.live is not None:
+            self.ctx.live(text)
 
     # -- limits ----------------------------------------------------------------
 

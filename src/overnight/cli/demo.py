@@ -20,7 +20,7 @@ from overnight.cli.tasks import STATUS_STYLE
 from overnight.errors import ModelError
 from overnight.llm import DEFAULT_MODEL
 from overnight.store import Store, TaskStatus, Turn, open_store
-from overnight.views import task_detail
+from overnight.views import short_command, task_detail
 
 HONESTY = (
     "The agent in this demo is a scripted stand-in (shell scripts applying prepared "
@@ -141,7 +141,7 @@ def _watch(console: Console, store: Store, demo: lib.Demo, slots: int) -> None:
 
 
 def _turn_line(turn: Turn) -> str:
-    command = (turn.command or "").splitlines()[0][:70] if turn.command else ""
+    command = short_command(turn.command or "")
     exit_code = "" if turn.exit_code is None else f" → exit {turn.exit_code}"
     return (f"attempt {turn.attempt} turn {turn.number} ({turn.output_tokens} tokens, "
             f"{turn.latency:.0f} s): $ {command}{exit_code}")  # fmt: skip

@@ -1,4 +1,4 @@
-"""`submit`, `status`, `show`, `logs`, `cancel`."""
+"""`submit`, `status`, `show`, `logs` (and `logs -f`: live), `cancel`."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
-from overnight import cost, queue
+from overnight import cost, live, queue
 from overnight.cli import store
 from overnight.errors import UsageError
 from overnight.intake import inline_spec, submit_all
+from overnight.masking import Mask
 from overnight.spec import load_spec, read_spec
 from overnight.spec.model import duration
-from overnight.store import Task
+from overnight.store import Store, Task
 from overnight.views import (
     badge,
     costs,
@@ -273,17 +274,47 @@ def print_transcript(console: Console, data: dict) -> None:
 @click.command("logs")
 @click.argument("task_id")
 @click.option("--gate", help="Only this gate's logs.")
-def logs_cmd(task_id: str, gate: str | None) -> None:
-    """Full logs of every step and gate of a task."""
+@click.option("-f", "--follow", "follow", is_flag=True,
+              help="Then print the agent's commands and output, and each step, as they "
+                   "happen, until the task is no longer queued or running.")  # fmt: skip
+def logs_cmd(task_id: str, gate: str | None, follow: bool) -> None:
+    """Full logs of every step and gate of a task.
+
+    A running agent's log is its commands and output so far (written about
+    every second while it runs); -f follows them live.
+    """
+    if follow and gate:
+        raise UsageError("--follow shows the agent's output and the steps: leave out --gate")
     db = store()
-    with db.session() as session:
-        entries = logs(session, db.task(session, task_id), gate)
+    with db.reading() as session:
+        task = db.task(session, task_id)
+        entries = logs(session, task, gate)
+        after, events_after = live.last_chunk_id(session, task.id), live.last_event_id(
+            session, task.id)  # fmt: skip
+        mask = Mask.of(task.config or {})
     if gate and not entries:
         raise UsageError(f"no logs for gate '{gate}' in task {task_id}")
     for title, text in entries:
         click.echo(f"===== {title}")
         if text:
             click.echo(text.rstrip())
+    if follow:
+        _follow(db, task.id, after, events_after, mask)
+
+
+def _follow(db: Store, task_id: int, after: int, events_after: int, mask: Mask) -> None:
+    line_open = False  # the last output printed did not end its line
+    for item in live.follow(db, task_id, after=after, events_after=events_after):
+        if isinstance(item, dict):
+            text = mask.text(item["text"]) if mask else item["text"]
+            click.echo(text, nl=False)
+            line_open = not text.endswith("\n")
+        else:
+            stamp = item.created_at.strftime("%H:%M:%S")
+            message = mask.text(item.message) if mask else item.message
+            click.echo(("\n" if line_open else "") + f"===== {stamp} {message}")
+            line_open = False
+        sys.stdout.flush()
 
 
 @click.command()

@@ -75,11 +75,14 @@ def _quiet_stop() -> None:
 @click.option("--slots", default=1, show_default=True, help="Tasks the worker runs at once.")
 def up(host: str, port: int, base_dir: Path | None, poll: float, slots: int) -> None:
     """Run a worker and the dashboard together (Ctrl-C: stop serving, let
-    running tasks finish; twice: interrupt them)."""
+    running tasks finish; twice: interrupt them). The worker prints one line
+    per task event, as `overnight worker` does."""
+    from overnight.cli.worker import show_progress
     from overnight.web.server import server
     from overnight.worker import Worker
 
     db, app = _app(host, port, base_dir, poll)
+    show_progress()
     worker = Worker(db, slots=slots)
     thread = threading.Thread(target=worker.run, name="worker", daemon=True)
     thread.start()

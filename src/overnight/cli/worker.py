@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -51,11 +52,16 @@ def worker_cmd(slots: int, drain: bool, lease: float, max_running: int | None,
                max_per_repo: int | None, grace: float) -> None:  # fmt: skip
     """Run queued tasks until stopped.
 
+    Prints one line per task event on stderr: claimed, attempt N started, the
+    gates' verdict, READY or FAILED with the reason and the cost (-v: also
+    what the worker does inside).
+
     Ctrl-C or SIGTERM: claim nothing more; running tasks stop at their next
     checkpoint (killed after --grace seconds) and go back to the queue, to
     resume there. A second signal interrupts them at once. Nothing is lost.
     """
     check_reach()
+    show_progress()
     limits = Limits(running=max_running, per_repo=max_per_repo)
     w = Worker(store(), slots=slots, lease=lease, limits=limits, grace=grace)
 
@@ -77,6 +83,16 @@ def worker_cmd(slots: int, drain: bool, lease: float, max_running: int | None,
     for held in w.held:
         why = "; ".join(h.message for h in held.holds)
         click.echo(f"  task {held.task_id} ({held.title}): {why}", err=True)
+
+
+def show_progress() -> None:
+    """Print the library's progress lines (``overnight.progress``), with or without -v."""
+    handler = logging.StreamHandler()  # stderr
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
+    logger = logging.getLogger("overnight.progress")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # printed once, in this form, with -v too
 
 
 def check_reach() -> None:

@@ -4,23 +4,30 @@ Steps are rows written when they start and when they end (with their log as
 an artifact), gate results are rows, and every write first checks the claim
 (``queue.guard``), so a worker that lost its lease records nothing. The
 store masks the task's keys in every row before it is written
-(``store/masking.py``), so nothing here needs to.
+(``store/masking.py``). The moments a worker's user follows (an attempt
+starts, the gates' verdict, the end with its cost) are also logged as one
+line each to the ``overnight.progress`` logger, masked here.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from overnight.agents import Turn
 from overnight.gates import GateOutcome
+from overnight.masking import Mask
 from overnight.queue import Claim, guard, release
-from overnight.store import Artifact, GateResult, Run, Step, Store, now
+from overnight.store import Artifact, GateResult, Output, Run, Step, Store, Task, now
 from overnight.store import Turn as TurnRow
+
+progress = logging.getLogger("overnight.progress")  # `overnight worker` prints these lines
 
 
 class Interruption(Exception):
@@ -87,12 +94,14 @@ class Recorder:
     def step(self, name: str, attempt: int = 0) -> Iterator[StepRecord]:
         label = f"{name} (attempt {attempt})" if attempt else name
         with self.store.session() as session:
-            guard(session, self.claim)
+            task = guard(session, self.claim)
             row = Step(run_id=self.run_id, name=name, attempt=attempt)
             session.add(row)
             session.flush()
             step_id = row.id
             self.store.event(session, self.task_id, "step", f"{label} started", self.run_id)
+            if name == "agent":
+                self.progress(task, f"attempt {attempt} started")
         record, status = StepRecord(), "done"
         try:
             yield record
@@ -102,10 +111,12 @@ class Recorder:
             raise
         finally:
             with self.store.session() as session:
-                guard(session, self.claim)
+                task = guard(session, self.claim)
                 done = session.get(Step, step_id)
                 assert done is not None
                 done.status, done.summary, done.finished_at = status, record.summary, now()
+                if name == "gates" and status == "done":
+                    self.progress(task, f"gates (attempt {attempt}): {record.summary}")
                 if record.log:
                     done.log_id = self.store.artifact(
                         session, self.task_id, f"step-{name}-{attempt}.log", record.log,
@@ -156,6 +167,13 @@ class Recorder:
             if change is not None:
                 name = f"agent-turn-{turn.attempt}-{turn.number}.diff"
                 self.store.artifact(session, self.task_id, name, change, self.run_id)
+
+    def output(self, attempt: int, text: str) -> None:
+        """A chunk of the agent's live output (``live.LiveLog`` writes them)."""
+        with self.store.session() as session:
+            guard(session, self.claim)
+            session.add(Output(task_id=self.task_id, run_id=self.run_id, attempt=attempt,
+                               text=text))  # fmt: skip
 
     def turns(self, attempt: int) -> tuple[list[Turn], str | None]:
         """The recorded turns of an attempt cut off mid-way, and the workspace's diff
@@ -238,9 +256,25 @@ class Recorder:
             if head_sha:
                 run.head_sha = task.head_sha = head_sha
             release(session, task)
-            self.store.event(
-                session, task.id, status, message or f"{status.upper()}: {reason}", run.id
-            )
+            message = message or f"{status.upper()}: {reason}"
+            self.store.event(session, task.id, status, message, run.id)
+            self.progress(task, f"{message} · {self.spend(session)}")
+
+    def spend(self, session: Session) -> str:
+        """What the run's model calls cost, in words (unknown prices are unknown, never 0)."""
+        rows = session.scalars(select(TurnRow).where(TurnRow.run_id == self.run_id)).all()
+        if not rows:
+            return "no model calls recorded"
+        tokens = sum(r.input_tokens + r.output_tokens for r in rows)
+        costs = [r.cost for r in rows]
+        usd = "cost unknown" if None in costs else f"${sum(c for c in costs if c):.4f}"
+        return f"{tokens:,} tokens · {usd}"
+
+    @staticmethod
+    def progress(task: Task, text: str) -> None:
+        """One line for ``overnight worker`` to print, with the task's keys masked."""
+        mask = Mask.of(task.config or {})
+        progress.info("task %d: %s", task.id, mask.text(text) if mask else text)
 
     def previous_changes(self, run_number: int) -> str:
         """The last change an earlier run of this task graded (empty if none): a run that

@@ -14,6 +14,7 @@ import json
 import os
 import threading
 from dataclasses import asdict
+from functools import partial
 
 from overnight import cost
 from overnight.agents import AgentContext, Interrupted, Turn, get_agent
@@ -36,6 +37,8 @@ from overnight.gates import (
 )
 from overnight.gates.feedback import condense
 from overnight.gates.hidden import Withholder, hidden_text
+from overnight.live import LiveLog
+from overnight.masking import Mask
 from overnight.pipeline.agent_clone import AgentClone
 from overnight.pipeline.base import repin
 from overnight.pipeline.baseline import measure_baseline
@@ -91,6 +94,8 @@ class Pipeline:
             resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
             store.event(session, task.id, "run-started", f"run {run.number} started{resumed}",
                         run.id)  # fmt: skip
+            taken = "taken over" if claim.takeover else "claimed"
+            self.record.progress(task, f"{taken} · {task.title} · run {run.number}{resumed}")
         self.clock: Clock | None = None  # the budget's minutes, from the first attempt
         root = paths.workspace(self.task_id, self.run_number)
         self.work_path, self.meta = root, root.with_suffix(".meta")
@@ -239,7 +244,12 @@ class Pipeline:
             self.restore_workspace(change)
         self.turn_tree = self.tree()
         assert self.clock is not None
-        with self.record.step("agent", attempt) as rec, self.clock.part("agent"):
+        live = LiveLog(partial(self.record.output, attempt), Mask.of(self.config))
+        with (
+            self.record.step("agent", attempt) as rec,
+            self.clock.part("agent"),
+            live,  # output readable as it comes
+        ):
             self.meta.mkdir(parents=True, exist_ok=True)
             spec_file = self.meta / "spec.md"
             spec_file.write_text(self.spec.for_agent())
@@ -252,7 +262,7 @@ class Pipeline:
                 sandbox=self.agent_sandbox, environ=self.agent.environ(passthrough),
                 timeout=self.agent_timeout(), instance_id=self.spec.instance_id,
                 cancel=self.cancel, pause=self.pause, on_turn=self.save_turn,
-                recorded_turns=recorded,
+                recorded_turns=recorded, live=live,
                 tokens_left=None if budget.tokens is None else budget.tokens - tokens,
                 usd_left=None if budget.usd is None or usd is None else budget.usd - usd,
             )  # fmt: skip

@@ -5,6 +5,8 @@ A ``Sandbox`` runs one shell command in a workspace and returns a
 ``bwrap`` (bubblewrap, Linux), ``container`` (docker or podman), ``none`` (a
 plain subprocess, explicit only) and ``auto`` (bwrap when it is installed).
 ``Access`` names what a command may touch beyond its working directory.
+``on_output``, when given, receives the command's output as it comes (the
+agent's live log); the ``Completed`` still carries all of it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -56,6 +59,7 @@ class Sandbox(Protocol):
         timeout: float,
         cancel: threading.Event | None = None,
         access: Access | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> Completed: ...
 
 
@@ -76,6 +80,7 @@ class Granted:
         timeout: float,
         cancel: threading.Event | None = None,
         access: Access | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> Completed:
         asked = access or Access()
         merged = Access(
@@ -84,7 +89,7 @@ class Granted:
             network=asked.network or self.extra.network,
         )
         return self.inner.run(command, cwd=cwd, env=env, timeout=timeout, cancel=cancel,
-                              access=merged)  # fmt: skip
+                              access=merged, on_output=on_output)  # fmt: skip
 
 
 def base_environ(passthrough: list[str] | tuple[str, ...] = ()) -> dict[str, str]:

@@ -36,6 +36,7 @@ import subprocess
 import sys
 import threading
 import zlib
+from collections.abc import Callable
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -96,6 +97,7 @@ class BwrapSandbox:
         timeout: float,
         cancel: threading.Event | None = None,
         access: Access | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> Completed:
         access = access or Access()
         cwd = cwd.resolve()
@@ -118,6 +120,7 @@ class BwrapSandbox:
                 timeout=timeout,
                 cancel=cancel,
                 stop=partial(_stop, group),
+                on_output=on_output,
             )
             if group is not None:
                 group.kill()

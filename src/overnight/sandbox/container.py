@@ -21,6 +21,7 @@ import secrets
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from overnight.errors import ConfigError
@@ -102,6 +103,7 @@ class ContainerSandbox:
         timeout: float,
         cancel: threading.Event | None = None,
         access: Access | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> Completed:
         access = access or Access()
         cwd = cwd.resolve()
@@ -140,6 +142,8 @@ class ContainerSandbox:
                 stop=stop,
             )
             logs = self._cli([self.engine, "logs", name], cli_env).stdout
+            if on_output is not None:  # read once it ended: not live in a container
+                on_output(logs)
             oom = self._cli(
                 [self.engine, "inspect", "--format", "{{.State.OOMKilled}}", name], cli_env
             ).stdout.strip()

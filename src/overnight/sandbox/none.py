@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from overnight.sandbox import Access, Completed
@@ -28,10 +29,11 @@ class NoSandbox:
         timeout: float,
         cancel: threading.Event | None = None,
         access: Access | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> Completed:
         log.warning("sandbox 'none': running %r unisolated in %s", command[:80], cwd)
         done = supervise(["bash", "-c", command], env=env, cwd=cwd, timeout=timeout,
-                         cancel=cancel, stop=kill_session)  # fmt: skip
+                         cancel=cancel, stop=kill_session, on_output=on_output)  # fmt: skip
         kill_group(done.pid)  # whatever it left behind in its group
         output = done.output
         if done.timed_out:

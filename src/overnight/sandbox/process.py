@@ -1,13 +1,15 @@
 """Supervising one sandbox process: output, wall time, cancellation.
 
 ``supervise`` starts the process in a new session with its output (stdout and
-stderr together) read on a thread, and calls ``stop`` when the wall time runs
-out or the task is cancelled; the backend's ``stop`` is what makes sure every
+stderr together) read on a thread (and handed to ``on_output`` as it comes,
+when given), and calls ``stop`` when the wall time runs out or the task is
+cancelled; the backend's ``stop`` is what makes sure every
 process of the command dies (a cgroup, a pid namespace, a container).
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import signal
@@ -39,6 +41,7 @@ def supervise(
     timeout: float,
     cancel: threading.Event | None,
     stop: Callable[[subprocess.Popen[bytes]], None],
+    on_output: Callable[[str], None] | None = None,
 ) -> Exit:
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -51,7 +54,7 @@ def supervise(
         start_new_session=True,
     )
     chunks: list[bytes] = []
-    reader = threading.Thread(target=_drain, args=(proc, chunks), daemon=True)
+    reader = threading.Thread(target=_drain, args=(proc, chunks, on_output), daemon=True)
     reader.start()
     outcome: dict[str, bool] = {}
     finished = threading.Event()
@@ -96,13 +99,22 @@ def kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _drain(proc: subprocess.Popen[bytes], chunks: list[bytes]) -> None:
+def _drain(
+    proc: subprocess.Popen[bytes],
+    chunks: list[bytes],
+    on_output: Callable[[str], None] | None = None,
+) -> None:
     stream = proc.stdout
     assert stream is not None
     size = 0
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character split by a read
     for chunk in iter(lambda: stream.read1(65536), b""):  # type: ignore[attr-defined]
         if size < OUTPUT_LIMIT:
             chunks.append(chunk)
+            if on_output is not None:
+                on_output(decoder.decode(chunk))
         size += len(chunk)
+    if on_output is not None:
+        on_output(decoder.decode(b"", final=True))
     if size > OUTPUT_LIMIT:
         chunks.append(f"\n[overnight: {size - OUTPUT_LIMIT} bytes of output dropped]".encode())

@@ -6,6 +6,7 @@ from overnight.store.models import (
     Artifact,
     Event,
     GateResult,
+    Output,
     ProviderLimit,
     PullRequest,
     Queue,
@@ -21,7 +22,7 @@ from overnight.store.models import (
 )
 
 __all__ = [
-    "ApiToken", "Artifact", "Event", "GateResult", "ProviderLimit", "PullRequest", "Queue",
-    "RateWindow", "Review", "Run", "Step", "Store", "StoreError", "Task", "TaskStatus", "Turn",
-    "Worker", "now", "open_store",
+    "ApiToken", "Artifact", "Event", "GateResult", "Output", "ProviderLimit", "PullRequest",
+    "Queue", "RateWindow", "Review", "Run", "Step", "Store", "StoreError", "Task", "TaskStatus",
+    "Turn", "Worker", "now", "open_store",
 ]  # fmt: skip

@@ -86,6 +86,13 @@ def m007_worker_limits(conn: Connection) -> None:
     _add_column(conn, "queues", "paused_until", "TIMESTAMP")
 
 
+def m008_live_output(conn: Connection) -> None:
+    """The output table: an agent's commands and output, written while it runs."""
+    from overnight.store.models import Output
+
+    Output.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
     if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
@@ -99,6 +106,7 @@ MIGRATIONS: list[Migration] = [
     m005_claim_order_index,
     m006_tamper_evidence,
     m007_worker_limits,
+    m008_live_output,
 ]
 
 

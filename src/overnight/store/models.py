@@ -1,5 +1,5 @@
 """The state of record: tasks, runs, steps, gate results, agent turns, artifacts,
-events, pull requests, reviews and workers. Same models on SQLite and PostgreSQL."""
+live output, events, pull requests, reviews and workers. Same models on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -142,6 +142,22 @@ class Event(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+
+class Output(Base):
+    """What an agent prints while it runs, in chunks of about a second (the live log):
+    what ``overnight logs -f`` and the task page show before the attempt ends. The
+    step's log (the transcript) stays the record; this is the view while it runs."""
+
+    __tablename__ = "output"
+    __table_args__ = (Index("ix_output_task_id_id", "task_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    attempt: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 

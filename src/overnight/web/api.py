@@ -1,6 +1,7 @@
-"""The JSON API: every action of the CLI (submit, list, show, logs, cancel,
-approve, request changes, reject, rebase, retry, lint, events), described by
-the OpenAPI document at /api/openapi.json (browsable at /api/docs).
+"""The JSON API: every action of the CLI (submit, list, show, logs, an agent's
+live output, cancel, approve, request changes, reject, rebase, retry, lint,
+events), described by the OpenAPI document at /api/openapi.json (browsable at
+/api/docs).
 
 The endpoints are plain functions (run in a thread pool), each one call into
 the library, and errors come back as JSON with the status of
@@ -17,7 +18,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field
 
-from overnight import queue, review
+from overnight import live, queue, review
 from overnight.intake import submit_text
 from overnight.spec.limits import MAX_SPEC_CHARS
 from overnight.spec.lint import lint_text
@@ -216,6 +217,14 @@ class LogOut(BaseModel):
     text: str
 
 
+class OutputOut(BaseModel):
+    id: int
+    run: int = Field(description="The run's number.")
+    attempt: int
+    text: str = Field(description="The next piece of the agent's commands and output.")
+    at: Moment
+
+
 class EventOut(BaseModel):
     id: int
     task_id: int
@@ -346,6 +355,51 @@ def task_events(
         store.task(session, task_id)
         rows = queries.events_after(session, after, limit, task_id)
         return [EventOut.model_validate(e, from_attributes=True) for e in rows]
+
+
+@router.get(
+    "/tasks/{task_id}/output", response_model=list[OutputOut], summary="An agent's live output"
+)
+def task_output(
+    request: Request,
+    task_id: TaskId,
+    after: Annotated[int, Query(ge=0, le=2**53)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+) -> list[OutputOut]:
+    """The agent's commands and output as written while it runs (about every second),
+    after chunk ``after``; the step's log holds the whole transcript once it ends."""
+    store = store_of(request)
+    with store.reading() as session:
+        store.task(session, task_id)
+        rows = live.chunks_after(session, task_id, after, limit)
+    return [OutputOut(**{**row, "text": redact(row["text"])}) for row in rows]
+
+
+@router.get(
+    "/tasks/{task_id}/output/stream",
+    summary="Server-sent events: an agent's live output as it is written",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
+async def task_output_stream(
+    request: Request,
+    task_id: TaskId,
+    after: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    last_event_id: Annotated[str | None, Header(max_length=20)] = None,
+) -> StreamingResponse:
+    """``output`` events (id, run, attempt, text) after chunk ``after`` (default: from
+    the start of the task's latest run), then ``end`` once the task is neither queued
+    nor running."""
+    if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
+        after = max(after or 0, int(last_event_id))
+    store = store_of(request)
+    with store.reading() as session:
+        store.task(session, task_id)  # 404 for an unknown task, before the stream starts
+    return StreamingResponse(
+        request.app.state.hub.output(task_id, after),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
 
 
 @router.post("/tasks/{task_id}/cancel", response_model=ActionOut, summary="Cancel a task")

@@ -5,6 +5,11 @@ events meet is the database. One poller per server reads the rows after the
 last id it saw (an index seek on the primary key) every ``poll`` seconds,
 only while someone listens, and fans them out to every subscriber's queue.
 A browser that reconnects sends ``Last-Event-ID`` and misses nothing.
+
+``EventHub.output`` streams one task's live output (``overnight.live``) the
+same way: each connection reads the chunks after the last one it sent, every
+``OUTPUT_POLL`` seconds at least, and ends with an ``end`` event once the task
+is neither queued nor running and everything is sent.
 """
 
 from __future__ import annotations
@@ -13,17 +18,24 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 import anyio
+from sqlalchemy.orm import Session
 
+from overnight import live
 from overnight.store import Store
 from overnight.web import queries
+from overnight.web.render import redact
 
 KEEPALIVE_SECONDS = 15.0
 STREAM_SECONDS = 300.0  # then the browser reconnects (and resumes by id)
 QUEUE_SIZE = 1000
+T = TypeVar("T")
+OUTPUT_POLL = 0.25  # seconds at least between two reads of one stream's new output
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,41 @@ class EventHub:
                     yield message.sse()
         finally:
             self.subscribers.discard(queue)
+
+    async def output(
+        self, task_id: int, after: int | None, seconds: float = STREAM_SECONDS
+    ) -> AsyncIterator[str]:
+        """SSE text: the task's live output after chunk ``after`` (None: from the start
+        of its latest run) as ``output`` events, keepalives while quiet; ``end`` once
+        the task is neither queued nor running and all is sent."""
+        yield "retry: 1000\n\n"
+        if after is None:
+            after = await self._read(partial(live.latest_run_start, task_id=task_id))
+        quiet = time.monotonic()
+        deadline = quiet + seconds
+        while not self.closed and time.monotonic() < deadline:
+            more, chunks = await self._read(partial(live.news, task_id=task_id, after=after))
+            for chunk in chunks:
+                after, quiet = chunk["id"], time.monotonic()
+                data = {k: chunk[k] for k in ("id", "run", "attempt")}
+                data["text"] = redact(chunk["text"])
+                yield f"id: {after}\nevent: output\ndata: {json.dumps(data)}\n\n"
+            if chunks:
+                continue
+            if not more:
+                yield "event: end\ndata: {}\n\n"
+                return
+            if time.monotonic() - quiet > KEEPALIVE_SECONDS:
+                quiet = time.monotonic()
+                yield ": keepalive\n\n"
+            await asyncio.sleep(max(self.poll, OUTPUT_POLL))
+
+    async def _read(self, query: Callable[[Session], T]) -> T:
+        def read() -> T:
+            with self.store.reading() as session:
+                return query(session)
+
+        return await anyio.to_thread.run_sync(read)
 
     def shutdown(self) -> None:
         """End every stream now (callable from any thread: the server's

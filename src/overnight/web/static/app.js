@@ -6,6 +6,11 @@
  * the live parts of each page listen for them and re-fetch themselves. A
  * lone event refreshes at once; a burst refreshes at most every 250 ms, and
  * the last event of a burst is never dropped.
+ *
+ * A task page that shows a queued or running task also reads the agent's
+ * output as it is written (/api/tasks/<id>/output/stream) into
+ * #live-output, until the stream says "end"; when the task changes and is
+ * queued or running again, it reads on from the last chunk it showed.
  */
 (function () {
   "use strict";
@@ -50,6 +55,47 @@
       if (received.length > 200) { received.shift(); }
       changed(data.task);
     });
+  }
+
+  /* Task page: the agent's output as it comes. */
+  function liveOutput() {
+    var box = document.getElementById("live-output");
+    if (!box || !window.EventSource) { return; }
+    var text = document.getElementById("live-output-text");
+    var state = document.getElementById("live-output-state");
+    var taskId = box.dataset.task;
+    var source = null, after = "", shown = "";
+    function active() {
+      var live = document.getElementById("task-live");
+      var status = live ? live.dataset.status : "";
+      return status === "queued" || status === "running";
+    }
+    function open() {
+      if (source || !active()) { return; }
+      box.hidden = false;
+      source = new EventSource("/api/tasks/" + taskId + "/output/stream" +
+                               (after ? "?after=" + encodeURIComponent(after) : ""));
+      state.textContent = "live";
+      source.addEventListener("output", function (e) {
+        var data = JSON.parse(e.data);
+        var where = "run " + data.run + " · attempt " + data.attempt;
+        var atEnd = text.scrollHeight - text.scrollTop - text.clientHeight < 40;
+        after = String(data.id);
+        if (where !== shown) {
+          shown = where;
+          text.appendChild(document.createTextNode((text.textContent ? "\n" : "") + "── " + where + " ──\n"));
+        }
+        text.appendChild(document.createTextNode(data.text));
+        if (atEnd) { text.scrollTop = text.scrollHeight; }
+      });
+      source.addEventListener("end", function () {
+        source.close();
+        source = null;
+        state.textContent = "ended: the full transcript is in the timeline above";
+      });
+    }
+    open();
+    document.addEventListener("htmx:afterSwap", open);  // #task-live re-rendered: its status
   }
 
   /* Review queue: j/k move, o/Enter open, a approve (asks first), ? help. */
@@ -120,6 +166,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     connect();
+    liveOutput();
     if (document.body.dataset.page === "review") { reviewKeys(); }
   });
 })();
