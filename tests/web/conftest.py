@@ -17,8 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
-from overnight.store import Store
+from overnight.store import Artifact, GateResult, Run, Store, Task
+from overnight.testing.history import populate
 from overnight.web import WebConfig, create_app
 from overnight.web.security import CSRF_COOKIE
 from overnight.web.server import background
@@ -111,3 +113,27 @@ def screenshot(page: Any, name: str) -> Path:
     path = ARTIFACTS / f"web-{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def ready_task(store: Store, diff: str | None = None, advisory: str | None = None) -> int:
+    """A READY task of a made-up history; ``diff`` replaces its delivered diff,
+    ``advisory`` makes that gate of its last attempt an advisory failure."""
+    populate(store, tasks=10, events=0)
+    with store.session() as session:
+        task_id, run_id, attempts = session.execute(
+            select(Task.id, Run.id, Run.attempts).join(Run).where(Task.status == "ready")
+        ).first()
+        if diff is not None:
+            session.execute(
+                update(Artifact)
+                .where(Artifact.run_id == run_id, Artifact.name.like("diff-%"))
+                .values(content=diff)
+            )
+        if advisory:
+            session.execute(
+                update(GateResult)
+                .where(GateResult.run_id == run_id, GateResult.attempt == attempts)
+                .where(GateResult.name == advisory)
+                .values(blocking=False, verdict="fail")
+            )
+    return int(task_id)

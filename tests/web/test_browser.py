@@ -14,11 +14,11 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select, update
 
-from overnight.store import Artifact, GateResult, Run, Store, Task
+from overnight.store import Artifact, GateResult, Run, Store
 from overnight.testing.history import populate
 from overnight.worker import Worker
 
-from .conftest import Web, mul_agent, screenshot, serve
+from .conftest import Web, mul_agent, ready_task, screenshot, serve
 
 XSS = "<script>window.pwned = 1</script><img src=x onerror='window.pwned = 2'>"
 
@@ -200,29 +200,6 @@ def test_the_review_queue_says_why_a_change_is_risky(store, page, tmp_path):
         row.locator("details.why summary").click()
         expect(row.locator("tr[data-part=sensitive]")).to_contain_text("app/auth.py")
         screenshot(page, "review-why")
-
-
-def ready_task(store: Store, diff: str | None = None, advisory: str | None = None) -> int:
-    """A READY task of a made-up history, its diff and an advisory finding set."""
-    populate(store, tasks=10, events=0)
-    with store.session() as session:
-        task_id, run_id, attempts = session.execute(
-            select(Task.id, Run.id, Run.attempts).join(Run).where(Task.status == "ready")
-        ).first()
-        if diff is not None:
-            session.execute(
-                update(Artifact)
-                .where(Artifact.run_id == run_id, Artifact.name.like("diff-%"))
-                .values(content=diff)
-            )
-        if advisory:
-            session.execute(
-                update(GateResult)
-                .where(GateResult.run_id == run_id, GateResult.attempt == attempts)
-                .where(GateResult.name == advisory)
-                .values(blocking=False, verdict="fail")
-            )
-    return int(task_id)
 
 
 def set_log(store: Store, task_id: int, gate: str, text: str) -> int:

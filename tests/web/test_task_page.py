@@ -11,10 +11,10 @@ from html.parser import HTMLParser
 
 from sqlalchemy import select, update
 
-from overnight.store import Artifact, GateResult, Run, Task
+from overnight.store import Artifact, Task
 from overnight.testing.history import populate
 
-from .conftest import Web
+from .conftest import ready_task
 
 XSS_DIFF = """diff --git a/calc.py b/calc.py
 --- a/calc.py
@@ -34,32 +34,8 @@ new file mode 100644
 """
 
 
-def ready_task(web: Web, diff: str | None = None, advisory: str | None = None) -> int:
-    """A READY task of a made-up history; ``diff`` replaces its delivered diff,
-    ``advisory`` makes that gate of its last attempt an advisory failure."""
-    populate(web.store, tasks=10, events=0)
-    with web.store.session() as session:
-        task_id, run_id, attempts = session.execute(
-            select(Task.id, Run.id, Run.attempts).join(Run).where(Task.status == "ready")
-        ).first()
-        if diff is not None:
-            session.execute(
-                update(Artifact)
-                .where(Artifact.run_id == run_id, Artifact.name.like("diff-%"))
-                .values(content=diff)
-            )
-        if advisory:
-            session.execute(
-                update(GateResult)
-                .where(GateResult.run_id == run_id, GateResult.attempt == attempts)
-                .where(GateResult.name == advisory)
-                .values(blocking=False, verdict="fail")
-            )
-    return int(task_id)
-
-
 def test_the_checks_box_sums_up_the_gates_and_an_advisory_finding_is_a_warning(web):
-    task_id = ready_task(web, advisory="lint")
+    task_id = ready_task(web.store, advisory="lint")
 
     html = web.client.get(f"/tasks/{task_id}").text
     shown = web.client.get(f"/api/tasks/{task_id}").json()
@@ -85,7 +61,7 @@ def test_a_failed_task_names_its_failed_blocking_gates_in_the_box(web):
 
 
 def test_the_diff_is_a_file_list_with_counts_and_numbered_lines_all_escaped(web):
-    task_id = ready_task(web, diff=XSS_DIFF)
+    task_id = ready_task(web.store, diff=XSS_DIFF)
 
     unified = web.client.get(f"/tasks/{task_id}").text
     split = web.client.get(f"/tasks/{task_id}", params={"view": "split"}).text
@@ -122,7 +98,7 @@ def test_the_diff_is_a_file_list_with_counts_and_numbered_lines_all_escaped(web)
 
 
 def test_a_log_has_numbered_lines_each_with_a_link_and_a_page_of_its_own(web):
-    task_id = ready_task(web)
+    task_id = ready_task(web.store)
     with web.store.session() as session:
         log_id = session.scalars(
             select(Artifact.id).where(
@@ -224,7 +200,7 @@ def test_insights_tables_put_each_number_under_its_header(web):
 
 
 def test_every_table_of_the_dashboard_aligns_its_numbers_with_their_headers(web):
-    task_id = ready_task(web)
+    task_id = ready_task(web.store)
     with web.store.reading() as session:
         built_in = session.scalars(
             select(Task.id).where(Task.id % 2 == 0, Task.status == "ready")
