@@ -150,6 +150,21 @@ def test_a_workspace_over_its_disk_bound_is_refused_before_staging(clones):
     assert git(["cat-file", "--batch-all-objects", "--batch-check"], work.path).count("blob") < 5
 
 
+def test_a_sparse_file_over_the_change_bound_is_refused_by_its_size_before_staging(clones):
+    work, _ = clones
+    with open(work.path / "sparse.bin", "wb") as f:  # 1 GB that takes no disk
+        f.truncate(1024 * MB)
+    (work.path / ".gitignore").write_text("ignored.bin\n")
+    with open(work.path / "ignored.bin", "wb") as f:  # ignored: not part of any change
+        f.truncate(1024 * MB)
+    objects = git(["count-objects", "-v"], work.path)
+    change = taken(work, Bounds(change_mb=1))
+    assert change.problems and "the change is 1024.0 MB, over the 1 MB bound" in change.problems[0]
+    assert git(["count-objects", "-v"], work.path) == objects  # nothing was hashed
+    (work.path / "sparse.bin").unlink()
+    assert not taken(work, Bounds(change_mb=1)).problems  # the ignored one alone is no change
+
+
 def test_a_packer_that_fails_is_a_problem_not_a_crash(clones):
     work, _ = clones
     (work.path / ".git" / "index").write_text("garbage")

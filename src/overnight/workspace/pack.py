@@ -50,11 +50,12 @@ def git(args, env, data=None):
     return proc.stdout
 
 
-def disk_usage(root):
-    """(bytes, files, special files) under ``root``, symlinks not followed; special files
-    (fifos, sockets, devices) outside ``.git`` are listed, relative to ``root``."""
+def disk_usage(root, big):
+    """(bytes, files, special files, large files) under ``root``, symlinks not followed;
+    special files (fifos, sockets, devices) and regular files over ``big`` bytes outside
+    ``.git`` are listed, relative to ``root``."""
     size = count = 0
-    special = []
+    special, large = [], []
     stack = [root]
     while stack:
         with os.scandir(stack.pop()) as entries:
@@ -64,11 +65,31 @@ def disk_usage(root):
                 size += st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
                 if entry.is_dir(follow_symlinks=False):
                     stack.append(entry.path)
-                elif not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-                    rel = os.path.relpath(entry.path, root)
-                    if not (rel + "/").startswith(".git/"):
-                        special.append(rel)
-    return size, count, special
+                    continue
+                rel = os.path.relpath(entry.path, root)
+                if (rel + "/").startswith(".git/"):
+                    continue
+                if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                    special.append(rel)
+                elif stat.S_ISREG(st.st_mode) and st.st_size > big:
+                    large.append((rel, st.st_size))
+    return size, count, special, large
+
+
+def oversized(large, base, env):
+    """The files over the change's bound that the change would hold: not ignored, and
+    not as the base has them (a sparse 2 GB file takes no disk, but staging it would
+    hash and compress 2 GB: it is refused by its size before that)."""
+    kept = set(not_ignored([path for path, _ in large], env))
+    if not kept:
+        return []
+    at_base = {}
+    listing = git(["ls-tree", "-l", "-z", base, "--", *sorted(kept)], env)
+    for record in listing.split(b"\0"):
+        if record:
+            meta, path = record.split(b"\t", 1)
+            at_base[path.decode("utf-8", "surrogateescape")] = meta.split()[-1].decode()
+    return [(p, n) for p, n in large if p in kept and at_base.get(p) != str(n)]
 
 
 def not_ignored(paths, env):
@@ -115,7 +136,7 @@ def sizes(shas, env):
 
 
 def main(base, out_dir, max_bytes, max_files, max_disk, max_disk_files):
-    disk, count, special = disk_usage(".")
+    disk, count, special, large = disk_usage(".", max_bytes)
     report = {"deleted": [], "refused": [], "disk_bytes": disk, "disk_files": count,
               "bytes": 0, "files": 0}  # fmt: skip
     if disk > max_disk or count > max_disk_files:  # not worth staging: the bound says no
@@ -129,6 +150,12 @@ def main(base, out_dir, max_bytes, max_files, max_disk, max_disk_files):
         shutil.copyfile(".git/index", env["GIT_INDEX_FILE"])  # keeps git's stat cache
     else:
         git(["read-tree", base], env)
+    too_big = oversized(large, base, env)
+    if too_big:  # over the bound whatever else changed: not worth staging
+        report.update(bytes=sum(n for _, n in too_big), files=len(too_big))
+        with open(os.path.join(out_dir, "change.json"), "w") as f:
+            json.dump(report, f)
+        return
     git(["add", "--all", "--", "."], env)
     entries = changed_entries(base, env)
     kept = [e for e in entries if e[0] != "D" and e[1] != "160000"]
