@@ -59,7 +59,7 @@ def test_an_agent_that_sleeps_runs_out_of_minutes_as_a_budget_failure(store, mul
     agents = [s for s in run["steps"] if s["name"] == "agent"]
     assert len(agents) == 1  # no second attempt with a sliver of time
     took = float(re.search(r"timed out after ([\d.]+) s", agents[0]["summary"]).group(1))
-    assert 17 <= took <= 19.5, agents[0]["summary"]
+    assert 17 <= took <= 22, agents[0]["summary"]  # 18 s, and the kill takes what it takes
     assert not any("timed out" in g["summary"] for g in run["all_gates"])
     status = subprocess.run([OVERNIGHT, "status"], capture_output=True, text=True,
                             env={**os.environ, "COLUMNS": "400"})  # fmt: skip
@@ -78,8 +78,10 @@ def test_gates_cut_short_by_the_minutes_are_a_budget_failure_not_a_gate_verdict(
     task = submit_and_run(store, spec)
     assert task["status"] == "failed"
     reason = task["failure_reason"]
-    assert re.fullmatch(r"budget: 12 s spent during attempt 1 \(agent \d s, gates 1[12] s\); "
-                        r"its gates were cut short", reason), reason  # fmt: skip
+    spent = re.fullmatch(r"budget: 12 s spent during attempt 1 \(agent (\d+) s, gates (\d+) s\); "
+                         r"its gates were cut short", reason)  # fmt: skip
+    assert spent, reason
+    assert 11 <= int(spent[1]) + int(spent[2]) <= 13, reason  # the split of the 12 s, however slow
     run = task["runs"][0]
     assert run["attempts"] == 1 and run["all_gates"] == [] and task["failing_gates"] == []
     gates = next(s for s in run["steps"] if s["name"] == "gates")
