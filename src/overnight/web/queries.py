@@ -1,4 +1,8 @@
-"""The dashboard's read models: each page's data in a few indexed queries.
+"""The dashboard's page models: the task list and task page in a few indexed
+queries. Facts the CLI shows too come from their one owner: costs, checks,
+budgets and task details from ``overnight.views``, holds from
+``overnight.holds``, the review queue from ``overnight.review_queue``, workers
+and their liveness from ``overnight.fleet``.
 
 Pages never walk ORM relationships row by row: a page of the task list is
 three queries whatever its size (tasks, their runs, their failing gates), and
@@ -9,21 +13,19 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from overnight import cost
 from overnight.holds import waiting
 from overnight.pipeline.base import EVENT as REPINNED
 from overnight.pipeline.recorder import spent_time
 from overnight.review import base_moved
-from overnight.risk import assess, coverage_of
 from overnight.store import (
     Artifact,
     Event,
@@ -35,14 +37,12 @@ from overnight.store import (
     Task,
     TaskStatus,
     Turn,
-    Worker,
 )
-from overnight.views import budget_view, checks, costs
+from overnight.views import budget_view, checks, costs, usage
 
 STATUSES = ["queued", "running", "ready", "failed", "cancelled", "merged", "rejected"]
 GROUPS = {"active": ["queued", "running"], "finished": ["failed", "cancelled", "rejected"]}
 PER_PAGE = 50
-WORKER_ALIVE = timedelta(seconds=15)
 
 
 @dataclass
@@ -249,10 +249,9 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
 
 
 def _spent(turns: list[Turn], agent: str) -> dict[str, Any]:
-    return {
-        "usd": cost.spent(agent, (t.cost for t in turns)),
-        "tokens": sum(t.input_tokens + t.output_tokens for t in turns),
-    }
+    """A run's spend as the task page shows it, from ``views.usage`` (as the API's)."""
+    spent = usage(turns, agent)
+    return {"usd": spent["cost_usd"], "tokens": spent["input_tokens"] + spent["output_tokens"]}
 
 
 def _run_view(
@@ -299,98 +298,3 @@ def events_after(
 
 def last_event_id(session: Session) -> int:
     return session.scalar(select(func.max(Event.id))) or 0
-
-
-# -- review queue -----------------------------------------------------------
-
-
-def flagged(session: Session, limit: int = 100) -> list[dict[str, Any]]:
-    """FAILED tasks whose grading caught the run lying about its outcomes."""
-    rows = session.execute(
-        select(Task.id, Task.title, Task.repo, Task.failure_reason)
-        .where(Task.status == TaskStatus.FAILED, Task.failure_reason.like("tampered:%"))
-        .order_by(Task.id.desc()).limit(limit)
-    ).all()  # fmt: skip
-    return [dict(r._mapping) for r in rows]
-
-
-def review_queue(session: Session, limit: int = 500) -> list[dict[str, Any]]:
-    """READY tasks, safest first (see ``overnight.risk``)."""
-    tasks = session.execute(
-        select(Task.id, Task.title, Task.repo, Task.branch, Task.priority, Task.updated_at)
-        .where(Task.status == TaskStatus.READY)
-        .order_by(Task.priority.desc(), Task.id)
-        .limit(limit)
-    ).all()
-    ids = [t.id for t in tasks]
-    latest: dict[int, Any] = {}
-    for row in session.execute(
-        select(Run.id, Run.task_id, Run.number, Run.attempts).where(Run.task_id.in_(ids))
-    ):
-        if row.task_id not in latest or row.number > latest[row.task_id].number:
-            latest[row.task_id] = row
-    advisory: dict[int, list[str]] = defaultdict(list)
-    coverage: dict[int, float | None] = {}
-    by_run = {r.id: r for r in latest.values()}
-    for g in session.execute(
-        select(
-            GateResult.run_id,
-            GateResult.name,
-            GateResult.attempt,
-            GateResult.verdict,
-            GateResult.blocking,
-            GateResult.summary,
-        ).where(GateResult.run_id.in_(list(by_run)))
-    ):
-        if g.attempt != by_run[g.run_id].attempts:
-            continue
-        if not g.blocking and g.verdict in ("fail", "error"):
-            advisory[g.run_id].append(g.name)
-        if g.name == "coverage":
-            coverage[g.run_id] = coverage_of(g.summary)
-    requests = Counter(
-        session.scalars(
-            select(Review.task_id).where(
-                Review.task_id.in_(ids), Review.action == "request-changes"
-            )
-        )
-    )
-    diffs: dict[int | None, str] = {}
-    names = [f"diff-attempt-{r.attempts}.diff" for r in latest.values()]
-    for a in session.execute(
-        select(Artifact.run_id, Artifact.name, Artifact.content).where(
-            Artifact.task_id.in_(ids), Artifact.name.in_(names)
-        )
-    ):
-        delivered = by_run.get(a.run_id)
-        if delivered is not None and a.name == f"diff-attempt-{delivered.attempts}.diff":
-            diffs[a.run_id] = a.content
-    items = []
-    for t in tasks:
-        run = latest.get(t.id)
-        if run is None:
-            continue
-        risk = assess(
-            diffs.get(run.id), advisory[run.id], run.attempts, requests[t.id], coverage.get(run.id)
-        )
-        items.append({"task": t, "risk": risk, "attempts": run.attempts, "run": run.number})
-    items.sort(key=lambda i: (i["risk"].score, i["task"].id))
-    return items
-
-
-def workers(session: Session, moment: datetime, limit: int = 100) -> list[dict[str, Any]]:
-    rows = list(session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(limit)))
-    running: dict[str | None, list[Any]] = defaultdict(list)
-    for t in session.execute(
-        select(Task.id, Task.title, Task.lease_owner).where(Task.status == TaskStatus.RUNNING)
-    ):
-        running[t.lease_owner].append(t)
-    return [
-        {
-            "worker": w,
-            "alive": w.stopped_at is None and moment - w.heartbeat_at < WORKER_ALIVE,
-            "heartbeat_age": (moment - w.heartbeat_at).total_seconds(),
-            "tasks": running.get(w.id, []),
-        }
-        for w in rows
-    ]
