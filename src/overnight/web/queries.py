@@ -23,14 +23,12 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from overnight.holds import waiting
-from overnight.pipeline.base import EVENT as REPINNED
 from overnight.pipeline.recorder import spent_time
 from overnight.review import base_moved
 from overnight.store import (
     Artifact,
     Event,
     GateResult,
-    PullRequest,
     Review,
     Run,
     Step,
@@ -38,7 +36,16 @@ from overnight.store import (
     TaskStatus,
     Turn,
 )
-from overnight.views import budget_view, checks, costs, usage
+from overnight.views import (
+    base_notes,
+    budget_view,
+    checks,
+    costs,
+    failing_gates,
+    latest_artifact,
+    pull_request,
+    usage,
+)
 
 STATUSES = ["queued", "running", "ready", "failed", "cancelled", "merged", "rejected"]
 GROUPS = {"active": ["queued", "running"], "finished": ["failed", "cancelled", "rejected"]}
@@ -120,17 +127,21 @@ def _rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[dict
     ):
         runs[row.task_id].append(row)
     latest = {tid: max(rs, key=lambda r: r.number) for tid, rs in runs.items()}
-    failing: dict[int, set[str]] = defaultdict(set)
-    by_run = {r.id: r for r in latest.values()}
+    failed: dict[int, list[Any]] = defaultdict(list)
     for gate in session.execute(
-        select(GateResult.run_id, GateResult.name, GateResult.attempt).where(
-            GateResult.run_id.in_(list(by_run)),
+        select(
+            GateResult.run_id,
+            GateResult.name,
+            GateResult.attempt,
+            GateResult.blocking,
+            GateResult.verdict,
+        ).where(
+            GateResult.run_id.in_([r.id for r in latest.values()]),
             GateResult.blocking.is_(True),
             GateResult.verdict.in_(("fail", "error")),
         )
     ):
-        if gate.attempt == by_run[gate.run_id].attempts:
-            failing[gate.run_id].add(gate.name)
+        failed[gate.run_id].append(gate)
     held = waiting(session, [t.id for t in tasks if t.status == TaskStatus.QUEUED], moment)
     rows = []
     for t in tasks:
@@ -153,7 +164,7 @@ def _rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[dict
                 "elapsed": elapsed if any(r.started_at for r in runs.get(t.id, [])) else None,
                 "cost_usd": spent.get(t.id, {}).get("usd"),  # None: unknown, never shown as 0
                 "tokens": spent.get(t.id, {}).get("tokens"),
-                "failing_gates": sorted(failing.get(run.id, set())) if run else [],
+                "failing_gates": failing_gates(failed[run.id], run.attempts) if run else [],
                 "cancel_requested": t.cancel_requested,
                 "holds": [h.to_dict() for h in held.get(t.id, [])],  # why it is still queued
                 "created_at": t.created_at,
@@ -216,11 +227,8 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
         | {"turns": turns[run.id], "spent": _spent(turns[run.id], task.agent)}
         for run in runs
     ]
-    pr = session.scalars(
-        select(PullRequest).where(PullRequest.task_id == task.id).order_by(PullRequest.id.desc())
-    ).first()
-    diff_id = max(diffs.values()) if diffs else None
-    diff = session.get(Artifact, diff_id).content if diff_id else None  # type: ignore[union-attr]
+    pr = pull_request(session, task.id)
+    diff = latest_artifact(session, task, "diff-attempt-")
     reviews = list(
         session.scalars(select(Review).where(Review.task_id == task.id).order_by(Review.id))
     )
@@ -229,9 +237,7 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
             select(Event).where(Event.task_id == task.id).order_by(Event.id.desc()).limit(200)
         )
     )
-    repinned = dict(session.execute(  # a run that waited for a merge: its new base
-        select(Event.run_id, Event.message).where(Event.task_id == task.id, Event.kind == REPINNED)
-    ).all())  # fmt: skip
+    repinned = base_notes(session, task.id)
     for view in run_views:
         view["base_note"] = repinned.get(view["run"].id)
     return {
