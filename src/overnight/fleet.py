@@ -16,7 +16,7 @@ from overnight.errors import UsageError
 from overnight.holds import QueueState, queue_states, spent_today
 from overnight.store import Queue, Store, Task, TaskStatus, Worker, now
 
-SILENT_AFTER = timedelta(seconds=15)  # 15 missed heartbeats: a worker beats once a second
+SILENT_AFTER = timedelta(seconds=15)  # 15 missed beats: a worker beats at least once a second
 
 
 def worker_state(worker: Worker, moment: datetime) -> str:
