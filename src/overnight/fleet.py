@@ -1,38 +1,73 @@
-"""Fleet views and settings: live workers, and queue budgets shared through the store."""
+"""Fleet views and settings: workers and the one rule that says which are live
+(the CLI and the dashboard both read ``workers``), and queue budgets shared
+through the store."""
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from overnight.errors import UsageError
 from overnight.holds import QueueState, queue_states, spent_today
 from overnight.store import Queue, Store, Task, TaskStatus, Worker, now
 
+SILENT_AFTER = timedelta(seconds=15)  # 15 missed beats: a worker beats at least once a second
+
+
+def worker_state(worker: Worker, moment: datetime) -> str:
+    """live, silent (no heartbeat for ``SILENT_AFTER``: crashed or partitioned) or stopped."""
+    if worker.stopped_at is not None:
+        return "stopped"
+    return "silent" if moment - worker.heartbeat_at >= SILENT_AFTER else "live"
+
+
+def workers(session: Session, moment: datetime, limit: int | None = 100) -> list[dict[str, Any]]:
+    """Workers, the most recently heard first: their slots, state (``worker_state``),
+    heartbeat age and running tasks (id and title), for the CLI and the dashboard."""
+    running: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
+    for t in session.execute(
+        select(Task.id, Task.title, Task.lease_owner)
+        .where(Task.status == TaskStatus.RUNNING)
+        .order_by(Task.id)
+    ):
+        running[t.lease_owner].append({"id": t.id, "title": t.title})
+    rows = session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(limit))
+    return [
+        {
+            "id": w.id,
+            "hostname": w.hostname,
+            "pid": w.pid,
+            "slots": w.slots,
+            "state": worker_state(w, moment),
+            "heartbeat_age": (moment - w.heartbeat_at).total_seconds(),
+            "started_at": w.started_at,
+            "heartbeat_at": w.heartbeat_at,
+            "stopped_at": w.stopped_at,
+            "tasks": running.get(w.id, []),
+        }
+        for w in rows
+    ]
+
 
 def live_workers(store: Store, include_gone: bool = False) -> list[dict[str, Any]]:
-    """Workers with their slots, heartbeat age and current tasks. A worker that
-    has not sent a heartbeat for a minute is 'silent' (crashed or partitioned)."""
-    moment = now()
-    with store.session() as session:
-        running: dict[str, list[int]] = {}
-        for task in session.scalars(select(Task).where(Task.status == TaskStatus.RUNNING)):
-            if task.lease_owner:
-                running.setdefault(task.lease_owner, []).append(task.id)
-        rows = []
-        for worker in session.scalars(select(Worker).order_by(Worker.started_at)):
-            age = (moment - worker.heartbeat_at).total_seconds()
-            state = "stopped" if worker.stopped_at else "silent" if age > 60 else "live"
-            if state != "live" and not include_gone:
-                continue
-            rows.append({"id": worker.id, "hostname": worker.hostname, "pid": worker.pid,
-                         "slots": worker.slots, "state": state, "heartbeat_age": age,
-                         "started_at": worker.started_at.isoformat(timespec="seconds"),
-                         "tasks": sorted(running.get(worker.id, []))})  # fmt: skip
-    return rows
+    """``workers`` as ``overnight workers --json`` prints them: live ones only unless
+    ``include_gone``, times as text, task ids."""
+    with store.reading() as session:
+        rows = workers(session, now(), limit=None)
+    return [_as_printed(w) for w in rows if include_gone or w["state"] == "live"]
+
+
+def _as_printed(w: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "hostname", "pid", "slots", "state", "heartbeat_age")
+    return {k: w[k] for k in keys} | {
+        "started_at": w["started_at"].isoformat(timespec="seconds"),
+        "tasks": [t["id"] for t in w["tasks"]],
+    }
 
 
 def set_queue(store: Store, name: str, *, usd_per_day: float | None = None,

@@ -18,27 +18,7 @@ from overnight.workspace.git import environ as git_environ
 REVIEWABLE = (TaskStatus.READY, TaskStatus.FAILED)
 
 
-def ready_tasks(store: Store) -> list[Task]:
-    with store.session() as session:
-        return list(
-            session.scalars(
-                select(Task)
-                .where(Task.status == TaskStatus.READY)
-                .order_by(Task.priority.desc(), Task.id)
-            )
-        )
-
-
 TAMPERED = "tampered:"
-
-
-def flagged_tasks(store: Store) -> list[Task]:
-    """Tasks whose grading caught the run lying about its outcomes: a human looks."""
-    with store.session() as session:
-        return list(session.scalars(
-            select(Task).where(Task.status == TaskStatus.FAILED,
-                               Task.failure_reason.like(f"{TAMPERED}%")).order_by(Task.id)
-        ))  # fmt: skip
 
 
 def open_pull_request(session: Session, task: Task) -> PullRequest | None:

@@ -23,17 +23,7 @@ from overnight.store import Artifact, Event, PullRequest, Run, Task, TaskStatus,
 
 def task_summary(task: Task) -> dict[str, Any]:
     run = task.runs[-1] if task.runs else None
-    failing = (
-        sorted(
-            {
-                g.name
-                for g in run.gates
-                if g.attempt == run.attempts and g.blocking and g.verdict in ("fail", "error")
-            }
-        )
-        if run
-        else []
-    )
+    failing = failing_gates(run.gates, run.attempts) if run else []
     return {
         "id": task.id,
         "title": task.title,
@@ -51,6 +41,18 @@ def task_summary(task: Task) -> dict[str, Any]:
         "created_at": task.created_at.isoformat(timespec="seconds"),
         "updated_at": task.updated_at.isoformat(timespec="seconds"),
     }
+
+
+def failing_gates(gates: Iterable[Any], attempts: int) -> list[str]:
+    """The blocking gates that failed (or erred) on a run's last attempt, by name:
+    why a task failed, in the task list of the CLI and the dashboard."""
+    return sorted(
+        {
+            g.name
+            for g in gates
+            if g.attempt == attempts and g.blocking and g.verdict in ("fail", "error")
+        }
+    )
 
 
 @dataclass
@@ -155,15 +157,11 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     data["runs"] = [run_view(run) for run in task.runs]
     last = task.runs[-1] if task.runs else None
     data["checks"] = checks(last.gates if last else [], last.number if last else None).as_dict()
-    repinned = dict(session.execute(  # a run that waited for a merge: its new base
-        select(Event.run_id, Event.message).where(Event.task_id == task.id, Event.kind == REPINNED)
-    ).all())  # fmt: skip
+    repinned = base_notes(session, task.id)
     for run, view in zip(task.runs, data["runs"], strict=True):
         view["base_note"] = repinned.get(run.id)
     data["usage"] = usage([t for run in task.runs for t in run.turns], task.agent)
-    pr = session.scalars(
-        select(PullRequest).where(PullRequest.task_id == task.id).order_by(PullRequest.id.desc())
-    ).first()
+    pr = pull_request(session, task.id)
     data["pull_request"] = (
         None
         if pr is None
@@ -181,6 +179,24 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
     if diff:
         data["diff"] = latest_artifact(session, task, "diff-attempt-")
     return masked(task, data)
+
+
+def base_notes(session: Session, task_id: int) -> dict[int | None, str]:
+    """Per run that waited for a merge: the note that says its new base."""
+    return dict(
+        session.execute(
+            select(Event.run_id, Event.message).where(
+                Event.task_id == task_id, Event.kind == REPINNED
+            )
+        ).all()
+    )
+
+
+def pull_request(session: Session, task_id: int) -> PullRequest | None:
+    """The task's latest pull request (one per delivered run), if any."""
+    return session.scalars(
+        select(PullRequest).where(PullRequest.task_id == task_id).order_by(PullRequest.id.desc())
+    ).first()
 
 
 def budget_view(task: Task) -> dict[str, Any]:

@@ -7,16 +7,20 @@ import json
 import re
 import threading
 import time
+from datetime import timedelta
 
 import httpx
+from click.testing import CliRunner
 from conftest import drain
 from sqlalchemy import select, update
 
+from overnight.cli import main
+from overnight.fleet import SILENT_AFTER
 from overnight.intake import submit_text
-from overnight.store import Artifact, Event, Run, Task
+from overnight.review_queue import ready_tasks
+from overnight.store import Artifact, Event, Run, Task, Worker, now
 from overnight.testing import commit_all
 from overnight.testing.history import add_worker, populate
-from overnight.web.queries import review_queue
 
 from .conftest import Web, mul_agent
 
@@ -126,13 +130,48 @@ def test_review_queue_puts_the_smallest_change_first(web):
         )
 
     with web.store.reading() as session:
-        order = [item["task"].id for item in review_queue(session)]
+        order = [item["task"]["id"] for item in ready_tasks(session)]
     html = web.client.get("/review").text
 
     assert order[-1] == big and set(order) == set(ready)
     assert html.index(f'data-id="{order[0]}"') < html.index(f'data-id="{big}"')
     assert "r-low" in html and "300 changed line(s)" in html and "r-medium" in html
     assert '<tr data-part="size"><td>size</td><td class="num">+3.0</td>' in html  # the why
+
+
+def test_overnight_review_lists_the_dashboards_queue_in_its_order_with_its_risk(web):
+    populate(web.store, tasks=20, events=0)
+
+    listed = json.loads(CliRunner().invoke(main, ["review", "--json"]).output)
+    table = CliRunner().invoke(main, ["review"]).output
+    queue = web.client.get("/api/review").json()
+
+    ready = [r for r in listed if r["status"] == "ready"]
+    assert len(queue) > 1 and any(q["risk_score"] != queue[0]["risk_score"] for q in queue)
+    assert [(r["id"], r["risk_level"], r["risk_score"]) for r in ready] == [
+        (q["id"], q["risk_level"], q["risk_score"]) for q in queue
+    ]
+    first = queue[0]
+    assert f"{first['risk_level']} {first['risk_score']}" in table.split("\n", 3)[3]
+
+
+def test_a_worker_is_silent_after_the_same_time_in_the_cli_and_on_the_dashboard(web):
+    add_worker(web.store, "beating")
+    add_worker(web.store, "quiet")
+    with web.store.session() as session:
+        quiet = session.get(Worker, "quiet")
+        quiet.heartbeat_at = now() - SILENT_AFTER - timedelta(seconds=1)
+
+    shown = CliRunner().invoke(main, ["workers", "--all", "--json"]).output
+    api = {w["id"]: w["alive"] for w in web.client.get("/api/workers").json()}
+    html = web.client.get("/workers").text
+
+    assert {w["id"]: w["state"] for w in json.loads(shown)} == {
+        "beating": "live",
+        "quiet": "silent",
+    }
+    assert api == {"beating": True, "quiet": False}
+    assert html.count(">alive</span>") == 1 and "silent" in html
 
 
 def test_new_task_lint_lists_problems_with_lines_and_disables_queuing(web):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 from rich.console import Console
@@ -10,18 +11,21 @@ from rich.table import Table
 
 from overnight import review as actions
 from overnight.cli import store
+from overnight.review_queue import flagged_tasks, ready_tasks
 from overnight.views import task_summary
 
 
 @click.command("review")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def review_cmd(as_json: bool) -> None:
-    """List READY tasks, waiting for review, after the tasks flagged for tampering
+    """List READY tasks, waiting for review, safest first with their risk level and
+    score (as the dashboard's review queue), after the tasks flagged for tampering
     (a run caught lying about its test outcomes: never READY, worth a look)."""
     db = store()
-    with db.session() as session:
-        rows = [task_summary(db.task(session, t.id)) for t in actions.ready_tasks(db)]
-        flagged = [task_summary(db.task(session, t.id)) for t in actions.flagged_tasks(db)]
+    with db.reading() as session:
+        items = ready_tasks(session, limit=None)
+        rows = [task_summary(db.task(session, i["task"]["id"])) | _risk(i) for i in items]
+        flagged = [task_summary(db.task(session, f["id"])) for f in flagged_tasks(session)]
     if as_json:
         click.echo(json.dumps(flagged + rows, indent=2))
         return
@@ -33,14 +37,19 @@ def review_cmd(as_json: bool) -> None:
     if not rows:
         click.echo("nothing to review")
         return
-    table = Table("id", "title", "attempts", "branch")
+    table = Table("risk", "id", "title", "attempts", "branch", title="READY, safest first")
     for r in rows:
-        table.add_row(str(r["id"]), r["title"], str(r["attempts"]), r["branch"])
+        risk = f"{r['risk_level']} {r['risk_score']}"
+        table.add_row(risk, str(r["id"]), r["title"], str(r["attempts"]), r["branch"])
     Console().print(table)
     click.echo(
         "next: overnight show ID · overnight approve ID · "
         "overnight request-changes ID -m '...' · overnight reject ID -m '...'"
     )
+
+
+def _risk(item: dict[str, Any]) -> dict[str, Any]:
+    return {"risk_level": item["risk"].level, "risk_score": item["risk"].score}
 
 
 @click.command()

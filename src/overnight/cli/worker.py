@@ -16,7 +16,7 @@ from rich.table import Table
 from overnight.cli import store
 from overnight.errors import OvernightError, UsageError
 from overnight.events import follow
-from overnight.fleet import live_workers, pause_end, queue_list, set_queue
+from overnight.fleet import SILENT_AFTER, live_workers, pause_end, queue_list, set_queue
 from overnight.queue import Limits
 from overnight.sandbox.host import reach
 from overnight.sandbox.select import select_sandbox
@@ -110,7 +110,12 @@ def check_reach() -> None:
 
 @click.command("workers")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--all", "show_all", is_flag=True, help="Include stopped and silent workers.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help=f"Include stopped and silent workers (no heartbeat for {SILENT_AFTER.seconds} s).",
+)
 def workers_cmd(as_json: bool, show_all: bool) -> None:
     """Live workers: where they run, their slots, last heartbeat, current tasks."""
     rows = live_workers(store(), include_gone=show_all)

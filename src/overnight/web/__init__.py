@@ -5,7 +5,7 @@ security.py   loopback, tokens, CSRF, Content-Security-Policy
 pages.py      HTML pages and htmx fragments
 api.py        JSON API (OpenAPI at /api/openapi.json)
 events.py     server-sent events from the events table
-queries.py    read models of the pages
+queries.py    the task list's and task page's models (shared facts: views.py)
 insights.py   the insights page's aggregates
 render.py     escaping, highlighting, Markdown, redaction
 server.py     uvicorn, foreground or on a thread

@@ -18,8 +18,9 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field
 
-from overnight import live, queue, review
+from overnight import fleet, live, queue, review
 from overnight.intake import submit_text
+from overnight.review_queue import ready_tasks
 from overnight.spec.limits import MAX_SPEC_CHARS
 from overnight.spec.lint import lint_text
 from overnight.store import now
@@ -447,13 +448,13 @@ def retry(request: Request, task_id: TaskId) -> ActionOut:
 @router.get("/review", response_model=list[ReviewItem], summary="READY tasks, safest first")
 def review_queue(request: Request) -> list[ReviewItem]:
     with store_of(request).reading() as session:
-        items = queries.review_queue(session)
+        items = ready_tasks(session)
     return [
         ReviewItem(
-            id=i["task"].id,
-            title=i["task"].title,
-            repo=i["task"].repo,
-            branch=i["task"].branch,
+            id=i["task"]["id"],
+            title=i["task"]["title"],
+            repo=i["task"]["repo"],
+            branch=i["task"]["branch"],
             attempts=i["attempts"],
             risk_score=i["risk"].score,
             risk_level=i["risk"].level,
@@ -469,18 +470,18 @@ def review_queue(request: Request) -> list[ReviewItem]:
 @router.get("/workers", response_model=list[WorkerOut], summary="Workers and their tasks")
 def workers(request: Request) -> list[WorkerOut]:
     with store_of(request).reading() as session:
-        rows = queries.workers(session, now())
+        rows = fleet.workers(session, now())
     return [
         WorkerOut(
-            id=r["worker"].id,
-            hostname=r["worker"].hostname,
-            pid=r["worker"].pid,
-            slots=r["worker"].slots,
-            alive=r["alive"],
-            started_at=r["worker"].started_at,
-            heartbeat_at=r["worker"].heartbeat_at,
-            stopped_at=r["worker"].stopped_at,
-            tasks=[t.id for t in r["tasks"]],
+            id=r["id"],
+            hostname=r["hostname"],
+            pid=r["pid"],
+            slots=r["slots"],
+            alive=r["state"] == "live",
+            started_at=r["started_at"],
+            heartbeat_at=r["heartbeat_at"],
+            stopped_at=r["stopped_at"],
+            tasks=[t["id"] for t in r["tasks"]],
         )
         for r in rows
     ]

@@ -2,7 +2,8 @@
 
 ``create_app(store, WebConfig(...))`` builds it; ``serve`` runs it with
 uvicorn. The app only reads the store and calls the same library functions as
-the CLI (intake, queue, review), so the two always agree.
+the CLI (intake, queue, review) and renders the same read models (``views``,
+``review_queue``, ``fleet.workers``), so the two always agree.
 """
 
 from __future__ import annotations

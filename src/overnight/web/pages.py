@@ -13,9 +13,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from overnight import queue, review, tokens
+from overnight import fleet, queue, review, tokens
 from overnight.errors import NotFound, OvernightError
 from overnight.intake import submit_text
+from overnight.review_queue import flagged_tasks, ready_tasks
 from overnight.spec.lint import lint_text
 from overnight.spec.text import MAX_SPEC_BYTES
 from overnight.store import Artifact, Store, now
@@ -201,8 +202,8 @@ def cancel(request: Request, task_id: TaskId) -> Response:
 @router.get("/review")
 def review_page(request: Request) -> HTMLResponse:
     with store_of(request).reading() as session:
-        items = queries.review_queue(session)
-        flagged = queries.flagged(session)
+        items = ready_tasks(session)
+        flagged = flagged_tasks(session)
     return page(request, "review.html", {"items": items, "flagged": flagged})
 
 
@@ -257,14 +258,14 @@ def insights(request: Request) -> HTMLResponse:
 @router.get("/workers")
 def workers(request: Request) -> HTMLResponse:
     with store_of(request).reading() as session:
-        rows = queries.workers(session, now())
+        rows = fleet.workers(session, now())
     return page(request, "workers.html", {"rows": rows})
 
 
 @router.get("/workers/rows")
 def worker_rows(request: Request) -> HTMLResponse:
     with store_of(request).reading() as session:
-        rows = queries.workers(session, now())
+        rows = fleet.workers(session, now())
     return page(request, "_worker_rows.html", {"rows": rows})
 
 

@@ -1,4 +1,8 @@
-"""The dashboard's read models: each page's data in a few indexed queries.
+"""The dashboard's page models: the task list and task page in a few indexed
+queries. Facts the CLI shows too come from their one owner: costs, checks,
+budgets and task details from ``overnight.views``, holds from
+``overnight.holds``, the review queue from ``overnight.review_queue``, workers
+and their liveness from ``overnight.fleet``.
 
 Pages never walk ORM relationships row by row: a page of the task list is
 three queries whatever its size (tasks, their runs, their failing gates), and
@@ -9,40 +13,43 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from overnight import cost
 from overnight.holds import waiting
-from overnight.pipeline.base import EVENT as REPINNED
 from overnight.pipeline.recorder import spent_time
 from overnight.review import base_moved
-from overnight.risk import assess, coverage_of
 from overnight.store import (
     Artifact,
     Event,
     GateResult,
-    PullRequest,
     Review,
     Run,
     Step,
     Task,
     TaskStatus,
     Turn,
-    Worker,
 )
-from overnight.views import budget_view, checks, costs
+from overnight.views import (
+    base_notes,
+    budget_view,
+    checks,
+    costs,
+    failing_gates,
+    latest_artifact,
+    pull_request,
+    usage,
+)
 
 STATUSES = ["queued", "running", "ready", "failed", "cancelled", "merged", "rejected"]
 GROUPS = {"active": ["queued", "running"], "finished": ["failed", "cancelled", "rejected"]}
 PER_PAGE = 50
-WORKER_ALIVE = timedelta(seconds=15)
 
 
 @dataclass
@@ -120,17 +127,21 @@ def _rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[dict
     ):
         runs[row.task_id].append(row)
     latest = {tid: max(rs, key=lambda r: r.number) for tid, rs in runs.items()}
-    failing: dict[int, set[str]] = defaultdict(set)
-    by_run = {r.id: r for r in latest.values()}
+    failed: dict[int, list[Any]] = defaultdict(list)
     for gate in session.execute(
-        select(GateResult.run_id, GateResult.name, GateResult.attempt).where(
-            GateResult.run_id.in_(list(by_run)),
+        select(
+            GateResult.run_id,
+            GateResult.name,
+            GateResult.attempt,
+            GateResult.blocking,
+            GateResult.verdict,
+        ).where(
+            GateResult.run_id.in_([r.id for r in latest.values()]),
             GateResult.blocking.is_(True),
             GateResult.verdict.in_(("fail", "error")),
         )
     ):
-        if gate.attempt == by_run[gate.run_id].attempts:
-            failing[gate.run_id].add(gate.name)
+        failed[gate.run_id].append(gate)
     held = waiting(session, [t.id for t in tasks if t.status == TaskStatus.QUEUED], moment)
     rows = []
     for t in tasks:
@@ -153,7 +164,7 @@ def _rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[dict
                 "elapsed": elapsed if any(r.started_at for r in runs.get(t.id, [])) else None,
                 "cost_usd": spent.get(t.id, {}).get("usd"),  # None: unknown, never shown as 0
                 "tokens": spent.get(t.id, {}).get("tokens"),
-                "failing_gates": sorted(failing.get(run.id, set())) if run else [],
+                "failing_gates": failing_gates(failed[run.id], run.attempts) if run else [],
                 "cancel_requested": t.cancel_requested,
                 "holds": [h.to_dict() for h in held.get(t.id, [])],  # why it is still queued
                 "created_at": t.created_at,
@@ -216,11 +227,8 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
         | {"turns": turns[run.id], "spent": _spent(turns[run.id], task.agent)}
         for run in runs
     ]
-    pr = session.scalars(
-        select(PullRequest).where(PullRequest.task_id == task.id).order_by(PullRequest.id.desc())
-    ).first()
-    diff_id = max(diffs.values()) if diffs else None
-    diff = session.get(Artifact, diff_id).content if diff_id else None  # type: ignore[union-attr]
+    pr = pull_request(session, task.id)
+    diff = latest_artifact(session, task, "diff-attempt-")
     reviews = list(
         session.scalars(select(Review).where(Review.task_id == task.id).order_by(Review.id))
     )
@@ -229,9 +237,7 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
             select(Event).where(Event.task_id == task.id).order_by(Event.id.desc()).limit(200)
         )
     )
-    repinned = dict(session.execute(  # a run that waited for a merge: its new base
-        select(Event.run_id, Event.message).where(Event.task_id == task.id, Event.kind == REPINNED)
-    ).all())  # fmt: skip
+    repinned = base_notes(session, task.id)
     for view in run_views:
         view["base_note"] = repinned.get(view["run"].id)
     return {
@@ -249,10 +255,9 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
 
 
 def _spent(turns: list[Turn], agent: str) -> dict[str, Any]:
-    return {
-        "usd": cost.spent(agent, (t.cost for t in turns)),
-        "tokens": sum(t.input_tokens + t.output_tokens for t in turns),
-    }
+    """A run's spend as the task page shows it, from ``views.usage`` (as the API's)."""
+    spent = usage(turns, agent)
+    return {"usd": spent["cost_usd"], "tokens": spent["input_tokens"] + spent["output_tokens"]}
 
 
 def _run_view(
@@ -299,98 +304,3 @@ def events_after(
 
 def last_event_id(session: Session) -> int:
     return session.scalar(select(func.max(Event.id))) or 0
-
-
-# -- review queue -----------------------------------------------------------
-
-
-def flagged(session: Session, limit: int = 100) -> list[dict[str, Any]]:
-    """FAILED tasks whose grading caught the run lying about its outcomes."""
-    rows = session.execute(
-        select(Task.id, Task.title, Task.repo, Task.failure_reason)
-        .where(Task.status == TaskStatus.FAILED, Task.failure_reason.like("tampered:%"))
-        .order_by(Task.id.desc()).limit(limit)
-    ).all()  # fmt: skip
-    return [dict(r._mapping) for r in rows]
-
-
-def review_queue(session: Session, limit: int = 500) -> list[dict[str, Any]]:
-    """READY tasks, safest first (see ``overnight.risk``)."""
-    tasks = session.execute(
-        select(Task.id, Task.title, Task.repo, Task.branch, Task.priority, Task.updated_at)
-        .where(Task.status == TaskStatus.READY)
-        .order_by(Task.priority.desc(), Task.id)
-        .limit(limit)
-    ).all()
-    ids = [t.id for t in tasks]
-    latest: dict[int, Any] = {}
-    for row in session.execute(
-        select(Run.id, Run.task_id, Run.number, Run.attempts).where(Run.task_id.in_(ids))
-    ):
-        if row.task_id not in latest or row.number > latest[row.task_id].number:
-            latest[row.task_id] = row
-    advisory: dict[int, list[str]] = defaultdict(list)
-    coverage: dict[int, float | None] = {}
-    by_run = {r.id: r for r in latest.values()}
-    for g in session.execute(
-        select(
-            GateResult.run_id,
-            GateResult.name,
-            GateResult.attempt,
-            GateResult.verdict,
-            GateResult.blocking,
-            GateResult.summary,
-        ).where(GateResult.run_id.in_(list(by_run)))
-    ):
-        if g.attempt != by_run[g.run_id].attempts:
-            continue
-        if not g.blocking and g.verdict in ("fail", "error"):
-            advisory[g.run_id].append(g.name)
-        if g.name == "coverage":
-            coverage[g.run_id] = coverage_of(g.summary)
-    requests = Counter(
-        session.scalars(
-            select(Review.task_id).where(
-                Review.task_id.in_(ids), Review.action == "request-changes"
-            )
-        )
-    )
-    diffs: dict[int | None, str] = {}
-    names = [f"diff-attempt-{r.attempts}.diff" for r in latest.values()]
-    for a in session.execute(
-        select(Artifact.run_id, Artifact.name, Artifact.content).where(
-            Artifact.task_id.in_(ids), Artifact.name.in_(names)
-        )
-    ):
-        delivered = by_run.get(a.run_id)
-        if delivered is not None and a.name == f"diff-attempt-{delivered.attempts}.diff":
-            diffs[a.run_id] = a.content
-    items = []
-    for t in tasks:
-        run = latest.get(t.id)
-        if run is None:
-            continue
-        risk = assess(
-            diffs.get(run.id), advisory[run.id], run.attempts, requests[t.id], coverage.get(run.id)
-        )
-        items.append({"task": t, "risk": risk, "attempts": run.attempts, "run": run.number})
-    items.sort(key=lambda i: (i["risk"].score, i["task"].id))
-    return items
-
-
-def workers(session: Session, moment: datetime, limit: int = 100) -> list[dict[str, Any]]:
-    rows = list(session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(limit)))
-    running: dict[str | None, list[Any]] = defaultdict(list)
-    for t in session.execute(
-        select(Task.id, Task.title, Task.lease_owner).where(Task.status == TaskStatus.RUNNING)
-    ):
-        running[t.lease_owner].append(t)
-    return [
-        {
-            "worker": w,
-            "alive": w.stopped_at is None and moment - w.heartbeat_at < WORKER_ALIVE,
-            "heartbeat_age": (moment - w.heartbeat_at).total_seconds(),
-            "tasks": running.get(w.id, []),
-        }
-        for w in rows
-    ]
