@@ -13,10 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from overnight.errors import UsageError
-from overnight.holds import QueueState, queue_states, spent_today
+from overnight.holds import SILENT_AFTER, QueueState, queue_states, spent_today
 from overnight.store import Queue, Store, Task, TaskStatus, Worker, now
-
-SILENT_AFTER = timedelta(seconds=15)  # 15 missed beats: a worker beats at least once a second
 
 
 def worker_state(worker: Worker, moment: datetime) -> str:

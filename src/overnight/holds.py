@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from overnight.store import Queue, Run, Task, TaskStatus, Turn, Worker
 
-WORKER_SILENT = timedelta(seconds=60)  # a worker this quiet counts as gone (as `workers` says)
+SILENT_AFTER = timedelta(seconds=15)  # 15 missed beats (a worker beats at least once a second):
+# a worker this quiet counts as gone, here and wherever workers are shown (``fleet``)
 _DEAD = (TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.REJECTED)
 
 
@@ -195,7 +196,7 @@ def live_limits(session: Session, moment: datetime) -> tuple[Limits, int, int]:
     is held by a limit only if no live worker may take it."""
     alive = list(session.execute(
         select(Worker.slots, Worker.max_running, Worker.max_per_repo).where(
-            Worker.stopped_at.is_(None), Worker.heartbeat_at >= moment - WORKER_SILENT
+            Worker.stopped_at.is_(None), Worker.heartbeat_at >= moment - SILENT_AFTER
         )
     ).all())  # fmt: skip
 
