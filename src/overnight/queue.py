@@ -111,7 +111,7 @@ def claim(
                 continue
             spec, run_id, claims = session.execute(_CURRENT_RUN, {"task": task_id}).one()
             depends_on = (spec or {}).get("depends_on") if status == TaskStatus.QUEUED else None
-            if depends_on and not _dependencies_ready(store, session, task_id, depends_on):
+            if depends_on and not _dependencies_ready(session, task_id, depends_on):
                 continue
             if lifecycle.RETRIES.spent(claims):
                 _give_up(session, task_id, run_id)
@@ -181,9 +181,7 @@ def requeue(store: Store, claim: Claim, reason: str, delay: float = 0.0) -> None
         lifecycle.requeue(session, task, session.get(Run, claim.run_id), reason, delay)
 
 
-def _dependencies_ready(
-    store: Store, session: Session, task_id: int, depends_on: list[dict[str, Any]]
-) -> bool:
+def _dependencies_ready(session: Session, task_id: int, depends_on: list[dict[str, Any]]) -> bool:
     """True when every dependency is done; fails the task if one never will be."""
     statuses = dependency_statuses(session, {dep["task"] for dep in depends_on})
     hold = dependency_hold(depends_on, statuses)

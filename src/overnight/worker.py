@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from overnight import holds, lifecycle, queue, ratelimit
 from overnight.errors import InfrastructureError, LeaseLost
-from overnight.lifecycle import RETRIES
 from overnight.pipeline import Paths, Paused, execute
 from overnight.pipeline.recorder import Recorder
 from overnight.queue import Claim, Limits, guard
@@ -166,10 +165,10 @@ class Worker:
                 with self.store.session() as session:
                     run = session.get(Run, claim.run_id)
                     claims = run.claims if run else 1
-                if RETRIES.spent(claims):  # retried enough: say so and stop
+                if lifecycle.RETRIES.spent(claims):  # retried enough: say so and stop
                     self._fail(claim, f"{reason} (after {claims} tries)")
                     return
-                delay = RETRIES.delay(claims)
+                delay = lifecycle.RETRIES.delay(claims)
             queue.requeue(self.store, claim, reason, delay)
             progress.info("task %d: back to the queue: %s", claim.task_id, reason)
         except (StoreError, LeaseLost) as exc:
