@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from overnight import queue
 from overnight.intake import submit_text
+from overnight.lifecycle import RETRIES
 from overnight.queue import Limits
 from overnight.store import Event, Queue, Store, Task
 from overnight.testing import make_repo
@@ -119,7 +120,7 @@ def test_an_infrastructure_failure_gives_the_task_back_with_a_delay(store, tmp_p
 
 def test_a_run_started_too_often_fails_as_an_infrastructure_problem(store, tmp_path):
     task_id = mul_task(store, tmp_path, "command:true")
-    for _ in range(queue.MAX_CLAIMS):
+    for _ in range(RETRIES.limit):
         claim = queue.claim(store, "w")
         assert claim is not None
         queue.requeue(store, claim, "worker stopping")
@@ -230,11 +231,18 @@ def test_an_unreachable_model_is_retried_later_and_fails_after_the_last_try(stor
     assert any("cannot connect; retried in 10 s" in m for m in events(store, task_id))
     claim = queue.claim(store, worker.id)
     with store.session() as session:
-        session.get(Run, claim.run_id).claims = 7
+        session.get(Run, claim.run_id).claims = 7  # past the backoff: it waits the longest
+    worker._give_back(claim, "infrastructure: 127.0.0.1:1: cannot connect", retry=True)
+    assert any("cannot connect; retried in 600 s" in m for m in events(store, task_id))
+    with store.session() as session:
+        session.get(Task, task_id).not_before = None
+    claim = queue.claim(store, worker.id)
+    with store.session() as session:
+        session.get(Run, claim.run_id).claims = RETRIES.limit  # its last start
     worker._give_back(claim, "infrastructure: 127.0.0.1:1: cannot connect", retry=True)
     task = detail(store, task_id)
     assert task["status"] == "failed"
-    assert task["failure_reason"] == "infrastructure: 127.0.0.1:1: cannot connect (after 7 tries)"
+    assert task["failure_reason"] == "infrastructure: 127.0.0.1:1: cannot connect (after 20 tries)"
 
 
 WRITE_MUL = "printf '\\n\\ndef mul(a, b):\\n    return a * b\\n' >> calc.py"

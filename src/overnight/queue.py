@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
+from overnight import lifecycle
 from overnight.config import ProjectConfig
-from overnight.errors import LeaseLost, StateError, UsageError
+from overnight.errors import LeaseLost, UsageError
 from overnight.holds import (
     Limits,
     dependency_hold,
@@ -86,7 +87,6 @@ def check_dependencies(session: Session, spec: Spec) -> None:
 
 
 NO_LIMITS = Limits()
-MAX_CLAIMS = 20  # a run taken up more often than this fails as an infrastructure problem
 
 
 def claim(
@@ -111,17 +111,14 @@ def claim(
                 continue
             spec, run_id, claims = session.execute(_CURRENT_RUN, {"task": task_id}).one()
             depends_on = (spec or {}).get("depends_on") if status == TaskStatus.QUEUED else None
-            if depends_on and not _dependencies_ready(store, session, task_id, depends_on):
+            if depends_on and not _dependencies_ready(session, task_id, depends_on):
                 continue
-            if claims + 1 > MAX_CLAIMS:
-                _give_up(store, session, task_id, run_id)
+            if lifecycle.RETRIES.spent(claims):
+                _give_up(session, task_id, run_id)
                 continue
-            session.execute(update(Run).where(Run.id == run_id).values(claims=claims + 1))
-            session.execute(update(Task).where(Task.id == task_id).values(
-                status=TaskStatus.RUNNING, not_before=None, lease_owner=worker_id,
-                lease_expires=moment + timedelta(seconds=lease), fence=fence + 1,
-                updated_at=moment,
-            ))  # fmt: skip
+            lifecycle.take(session, task_id, run_id, claims + 1, lease_owner=worker_id,
+                           lease_expires=moment + timedelta(seconds=lease), fence=fence + 1,
+                           updated_at=moment)  # fmt: skip
             takeover = status == TaskStatus.RUNNING
             note = f" (taken over from {previous}: its lease expired)" if takeover else ""
             store.event(session, task_id, "claimed", f"claimed by {worker_id}{note}", run_id)
@@ -161,17 +158,14 @@ def _candidates(session: Session, store: Store, moment: datetime, paused: set[st
     return [row[:6] for row in rows]
 
 
-def _give_up(store: Store, session: Session, task_id: int, run_id: int) -> None:
+def _give_up(session: Session, task_id: int, run_id: int) -> None:
     task, run = session.get(Task, task_id), session.get(Run, run_id)
     assert task is not None and run is not None
     reason = (
-        f"infrastructure: run {run.number} was started {MAX_CLAIMS} times without "
+        f"infrastructure: run {run.number} was started {lifecycle.RETRIES.limit} times without "
         "finishing (workers crashing or the environment failing); see the events"
     )
-    task.status, task.failure_reason = TaskStatus.FAILED, reason
-    run.status, run.failure_reason, run.finished_at = TaskStatus.FAILED, reason, now()
-    release(session, task)
-    store.event(session, task.id, "failed", reason, run.id)
+    lifecycle.fail(session, task, run, reason)
 
 
 def paused_queues(session: Session, moment: datetime) -> set[str]:
@@ -184,27 +178,17 @@ def requeue(store: Store, claim: Claim, reason: str, delay: float = 0.0) -> None
     problem): its run resumes from its last checkpoint, after ``delay`` seconds."""
     with store.session() as session:
         task = guard(session, claim)
-        task.status = TaskStatus.QUEUED
-        task.not_before = now() + timedelta(seconds=delay) if delay else None
-        release(session, task)
-        run = session.get(Run, claim.run_id)
-        if run is not None:
-            run.status = "queued"
-        wait = f"; retried in {delay:.0f} s" if delay else ""
-        store.event(session, task.id, "requeued", f"{reason}{wait}", claim.run_id)
+        lifecycle.requeue(session, task, session.get(Run, claim.run_id), reason, delay)
 
 
-def _dependencies_ready(
-    store: Store, session: Session, task_id: int, depends_on: list[dict[str, Any]]
-) -> bool:
+def _dependencies_ready(session: Session, task_id: int, depends_on: list[dict[str, Any]]) -> bool:
     """True when every dependency is done; fails the task if one never will be."""
     statuses = dependency_statuses(session, {dep["task"] for dep in depends_on})
     hold = dependency_hold(depends_on, statuses)
     if hold is not None and hold.kind == "dependency-dead":
         task = session.get(Task, task_id)
         assert task is not None
-        task.status, task.failure_reason = TaskStatus.FAILED, hold.message
-        store.event(session, task.id, "failed", hold.message)
+        lifecycle.fail(session, task, None, hold.message)
     return hold is None
 
 
@@ -238,31 +222,10 @@ def heartbeat(store: Store, claims: list[Claim], lease: float = LEASE_SECONDS) -
     return cancelled
 
 
-def release(session: Session, task: Task) -> None:
-    task.lease_owner = None
-    task.lease_expires = None
-
-
 def cancel(store: Store, task_id: int | str) -> Task:
     with store.session() as session:
         task = store.task(session, task_id)
-        if task.status == TaskStatus.QUEUED:
-            task.status = TaskStatus.CANCELLED
-            task.failure_reason = "cancelled before it started"
-            task.runs[-1].status = "cancelled"
-            store.event(session, task.id, "cancelled", "cancelled while queued")
-        elif task.status == TaskStatus.RUNNING:
-            task.cancel_requested = True
-            store.event(
-                session,
-                task.id,
-                "cancel-requested",
-                "cancel requested; the worker will stop it at once",
-            )
-        else:
-            raise StateError(
-                f"task {task.id} is {task.status}: only queued or running tasks can be cancelled"
-            )
+        lifecycle.cancel(session, task)
         return task
 
 

@@ -8,6 +8,7 @@ import subprocess
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from overnight import lifecycle
 from overnight.config import cache_dir
 from overnight.errors import MergeConflict, StateError
 from overnight.store import PullRequest, Review, Run, Store, Task, TaskStatus
@@ -47,12 +48,8 @@ def approve(store: Store, task_id: int | str, message: str = "") -> str:
             f"Merge {pr.branch}: {task.title}",
         )
         pr.state, pr.merge_sha = "merged", merge_sha
-        task.status = TaskStatus.MERGED
-        run = session.get(Run, pr.run_id)
-        if run is not None:  # the delivered run's badge says what became of it
-            run.status = TaskStatus.MERGED
         session.add(Review(task_id=task.id, run_id=pr.run_id, action="approve", message=message))
-        store.event(session, task.id, "merged", f"merged into {task.base_ref} as {merge_sha[:10]}")
+        lifecycle.merge(session, task, session.get(Run, pr.run_id), merge_sha)
         return merge_sha
 
 
@@ -100,7 +97,7 @@ def request_changes(store: Store, task_id: int | str, message: str) -> Run:
                 f"task {task.id} is {task.status}: changes can be requested on "
                 "READY or FAILED tasks"
             )
-        run = _new_run(session, task, "changes", task.runs[-1].base_sha, message)
+        run = lifecycle.new_run(session, task, "changes", task.runs[-1].base_sha, message)
         session.add(
             Review(
                 task_id=task.id, run_id=task.runs[-2].id, action="request-changes", message=message
@@ -132,7 +129,7 @@ def rebase(store: Store, task_id: int | str) -> Run:
         if sha == task.runs[-1].base_sha:
             raise StateError(f"task {task.id} is already on the head of {task.base_ref} "
                               f"({sha[:10]}): there is nothing to rebase onto")  # fmt: skip
-        run = _new_run(session, task, "rebase", sha, None)
+        run = lifecycle.new_run(session, task, "rebase", sha, None)
         task.base_sha = sha
         session.add(
             Review(
@@ -159,17 +156,10 @@ def reject(store: Store, task_id: int | str, message: str) -> None:
         pr = open_pull_request(session, task)
         if pr is not None:
             pr.state = "closed"
-        task.status = TaskStatus.REJECTED
-        task.failure_reason = f"rejected: {message}" if message else "rejected"
-        run = task.runs[-1]
-        if run.status == TaskStatus.READY:  # its badge says what became of it
-            run.status = TaskStatus.REJECTED
-        elif run.status == TaskStatus.QUEUED:  # it will never run
-            run.status = TaskStatus.CANCELLED
         session.add(
             Review(task_id=task.id, run_id=task.runs[-1].id, action="reject", message=message)
         )
-        store.event(session, task.id, "rejected", task.failure_reason)
+        lifecycle.reject(session, task, message)
 
 
 def retry(store: Store, task_id: int | str) -> Run:
@@ -180,17 +170,6 @@ def retry(store: Store, task_id: int | str) -> Run:
             raise StateError(
                 f"task {task.id} is {task.status}: only FAILED or CANCELLED tasks can be retried"
             )
-        run = _new_run(session, task, "retry", task.runs[-1].base_sha, None)
+        run = lifecycle.new_run(session, task, "retry", task.runs[-1].base_sha, None)
         store.event(session, task.id, "queued", f"retry; run {run.number} queued")
         return run
-
-
-def _new_run(session: Session, task: Task, kind: str, base_sha: str, feedback: str | None) -> Run:
-    run = Run(
-        task_id=task.id, number=len(task.runs) + 1, kind=kind, base_sha=base_sha, feedback=feedback
-    )
-    session.add(run)
-    task.runs.append(run)
-    task.status, task.failure_reason, task.cancel_requested = TaskStatus.QUEUED, None, False
-    session.flush()
-    return run

@@ -20,18 +20,15 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
-from overnight import holds, queue, ratelimit
+from overnight import holds, lifecycle, queue, ratelimit
 from overnight.errors import InfrastructureError, LeaseLost
 from overnight.pipeline import Paths, Paused, execute
 from overnight.pipeline.recorder import Recorder
-from overnight.queue import Claim, Limits, guard, release
-from overnight.store import Run, Step, Store, StoreError, TaskStatus, now
+from overnight.queue import Claim, Limits, guard
+from overnight.store import Run, Store, StoreError, now
 
 log = logging.getLogger(__name__)
 progress = logging.getLogger("overnight.progress")  # one line per task event
-BACKOFF = (10.0, 30.0, 60.0, 120.0, 300.0, 600.0)  # seconds before an infrastructure retry
 
 
 @dataclass
@@ -168,10 +165,10 @@ class Worker:
                 with self.store.session() as session:
                     run = session.get(Run, claim.run_id)
                     claims = run.claims if run else 1
-                if claims > len(BACKOFF):  # retried enough: say so and stop
+                if lifecycle.RETRIES.spent(claims):  # retried enough: say so and stop
                     self._fail(claim, f"{reason} (after {claims} tries)")
                     return
-                delay = BACKOFF[claims - 1]
+                delay = lifecycle.RETRIES.delay(claims)
             queue.requeue(self.store, claim, reason, delay)
             progress.info("task %d: back to the queue: %s", claim.task_id, reason)
         except (StoreError, LeaseLost) as exc:
@@ -195,20 +192,12 @@ class Worker:
     def _mark_interrupted(self, claim: Claim, why: str) -> None:
         with self.store.session() as session:
             guard(session, claim)
-            for step in session.scalars(select(Step).join(Run).where(
-                    Run.id == claim.run_id, Step.status == "running")):  # fmt: skip
-                step.status, step.finished_at = "interrupted", now()
-                step.summary = f"{why}; the run resumes from its last checkpoint"
+            lifecycle.interrupt_steps(session, claim.run_id, why)
 
     def _fail(self, claim: Claim, reason: str) -> None:
         with self.store.session() as session:
             task = guard(session, claim)
-            task.status, task.failure_reason = TaskStatus.FAILED, reason
-            release(session, task)
-            run = session.get(Run, claim.run_id)
-            if run is not None:
-                run.status, run.failure_reason, run.finished_at = "failed", reason, now()
-            self.store.event(session, task.id, "failed", reason, claim.run_id)
+            lifecycle.fail(session, task, session.get(Run, claim.run_id), reason)
         Recorder.progress(task, f"FAILED: {reason}")
 
     def _record_crash(self, claim: Claim, exc: Exception) -> None:
@@ -216,14 +205,9 @@ class Worker:
             with self.store.session() as session:
                 task = guard(session, claim)
                 reason = f"error: {type(exc).__name__}: {exc}"
-                task.status, task.failure_reason = TaskStatus.FAILED, reason
-                release(session, task)
-                run = session.get(Run, claim.run_id)
-                if run is not None:
-                    run.status, run.failure_reason, run.finished_at = "failed", reason, now()
                 self.store.artifact(session, task.id, "crash.log", traceback.format_exc(),
                                     claim.run_id)  # fmt: skip
-                self.store.event(session, task.id, "failed", reason, claim.run_id)
+                lifecycle.fail(session, task, session.get(Run, claim.run_id), reason)
             Recorder.progress(task, f"FAILED: {reason}")
         except (StoreError, LeaseLost):
             log.exception("could not record the crash of task %s", claim.task_id)

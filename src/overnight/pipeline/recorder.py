@@ -20,11 +20,23 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from overnight import lifecycle
 from overnight.agents import Turn
 from overnight.gates import GateOutcome
 from overnight.masking import Mask
-from overnight.queue import Claim, guard, release
-from overnight.store import Artifact, GateResult, Output, Run, Step, Store, Task, now
+from overnight.queue import Claim, guard
+from overnight.store import (
+    Artifact,
+    GateResult,
+    Output,
+    Run,
+    Step,
+    StepStatus,
+    Store,
+    Task,
+    TaskStatus,
+    now,
+)
 from overnight.store import Turn as TurnRow
 
 progress = logging.getLogger("overnight.progress")  # `overnight worker` prints these lines
@@ -102,11 +114,12 @@ class Recorder:
             self.store.event(session, self.task_id, "step", f"{label} started", self.run_id)
             if name == "agent":
                 self.progress(task, f"attempt {attempt} started")
-        record, status = StepRecord(), "done"
+        record, status = StepRecord(), StepStatus.DONE
         try:
             yield record
         except BaseException as exc:
-            status = "interrupted" if isinstance(exc, Interruption) else "failed"
+            interrupted = isinstance(exc, Interruption)
+            status = StepStatus.INTERRUPTED if interrupted else StepStatus.FAILED
             record.summary = record.summary or str(exc)
             raise
         finally:
@@ -115,7 +128,7 @@ class Recorder:
                 done = session.get(Step, step_id)
                 assert done is not None
                 done.status, done.summary, done.finished_at = status, record.summary, now()
-                if name == "gates" and status == "done":
+                if name == "gates" and status == StepStatus.DONE:
                     self.progress(task, f"gates (attempt {attempt}): {record.summary}")
                 if record.log:
                     done.log_id = self.store.artifact(
@@ -244,20 +257,18 @@ class Recorder:
             run.attempts = attempt
 
     def finish(
-        self, status: str, reason: str | None, head_sha: str | None = None, message: str = ""
+        self,
+        status: TaskStatus,
+        reason: str | None,
+        head_sha: str | None = None,
+        message: str = "",
     ) -> None:
-        """The run's and the task's final state; the lease is released."""
+        """The run's and the task's final state (``lifecycle.finish``)."""
         with self.store.session() as session:
             task = guard(session, self.claim)
             run = session.get(Run, self.run_id)
             assert run is not None
-            run.status, run.failure_reason, run.finished_at = status, reason, now()
-            task.status, task.failure_reason, task.cancel_requested = status, reason, False
-            if head_sha:
-                run.head_sha = task.head_sha = head_sha
-            release(session, task)
-            message = message or f"{status.upper()}: {reason}"
-            self.store.event(session, task.id, status, message, run.id)
+            message = lifecycle.finish(session, task, run, status, reason, head_sha, message)
             self.progress(task, f"{message} · {self.spend(session)}")
 
     def spend(self, session: Session) -> str:

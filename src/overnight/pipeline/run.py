@@ -16,7 +16,7 @@ import threading
 from dataclasses import asdict
 from functools import partial
 
-from overnight import cost
+from overnight import cost, lifecycle
 from overnight.agents import AgentContext, Interrupted, Turn, get_agent
 from overnight.config import ProjectConfig
 from overnight.errors import (
@@ -57,7 +57,7 @@ from overnight.pipeline.setting import (
 from overnight.queue import Claim, guard
 from overnight.sandbox import Completed
 from overnight.spec import Spec
-from overnight.store import Run, Store, TaskStatus, now
+from overnight.store import Run, Store, TaskStatus
 from overnight.workspace import RepoCache, Workspace
 from overnight.workspace.change import Bounds, Change
 
@@ -90,10 +90,8 @@ class Pipeline:
             self.base_sha, self.created = run.base_sha, run.created_at
             earlier = [r for r in task.runs if r.kind == "changes" and r.number < run.number]
             self.reviews = [r.feedback for r in earlier if r.feedback]  # requested changes
-            run.status, run.started_at = "running", now()
             resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
-            store.event(session, task.id, "run-started", f"run {run.number} started{resumed}",
-                        run.id)  # fmt: skip
+            lifecycle.start(session, run, f"run {run.number} started{resumed}")
             taken = "taken over" if claim.takeover else "claimed"
             self.record.progress(task, f"{taken} · {task.title} · run {run.number}{resumed}")
         self.clock: Clock | None = None  # the budget's minutes, from the first attempt
@@ -393,7 +391,7 @@ class Pipeline:
                            f"after {attempt} attempt(s)")  # fmt: skip
         return TaskStatus.READY
 
-    def finish(self, status: str, reason: str) -> str:
+    def finish(self, status: TaskStatus, reason: str) -> str:
         self.record.finish(status, reason)
         return status
 

@@ -2,6 +2,7 @@
 
 from overnight.store.db import Store, StoreError, open_store
 from overnight.store.models import (
+    TERMINAL,
     ApiToken,
     Artifact,
     Event,
@@ -13,7 +14,9 @@ from overnight.store.models import (
     RateWindow,
     Review,
     Run,
+    RunStatus,
     Step,
+    StepStatus,
     Task,
     TaskStatus,
     Turn,
@@ -23,6 +26,6 @@ from overnight.store.models import (
 
 __all__ = [
     "ApiToken", "Artifact", "Event", "GateResult", "Output", "ProviderLimit", "PullRequest",
-    "Queue", "RateWindow", "Review", "Run", "Step", "Store", "StoreError", "Task", "TaskStatus",
-    "Turn", "Worker", "now", "open_store",
+    "Queue", "RateWindow", "Review", "Run", "RunStatus", "Step", "StepStatus", "Store",
+    "StoreError", "TERMINAL", "Task", "TaskStatus", "Turn", "Worker", "now", "open_store",
 ]  # fmt: skip

@@ -4,6 +4,7 @@ live output, events, pull requests, reviews and workers. Same models on SQLite a
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
@@ -18,7 +19,10 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 
 
-class TaskStatus:
+class TaskStatus(StrEnum):
+    """A task's status, stored as its value; a run's status uses the same words
+    (``RunStatus``). Changed only by ``overnight.lifecycle``."""
+
     QUEUED = "queued"
     RUNNING = "running"
     READY = "ready"
@@ -26,7 +30,20 @@ class TaskStatus:
     CANCELLED = "cancelled"
     MERGED = "merged"
     REJECTED = "rejected"
-    TERMINAL = (READY, FAILED, CANCELLED, MERGED, REJECTED)
+
+
+RunStatus = TaskStatus  # a run is queued, running, then ends as its task does
+TERMINAL = (TaskStatus.READY, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.MERGED,
+            TaskStatus.REJECTED)  # fmt: skip
+
+
+class StepStatus(StrEnum):
+    """A step's status, stored as its value."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
 
 
 class Task(Base):
@@ -72,7 +89,7 @@ class Run(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
     number: Mapped[int]
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default=RunStatus.QUEUED)
     feedback: Mapped[str | None] = mapped_column(Text)  # from review: request changes
     kind: Mapped[str] = mapped_column(String(20), default="initial")  # initial|changes|rebase
     base_sha: Mapped[str] = mapped_column(String(64))
@@ -97,7 +114,7 @@ class Step(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
     name: Mapped[str] = mapped_column(String(40))
     attempt: Mapped[int] = mapped_column(default=0)
-    status: Mapped[str] = mapped_column(String(20), default="running")
+    status: Mapped[str] = mapped_column(String(20), default=StepStatus.RUNNING)
     summary: Mapped[str | None] = mapped_column(Text)
     log_id: Mapped[int | None] = mapped_column(ForeignKey("artifacts.id"))
     started_at: Mapped[datetime] = mapped_column(default=now)

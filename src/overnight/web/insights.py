@@ -13,7 +13,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from overnight import cost
-from overnight.store import GateResult, Run, Task, TaskStatus, Turn
+from overnight.store import TERMINAL, GateResult, Run, Task, TaskStatus, Turn
 from overnight.web.queries import STATUSES
 
 
@@ -25,7 +25,7 @@ def report(session: Session, moment: datetime, days: int = 30) -> dict[str, Any]
         .group_by(Run.task_id)
         .subquery()
     )
-    finished = Task.status.in_(TaskStatus.TERMINAL)
+    finished = Task.status.in_(TERMINAL)
 
     def grouped(column: Any) -> list[tuple[str, dict[str, Any]]]:
         counts: dict[str, Counter[str]] = defaultdict(Counter)
