@@ -8,7 +8,6 @@ import pytest
 
 from overnight.config import (
     DEFAULT_PROTECTED,
-    GATE_NAMES,
     GateConfig,
     ProjectConfig,
     cache_dir,
@@ -19,6 +18,7 @@ from overnight.config import (
     render_toml,
 )
 from overnight.errors import ConfigError, UsageError
+from overnight.gates.registry import GATE_NAMES
 
 PIP_PYTEST = "python -m pip install pytest"
 

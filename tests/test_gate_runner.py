@@ -10,9 +10,20 @@ from pathlib import Path
 import pytest
 from gatekit import config, context
 
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, Gate, GateContext, GateOutcome, run_gates
+from overnight.gates import (
+    ERROR,
+    FAIL,
+    PASS,
+    SKIPPED,
+    BaseGate,
+    Gate,
+    GateContext,
+    GateOutcome,
+    run_gates,
+)
 from overnight.gates.custom import CommandGate
-from overnight.gates.runner import gate_list, run_all
+from overnight.gates.registry import gate_list
+from overnight.gates.runner import run_all
 
 # For every gate, the test that builds a situation where it could not run on the change
 # and asserts that the verdict is ``error`` (docs/gates.md, "Evidence"). A gate added to
@@ -48,7 +59,7 @@ def kind(gate: Gate) -> str:
 KINDS = [kind(g) for g in gate_list(config("[gates.command.custom]\ncommand = 'true'\n"))]
 
 
-class Sleepy:
+class Sleepy(BaseGate):
     def __init__(self, name: str, seconds: float, needs: tuple[str, ...] = (), verdict=PASS):
         self.name, self.seconds, self.needs, self.verdict = name, seconds, needs, verdict
         self.started = self.ended = 0.0
@@ -61,7 +72,7 @@ class Sleepy:
         return GateOutcome(self.name, self.verdict, "slept")
 
 
-class Crashing:
+class Crashing(BaseGate):
     name = "crashing"
 
     def check(self, ctx: GateContext) -> GateOutcome:

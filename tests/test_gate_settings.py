@@ -6,12 +6,13 @@ import tomllib
 
 import pytest
 
-from overnight.config import GATE_NAMES, GateConfig, ProjectConfig, parse_config, render_toml
+from overnight.config import GateConfig, ProjectConfig, parse_config, render_toml
 from overnight.errors import ConfigError
 from overnight.gates.coverage import CoverageConfig
 from overnight.gates.custom import CommandConfig
 from overnight.gates.docs import DocsConfig
 from overnight.gates.downstream import DownstreamConfig, DownstreamRepo
+from overnight.gates.registry import GATE_NAMES
 from overnight.gates.review import ReviewConfig
 from overnight.gates.security import SecurityConfig
 from overnight.gates.typecheck import TypesConfig

@@ -32,10 +32,6 @@ DEFAULT_PROTECTED = [
     "tox.ini",
     "noxfile.py",
 ]
-GATE_NAMES = (
-    "scope", "test-integrity", "lint", "types", "docs", "security", "acceptance-commands",
-    "tests", "coverage", "downstream", "review",
-)  # fmt: skip
 
 
 @dataclass

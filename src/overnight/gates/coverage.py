@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from overnight.config import GateConfig
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome
 from overnight.gates.changes import added_lines, ranges, source_files
 from overnight.gates.scope import matches
 
@@ -79,8 +79,9 @@ def merge(measured: list[dict | None]) -> dict | None:
     return out
 
 
-class CoverageGate:
+class CoverageGate(BaseGate):
     name = "coverage"
+    config_type = CoverageConfig
     needs = ("tests",)
 
     def check(self, ctx: GateContext) -> GateOutcome:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 from overnight.config import GateConfig
-from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, BaseGate, GateContext, GateOutcome
 from overnight.gates.evidence import not_run
 from overnight.gates.feedback import trim
 
@@ -27,8 +27,9 @@ class CommandConfig(GateConfig):
     timeout_minutes: float | None = None  # default: the project's timeout_minutes
 
 
-class CommandGate:
+class CommandGate(BaseGate):
     needs = ("tests",)  # never beside the tests gate's canaries in the tree
+    config_type = CommandConfig
 
     def __init__(self, name: str, config: CommandConfig) -> None:
         self.name, self.config = name, config

@@ -17,36 +17,18 @@ import types
 import typing
 from typing import Any
 
-from overnight.config import GATE_NAMES, GateConfig
+from overnight.config import GateConfig
 from overnight.errors import ConfigError
+from overnight.gates.registry import CONFIG_TYPES, GATE_NAMES
 
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def config_types() -> dict[str, type[GateConfig]]:
-    """Gate name -> its configuration class (``GateConfig`` when it has no options)."""
-    from overnight.gates.coverage import CoverageConfig
-    from overnight.gates.docs import DocsConfig
-    from overnight.gates.downstream import DownstreamConfig
-    from overnight.gates.review import ReviewConfig
-    from overnight.gates.security import SecurityConfig
-    from overnight.gates.typecheck import TypesConfig
-
-    return {
-        "types": TypesConfig,
-        "security": SecurityConfig,
-        "coverage": CoverageConfig,
-        "docs": DocsConfig,
-        "downstream": DownstreamConfig,
-        "review": ReviewConfig,
-    }
 
 
 def gate_config(name: str, stored: GateConfig | None) -> GateConfig:
     """The configuration of gate ``name``, of its own type, defaults filled in."""
     from overnight.gates.custom import CommandConfig
 
-    kind = CommandConfig if isinstance(stored, CommandConfig) else config_types().get(name)
+    kind = CommandConfig if isinstance(stored, CommandConfig) else CONFIG_TYPES.get(name)
     kind = kind or GateConfig
     if stored is None:
         return kind()
@@ -84,7 +66,7 @@ def parse_gates(raw: dict[str, Any], source: str) -> dict[str, GateConfig]:
             )
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: [gates.{name}] must be a table")
-        gates[name] = parse_table(config_types().get(name, GateConfig), value, f"[gates.{name}]",
+        gates[name] = parse_table(CONFIG_TYPES.get(name, GateConfig), value, f"[gates.{name}]",
                                   source)  # fmt: skip
     return gates
 
