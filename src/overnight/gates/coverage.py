@@ -38,10 +38,9 @@ class CoverageConfig(GateConfig):
 
 def coverage_files(ctx: GateContext) -> list[str] | None:
     """The files to measure in the tests gate's run, or None (gate off, nothing changed)."""
-    cfg = ctx.config.gate("coverage")
+    cfg = ctx.config.gate("coverage", CoverageConfig)
     if not cfg.enabled:
         return None
-    assert isinstance(cfg, CoverageConfig)
     files = source_files(ctx.changed, ctx.workspace, ctx.sha)
     files = [p for p in files if not matches(p, cfg.omit)]
     return files or None
@@ -85,8 +84,7 @@ class CoverageGate(BaseGate):
     needs = ("tests",)
 
     def check(self, ctx: GateContext) -> GateOutcome:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, CoverageConfig)
+        cfg = ctx.config.gate(self.name, CoverageConfig)
         command = f"coverage.py during the tests gate's run (threshold {cfg.threshold:g}%)"
         files = coverage_files(ctx)
         if not files:

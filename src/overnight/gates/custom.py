@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from overnight.config import GateConfig
 from overnight.gates import ERROR, FAIL, PASS, BaseGate, GateContext, GateOutcome
@@ -23,6 +24,7 @@ from overnight.gates.feedback import trim
 
 @dataclass
 class CommandConfig(GateConfig):
+    group: ClassVar[str] = "command"  # [gates.command.NAME]
     command: str = ""
     timeout_minutes: float | None = None  # default: the project's timeout_minutes
 

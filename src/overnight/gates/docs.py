@@ -89,8 +89,7 @@ class DocsGate(BaseGate):
     config_type = DocsConfig
 
     def check(self, ctx: GateContext) -> GateOutcome:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, DocsConfig)
+        cfg = ctx.config.gate(self.name, DocsConfig)
         command = f"docs: paths={','.join(cfg.paths)} api_change={cfg.api_change}"
         asked = asks_for_docs(cfg.spec_pattern, f"{ctx.spec.title}\n{ctx.spec.description}")
         places, idle = documentation(ctx, cfg.paths)

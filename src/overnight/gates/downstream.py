@@ -140,8 +140,7 @@ class DownstreamGate(BaseGate):
         )  # fmt: skip
 
     def _repos(self, ctx: GateContext) -> list[DownstreamRepo]:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, DownstreamConfig)
+        cfg = ctx.config.gate(self.name, DownstreamConfig)
         return cfg.repos
 
 

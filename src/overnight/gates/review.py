@@ -74,8 +74,7 @@ class ReviewGate(BaseGate):
     needs = ("*",)  # after every other gate
 
     def check(self, ctx: GateContext) -> GateOutcome:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, ReviewConfig)
+        cfg = ctx.config.gate(self.name, ReviewConfig)
         if not cfg.model:
             return GateOutcome(self.name, SKIPPED, "no reviewer model configured "
                                "([gates.review] model)")  # fmt: skip

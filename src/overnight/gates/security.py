@@ -71,8 +71,7 @@ class SecurityGate(BaseGate):
     config_type = SecurityConfig
 
     def check(self, ctx: GateContext) -> GateOutcome:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, SecurityConfig)
+        cfg = ctx.config.gate(self.name, SecurityConfig)
         start = time.monotonic()
         parts: list[Part] = []
         if cfg.bandit:

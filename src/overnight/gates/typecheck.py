@@ -123,8 +123,7 @@ class TypesGate(BaseGate):
                 if p not in reported and not checked(p, run.sources)]  # fmt: skip
 
     def _command(self, ctx: GateContext) -> str | None:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, TypesConfig)
+        cfg = ctx.config.gate(self.name, TypesConfig)
         return cfg.command
 
 
