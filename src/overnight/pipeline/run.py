@@ -18,6 +18,7 @@ from functools import partial
 
 from overnight import cost
 from overnight.agents import AgentContext, Interrupted, Turn, get_agent
+from overnight.config import Bounds
 from overnight.errors import (
     InfrastructureError,
     LeaseLost,
@@ -59,7 +60,7 @@ from overnight.sandbox import Completed
 from overnight.spec import Spec
 from overnight.store import Run, Store, TaskStatus, now
 from overnight.workspace import RepoCache, Workspace
-from overnight.workspace.change import Bounds, Change
+from overnight.workspace.change import Change
 
 
 def execute(store: Store, claim: Claim, cancel: threading.Event, paths: Paths,
