@@ -5,11 +5,13 @@ from __future__ import annotations
 import ast
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from gatekit import config, context
 
+from overnight.config import GateConfig
 from overnight.gates import (
     ERROR,
     FAIL,
@@ -121,6 +123,22 @@ def test_config_can_make_a_failing_gate_advisory_and_disabled_gates_are_skipped(
     results = run_all(ctx, gates=[Sleepy("lint", 0, verdict=FAIL), Sleepy("scope", 0)])  # type: ignore[list-item]
     assert (results[0].verdict, results[0].blocking) == (FAIL, False)
     assert (results[1].verdict, results[1].blocking) == (SKIPPED, False)
+
+
+@dataclass
+class AdvisoryConfig(GateConfig):
+    blocking: bool = False
+
+
+def test_a_gate_s_own_config_type_gives_its_defaults_and_it_measures_nothing_by_default(
+    tmp_path,
+):
+    ctx = context(tmp_path, {"a.py": "x = 1\n"}, {"a.py": "x = 2\n"})
+    gate = Sleepy("advisory", 0, verdict=FAIL)
+    gate.config_type = AdvisoryConfig  # as the coverage and review gates declare theirs
+    [result] = run_all(ctx, gates=[gate])
+    assert (result.verdict, result.blocking) == (FAIL, False)
+    assert gate.measure(ctx) == (None, "")
 
 
 def test_every_built_in_gate_runs_on_a_plain_change(tmp_path):

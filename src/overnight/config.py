@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, TypeVar
 
 from overnight.errors import ConfigError
 
@@ -93,15 +93,9 @@ class ProjectConfig:
     prices: dict[str, dict[str, float]] = field(default_factory=dict)  # USD per 1M tokens
     bounds: dict[str, float] = field(default_factory=dict)  # workspace/change.Bounds
 
-    @overload
-    def gate(self, name: str) -> GateConfig: ...
-
-    @overload
-    def gate(self, name: str, kind: type[G]) -> G: ...
-
-    def gate(self, name: str, kind: type[GateConfig] = GateConfig) -> GateConfig:
-        """Gate ``name``'s table as a ``kind`` (its ``config_type``), defaults filled in;
-        without ``kind``, only what every gate has (``enabled``, ``blocking``)."""
+    def gate(self, name: str, kind: type[G]) -> G:
+        """Gate ``name``'s table as a ``kind``, its ``config_type`` (whose defaults,
+        ``blocking`` too, are the gate's own), defaults filled in."""
         stored = self.gates.get(name)
         if stored is None:
             return kind()

@@ -90,7 +90,7 @@ class CoverageGate(BaseGate):
         if not files:
             return GateOutcome(self.name, PASS, "no changed non-test Python code to cover",
                                command=command)  # fmt: skip
-        if not ctx.config.gate("tests").enabled:
+        if not ctx.config.gate("tests", GateConfig).enabled:
             return GateOutcome(self.name, ERROR, "coverage is measured by the tests gate, "
                                "which is disabled", command=command)  # fmt: skip
         suite = ctx.evidence.get("tests")

@@ -28,7 +28,7 @@ def run_all(
     results: dict[str, GateOutcome] = {}
     pending: list[Gate] = []
     for gate in gates:
-        if ctx.config.gate(gate.name).enabled:
+        if ctx.config.gate(gate.name, gate.config_type).enabled:
             pending.append(gate)
         else:
             results[gate.name] = GateOutcome(
@@ -70,7 +70,7 @@ def check(gate: Gate, ctx: GateContext) -> GateOutcome:
     outcome.name = gate.name
     if not outcome.duration:
         outcome.duration = time.monotonic() - start
-    setting = ctx.config.gate(gate.name)
+    setting = ctx.config.gate(gate.name, gate.config_type)
     outcome.blocking = setting.blocking and outcome.blocking and outcome.verdict != SKIPPED
     return outcome
 
@@ -81,7 +81,7 @@ def measure_gates(ctx: GateContext) -> tuple[dict[str, object], str]:
     data: dict[str, object] = {}
     logs: list[str] = []
     for gate in gate_list(ctx.config):
-        if not ctx.config.gate(gate.name).enabled:
+        if not ctx.config.gate(gate.name, gate.config_type).enabled:
             continue
         found, log = gate.measure(ctx)
         if found is not None:
