@@ -6,8 +6,8 @@ The configuration is read from the task's base commit, so what the worker does
 cannot be changed by edits made after submitting (or by the agent).
 
 This is the bottom layer: it imports no gate, sandbox or workspace code. The
-``[gates.*]`` tables are parsed and rendered by the gates' registry
-(``gates/settings.py``), which passes its parser and renderer in here.
+``[gates.*]`` tables are parsed and rendered by ``gates/settings.py``, beside
+the gates' registry, which passes its parser and renderer in here.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class ProjectConfig:
     model_key_env: str | None = None  # the variable that holds the key (never the key)
     model_timeout: float = 300.0  # seconds, for each model request
     prices: dict[str, dict[str, float]] = field(default_factory=dict)  # USD per 1M tokens
-    bounds: dict[str, float] = field(default_factory=dict)  # workspace/change.Bounds
+    bounds: dict[str, float] = field(default_factory=dict)  # Bounds, above
 
     def gate(self, name: str, kind: type[G]) -> G:
         """Gate ``name``'s table as a ``kind``, its ``config_type`` (whose defaults,
