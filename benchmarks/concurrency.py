@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from overnight.config import GATE_NAMES
+from overnight.gates.registry import GATE_NAMES
 from overnight.intake import submit_text
 from overnight.store import open_store
 from overnight.testing import make_repo

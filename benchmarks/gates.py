@@ -40,10 +40,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from overnight.config import parse_config
 from overnight.environment import Environment
 from overnight.gates import Baseline, GateContext, run_gates
 from overnight.gates.pytest_run import run_suite
+from overnight.gates.settings import parse_config
 from overnight.gates.tests import TestsGate
 from overnight.pipeline.baseline import measure_baseline
 from overnight.sandbox import get_sandbox

@@ -72,7 +72,7 @@ def at_base(ctx: GateContext) -> Any:
 
 def config(text: str) -> ProjectConfig:
     """A ProjectConfig from overnight.toml text."""
-    from overnight.config import parse_config
+    from overnight.gates.settings import parse_config
 
     return parse_config({"overnight.toml": 'test_cmd = "python -m pytest -q"\n' + text})
 

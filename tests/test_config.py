@@ -8,17 +8,16 @@ import pytest
 
 from overnight.config import (
     DEFAULT_PROTECTED,
-    GATE_NAMES,
     GateConfig,
     ProjectConfig,
     cache_dir,
     database_url,
     detect,
     home,
-    parse_config,
-    render_toml,
 )
 from overnight.errors import ConfigError, UsageError
+from overnight.gates.registry import GATE_NAMES
+from overnight.gates.settings import config_from_dict, gate_setting, parse_config, render_toml
 
 PIP_PYTEST = "python -m pip install pytest"
 
@@ -27,7 +26,7 @@ def same(a: ProjectConfig, b: ProjectConfig) -> bool:
     """Equal as configurations: a gate left out is the default gate."""
     plain = {k: v for k, v in a.to_dict().items() if k != "gates"}
     other = {k: v for k, v in b.to_dict().items() if k != "gates"}
-    return plain == other and all(a.gate(n) == b.gate(n) for n in GATE_NAMES)
+    return plain == other and all(gate_setting(a, n) == gate_setting(b, n) for n in GATE_NAMES)
 
 
 # -- reading -------------------------------------------------------------------
@@ -52,9 +51,9 @@ def test_overnight_toml_is_read():
     )
     assert config.agent_env == ["OPENAI_API_KEY"]
     assert config.timeout_minutes == 5
-    assert config.gate("lint") == GateConfig(enabled=True, blocking=False)
-    assert config.gate("scope") == GateConfig(enabled=False, blocking=True)
-    assert config.gate("tests") == GateConfig()
+    assert gate_setting(config, "lint") == GateConfig(enabled=True, blocking=False)
+    assert gate_setting(config, "scope") == GateConfig(enabled=False, blocking=True)
+    assert gate_setting(config, "tests") == GateConfig()
     assert config.protected == DEFAULT_PROTECTED
 
 
@@ -122,9 +121,9 @@ def test_unknown_gate_option_is_a_config_error():
 
 def test_bad_environment_is_a_config_error():
     with pytest.raises(ConfigError, match=r"env.SERVICE_TOKEN looks like a secret.*agent_env"):
-        ProjectConfig.from_dict({"env": {"SERVICE_TOKEN": "abc"}})
+        config_from_dict({"env": {"SERVICE_TOKEN": "abc"}})
     with pytest.raises(ConfigError, match=r"env.PYTHONHASHSEED must be a string \(quote it\)"):
-        ProjectConfig.from_dict({"env": {"PYTHONHASHSEED": 0}})
+        config_from_dict({"env": {"PYTHONHASHSEED": 0}})
     with pytest.raises(ConfigError, match="'environment' must be 'venv' or 'inherit'"):
         parse_config({"overnight.toml": 'environment = "conda"\n'})
 
@@ -263,7 +262,7 @@ def test_rendered_custom_config_parses_back_to_the_same_config():
     )
     parsed = parse_config({"overnight.toml": render_toml(config)})
     assert same(parsed, config)
-    assert parsed.gate("scope").enabled is False
+    assert gate_setting(parsed, "scope").enabled is False
 
 
 def test_rendered_config_without_lint_leaves_lint_commented_out():

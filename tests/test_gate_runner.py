@@ -5,14 +5,27 @@ from __future__ import annotations
 import ast
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from gatekit import config, context
 
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, Gate, GateContext, GateOutcome, run_gates
+from overnight.config import GateConfig
+from overnight.gates import (
+    ERROR,
+    FAIL,
+    PASS,
+    SKIPPED,
+    BaseGate,
+    Gate,
+    GateContext,
+    GateOutcome,
+    run_gates,
+)
 from overnight.gates.custom import CommandGate
-from overnight.gates.runner import gate_list, run_all
+from overnight.gates.registry import gate_list
+from overnight.gates.runner import run_all
 
 # For every gate, the test that builds a situation where it could not run on the change
 # and asserts that the verdict is ``error`` (docs/gates.md, "Evidence"). A gate added to
@@ -48,7 +61,7 @@ def kind(gate: Gate) -> str:
 KINDS = [kind(g) for g in gate_list(config("[gates.command.custom]\ncommand = 'true'\n"))]
 
 
-class Sleepy:
+class Sleepy(BaseGate):
     def __init__(self, name: str, seconds: float, needs: tuple[str, ...] = (), verdict=PASS):
         self.name, self.seconds, self.needs, self.verdict = name, seconds, needs, verdict
         self.started = self.ended = 0.0
@@ -61,7 +74,7 @@ class Sleepy:
         return GateOutcome(self.name, self.verdict, "slept")
 
 
-class Crashing:
+class Crashing(BaseGate):
     name = "crashing"
 
     def check(self, ctx: GateContext) -> GateOutcome:
@@ -110,6 +123,22 @@ def test_config_can_make_a_failing_gate_advisory_and_disabled_gates_are_skipped(
     results = run_all(ctx, gates=[Sleepy("lint", 0, verdict=FAIL), Sleepy("scope", 0)])  # type: ignore[list-item]
     assert (results[0].verdict, results[0].blocking) == (FAIL, False)
     assert (results[1].verdict, results[1].blocking) == (SKIPPED, False)
+
+
+@dataclass
+class AdvisoryConfig(GateConfig):
+    blocking: bool = False
+
+
+def test_a_gate_s_own_config_type_gives_its_defaults_and_it_measures_nothing_by_default(
+    tmp_path,
+):
+    ctx = context(tmp_path, {"a.py": "x = 1\n"}, {"a.py": "x = 2\n"})
+    gate = Sleepy("advisory", 0, verdict=FAIL)
+    gate.config_type = AdvisoryConfig  # as the coverage and review gates declare theirs
+    [result] = run_all(ctx, gates=[gate])
+    assert (result.verdict, result.blocking) == (FAIL, False)
+    assert gate.measure(ctx) == (None, "")
 
 
 def test_every_built_in_gate_runs_on_a_plain_change(tmp_path):

@@ -6,14 +6,16 @@ import tomllib
 
 import pytest
 
-from overnight.config import GATE_NAMES, GateConfig, ProjectConfig, parse_config, render_toml
+from overnight.config import GateConfig, ProjectConfig
 from overnight.errors import ConfigError
 from overnight.gates.coverage import CoverageConfig
 from overnight.gates.custom import CommandConfig
 from overnight.gates.docs import DocsConfig
 from overnight.gates.downstream import DownstreamConfig, DownstreamRepo
+from overnight.gates.registry import GATE_NAMES
 from overnight.gates.review import ReviewConfig
 from overnight.gates.security import SecurityConfig
+from overnight.gates.settings import config_from_dict, gate_setting, parse_config, render_toml
 from overnight.gates.typecheck import TypesConfig
 
 FULL = """
@@ -51,16 +53,16 @@ def parse(text: str) -> ProjectConfig:
 
 def test_each_gate_reads_its_own_typed_options():
     config = parse(FULL)
-    assert config.gate("types") == TypesConfig(command="mypy src")
-    assert config.gate("coverage") == CoverageConfig(threshold=90.0, blocking=True)
-    security = config.gate("security")
+    assert gate_setting(config, "types") == TypesConfig(command="mypy src")
+    assert gate_setting(config, "coverage") == CoverageConfig(threshold=90.0, blocking=True)
+    security = gate_setting(config, "security")
     assert isinstance(security, SecurityConfig)
     assert (security.skip, security.audit_service) == (["B101", "B311"], "osv")
-    assert config.gate("docs") == DocsConfig(api_change="blocking", paths=["docs/**"])
-    assert config.gate("downstream") == DownstreamConfig(
+    assert gate_setting(config, "docs") == DocsConfig(api_change="blocking", paths=["docs/**"])
+    assert gate_setting(config, "downstream") == DownstreamConfig(
         repos=[DownstreamRepo("../app", "pytest -q", ["python -m pip install pytest"])]
     )
-    assert isinstance(config.gate("review"), ReviewConfig)
+    assert isinstance(gate_setting(config, "review"), ReviewConfig)
     assert config.gates["docs-build"] == CommandConfig(
         blocking=False, command="mkdocs build --strict"
     )
@@ -68,18 +70,18 @@ def test_each_gate_reads_its_own_typed_options():
 
 def test_gates_left_out_get_their_defaults_advisory_where_documented():
     config = parse("")
-    assert config.gate("coverage") == CoverageConfig()
-    assert config.gate("coverage").blocking is False
-    assert config.gate("review").blocking is False
-    assert config.gate("security").blocking is True
-    assert config.gate("tests") == GateConfig()
+    assert gate_setting(config, "coverage") == CoverageConfig()
+    assert gate_setting(config, "coverage").blocking is False
+    assert gate_setting(config, "review").blocking is False
+    assert gate_setting(config, "security").blocking is True
+    assert gate_setting(config, "tests") == GateConfig()
 
 
 def test_config_survives_to_dict_and_from_dict_with_custom_commands_nested():
     config = parse(FULL)
     data = config.to_dict()
     assert data["gates"]["command"]["docs-build"]["command"] == "mkdocs build --strict"
-    again = ProjectConfig.from_dict(data)
+    again = config_from_dict(data)
     assert again.gates == config.gates
 
 
@@ -88,7 +90,7 @@ def test_rendered_config_with_options_parses_back_to_the_same_gates():
     text = render_toml(config)
     tomllib.loads(text)
     again = parse(text)
-    assert all(again.gate(n) == config.gate(n) for n in GATE_NAMES)
+    assert all(gate_setting(again, n) == gate_setting(config, n) for n in GATE_NAMES)
     assert again.gates["docs-build"] == config.gates["docs-build"]
     assert "[gates.command.docs-build]" in text
 
@@ -101,7 +103,7 @@ def test_rendered_default_config_shows_hints_for_unset_options():
 
 
 def same_gates(a: ProjectConfig, b: ProjectConfig) -> bool:
-    return all(a.gate(n) == b.gate(n) for n in GATE_NAMES)
+    return all(gate_setting(a, n) == gate_setting(b, n) for n in GATE_NAMES)
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ from conftest import INHERIT
 from sqlalchemy import select
 
 from overnight import queue
-from overnight.config import ProjectConfig
 from overnight.fleet import set_queue
+from overnight.gates.settings import config_from_dict
 from overnight.holds import Limits, holds
 from overnight.intake import submit_text
 from overnight.spec import Spec
@@ -149,7 +149,7 @@ def test_many_tasks_of_a_paused_queue_never_hide_the_ones_behind_them(store, tas
         spec, text, config = (
             Spec.from_dict(row.spec),
             row.spec_text,
-            ProjectConfig.from_dict(row.config),
+            config_from_dict(row.config),
         )
         where = {"repo": row.repo, "base_ref": row.base_ref, "base_sha": row.base_sha,
                  "agent": row.agent}  # fmt: skip

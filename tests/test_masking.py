@@ -21,7 +21,7 @@ import httpx
 import pytest
 from conftest import drain
 
-from overnight.config import ProjectConfig
+from overnight.gates.settings import config_from_dict
 from overnight.intake import submit_text
 from overnight.masking import Mask, key_variables
 from overnight.store import Artifact, Event, GateResult, Run, Store, Task
@@ -78,7 +78,7 @@ def test_the_mask_walks_json_values_keys_included():
 
 
 def test_the_keys_are_agent_env_the_model_key_and_the_reviewers_key():
-    config = ProjectConfig.from_dict({"agent_env": ["A_KEY"], "model_key_env": "MODEL_KEY"})
+    config = config_from_dict({"agent_env": ["A_KEY"], "model_key_env": "MODEL_KEY"})
     assert key_variables(config) == ["A_KEY", "MODEL_KEY"]
     assert key_variables({"agent_env": ["A_KEY"]}) == ["A_KEY", "OPENAI_API_KEY",
                                                        "ANTHROPIC_API_KEY"]  # fmt: skip

@@ -4,6 +4,10 @@
 init`` writes it, and a repository without any configuration uses it as is.
 The configuration is read from the task's base commit, so what the worker does
 cannot be changed by edits made after submitting (or by the agent).
+
+This is the bottom layer: it imports no gate, sandbox or workspace code. The
+``[gates.*]`` tables are parsed and rendered by ``gates/settings.py``, beside
+the gates' registry, which passes its parser and renderer in here.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from overnight.errors import ConfigError
 
@@ -23,6 +28,8 @@ DEPENDENCY_FILES = (
     "requirements-test.txt", "test-requirements.txt", "dev-requirements.txt",
     "poetry.lock", "uv.lock", "Pipfile.lock",
 )  # fmt: skip
+# a variable name that looks like a secret: never stored in ``env``, never passed unnamed
+SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
 DEFAULT_PROTECTED = [
     CONFIG_FILE,
     ".github/**",
@@ -32,18 +39,35 @@ DEFAULT_PROTECTED = [
     "tox.ini",
     "noxfile.py",
 ]
-GATE_NAMES = (
-    "scope", "test-integrity", "lint", "types", "docs", "security", "acceptance-commands",
-    "tests", "coverage", "downstream", "review",
-)  # fmt: skip
 
 
 @dataclass
 class GateConfig:
-    """``[gates.NAME]``; gates with options subclass it beside the gate (gates/settings.py)."""
+    """``[gates.NAME]``; a gate with options subclasses it beside the gate and names
+    it as its ``config_type`` (gates/registry.py)."""
 
+    group: ClassVar[str] = ""  # "command": written as [gates.command.NAME]
     enabled: bool = True
     blocking: bool = True
+
+
+G = TypeVar("G", bound=GateConfig)
+GateParser = Callable[[dict[str, Any], str], dict[str, GateConfig]]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """``[bounds]`` in overnight.toml: how much an attempt may change and write
+    (workspace/change.py applies them)."""
+
+    change_mb: float = 25.0  # total size of the added and modified files
+    change_files: int = 5_000  # files added, modified or deleted
+    workspace_mb: float = 1024.0  # growth of the workspace on disk over the base checkout
+    workspace_files: int = 50_000  # growth of its file count
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Bounds:
+        return cls(**data)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -67,22 +91,32 @@ class ProjectConfig:
     model_key_env: str | None = None  # the variable that holds the key (never the key)
     model_timeout: float = 300.0  # seconds, for each model request
     prices: dict[str, dict[str, float]] = field(default_factory=dict)  # USD per 1M tokens
-    bounds: dict[str, float] = field(default_factory=dict)  # workspace/change.Bounds
+    bounds: dict[str, float] = field(default_factory=dict)  # Bounds, above
 
-    def gate(self, name: str) -> GateConfig:
-        from overnight.gates.settings import gate_config
-
-        return gate_config(name, self.gates.get(name))
+    def gate(self, name: str, kind: type[G]) -> G:
+        """Gate ``name``'s table as a ``kind``, its ``config_type`` (whose defaults,
+        ``blocking`` too, are the gate's own), defaults filled in."""
+        stored = self.gates.get(name)
+        if stored is None:
+            return kind()
+        if isinstance(stored, kind):
+            return stored
+        return kind(enabled=stored.enabled, blocking=stored.blocking)
 
     def to_dict(self) -> dict[str, Any]:
-        from overnight.gates.settings import nest_commands
-
         data = asdict(self)
-        data["gates"] = nest_commands(self.gates, data["gates"])
+        gates: dict[str, Any] = {}
+        for name, value in data["gates"].items():
+            group = self.gates[name].group
+            (gates.setdefault(group, {}) if group else gates)[name] = value
+        data["gates"] = gates
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = CONFIG_FILE) -> ProjectConfig:
+    def from_dict(
+        cls, data: dict[str, Any], source: str = CONFIG_FILE, *, parse_gates: GateParser
+    ) -> ProjectConfig:
+        """``parse_gates`` reads the ``[gates.*]`` tables: ``gates/settings.py`` has it."""
         data = dict(data)
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
@@ -91,8 +125,6 @@ class ProjectConfig:
                 f"{source}: unknown setting(s) {', '.join(unknown)}; "
                 f"known: {', '.join(sorted(known))}"
             )
-        from overnight.gates.settings import parse_gates
-
         raw_gates = data.pop("gates", None) or {}
         if not isinstance(raw_gates, dict):
             raise ConfigError(f"{source}: 'gates' must be a table of [gates.NAME] sections")
@@ -126,8 +158,6 @@ _TYPES: dict[str, tuple[type, ...]] = {
 
 def _check_env(env: dict[str, Any], source: str) -> None:
     """``env`` is stored with every task: plain settings only, never a secret."""
-    from overnight.sandbox import SECRET_NAME
-
     for name, value in env.items():
         if not isinstance(value, str):
             raise ConfigError(f"{source}: env.{name} must be a string (quote it)")
@@ -139,8 +169,6 @@ def _check_env(env: dict[str, Any], source: str) -> None:
 
 
 def _check_bounds(bounds: dict[str, Any], source: str) -> None:
-    from overnight.workspace.change import Bounds
-
     known = set(Bounds.__dataclass_fields__)
     for name, value in bounds.items():
         if name not in known:
@@ -174,14 +202,15 @@ def _check_types(data: dict[str, Any], source: str) -> None:
             raise ConfigError(f"{source}: '{key}' must be {kind}")
 
 
-def parse_config(files: dict[str, str]) -> ProjectConfig:
-    """Build the configuration from file contents keyed by path (at one commit)."""
+def parse_files(files: dict[str, str], parse_gates: GateParser) -> ProjectConfig:
+    """Build the configuration from file contents keyed by path (at one commit);
+    ``gates/settings.parse_config`` passes the gates' parser."""
     if CONFIG_FILE in files:
         try:
             data = tomllib.loads(files[CONFIG_FILE])
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{CONFIG_FILE}: {exc}; fix the TOML syntax") from exc
-        return ProjectConfig.from_dict(data.get("overnight", data))
+        return ProjectConfig.from_dict(data.get("overnight", data), parse_gates=parse_gates)
     pyproject = files.get("pyproject.toml")
     if pyproject:
         try:
@@ -189,7 +218,9 @@ def parse_config(files: dict[str, str]) -> ProjectConfig:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"pyproject.toml: {exc}; fix the TOML syntax") from exc
         if section is not None:
-            return ProjectConfig.from_dict(section, "pyproject.toml [tool.overnight]")
+            return ProjectConfig.from_dict(
+                section, "pyproject.toml [tool.overnight]", parse_gates=parse_gates
+            )
     return detect(files)
 
 
@@ -226,8 +257,11 @@ def detect(files: dict[str, str]) -> ProjectConfig:
     return ProjectConfig(setup=setup, lint_cmd="ruff check" if ruff else None)
 
 
-def render_toml(config: ProjectConfig) -> str:
-    """The overnight.toml that ``overnight init`` writes."""
+def render_project(
+    config: ProjectConfig, render_gates: Callable[[ProjectConfig], list[str]]
+) -> str:
+    """The overnight.toml that ``overnight init`` writes, its ``[gates.*]`` tables by
+    ``render_gates`` (``gates/settings.render_toml`` passes it)."""
 
     def q(value: str) -> str:
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -263,8 +297,6 @@ def render_toml(config: ProjectConfig) -> str:
         lines.append('# env = {DJANGO_SETTINGS_MODULE = "app.settings"}  # for every command')
     lines.append(f"timeout_minutes = {float(config.timeout_minutes)}")
     lines.append("")
-    from overnight.gates.settings import render_gates
-
     lines += render_gates(config)
     return "\n".join(lines)
 

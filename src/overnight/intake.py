@@ -7,13 +7,15 @@ configuration at that sha, and the agent (the built-in one when none is named).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight import queue
 from overnight.agents import agent_problem, get_agent
-from overnight.config import CONFIG_FILE, ProjectConfig, cache_dir, parse_config
+from overnight.config import CONFIG_FILE, ProjectConfig, cache_dir
 from overnight.errors import UsageError, WorkspaceError
+from overnight.gates.settings import parse_config
 from overnight.spec import Problem, Spec, load_spec, parse_spec
 from overnight.spec.limits import control_character
 from overnight.spec.text import check_text as spec_text
@@ -211,3 +213,13 @@ def repo_line(text: str) -> int:
     """The line of the front matter's ``repo`` field."""
     lines = text.splitlines()
     return next((n for n, line in enumerate(lines, 1) if line.startswith("repo:")), 1)
+
+
+def configured_sandbox(repo: Path) -> str:
+    """The sandbox the repository's configuration (working tree) asks for."""
+    files = {
+        name: (repo / name).read_text()
+        for name in (CONFIG_FILE, "pyproject.toml")
+        if (repo / name).is_file()
+    }
+    return parse_config(files).sandbox or os.environ.get("OVERNIGHT_SANDBOX") or "auto"

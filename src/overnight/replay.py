@@ -20,6 +20,7 @@ from overnight.agents.settings import agent_config
 from overnight.config import DEPENDENCY_FILES, ProjectConfig, cache_dir, home
 from overnight.environment import Environment, ensure_environment
 from overnight.errors import NotFound, UsageError
+from overnight.gates.settings import config_from_dict
 from overnight.llm.replay import ReplayModel
 from overnight.sandbox import Sandbox, get_sandbox
 from overnight.spec import Spec
@@ -74,7 +75,7 @@ def replay(store: Store, task_id: int | str, run_number: int | None = None) -> R
         if not turns:
             raise UsageError(f"task {task.id} run {run.number} has no recorded turns: only "
                              "runs of the built-in agent can be replayed")  # fmt: skip
-        spec, config = Spec.from_dict(task.spec), ProjectConfig.from_dict(task.config)
+        spec, config = Spec.from_dict(task.spec), config_from_dict(task.config)
         repo, base_sha, number = task.repo, run.base_sha, run.number
     root = home() / "replays"
     root.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from overnight.sandbox.host import Check, configured_sandbox, inspect_host
+from overnight.intake import configured_sandbox
+from overnight.sandbox.host import Check, inspect_host
 
 
 @click.command("doctor")

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from overnight.config import CONFIG_FILE, DEPENDENCY_FILES, detect, render_toml
+from overnight.config import CONFIG_FILE, DEPENDENCY_FILES, detect
 from overnight.errors import UsageError
+from overnight.gates.settings import render_toml
 from overnight.intake import lint_problems
 from overnight.spec import read_spec
 from overnight.workspace import resolve_repo

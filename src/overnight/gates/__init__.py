@@ -8,11 +8,13 @@ never reaching the check) is ``error``, never ``pass``: each gate decides
 what its evidence is, ``evidence.py`` holds the shared parts, docs/gates.md
 lists them, and ``tests/test_gate_runner.py`` names each gate's test of it.
 
-A gate may also have ``needs`` (names of gates whose evidence it reads from
+A gate declares its ``name``, its ``config_type`` (the ``[gates.NAME]``
+table), and may override two optional parts that ``BaseGate`` declares with
+do-nothing defaults: ``needs`` (names of gates whose evidence it reads from
 ``ctx.evidence``; it starts after them) and ``measure(ctx) -> (data, log)``,
 run on the base by the baseline step, whose data it finds in
-``ctx.baseline.gates[name]``. ``runner.py`` runs them, independent ones in
-parallel.
+``ctx.baseline.gates[name]``. ``registry.py`` lists the gates (the one list of
+their names); ``runner.py`` runs them, independent ones in parallel.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from overnight.config import ProjectConfig
+from overnight.config import GateConfig, ProjectConfig
 from overnight.gates.pytest_run import Pinned
 from overnight.sandbox import Sandbox
 from overnight.spec import Spec
@@ -114,12 +116,36 @@ class GateContext:
 class Gate(Protocol):
     name: str
 
+    @property
+    def config_type(self) -> type[GateConfig]: ...  # its [gates.NAME] table
+
+    @property
+    def needs(self) -> tuple[str, ...]: ...  # gates it starts after ("*": every other gate)
+
     def check(self, ctx: GateContext) -> GateOutcome: ...
+
+    def measure(self, ctx: GateContext) -> tuple[Any, str]: ...
+
+
+class BaseGate:
+    """A gate's optional parts, declared with their defaults: no options of its own,
+    no gate to wait for, nothing to measure on the base."""
+
+    name: str
+    config_type: type[GateConfig] = GateConfig
+    needs: tuple[str, ...] = ()
+
+    def check(self, ctx: GateContext) -> GateOutcome:
+        raise NotImplementedError
+
+    def measure(self, ctx: GateContext) -> tuple[Any, str]:
+        """What the base commit looks like to this gate (None: nothing), and a log."""
+        return None, ""
 
 
 def all_gates(config: ProjectConfig | None = None) -> list[Gate]:
     """The built-in gates, cheap ones first, then the configured custom commands."""
-    from overnight.gates.runner import gate_list
+    from overnight.gates.registry import gate_list
 
     return gate_list(config)
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome
 from overnight.gates.evidence import NOT_EXECUTABLE, NOT_FOUND, not_run
 from overnight.gates.feedback import trim
 
 
-class AcceptanceCommandsGate:
+class AcceptanceCommandsGate(BaseGate):
     name = "acceptance-commands"
     needs = ("tests",)  # never beside the tests gate's canaries in the tree
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from overnight.config import GateConfig
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome
 from overnight.gates.changes import added_lines, ranges, source_files
 from overnight.gates.scope import matches
 
@@ -38,10 +38,9 @@ class CoverageConfig(GateConfig):
 
 def coverage_files(ctx: GateContext) -> list[str] | None:
     """The files to measure in the tests gate's run, or None (gate off, nothing changed)."""
-    cfg = ctx.config.gate("coverage")
+    cfg = ctx.config.gate("coverage", CoverageConfig)
     if not cfg.enabled:
         return None
-    assert isinstance(cfg, CoverageConfig)
     files = source_files(ctx.changed, ctx.workspace, ctx.sha)
     files = [p for p in files if not matches(p, cfg.omit)]
     return files or None
@@ -79,19 +78,19 @@ def merge(measured: list[dict | None]) -> dict | None:
     return out
 
 
-class CoverageGate:
+class CoverageGate(BaseGate):
     name = "coverage"
+    config_type = CoverageConfig
     needs = ("tests",)
 
     def check(self, ctx: GateContext) -> GateOutcome:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, CoverageConfig)
+        cfg = ctx.config.gate(self.name, CoverageConfig)
         command = f"coverage.py during the tests gate's run (threshold {cfg.threshold:g}%)"
         files = coverage_files(ctx)
         if not files:
             return GateOutcome(self.name, PASS, "no changed non-test Python code to cover",
                                command=command)  # fmt: skip
-        if not ctx.config.gate("tests").enabled:
+        if not ctx.config.gate("tests", GateConfig).enabled:
             return GateOutcome(self.name, ERROR, "coverage is measured by the tests gate, "
                                "which is disabled", command=command)  # fmt: skip
         suite = ctx.evidence.get("tests")

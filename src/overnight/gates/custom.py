@@ -14,21 +14,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from overnight.config import GateConfig
-from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, BaseGate, GateContext, GateOutcome
 from overnight.gates.evidence import not_run
 from overnight.gates.feedback import trim
 
 
 @dataclass
 class CommandConfig(GateConfig):
+    group: ClassVar[str] = "command"  # [gates.command.NAME]
     command: str = ""
     timeout_minutes: float | None = None  # default: the project's timeout_minutes
 
 
-class CommandGate:
+class CommandGate(BaseGate):
     needs = ("tests",)  # never beside the tests gate's canaries in the tree
+    config_type = CommandConfig
 
     def __init__(self, name: str, config: CommandConfig) -> None:
         self.name, self.config = name, config

@@ -31,7 +31,7 @@ from pathlib import PurePosixPath
 from typing import ClassVar
 
 from overnight.config import GateConfig
-from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, BaseGate, GateContext, GateOutcome
 from overnight.gates.changes import added_lines, is_test_path
 from overnight.gates.documentation import Place, adds_words, documentation
 
@@ -84,12 +84,12 @@ class ApiChange:
     documented: bool  # by its own new or updated docstring, or its options' help
 
 
-class DocsGate:
+class DocsGate(BaseGate):
     name = "docs"
+    config_type = DocsConfig
 
     def check(self, ctx: GateContext) -> GateOutcome:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, DocsConfig)
+        cfg = ctx.config.gate(self.name, DocsConfig)
         command = f"docs: paths={','.join(cfg.paths)} api_change={cfg.api_change}"
         asked = asks_for_docs(cfg.spec_pattern, f"{ctx.spec.title}\n{ctx.spec.description}")
         places, idle = documentation(ctx, cfg.paths)

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from overnight.config import DEPENDENCY_FILES, GateConfig, ProjectConfig, cache_dir
 from overnight.environment import Environment, ensure_environment
 from overnight.errors import OvernightError, WorkspaceError
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome
 from overnight.gates.feedback import trim
 from overnight.gates.pytest_run import PASSED, Pinned, TestRun, run_tests
 from overnight.sandbox import Access, Granted
@@ -53,8 +53,9 @@ class DownstreamConfig(GateConfig):
     }
 
 
-class DownstreamGate:
+class DownstreamGate(BaseGate):
     name = "downstream"
+    config_type = DownstreamConfig
 
     def measure(self, ctx: GateContext) -> tuple[dict[str, Any] | None, str]:
         """The downstream suites against the base: pinned sha and passing tests."""
@@ -139,8 +140,7 @@ class DownstreamGate:
         )  # fmt: skip
 
     def _repos(self, ctx: GateContext) -> list[DownstreamRepo]:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, DownstreamConfig)
+        cfg = ctx.config.gate(self.name, DownstreamConfig)
         return cfg.repos
 
 

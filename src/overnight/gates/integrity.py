@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, BaseGate, GateContext, GateOutcome
 from overnight.gates.changes import is_test_path
 from overnight.gates.mocking import self_mocks
 from overnight.gates.proof import passing_count, passing_on_base
@@ -55,7 +55,7 @@ class TestInfo:
     swallowed: bool = False  # the whole body in a try/except that does not re-raise
 
 
-class TestIntegrityGate:
+class TestIntegrityGate(BaseGate):
     __test__ = False
     name = "test-integrity"
     needs = ("tests",)  # counts the passing tests of the tests gate's run

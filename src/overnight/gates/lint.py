@@ -25,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome
 from overnight.gates.evidence import configures, crashed, not_run, present, tail
 from overnight.gates.feedback import trim
 from overnight.sandbox import Sandbox
@@ -150,7 +150,7 @@ def _relative(name: str, workspace: Path) -> str:
     return name
 
 
-class LintGate:
+class LintGate(BaseGate):
     name = "lint"
 
     def check(self, ctx: GateContext) -> GateOutcome:

@@ -18,6 +18,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from overnight.config import GateConfig
 from overnight.gates import GateContext
 from overnight.gates.changes import is_test_path
 from overnight.gates.pytest_run import PASSED, run_tests
@@ -28,7 +29,7 @@ def passing_count(ctx: GateContext) -> tuple[list[str], list[str], list[str]]:
     """(findings, notes, problems) about the number of passing tests. Not counted is a
     note when the tests gate is disabled or stopped at a failing acceptance test (which
     fails it), and a problem when it ran and gave no per-test results."""
-    if not ctx.config.gate("tests").enabled:
+    if not ctx.config.gate("tests", GateConfig).enabled:
         return [], ["passing tests not counted: the tests gate is disabled"], []
     suite = ctx.evidence.get("tests")
     if suite is None or not suite.recorded:

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from overnight.config import GateConfig
 from overnight.cost import usd
 from overnight.errors import OvernightError
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome
 from overnight.gates.scope import matches
 from overnight.markdown import text as as_text
 from overnight.workspace import git
@@ -68,13 +68,13 @@ class Review:
         return "\n".join(lines)
 
 
-class ReviewGate:
+class ReviewGate(BaseGate):
     name = "review"
+    config_type = ReviewConfig
     needs = ("*",)  # after every other gate
 
     def check(self, ctx: GateContext) -> GateOutcome:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, ReviewConfig)
+        cfg = ctx.config.gate(self.name, ReviewConfig)
         if not cfg.model:
             return GateOutcome(self.name, SKIPPED, "no reviewer model configured "
                                "([gates.review] model)")  # fmt: skip

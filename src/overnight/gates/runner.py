@@ -1,7 +1,7 @@
 """Running the gates: independent ones in parallel threads, cheap ones first.
 
-The gates are listed cheap first; a gate starts as soon as a thread is free
-and the gates it ``needs`` have finished (the coverage gate reads the tests
+The gates are listed cheap first (``registry.py``); a gate starts as soon as a
+thread is free and the gates it ``needs`` have finished (the coverage gate reads the tests
 gate's run, the review waits for every executable gate). Results come back in
 the listed order, whatever order they finished in. A gate that raises is an
 ``error`` carrying the traceback, so one broken gate cannot pass or hang a run.
@@ -13,34 +13,10 @@ import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from overnight.config import ProjectConfig
 from overnight.gates import ERROR, SKIPPED, Gate, GateContext, GateOutcome
+from overnight.gates.registry import gate_list
 
 DEFAULT_PARALLEL = 4
-
-
-def gate_list(config: ProjectConfig | None = None) -> list[Gate]:
-    from overnight.gates.commands import AcceptanceCommandsGate
-    from overnight.gates.coverage import CoverageGate
-    from overnight.gates.custom import CommandConfig, CommandGate
-    from overnight.gates.docs import DocsGate
-    from overnight.gates.downstream import DownstreamGate
-    from overnight.gates.integrity import TestIntegrityGate
-    from overnight.gates.lint import LintGate
-    from overnight.gates.review import ReviewGate
-    from overnight.gates.scope import ScopeGate
-    from overnight.gates.security import SecurityGate
-    from overnight.gates.tests import TestsGate
-    from overnight.gates.typecheck import TypesGate
-
-    gates: list[Gate] = [
-        ScopeGate(), TestIntegrityGate(), LintGate(), TypesGate(), DocsGate(), SecurityGate(),
-        AcceptanceCommandsGate(), TestsGate(), CoverageGate(), DownstreamGate(),
-    ]  # fmt: skip
-    if config is not None:
-        gates += [CommandGate(name, c) for name, c in config.gates.items()
-                  if isinstance(c, CommandConfig)]  # fmt: skip
-    return [*gates, ReviewGate()]
 
 
 def run_all(
@@ -52,7 +28,7 @@ def run_all(
     results: dict[str, GateOutcome] = {}
     pending: list[Gate] = []
     for gate in gates:
-        if ctx.config.gate(gate.name).enabled:
+        if ctx.config.gate(gate.name, gate.config_type).enabled:
             pending.append(gate)
         else:
             results[gate.name] = GateOutcome(
@@ -66,7 +42,7 @@ def run_all(
             for gate in list(pending):
                 if len(running) >= width:
                     break
-                needs = set(getattr(gate, "needs", ()))
+                needs = set(gate.needs)
                 needs = (active - {gate.name}) if "*" in needs else needs & active
                 if needs <= set(results):
                     pending.remove(gate)
@@ -94,7 +70,7 @@ def check(gate: Gate, ctx: GateContext) -> GateOutcome:
     outcome.name = gate.name
     if not outcome.duration:
         outcome.duration = time.monotonic() - start
-    setting = ctx.config.gate(gate.name)
+    setting = ctx.config.gate(gate.name, gate.config_type)
     outcome.blocking = setting.blocking and outcome.blocking and outcome.verdict != SKIPPED
     return outcome
 
@@ -105,10 +81,9 @@ def measure_gates(ctx: GateContext) -> tuple[dict[str, object], str]:
     data: dict[str, object] = {}
     logs: list[str] = []
     for gate in gate_list(ctx.config):
-        measure = getattr(gate, "measure", None)
-        if measure is None or not ctx.config.gate(gate.name).enabled:
+        if not ctx.config.gate(gate.name, gate.config_type).enabled:
             continue
-        found, log = measure(ctx)
+        found, log = gate.measure(ctx)
         if found is not None:
             data[gate.name] = found
         if log:

@@ -16,13 +16,13 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, BaseGate, GateContext, GateOutcome
 from overnight.spec import Spec
 from overnight.spec.model import patched_files
 from overnight.workspace import Workspace
 
 
-class ScopeGate:
+class ScopeGate(BaseGate):
     name = "scope"
 
     def check(self, ctx: GateContext) -> GateOutcome:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from overnight.config import GateConfig
-from overnight.gates import ERROR, FAIL, PASS, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, BaseGate, GateContext, GateOutcome
 from overnight.gates.audit import audit
 from overnight.gates.changes import added_lines, source_files
 from overnight.gates.evidence import not_run, present, tail
@@ -66,12 +66,12 @@ class Part:
     log: str = ""
 
 
-class SecurityGate:
+class SecurityGate(BaseGate):
     name = "security"
+    config_type = SecurityConfig
 
     def check(self, ctx: GateContext) -> GateOutcome:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, SecurityConfig)
+        cfg = ctx.config.gate(self.name, SecurityConfig)
         start = time.monotonic()
         parts: list[Part] = []
         if cfg.bandit:

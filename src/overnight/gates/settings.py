@@ -5,7 +5,10 @@ has a ``GateConfig`` subclass beside it (``CoverageConfig`` in coverage.py,
 and so on), whose typed fields are the options. Custom commands are
 ``[gates.command.NAME]`` tables, each one a gate named NAME.
 
-``overnight.config`` calls in here lazily: the gate modules import it.
+The gate names and their configuration types come from ``registry.py``.
+``overnight.config`` (below the gates) never imports this module: the project
+configuration is read and written through ``parse_config``, ``config_from_dict``
+and ``render_toml`` here, which hand the gate tables' parser and renderer down.
 """
 
 from __future__ import annotations
@@ -17,47 +20,43 @@ import types
 import typing
 from typing import Any
 
-from overnight.config import GATE_NAMES, GateConfig
+from overnight.config import (
+    CONFIG_FILE,
+    GateConfig,
+    ProjectConfig,
+    parse_files,
+    render_project,
+)
 from overnight.errors import ConfigError
+from overnight.gates.custom import CommandConfig
+from overnight.gates.registry import CONFIG_TYPES, GATE_NAMES
 
 NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def config_types() -> dict[str, type[GateConfig]]:
-    """Gate name -> its configuration class (``GateConfig`` when it has no options)."""
-    from overnight.gates.coverage import CoverageConfig
-    from overnight.gates.docs import DocsConfig
-    from overnight.gates.downstream import DownstreamConfig
-    from overnight.gates.review import ReviewConfig
-    from overnight.gates.security import SecurityConfig
-    from overnight.gates.typecheck import TypesConfig
-
-    return {
-        "types": TypesConfig,
-        "security": SecurityConfig,
-        "coverage": CoverageConfig,
-        "docs": DocsConfig,
-        "downstream": DownstreamConfig,
-        "review": ReviewConfig,
-    }
+def parse_config(files: dict[str, str]) -> ProjectConfig:
+    """The project configuration from file contents keyed by path (at one commit)."""
+    return parse_files(files, parse_gates)
 
 
-def gate_config(name: str, stored: GateConfig | None) -> GateConfig:
+def config_from_dict(data: dict[str, Any], source: str = CONFIG_FILE) -> ProjectConfig:
+    """A project configuration as stored with a task (``ProjectConfig.to_dict``)."""
+    return ProjectConfig.from_dict(data, source, parse_gates=parse_gates)
+
+
+def render_toml(config: ProjectConfig) -> str:
+    """The overnight.toml that ``overnight init`` writes."""
+    return render_project(config, render_gates)
+
+
+def gate_setting(config: ProjectConfig, name: str) -> GateConfig:
     """The configuration of gate ``name``, of its own type, defaults filled in."""
-    from overnight.gates.custom import CommandConfig
-
-    kind = CommandConfig if isinstance(stored, CommandConfig) else config_types().get(name)
-    kind = kind or GateConfig
-    if stored is None:
-        return kind()
-    if isinstance(stored, kind):
-        return stored
-    return kind(enabled=stored.enabled, blocking=stored.blocking)
+    stored = config.gates.get(name)
+    kind = CommandConfig if isinstance(stored, CommandConfig) else CONFIG_TYPES.get(name)
+    return config.gate(name, kind or GateConfig)
 
 
 def parse_gates(raw: dict[str, Any], source: str) -> dict[str, GateConfig]:
-    from overnight.gates.custom import CommandConfig
-
     gates: dict[str, GateConfig] = {}
     for name, value in raw.items():
         if name == "command":
@@ -84,7 +83,7 @@ def parse_gates(raw: dict[str, Any], source: str) -> dict[str, GateConfig]:
             )
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: [gates.{name}] must be a table")
-        gates[name] = parse_table(config_types().get(name, GateConfig), value, f"[gates.{name}]",
+        gates[name] = parse_table(CONFIG_TYPES.get(name, GateConfig), value, f"[gates.{name}]",
                                   source)  # fmt: skip
     return gates
 
@@ -140,28 +139,13 @@ def _coerce(kind: Any, value: Any, what: str) -> Any:
     return value
 
 
-def nest_commands(gates: dict[str, GateConfig], plain: dict[str, Any]) -> dict[str, Any]:
-    """``to_dict`` form of the gates: custom commands back under ``command``."""
-    from overnight.gates.custom import CommandConfig
-
-    out: dict[str, Any] = {}
-    for name, value in plain.items():
-        if isinstance(gates.get(name), CommandConfig):
-            out.setdefault("command", {})[name] = value
-        else:
-            out[name] = value
-    return out
-
-
-def render_gates(config: Any) -> list[str]:
+def render_gates(config: ProjectConfig) -> list[str]:
     """The ``[gates.*]`` part of the overnight.toml that ``overnight init`` writes."""
-    from overnight.gates.custom import CommandConfig
-
     lines: list[str] = []
     for name in GATE_NAMES:
         if name == "lint" and not config.lint_cmd:
             continue
-        lines += [f"[gates.{name}]", *_render_table(config.gate(name)), ""]
+        lines += [f"[gates.{name}]", *_render_table(gate_setting(config, name)), ""]
     for name, gate in config.gates.items():
         if isinstance(gate, CommandConfig):
             lines += [f"[gates.command.{name}]", *_render_table(gate), ""]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome, tamper
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome, tamper
 from overnight.gates.canary import judge
 from overnight.gates.coverage import coverage_files
 from overnight.gates.feedback import trim
@@ -19,7 +19,7 @@ from overnight.gates.hidden import error_type, hidden_nodes
 from overnight.gates.pytest_run import PASSED, TestRun, run_suite
 
 
-class TestsGate:
+class TestsGate(BaseGate):
     __test__ = False
     name = "tests"
 

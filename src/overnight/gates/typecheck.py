@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from overnight.config import GateConfig
-from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateContext, GateOutcome
+from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome
 from overnight.gates.evidence import configures, not_run, present, tail
 from overnight.sandbox import Access
 
@@ -53,8 +53,9 @@ class TypeRun:
     sources: set[str] | None = None  # the modules mypy checked (None: not told)
 
 
-class TypesGate:
+class TypesGate(BaseGate):
     name = "types"
+    config_type = TypesConfig
 
     def measure(self, ctx: GateContext) -> tuple[dict[str, Any] | None, str]:
         command = self._command(ctx)
@@ -122,8 +123,7 @@ class TypesGate:
                 if p not in reported and not checked(p, run.sources)]  # fmt: skip
 
     def _command(self, ctx: GateContext) -> str | None:
-        cfg = ctx.config.gate(self.name)
-        assert isinstance(cfg, TypesConfig)
+        cfg = ctx.config.gate(self.name, TypesConfig)
         return cfg.command
 
 

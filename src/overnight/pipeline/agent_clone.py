@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from overnight.config import Bounds
 from overnight.environment import Environment, Layer
 from overnight.pipeline.carry import Carried, replay
 from overnight.sandbox import Completed, Sandbox
 from overnight.spec import Spec
 from overnight.workspace import Workspace
-from overnight.workspace.change import Bounds, Change, take
+from overnight.workspace.change import Change, take
 
 
 class AgentClone:

@@ -18,7 +18,7 @@ from functools import partial
 
 from overnight import cost, lifecycle
 from overnight.agents import AgentContext, Interrupted, Turn, get_agent
-from overnight.config import ProjectConfig
+from overnight.config import Bounds
 from overnight.errors import (
     InfrastructureError,
     LeaseLost,
@@ -37,6 +37,7 @@ from overnight.gates import (
 )
 from overnight.gates.feedback import condense
 from overnight.gates.hidden import Withholder, hidden_text
+from overnight.gates.settings import config_from_dict
 from overnight.live import LiveLog
 from overnight.masking import Mask
 from overnight.pipeline.agent_clone import AgentClone
@@ -59,7 +60,7 @@ from overnight.sandbox import Completed
 from overnight.spec import Spec
 from overnight.store import Run, Store, TaskStatus
 from overnight.workspace import RepoCache, Workspace
-from overnight.workspace.change import Bounds, Change
+from overnight.workspace.change import Change
 
 
 def execute(store: Store, claim: Claim, cancel: threading.Event, paths: Paths,
@@ -81,7 +82,7 @@ class Pipeline:
             run = session.get(Run, claim.run_id)
             assert run is not None
             self.spec = Spec.from_dict(task.spec)
-            self.config = ProjectConfig.from_dict(task.config)
+            self.config = config_from_dict(task.config)
             if self.spec.setup is not None:
                 self.config.setup = self.spec.setup
             self.task_id, self.repo, self.branch = task.id, task.repo, task.branch

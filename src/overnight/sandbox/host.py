@@ -190,15 +190,3 @@ def _output(argv: list[str]) -> str:
         return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         return ""
-
-
-def configured_sandbox(repo: Path) -> str:
-    """The sandbox the repository's configuration (working tree) asks for."""
-    from overnight.config import CONFIG_FILE, parse_config
-
-    files = {
-        name: (repo / name).read_text()
-        for name in (CONFIG_FILE, "pyproject.toml")
-        if (repo / name).is_file()
-    }
-    return parse_config(files).sandbox or os.environ.get("OVERNIGHT_SANDBOX") or "auto"

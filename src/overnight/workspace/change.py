@@ -22,30 +22,16 @@ import sys
 import tarfile
 import tempfile
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from overnight.config import Bounds
 from overnight.sandbox import Access, Sandbox
 
 PACK = Path(__file__).with_name("pack.py")
 MB = 1024 * 1024
 MODES = {0o644: "100644", 0o755: "100755"}
 UNBOUNDED = 2**62
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """``[bounds]`` in overnight.toml: how much an attempt may change and write."""
-
-    change_mb: float = 25.0  # total size of the added and modified files
-    change_files: int = 5_000  # files added, modified or deleted
-    workspace_mb: float = 1024.0  # growth of the workspace on disk over the base checkout
-    workspace_files: int = 50_000  # growth of its file count
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, object]) -> Bounds:
-        return cls(**data)  # type: ignore[arg-type]
 
 
 @dataclass
