@@ -33,7 +33,7 @@ local-model-tiny: install
 
 test: install local-model-tiny
 	@sh scripts/install-browser.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
 
 demo: install local-model
 	$(BIN)/overnight demo
