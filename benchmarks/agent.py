@@ -73,8 +73,10 @@ def loop_overhead(turns: int) -> None:
     os.environ["OVERNIGHT_HOME"] = str(tmp / "home")
     repo = make_repo(tmp / "repo", {"calc.py": "def add(a, b):\n    return a + b\n"})
     spec = tmp / "spec.md"
-    spec.write_text(f"---\ntitle: Bench\nrepo: {repo}\nacceptance:\n  - run: 'true'\n"
-                    "agent: 'command:true'\n---\nNothing to do.\n")  # fmt: skip
+    spec.write_text(
+        f"---\ntitle: Bench\nrepo: {repo}\nacceptance:\n  - run: 'true'\n"
+        "agent: 'command:true'\n---\nNothing to do.\n"
+    )
     store = open_store()
     submit_text(store, spec.read_text(), source="spec.md", base_dir=tmp)
     claim = queue.claim(store, "bench", 600)
@@ -88,25 +90,36 @@ def loop_overhead(turns: int) -> None:
         sandbox = Timed(NoSandbox(), "run")
         spec_file = tmp / "agent-spec.md"
         spec_file.write_text("# Bench\n\nNothing to do.\n")
-        config = AgentConfig(model=server.model_name, max_turns=turns + 1,
-                             repeat_limit=turns + 10)  # fmt: skip
+        config = AgentConfig(model=server.model_name, max_turns=turns + 1, repeat_limit=turns + 10)
         ctx = AgentContext(
-            task_id=claim.task_id, run_number=1, attempt=1, workspace=repo, spec_file=spec_file,
-            feedback="", sandbox=sandbox, environ={"PATH": "/usr/bin:/bin"}, timeout=600,
-            cancel=threading.Event(), on_turn=recorder.turn,
-        )  # fmt: skip
+            task_id=claim.task_id,
+            run_number=1,
+            attempt=1,
+            workspace=repo,
+            spec_file=spec_file,
+            feedback="",
+            sandbox=sandbox,
+            environ={"PATH": "/usr/bin:/bin"},
+            timeout=600,
+            cancel=threading.Event(),
+            on_turn=recorder.turn,
+        )
         start = time.perf_counter()
         result = BuiltinAgent(config, model=model).run(ctx)  # type: ignore[arg-type]
         wall = time.perf_counter() - start
     n = turns + 1
     rest = wall - model.seconds - sandbox.seconds
     print(f"loop overhead ({result.summary.split(' · ')[0]}; SQLite store; sandbox 'none')")
-    print(f"  per turn: {wall / n * 1000:.1f} ms wall = model round trip "
-          f"{model.seconds / n * 1000:.1f} ms (scripted server) + command "
-          f"{sandbox.seconds / n * 1000:.1f} ms (`true`) + loop and recording "
-          f"{rest / n * 1000:.1f} ms")  # fmt: skip
-    print(f"loop overhead per turn outside the model: {(wall - model.seconds) / n * 1000:.1f} ms "
-          f"(of which the loop itself: {rest / n * 1000:.1f} ms)")  # fmt: skip
+    print(
+        f"  per turn: {wall / n * 1000:.1f} ms wall = model round trip "
+        f"{model.seconds / n * 1000:.1f} ms (scripted server) + command "
+        f"{sandbox.seconds / n * 1000:.1f} ms (`true`) + loop and recording "
+        f"{rest / n * 1000:.1f} ms"
+    )
+    print(
+        f"loop overhead per turn outside the model: {(wall - model.seconds) / n * 1000:.1f} ms "
+        f"(of which the loop itself: {rest / n * 1000:.1f} ms)"
+    )
 
 
 def model_on_demo(model: str) -> None:
@@ -134,23 +147,32 @@ def model_on_demo(model: str) -> None:
             run = task.runs[-1]
             turns: list[Turn] = list(run.turns)
             run_row: Run = run
-            took = (run_row.finished_at - run_row.started_at).total_seconds() \
-                if run_row.finished_at and run_row.started_at else 0.0  # fmt: skip
+            took = (
+                (run_row.finished_at - run_row.started_at).total_seconds()
+                if run_row.finished_at and run_row.started_at
+                else 0.0
+            )
             rows.append((task.title, task.status, run.attempts, turns, took))
-    print(f"{'task':<42} {'end':<7} {'att':>3} {'turns':>5} {'in/turn':>8} {'out/turn':>8} "
-          f"{'out tok/s':>9} {'time':>6}")  # fmt: skip
+    print(
+        f"{'task':<42} {'end':<7} {'att':>3} {'turns':>5} {'in/turn':>8} {'out/turn':>8} "
+        f"{'out tok/s':>9} {'time':>6}"
+    )
     every: list[Turn] = []
     for title, status, attempts, turns, took in rows:
         every += turns
-        print(f"{title[:42]:<42} {status:<7} {attempts:>3} {len(turns):>5} "
-              f"{_mean([t.input_tokens for t in turns]):>8.0f} "
-              f"{_mean([t.output_tokens for t in turns]):>8.0f} {_speed(turns):>9.1f} "
-              f"{took:>5.0f}s")  # fmt: skip
+        print(
+            f"{title[:42]:<42} {status:<7} {attempts:>3} {len(turns):>5} "
+            f"{_mean([t.input_tokens for t in turns]):>8.0f} "
+            f"{_mean([t.output_tokens for t in turns]):>8.0f} {_speed(turns):>9.1f} "
+            f"{took:>5.0f}s"
+        )
     if every:
-        print(f"tokens per turn on the demo specs: {_mean([t.input_tokens for t in every]):.0f} "
-              f"in (the whole prompt), {_mean([t.output_tokens for t in every]):.0f} out; "
-              f"{_speed(every):.1f} output tokens/s incl. prompt processing; "
-              f"median latency {statistics.median(t.latency for t in every):.1f} s")  # fmt: skip
+        print(
+            f"tokens per turn on the demo specs: {_mean([t.input_tokens for t in every]):.0f} "
+            f"in (the whole prompt), {_mean([t.output_tokens for t in every]):.0f} out; "
+            f"{_speed(every):.1f} output tokens/s incl. prompt processing; "
+            f"median latency {statistics.median(t.latency for t in every):.1f} s"
+        )
 
 
 def _mean(values: list[int]) -> float:

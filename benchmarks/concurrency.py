@@ -47,25 +47,32 @@ def main() -> None:
     def answer(body: dict) -> Delay:
         done = sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
         # each turn changes a file, so the final submit is not sent back as "no change"
-        step = bash("submit") if done + 1 >= args.turns else \
-            bash(f"echo turn {done + 1} >> notes.txt")  # fmt: skip
+        step = (
+            bash("submit") if done + 1 >= args.turns else bash(f"echo turn {done + 1} >> notes.txt")
+        )
         return Delay(args.latency, step)
 
-    with tempfile.TemporaryDirectory() as tmp, ScriptedLLMServer([answer] * (
-        args.tasks * args.turns * 2
-    )) as server:  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        ScriptedLLMServer([answer] * (args.tasks * args.turns * 2)) as server,
+    ):
         home = Path(tmp)
         os.environ["OVERNIGHT_HOME"] = str(home / "home")
         os.environ.pop("OVERNIGHT_DATABASE_URL", None)
         disabled = "".join(f"[gates.{g}]\nenabled = false\n" for g in GATE_NAMES if g not in KEEP)
-        repo = make_repo(home / "repo", {
-            "app.py": "VALUE = 1\n",
-            "overnight.toml": f'environment = "inherit"\n{disabled}',
-        })  # fmt: skip
+        repo = make_repo(
+            home / "repo",
+            {
+                "app.py": "VALUE = 1\n",
+                "overnight.toml": f'environment = "inherit"\n{disabled}',
+            },
+        )
         store = open_store()
-        spec = (f"---\ntitle: touch nothing\nrepo: {repo}\nregression: none\n"
-                f"acceptance:\n  - run: 'true'\nagent: 'builtin:{server.model_name}'\n"
-                "budget: {attempts: 1}\n---\nRun a few commands, then submit.\n")  # fmt: skip
+        spec = (
+            f"---\ntitle: touch nothing\nrepo: {repo}\nregression: none\n"
+            f"acceptance:\n  - run: 'true'\nagent: 'builtin:{server.model_name}'\n"
+            "budget: {attempts: 1}\n---\nRun a few commands, then submit.\n"
+        )
         for i in range(args.tasks):
             submit_text(store, spec, source=f"t{i}.md", base_dir=home)
         idle = rss_mb()
@@ -95,13 +102,16 @@ def main() -> None:
                     steps.setdefault(step.name, []).append(seconds)
     ideal = math.ceil(args.tasks / args.slots) * args.turns * args.latency
     ready = statuses.count("ready")
-    print(f"tasks {args.tasks}, slots {args.slots}, {args.turns} turns of {args.latency:g} s: "
-          f"{ready} READY, model requests {len(server.requests)}")  # fmt: skip
+    print(
+        f"tasks {args.tasks}, slots {args.slots}, {args.turns} turns of {args.latency:g} s: "
+        f"{ready} READY, model requests {len(server.requests)}"
+    )
     print(f"makespan {makespan:.1f} s, ideal {ideal:.1f} s")
-    print("mean step: " + ", ".join(f"{name} {sum(v) / len(v):.2f} s"
-                                    for name, v in steps.items()))  # fmt: skip
-    print(f"worker memory per active slot: {(peak[0] - idle) / args.slots:.1f} MB "
-          f"(idle {idle:.0f} MB, peak {peak[0]:.0f} MB)")  # fmt: skip
+    print("mean step: " + ", ".join(f"{name} {sum(v) / len(v):.2f} s" for name, v in steps.items()))
+    print(
+        f"worker memory per active slot: {(peak[0] - idle) / args.slots:.1f} MB "
+        f"(idle {idle:.0f} MB, peak {peak[0]:.0f} MB)"
+    )
     print(f"ratio makespan/ideal: {makespan / ideal:.2f} (goal <= 1.25)")
 
 

@@ -70,8 +70,10 @@ def test_pairwise_sums():
 def test_pairwise_sums_of_nothing():
     assert pairwise_sums([]) == []
 """
-ACCEPTANCE = ["tests/test_pairwise.py::test_pairwise_sums",
-              "tests/test_pairwise.py::test_pairwise_sums_of_nothing"]  # fmt: skip
+ACCEPTANCE = [
+    "tests/test_pairwise.py::test_pairwise_sums",
+    "tests/test_pairwise.py::test_pairwise_sums_of_nothing",
+]
 CONSUMER = {
     "consumer.py": "from more_itertools import chunked\n\n\ndef pages(xs, n):\n"
     "    return list(chunked(xs, n))\n",
@@ -95,11 +97,25 @@ def fetch_sdist(cache: Path) -> Path:
     """The sdist, downloaded once with pip into ``cache``."""
     cache.mkdir(parents=True, exist_ok=True)
     found = sorted(cache.glob(f"more_itertools-{VERSION}.tar.gz")) + sorted(
-        cache.glob(f"more-itertools-{VERSION}.tar.gz"))  # fmt: skip
+        cache.glob(f"more-itertools-{VERSION}.tar.gz")
+    )
     if not found:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-                        "--no-binary", ":all:", f"{PACKAGE}=={VERSION}", "-d", str(cache)],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                f"{PACKAGE}=={VERSION}",
+                "-d",
+                str(cache),
+            ],
+            check=True,
+        )
         return fetch_sdist(cache)
     return found[0]
 
@@ -127,21 +143,35 @@ def candidate(repo: Path, base: str, broken: bool) -> tuple[str, list[str]]:
 
 
 def context(repo: Path, base: str, toml: str, env: dict[str, str]) -> GateContext:
-    spec = Spec(title="Add pairwise_sums", description="Add `pairwise_sums(iterable)` to "
-                "more_itertools.more, with tests and a changelog entry.",
-                acceptance_tests=list(ACCEPTANCE))  # fmt: skip
+    spec = Spec(
+        title="Add pairwise_sums",
+        description="Add `pairwise_sums(iterable)` to "
+        "more_itertools.more, with tests and a changelog entry.",
+        acceptance_tests=list(ACCEPTANCE),
+    )
     return GateContext(
-        workspace=Workspace(repo, base, "main"), spec=spec, config=parse_config(
-            {"overnight.toml": toml}), baseline=Baseline(), sandbox=get_sandbox("none"),
-        environ=env, changed=[], protected=[], sha=base, timeout=900, repo=str(repo),
-    )  # fmt: skip
+        workspace=Workspace(repo, base, "main"),
+        spec=spec,
+        config=parse_config({"overnight.toml": toml}),
+        baseline=Baseline(),
+        sandbox=get_sandbox("none"),
+        environ=env,
+        changed=[],
+        protected=[],
+        sha=base,
+        timeout=900,
+        repo=str(repo),
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--cache", type=Path, default=Path(os.environ.get(
-        "XDG_CACHE_HOME", Path.home() / ".cache")) / "overnight-bench")  # fmt: skip
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "overnight-bench",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     os.environ["OVERNIGHT_CACHE"] = str(args.cache)  # the downstream environment, reused
@@ -216,8 +246,10 @@ command = "python -m compileall -q more_itertools"
                 last_sequential = results
     for mode, last in (("sequential", last_sequential), ("parallel", results)):
         slowest = sorted(last, key=lambda r: -r.duration)[:5]
-        print(f"slowest gates ({mode}, last run):",
-              ", ".join(f"{r.name} {r.duration:.1f} s" for r in slowest))  # fmt: skip
+        print(
+            f"slowest gates ({mode}, last run):",
+            ", ".join(f"{r.name} {r.duration:.1f} s" for r in slowest),
+        )
 
     plain: list[float] = []
     guarded: list[float] = []
@@ -234,8 +266,16 @@ command = "python -m compileall -q more_itertools"
     for _ in range(args.runs):
         for stop, into in ((True, fast), (False, full)):
             t0 = time.monotonic()
-            suite = run_suite(ctx.sandbox, repo, env, "python -m pytest -q", ACCEPTANCE, "all",
-                              900, fail_fast=stop)  # fmt: skip
+            suite = run_suite(
+                ctx.sandbox,
+                repo,
+                env,
+                "python -m pytest -q",
+                ACCEPTANCE,
+                "all",
+                900,
+                fail_fast=stop,
+            )
             into.append(time.monotonic() - t0)
             assert suite.outcome(ACCEPTANCE[0]) == "failed" and suite.stopped == stop
     print()
@@ -249,8 +289,10 @@ command = "python -m compileall -q more_itertools"
         "acceptance test"
     )
     print(f"{'full suite':>10}: median {statistics.median(full):6.2f} s")
-    print(f"{'tests gate':>10}: median {statistics.median(plain):6.2f} s without canaries, "
-          f"{statistics.median(guarded):6.2f} s with them")  # fmt: skip
+    print(
+        f"{'tests gate':>10}: median {statistics.median(plain):6.2f} s without canaries, "
+        f"{statistics.median(guarded):6.2f} s with them"
+    )
     print(
         f"ratio sequential/parallel (full gate set): "
         f"{statistics.median(times['sequential']) / statistics.median(times['parallel']):.2f}"

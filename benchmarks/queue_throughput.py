@@ -41,8 +41,16 @@ def throughput(store: Store, tasks: int) -> tuple[float, float]:
     spec, config = Spec(title="benchmark task"), ProjectConfig()
     start = time.perf_counter()
     for _ in range(tasks):
-        queue.submit(store, spec, "", config, repo="/nonexistent", base_ref="main",
-                     base_sha="0" * 40, agent="command:true")  # fmt: skip
+        queue.submit(
+            store,
+            spec,
+            "",
+            config,
+            repo="/nonexistent",
+            base_ref="main",
+            base_sha="0" * 40,
+            agent="command:true",
+        )
     submits = tasks / (time.perf_counter() - start)
     with store.engine.begin() as conn:  # the statistics autovacuum keeps within a minute
         conn.execute(text("ANALYZE tasks"))
@@ -62,18 +70,37 @@ def takeover(url: str, home: Path, lease: float = 3.0) -> float:
     # the agent's marker lives outside the workspace, where a sandbox would hide it
     (repo / "overnight.toml").write_text('environment = "inherit"\nsandbox = "none"\n')
     subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(repo), "-c", "user.name=b", "-c", "user.email=b@b",
-                    "commit", "-qm", "init"], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(repo),
+            "-c",
+            "user.name=b",
+            "-c",
+            "user.email=b@b",
+            "commit",
+            "-qm",
+            "init",
+        ],
+        check=True,
+    )
     from overnight.intake import submit_text
 
     marker = home / "started"
-    spec = (f"---\ntitle: sleeper\nrepo: {repo}\nregression: none\nacceptance:\n  - run: 'true'\n"
-            f"agent: 'command:touch {marker} && sleep 600'\n---\nSleep.\n")  # fmt: skip
+    spec = (
+        f"---\ntitle: sleeper\nrepo: {repo}\nregression: none\nacceptance:\n  - run: 'true'\n"
+        f"agent: 'command:touch {marker} && sleep 600'\n---\nSleep.\n"
+    )
     task_id = submit_text(store, spec, source="s.md", base_dir=home).task.id
     env = {**os.environ, "OVERNIGHT_HOME": str(home), "OVERNIGHT_DATABASE_URL": url}
     overnight = str(Path(sys.executable).with_name("overnight"))
-    holder = subprocess.Popen([overnight, "worker", "--lease", str(lease)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    holder = subprocess.Popen(
+        [overnight, "worker", "--lease", str(lease)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while not marker.exists():
         if time.monotonic() > deadline or holder.poll() is not None:
@@ -83,14 +110,20 @@ def takeover(url: str, home: Path, lease: float = 3.0) -> float:
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     killed = time.monotonic()
-    taker = subprocess.Popen([overnight, "worker", "--lease", str(lease)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    taker = subprocess.Popen(
+        [overnight, "worker", "--lease", str(lease)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while True:
             with store.session() as session:
-                taken = session.scalars(select(Event).where(
-                    Event.task_id == task_id, Event.message.like("%taken over%")
-                )).first()  # fmt: skip
+                taken = session.scalars(
+                    select(Event).where(
+                        Event.task_id == task_id, Event.message.like("%taken over%")
+                    )
+                ).first()
             if taken:
                 return time.monotonic() - killed
             time.sleep(0.05)
@@ -119,11 +152,15 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
             os.environ["OVERNIGHT_HOME"] = str(home)
-            url = f"sqlite:///{home / 'bench.db'}" if name == "sqlite" else \
-                postgres_database(args.postgres)  # fmt: skip
+            url = (
+                f"sqlite:///{home / 'bench.db'}"
+                if name == "sqlite"
+                else postgres_database(args.postgres)
+            )
             submits, claims = throughput(open_store(url), args.tasks)
-            latency = takeover(url if name == "sqlite" else postgres_database(args.postgres),
-                               home / "takeover")  # fmt: skip
+            latency = takeover(
+                url if name == "sqlite" else postgres_database(args.postgres), home / "takeover"
+            )
             results.append((name, submits, claims, latency))
             print(
                 f"{name:10} submits/s {submits:8.0f}  claims/s {claims:8.0f}  "

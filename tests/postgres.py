@@ -52,17 +52,20 @@ class Cluster:
 
     def restart(self) -> None:
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        subprocess.run([*self.pg_ctl, "-D", self.data, "-w", "-m", "fast", "restart"],
-                       check=True, **quiet)  # fmt: skip
+        subprocess.run(
+            [*self.pg_ctl, "-D", self.data, "-w", "-m", "fast", "restart"], check=True, **quiet
+        )
 
 
 @contextmanager
 def throwaway_cluster() -> Iterator[Cluster]:
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not binaries:
-        raise RuntimeError("no PostgreSQL server found: set OVERNIGHT_TEST_DATABASE_URL, start "
-                           "one on 127.0.0.1:5432, or install Debian's postgresql (make test "
-                           "does, as root)")  # fmt: skip
+        raise RuntimeError(
+            "no PostgreSQL server found: set OVERNIGHT_TEST_DATABASE_URL, start "
+            "one on 127.0.0.1:5432, or install Debian's postgresql (make test "
+            "does, as root)"
+        )
     bindir = os.path.dirname(binaries[-1])
     data = tempfile.mkdtemp(prefix="overnight-pg-")
     shutil.chown(data, "postgres")
@@ -70,18 +73,37 @@ def throwaway_cluster() -> Iterator[Cluster]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    subprocess.run([*run_as, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*run_as, f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
     # the server inherits pg_ctl's output: no pipes, or waiting for them never ends
-    subprocess.run([*run_as, f"{bindir}/pg_ctl", "-D", data, "-w", "-l", f"{data}/log", "-o",
-                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        [
+            *run_as,
+            f"{bindir}/pg_ctl",
+            "-D",
+            data,
+            "-w",
+            "-l",
+            f"{data}/log",
+            "-o",
+            f"-p {port} -k {data} -c listen_addresses=127.0.0.1",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
         yield Cluster(url, [*run_as, f"{bindir}/pg_ctl"], data)
     finally:
-        subprocess.run([*run_as, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
-                       capture_output=True)  # fmt: skip
+        subprocess.run(
+            [*run_as, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(data, ignore_errors=True)
 
 

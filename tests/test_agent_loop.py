@@ -36,10 +36,18 @@ def context(workspace: Path, turns: list[Turn] | None = None, **overrides) -> Ag
     spec.write_text("# Add mul\n\nAdd `mul(a, b)` to calc.py.\n")
     saved = turns if turns is not None else []
     values = dict(
-        task_id=1, run_number=1, attempt=1, workspace=workspace, spec_file=spec, feedback="",
-        sandbox=NoSandbox(), environ={"PATH": "/usr/bin:/bin"}, timeout=60.0,
-        cancel=threading.Event(), on_turn=lambda t: saved.append(_copy(t)),
-    )  # fmt: skip
+        task_id=1,
+        run_number=1,
+        attempt=1,
+        workspace=workspace,
+        spec_file=spec,
+        feedback="",
+        sandbox=NoSandbox(),
+        environ={"PATH": "/usr/bin:/bin"},
+        timeout=60.0,
+        cancel=threading.Event(),
+        on_turn=lambda t: saved.append(_copy(t)),
+    )
     values.update(overrides)
     return AgentContext(**values)  # type: ignore[arg-type]
 
@@ -101,7 +109,7 @@ def test_native_tools_view_edit_bash_and_submit(server, workspace):
                 ToolUse("edit", {"path": "new.py", "old": "", "new": "X = 1\n"}),
                 ToolUse("bash", {"command": "cat new.py"}),
             ]
-        ),  # fmt: skip
+        ),
         Say(tool_calls=[ToolUse("submit", {})]),
     )
 
@@ -111,8 +119,11 @@ def test_native_tools_view_edit_bash_and_submit(server, workspace):
     assert "return b + a" in (workspace / "calc.py").read_text()
     assert (workspace / "new.py").read_text() == "X = 1\n"
     assert [t["function"]["name"] for t in server.requests[0].body["tools"]] == [
-        "bash", "view", "edit", "submit",
-    ]  # fmt: skip
+        "bash",
+        "view",
+        "edit",
+        "submit",
+    ]
     viewed = server.requests[2].body["messages"][-1]
     assert viewed["role"] == "tool" and viewed["tool_call_id"] == "call_2_0"
     assert "2\t    return b + a" in viewed["content"]
@@ -139,8 +150,12 @@ def test_native_tools_on_the_anthropic_api(server, workspace, monkeypatch):
     assert "careful software engineer" in first.body["system"]
     assert first.body["tools"][0]["input_schema"]["required"] == ["command"]
     reply, result_block = second.body["messages"][-2:]
-    assert reply["content"][1] == {"type": "tool_use", "id": "toolu_1_0", "name": "bash",
-                                   "input": {"command": "ls"}}  # fmt: skip
+    assert reply["content"][1] == {
+        "type": "tool_use",
+        "id": "toolu_1_0",
+        "name": "bash",
+        "input": {"command": "ls"},
+    }
     assert result_block["content"][0]["type"] == "tool_result"
     assert "calc.py" in result_block["content"][0]["content"]
 
@@ -287,10 +302,15 @@ def test_files_the_spec_names_are_shown_with_their_text_untracked_ones_listed(se
 
 
 def test_convention_files_are_part_of_the_task_prompt(server, tmp_path):
-    ws = make_repo(tmp_path / "conv", {
-        "AGENTS.md": "Use tabs, never spaces.", "CONVENTIONS.md": "Docstrings in French.",
-        ".github/copilot-instructions.md": "Name tests test_<behaviour>.", "a.py": "",
-    })  # fmt: skip
+    ws = make_repo(
+        tmp_path / "conv",
+        {
+            "AGENTS.md": "Use tabs, never spaces.",
+            "CONVENTIONS.md": "Docstrings in French.",
+            ".github/copilot-instructions.md": "Name tests test_<behaviour>.",
+            "a.py": "",
+        },
+    )
     server.add(bash("submit"))
 
     agent(server).run(context(ws))

@@ -36,8 +36,9 @@ def detail(store: Store, task_id: int) -> dict:
 
 
 def test_builtin_agent_delivers_and_every_turn_is_in_the_store(store, mul_spec, server):
-    server.add(bash("cat calc.py"), bash(WRITE_MUL), bash("python -m pytest -q tests"),
-               bash("submit"))  # fmt: skip
+    server.add(
+        bash("cat calc.py"), bash(WRITE_MUL), bash("python -m pytest -q tests"), bash("submit")
+    )
     task_id = submit(store, mul_spec(f"builtin:{server.model_name}"))
 
     drain(store)
@@ -52,8 +53,7 @@ def test_builtin_agent_delivers_and_every_turn_is_in_the_store(store, mul_spec, 
         "submit",
     ]
     assert "def add" in run["transcript"][0]["output"]
-    assert run["usage"] == {"turns": 4, "input_tokens": 400, "output_tokens": 80,
-                            "cost_usd": None}  # fmt: skip
+    assert run["usage"] == {"turns": 4, "input_tokens": 400, "output_tokens": 80, "cost_usd": None}
     assert task["usage"]["cost_usd"] is None  # unknown price: unknown, never 0
     agent_step = next(s for s in run["steps"] if s["name"] == "agent")
     assert agent_step["summary"].startswith("submitted after 4 turn(s) · 480 tokens")
@@ -85,8 +85,7 @@ def test_a_failed_attempt_comes_back_with_the_gate_feedback_and_other_sampling(
 
 def test_the_token_budget_of_the_spec_spans_the_attempts(store, mul_spec, server):
     server.add(*[bash("echo thinking")] * 6)
-    spec = mul_spec(f"builtin:{server.model_name}",
-                    extra="budget: {attempts: 2, tokens: 300}\n")  # fmt: skip
+    spec = mul_spec(f"builtin:{server.model_name}", extra="budget: {attempts: 2, tokens: 300}\n")
     task_id = submit(store, spec)
 
     drain(store)

@@ -63,8 +63,9 @@ def test_an_agent_that_sleeps_runs_out_of_minutes_as_a_budget_failure(store, mul
     took = float(re.search(r"timed out after ([\d.]+) s", agents[0]["summary"]).group(1))
     assert 17 <= took <= 22, agents[0]["summary"]  # 18 s, and the kill takes what it takes
     assert not any("timed out" in g["summary"] for g in run["all_gates"])
-    status = subprocess.run([OVERNIGHT, "status"], capture_output=True, text=True,
-                            env={**os.environ, "COLUMNS": "400"})  # fmt: skip
+    status = subprocess.run(
+        [OVERNIGHT, "status"], capture_output=True, text=True, env={**os.environ, "COLUMNS": "400"}
+    )
     row = next(line for line in status.stdout.splitlines() if "Add mul to calc" in line)
     assert "budget: " in row  # the reason, not the gates as if they had ended the task
 
@@ -74,14 +75,19 @@ def test_gates_cut_short_by_the_minutes_are_a_budget_failure_not_a_gate_verdict(
     files = {"calc.py": CALC, "tests/test_calc.py": TEST_CALC, "pyproject.toml": PYPROJECT}
     repo = make_repo(tmp_path / "calc", {**files, "overnight.toml": toml})
     spec = tmp_path / "slow.md"
-    spec.write_text(f"---\ntitle: Add sub\nrepo: {repo}\nacceptance:\n  - run: 'true'\n"
-                    "agent: 'command:true'\nbudget: {attempts: 3, minutes: 0.2}\n---\n"
-                    "Nothing to do.\n")  # fmt: skip
+    spec.write_text(
+        f"---\ntitle: Add sub\nrepo: {repo}\nacceptance:\n  - run: 'true'\n"
+        "agent: 'command:true'\nbudget: {attempts: 3, minutes: 0.2}\n---\n"
+        "Nothing to do.\n"
+    )
     task = submit_and_run(store, spec)
     assert task["status"] == "failed"
     reason = task["failure_reason"]
-    spent = re.fullmatch(r"budget: 12 s spent during attempt 1 \(agent (\d+) s, gates (\d+) s\); "
-                         r"its gates were cut short", reason)  # fmt: skip
+    spent = re.fullmatch(
+        r"budget: 12 s spent during attempt 1 \(agent (\d+) s, gates (\d+) s\); "
+        r"its gates were cut short",
+        reason,
+    )
     assert spent, reason
     assert 11 <= int(spent[1]) + int(spent[2]) <= 13, reason  # the split of the 12 s, however slow
     run = task["runs"][0]
@@ -93,14 +99,14 @@ def test_gates_cut_short_by_the_minutes_are_a_budget_failure_not_a_gate_verdict(
 
 def test_lint_and_show_state_the_split(store, mul_spec, tmp_path):
     spec = mul_spec("command:true", extra="budget: {attempts: 2, minutes: 1}\n")
-    lint = subprocess.run([OVERNIGHT, "spec", "lint", str(spec)], capture_output=True,
-                          text=True)  # fmt: skip
+    lint = subprocess.run([OVERNIGHT, "spec", "lint", str(spec)], capture_output=True, text=True)
     split = "2 attempt(s) in 60 s: agent up to 45 s, grading reserve 15 s"
     assert lint.returncode == 0, lint.stderr
     assert lint.stdout == f"{spec}: ok\n  budget: {split}\n"
     task = submit_and_run(store, spec)
     assert task["budget"]["summary"] == split
-    show = subprocess.run([OVERNIGHT, "show", str(task["id"]), "--no-diff"],
-                          capture_output=True, text=True)  # fmt: skip
+    show = subprocess.run(
+        [OVERNIGHT, "show", str(task["id"]), "--no-diff"], capture_output=True, text=True
+    )
     assert f"budget {split}" in show.stdout
     assert re.search(r"spent: agent \d+ s, gates \d+ s of 60 s", show.stdout), show.stdout

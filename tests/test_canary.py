@@ -197,11 +197,16 @@ ACCEPTANCE = [
 
 
 def project(root: Path, calc: str = HONEST, conftest: str = CONFTEST) -> Path:
-    write_files(root, {
-        "calc.py": calc, "tests/conftest.py": conftest, "tests/test_calc.py": TEST_CALC,
-        "tests/calc_async_test.py": TEST_ASYNC,
-        "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n',
-    })  # fmt: skip
+    write_files(
+        root,
+        {
+            "calc.py": calc,
+            "tests/conftest.py": conftest,
+            "tests/test_calc.py": TEST_CALC,
+            "tests/calc_async_test.py": TEST_ASYNC,
+            "pyproject.toml": '[tool.pytest.ini_options]\ntestpaths = ["tests"]\n',
+        },
+    )
     return root
 
 
@@ -273,8 +278,11 @@ def test_code_that_reads_the_expected_value_from_the_test_is_tampered(tmp_path: 
     assert outcomes(run)["tests/test_calc.py::test_mul"] == "passed"
     tampered, _ = judge(plan.canaries, outcomes(run), run.stopped)
     assert len(tampered) == 1
-    assert re.match(r"tests/test_calc_\w+\.py::test_mul passed, yet .*a mutant of "
-                    r"tests/test_calc.py::test_mul", tampered[0])  # fmt: skip
+    assert re.match(
+        r"tests/test_calc_\w+\.py::test_mul passed, yet .*a mutant of "
+        r"tests/test_calc.py::test_mul",
+        tampered[0],
+    )
 
 
 def test_a_conftest_rewriting_every_report_passes_plain_canaries(tmp_path: Path):
@@ -284,8 +292,10 @@ def test_a_conftest_rewriting_every_report_passes_plain_canaries(tmp_path: Path)
     run = run_with_canaries(root, plan, whole_suite=False)
     tampered, _ = judge(plan.canaries, outcomes(run), run.stopped)
     plain = [c.node for c in plan.canaries if c.kind == PLAIN]
-    assert all(any(t.startswith(f"{node} passed, yet it can only fail") for t in tampered)
-               for node in plain)  # fmt: skip
+    assert all(
+        any(t.startswith(f"{node} passed, yet it can only fail") for t in tampered)
+        for node in plain
+    )
 
 
 def test_code_rewriting_the_outcomes_file_at_exit_changes_nothing(tmp_path: Path):
@@ -320,8 +330,10 @@ def func(module: ast.Module, *path: str) -> ast.FunctionDef:
 
 
 def test_canary_files_sit_beside_the_original_and_match_its_pattern():
-    files = {"tests/test_mul.py": "def test_a():\n    assert f() == 1\n",
-             "pkg/mul_test.py": "def test_b():\n    assert f() == 1\n"}  # fmt: skip
+    files = {
+        "tests/test_mul.py": "def test_a():\n    assert f() == 1\n",
+        "pkg/mul_test.py": "def test_b():\n    assert f() == 1\n",
+    }
     plan = plan_of(files, ["tests/test_mul.py::test_a", "pkg/mul_test.py::test_b"])
     paths = [f.path for f in plan.files]
     assert re.fullmatch(r"tests/test_mul_[a-z]+\.py", paths[0])
@@ -339,8 +351,9 @@ def test_canary_files_never_take_an_existing_path():
 
 def test_canary_files_follow_configured_python_files():
     files = {"checks/check_mul.py": "def test_a():\n    assert f() == 1\n"}
-    plan = plan_of(files, ["checks/check_mul.py::test_a"],
-                   collection=Collection(files=("check_*.py",)))  # fmt: skip
+    plan = plan_of(
+        files, ["checks/check_mul.py::test_a"], collection=Collection(files=("check_*.py",))
+    )
     assert re.fullmatch(r"checks/check_mul_[a-z]+\.py", plan.files[0].path)
     exact = plan_of(files, ["checks/check_mul.py"], collection=Collection(files=("check_mul.py",)))
     assert exact.files == [] and "no free file name" in exact.notes[0]
@@ -371,10 +384,13 @@ def test_a_mutant_keeps_its_name_decorators_and_fixtures():
     plan = plan_of({"tests/test_f.py": source}, ["tests/test_f.py::test_a[1]"])
     mutant = func(module_of(plan), "test_a")
     assert [ast.unparse(d) for d in mutant.decorator_list] == [
-        "pytest.mark.slow", "pytest.mark.parametrize('x', [1, 2])"]  # fmt: skip
+        "pytest.mark.slow",
+        "pytest.mark.parametrize('x', [1, 2])",
+    ]
     assert [a.arg for a in mutant.args.args] == ["x", "tmp_path"]
-    assert plan.canaries[0] == Canary(f"{plan.files[0].path}::test_a[1]", MUTANT,
-                                      "tests/test_f.py::test_a[1]", "tests/test_f.py")  # fmt: skip
+    assert plan.canaries[0] == Canary(
+        f"{plan.files[0].path}::test_a[1]", MUTANT, "tests/test_f.py::test_a[1]", "tests/test_f.py"
+    )
 
 
 def mutated(body: str, seed: int = 0, method: bool = False) -> str:
@@ -410,9 +426,15 @@ def test_a_name_gets_a_fresh_value_of_the_type_it_holds_and_none_of_its_values()
         "def test_a(a, want):\n    label = 'two'\n    assert f(a) == want\n"
         "    assert g(a) == label\n"
     )
-    texts = [ast.unparse(func(module_of(plan_of({"tests/test_f.py": source},
-                                                  ["tests/test_f.py::test_a"], seed)), "test_a"))
-             for seed in range(8)]  # fmt: skip
+    texts = [
+        ast.unparse(
+            func(
+                module_of(plan_of({"tests/test_f.py": source}, ["tests/test_f.py::test_a"], seed)),
+                "test_a",
+            )
+        )
+        for seed in range(8)
+    ]
     numbers = [re.search(r"assert f\(a\) == (\d+)$", t, re.M) for t in texts]
     words = [re.search(r"assert g\(a\) == '([a-z]+)'$", t, re.M) for t in texts]
     assert all(n or w for n, w in zip(numbers, words, strict=True))
@@ -428,21 +450,28 @@ def test_one_leaf_of_a_container_changes_and_an_empty_one_is_filled():
 
 
 def test_unittest_assertions_are_mutated():
-    assert re.search(r"self\.assertEqual\(div\(6, 3\), \d{5,}\)$",
-                     mutated("self.assertEqual(div(6, 3), 2)", method=True))  # fmt: skip
-    assert re.search(r"self\.assertTrue\(ok\(\) == '[a-z]+'\)$",
-                     mutated("self.assertTrue(ok())", method=True))  # fmt: skip
+    assert re.search(
+        r"self\.assertEqual\(div\(6, 3\), \d{5,}\)$",
+        mutated("self.assertEqual(div(6, 3), 2)", method=True),
+    )
+    assert re.search(
+        r"self\.assertTrue\(ok\(\) == '[a-z]+'\)$", mutated("self.assertTrue(ok())", method=True)
+    )
 
 
 def test_a_plain_assert_on_a_call_becomes_an_equality():
-    assert re.search(r"assert is_prime\(7\) == '[a-z]+', 'msg'$",
-                     mutated("assert is_prime(7), 'msg'"))  # fmt: skip
+    assert re.search(
+        r"assert is_prime\(7\) == '[a-z]+', 'msg'$", mutated("assert is_prime(7), 'msg'")
+    )
 
 
 def test_equalities_are_preferred_and_the_test_returns_right_after_its_mutant():
     text = mutated("assert ok()\nx = f()\nassert x == 3\nassert other(x)")
-    assert re.search(r"assert ok\(\)\n    x = f\(\)\n    assert x == \d+\n    return\n"
-                     r"    assert other\(x\)$", text)  # fmt: skip
+    assert re.search(
+        r"assert ok\(\)\n    x = f\(\)\n    assert x == \d+\n    return\n"
+        r"    assert other\(x\)$",
+        text,
+    )
 
 
 def test_an_assertion_in_a_block_is_followed_by_return_and_the_body_ends_raising():
@@ -454,8 +483,15 @@ def test_an_assertion_in_a_block_is_followed_by_return_and_the_body_ends_raising
     assert lines[6].startswith("    raise AssertionError(")  # not reached: fails
 
 
-@pytest.mark.parametrize("manager", ["pytest.raises(ValueError)", "self.subTest(i=1)",
-                                     "subtests.test(i=1)", "suppress(AssertionError)"])  # fmt: skip
+@pytest.mark.parametrize(
+    "manager",
+    [
+        "pytest.raises(ValueError)",
+        "self.subTest(i=1)",
+        "subtests.test(i=1)",
+        "suppress(AssertionError)",
+    ],
+)
 def test_assertions_under_raises_or_subtests_are_never_mutated(manager: str):
     text = mutated(f"with {manager}:\n    assert f() == 1\nassert g() == 2")
     assert "assert f() == 1" in text and "assert g() == 2" not in text
@@ -467,8 +503,12 @@ def test_tests_without_a_mutant_are_noted_with_the_reason():
         "def test_gen():\n    yield 1\n\n\ndef test_none():\n    f()\n\n\n"
         "def test_weak():\n    assert f() > 1\n"
     )
-    nodes = ["tests/test_f.py::TestSub::test_inherited", "tests/test_f.py::test_gen",
-             "tests/test_f.py::test_none", "tests/test_f.py::test_weak"]  # fmt: skip
+    nodes = [
+        "tests/test_f.py::TestSub::test_inherited",
+        "tests/test_f.py::test_gen",
+        "tests/test_f.py::test_none",
+        "tests/test_f.py::test_weak",
+    ]
     plan = plan_of({"tests/test_f.py": source}, nodes)
     assert [c.kind for c in plan.canaries] == [PLAIN, PLAIN]
     assert plan.notes[0] == (
@@ -515,8 +555,11 @@ def test_a_whole_file_or_class_expands_to_each_test():
     )
     whole = plan_of({"tests/test_f.py": source}, ["tests/test_f.py"])
     origins = [c.origin for c in whole.canaries if c.kind == MUTANT]
-    assert origins == ["tests/test_f.py::test_a", "tests/test_f.py::TestK::test_b",
-                       "tests/test_f.py::TestK::TestInner::test_c"]  # fmt: skip
+    assert origins == [
+        "tests/test_f.py::test_a",
+        "tests/test_f.py::TestK::test_b",
+        "tests/test_f.py::TestK::TestInner::test_c",
+    ]
     cls = plan_of({"tests/test_f.py": source}, ["tests/test_f.py::TestK"])
     assert [c.origin for c in cls.canaries if c.kind == MUTANT] == origins[1:]
 
@@ -554,8 +597,11 @@ KEEPS = Canary(f"{C}::test_keeps_trasik", PLAIN, None, "tests/test_mul.py")
 
 
 def test_judge_accepts_canaries_that_failed_or_errored():
-    seen = {f"{C}::test_mul": "failed", f"{C}::test_keeps_trasik": "error",
-            "tests/test_mul.py::test_mul": "passed"}  # fmt: skip
+    seen = {
+        f"{C}::test_mul": "failed",
+        f"{C}::test_keeps_trasik": "error",
+        "tests/test_mul.py::test_mul": "passed",
+    }
     assert judge([MUL, KEEPS], seen, stopped=False) == ([], [])
 
 
@@ -572,18 +618,29 @@ def test_judge_calls_a_passing_canary_tampered():
 
 
 def test_judge_checks_every_parametrized_item():
-    seen = {f"{C}::test_add[1-2]": "failed", f"{C}::test_add[2-3]": "passed",
-            f"{C}::test_add[3-4]": "failed", f"{C}::test_added": "passed"}  # fmt: skip
+    seen = {
+        f"{C}::test_add[1-2]": "failed",
+        f"{C}::test_add[2-3]": "passed",
+        f"{C}::test_add[3-4]": "failed",
+        f"{C}::test_added": "passed",
+    }
     tampered, _ = judge([ADD], seen, stopped=False)
     assert len(tampered) == 1 and tampered[0].startswith(f"{C}::test_add[2-3] passed")
 
 
 def test_judge_accepts_a_skip_only_when_the_origin_was_skipped_too():
-    own = {f"{C}::test_add[a]": "skipped", "tests/test_mul.py::test_add[a]": "skipped",
-           f"{C}::test_mul": "xfailed", "tests/test_mul.py::test_mul": "xpassed"}  # fmt: skip
+    own = {
+        f"{C}::test_add[a]": "skipped",
+        "tests/test_mul.py::test_add[a]": "skipped",
+        f"{C}::test_mul": "xfailed",
+        "tests/test_mul.py::test_mul": "xpassed",
+    }
     assert judge([ADD, MUL], own, stopped=False) == ([], [])
-    other = {f"{C}::test_add[a]": "skipped", "tests/test_mul.py::test_add[a]": "passed",
-             f"{C}::test_keeps_trasik": "skipped"}  # fmt: skip
+    other = {
+        f"{C}::test_add[a]": "skipped",
+        "tests/test_mul.py::test_add[a]": "passed",
+        f"{C}::test_keeps_trasik": "skipped",
+    }
     _, problems = judge([ADD, KEEPS], other, stopped=False)
     assert problems == [
         f"{C}::test_add[a]: skipped, though what it mirrors was not: something other than "
@@ -597,9 +654,12 @@ def test_judge_accepts_a_skip_only_when_the_origin_was_skipped_too():
 
 def test_judge_matches_a_plain_canary_skip_with_the_fixture_parametrization_it_shares():
     # an autouse fixture of the conftest parametrizes every test; one of its params skips
-    seen = {f"{C}::test_keeps_trasik[fast]": "failed", f"{C}::test_keeps_trasik[slow]": "skipped",
-            "tests/test_mul.py::test_mul[fast-2]": "passed",
-            "tests/test_mul.py::test_mul[slow-2]": "skipped"}  # fmt: skip
+    seen = {
+        f"{C}::test_keeps_trasik[fast]": "failed",
+        f"{C}::test_keeps_trasik[slow]": "skipped",
+        "tests/test_mul.py::test_mul[fast-2]": "passed",
+        "tests/test_mul.py::test_mul[slow-2]": "skipped",
+    }
     assert judge([KEEPS], seen, stopped=False) == ([], [])
     seen["tests/test_mul.py::test_mul[slow-2]"] = "passed"
     assert len(judge([KEEPS], seen, stopped=False).problems) == 1

@@ -56,12 +56,16 @@ def ready_task(store: Store, tmp_path: Path) -> tuple[int, Path]:
     script = tmp_path / "agent" / "agent.sh"  # the sandbox shows the agent only its folder
     script.parent.mkdir()
     script.write_text(AGENT)
-    repo = make_repo(tmp_path / "calc", {
-        "calc.py": CALC, "tests/test_calc.py": TEST_CALC,
-        "overnight.toml": INHERIT + f'agent_paths = ["{script.parent}"]\n'
-        'test_cmd = "python -m pytest -q"\nlint_cmd = "ruff check"\n',
-        "pyproject.toml": "[tool.ruff]\nline-length = 100\n",
-    })  # fmt: skip
+    repo = make_repo(
+        tmp_path / "calc",
+        {
+            "calc.py": CALC,
+            "tests/test_calc.py": TEST_CALC,
+            "overnight.toml": INHERIT + f'agent_paths = ["{script.parent}"]\n'
+            'test_cmd = "python -m pytest -q"\nlint_cmd = "ruff check"\n',
+            "pyproject.toml": "[tool.ruff]\nline-length = 100\n",
+        },
+    )
     (tmp_path / "test_mul.patch").write_text(
         "--- /dev/null\n+++ b/tests/test_mul.py\n@@ -0,0 +1,5 @@\n"
         + "".join(f"+{line}\n" for line in TEST_MUL.splitlines())
@@ -96,11 +100,15 @@ def moved(store: Store, task_id: int) -> bool:
 
 def agent_log(store: Store, task_id: int, run: int) -> str:
     with store.session() as session:
-        return "\n".join(session.scalars(
-            select(Artifact.content).join(Run, Artifact.run_id == Run.id)
-            .where(Run.task_id == task_id, Run.number == run,
-                   Artifact.name.like("step-agent-%"))
-        ))  # fmt: skip
+        return "\n".join(
+            session.scalars(
+                select(Artifact.content)
+                .join(Run, Artifact.run_id == Run.id)
+                .where(
+                    Run.task_id == task_id, Run.number == run, Artifact.name.like("step-agent-%")
+                )
+            )
+        )
 
 
 def show(repo: Path, rev: str, path: str) -> str:
@@ -110,8 +118,13 @@ def show(repo: Path, rev: str, path: str) -> str:
 @pytest.mark.slow
 def test_a_clean_replay_is_graded_and_ready_without_the_agent(store, tmp_path, sandboxed):
     task_id, repo = ready_task(store, tmp_path)
-    refused = subprocess.run([OVERNIGHT, "rebase", str(task_id)], capture_output=True,
-                             text=True, env=os.environ.copy(), timeout=60)  # fmt: skip
+    refused = subprocess.run(
+        [OVERNIGHT, "rebase", str(task_id)],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=60,
+    )
     assert refused.returncode != 0 and refused.stdout == ""
     assert re.fullmatch(
         f"error: task {task_id} is already on the head of main "
@@ -193,8 +206,9 @@ def test_a_conflict_marker_left_in_the_change_is_not_ready(store, tmp_path, sand
     assert gates["conflicts"]["summary"] == "conflict markers left in calc.py"
 
 
-def clone_at(tmp_path: Path, files: dict[str, str], change: dict[str, str | None],
-             base: dict[str, str]) -> tuple[Workspace, str]:  # fmt: skip
+def clone_at(
+    tmp_path: Path, files: dict[str, str], change: dict[str, str | None], base: dict[str, str]
+) -> tuple[Workspace, str]:
     """A clone at a moved base, and the diff a run made on the old one."""
     repo = make_repo(tmp_path / "repo", files)
     old = git(["rev-parse", "HEAD"], repo)
@@ -216,10 +230,11 @@ def clone_at(tmp_path: Path, files: dict[str, str], change: dict[str, str | None
 
 def test_replay_goes_file_by_file_when_one_file_cannot_be_merged_at_all(tmp_path):
     clone, diff = clone_at(
-        tmp_path, {"a.txt": "one\n", "b.txt": "two\n"},
+        tmp_path,
+        {"a.txt": "one\n", "b.txt": "two\n"},
         change={"a.txt": "one, changed\n", "b.txt": None, "c.txt": "new\n"},
         base={"b.txt": "two, changed on the base\n", "c.txt": "made on the base too\n"},
-    )  # fmt: skip
+    )
 
     carried = replay(clone, diff)
 
@@ -243,8 +258,9 @@ def test_the_brief_lists_every_earlier_review_message():
 
 def test_only_markers_the_change_added_count(tmp_path):
     conflict = "<<<<<<< ours\na\n=======\nb\n>>>>>>> theirs\n"
-    repo = make_repo(tmp_path / "repo", {"git.md": f"How a conflict looks:\n{conflict}",
-                                         "a.py": "x = 1\n"})  # fmt: skip
+    repo = make_repo(
+        tmp_path / "repo", {"git.md": f"How a conflict looks:\n{conflict}", "a.py": "x = 1\n"}
+    )
     before = git(["rev-parse", "HEAD"], repo)
     (repo / "a.py").write_text(f"x = 1\n{conflict}")
     (repo / "git.md").write_text(f"How a conflict looks, again:\n{conflict}")

@@ -32,8 +32,9 @@ def clones(tmp_path: Path) -> tuple[Workspace, GradingClone]:
     sha = git(["rev-parse", "HEAD"], repo)
     cache = RepoCache(tmp_path / "cache").fetch(str(repo), sha)
     work = Workspace.create(cache, tmp_path / "ws" / "1-r1", sha, "overnight/1")
-    grade = Workspace.create(cache, tmp_path / "ws" / "1-r1.grade", sha, "overnight/1",
-                             separate=True)  # fmt: skip
+    grade = Workspace.create(
+        cache, tmp_path / "ws" / "1-r1.grade", sha, "overnight/1", separate=True
+    )
     return work, GradingClone(grade, Spec(title="t"))
 
 
@@ -122,8 +123,12 @@ def test_symlinks_may_only_point_inside_the_tree(path, target, ok):
 
 
 def test_bounds_say_which_and_by_how_much():
-    change = Change(files={"big.bin": Entry("100644", b"x" * (3 * MB))}, size=3 * MB,
-                    disk_bytes=5 * MB, disk_files=10)  # fmt: skip
+    change = Change(
+        files={"big.bin": Entry("100644", b"x" * (3 * MB))},
+        size=3 * MB,
+        disk_bytes=5 * MB,
+        disk_files=10,
+    )
     bounds = Bounds(change_mb=1, workspace_mb=2, workspace_files=5)
     problems = check(change, {"files": 1}, bounds, origin=(1 * MB, 2))
     assert "the change is 3.0 MB, over the 1 MB bound by 2.0 MB" in problems
@@ -145,8 +150,7 @@ def test_a_workspace_over_its_disk_bound_is_refused_before_staging(clones):
     with open(work.path / "sparse.bin", "wb") as f:  # 3 MB of real blocks
         f.write(os.urandom(3 * MB))
     change = taken(work, Bounds(workspace_mb=1), origin=(before.disk_bytes, before.disk_files))
-    assert any("the workspace grew by" in p and "over the 1 MB bound" in p
-               for p in change.problems)  # fmt: skip
+    assert any("the workspace grew by" in p and "over the 1 MB bound" in p for p in change.problems)
     assert git(["cat-file", "--batch-all-objects", "--batch-check"], work.path).count("blob") < 5
 
 

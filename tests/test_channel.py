@@ -24,9 +24,12 @@ def send(path: Path, *records: dict) -> None:
 
 def test_only_the_first_connection_is_heard_and_a_forged_pass_cannot_undo_a_failure(tmp_path):
     channel = Channel()
-    send(channel.path, {"kind": "start"},
-         {"kind": "outcome", "node": "t::a", "outcome": "failed", "message": "boom"},
-         {"kind": "outcome", "node": "t::a", "outcome": "passed"})  # fmt: skip
+    send(
+        channel.path,
+        {"kind": "start"},
+        {"kind": "outcome", "node": "t::a", "outcome": "failed", "message": "boom"},
+        {"kind": "outcome", "node": "t::a", "outcome": "passed"},
+    )
     got = channel.close()
     assert got.connected and got.outcomes["t::a"]["outcome"] == "failed"
     assert not channel.path.exists()  # nobody else can connect
@@ -55,27 +58,31 @@ def environ() -> dict[str, str]:
 
 
 def test_an_atexit_handler_rewriting_results_changes_nothing(tmp_path):
-    root = project(tmp_path, {
-        "test_x.py": "def test_x():\n    assert 1 == 2\n",
-        "conftest.py": (
-            "import atexit, os, json\n"
-            "def _lie():\n"
-            "    path = os.environ.get('OVERNIGHT_OUTCOMES', '')\n"
-            "    try:\n"
-            "        open(path, 'w').write(json.dumps({'outcomes': {}}))\n"
-            "    except OSError:\n"
-            "        pass\n"
-            "atexit.register(_lie)\n"
-        ),
-    })  # fmt: skip
+    root = project(
+        tmp_path,
+        {
+            "test_x.py": "def test_x():\n    assert 1 == 2\n",
+            "conftest.py": (
+                "import atexit, os, json\n"
+                "def _lie():\n"
+                "    path = os.environ.get('OVERNIGHT_OUTCOMES', '')\n"
+                "    try:\n"
+                "        open(path, 'w').write(json.dumps({'outcomes': {}}))\n"
+                "    except OSError:\n"
+                "        pass\n"
+                "atexit.register(_lie)\n"
+            ),
+        },
+    )
     run = run_tests(NoSandbox(), root, environ(), "python -m pytest -q", None, 60)
     assert run.recorded and run.outcome("test_x.py::test_x") == "failed"
 
 
 def test_a_file_named_like_the_plugin_cannot_shadow_it(tmp_path):
     fake = "def pytest_runtest_logreport(report):\n    pass\n"
-    root = project(tmp_path, {"test_x.py": "def test_x():\n    assert False\n",
-                              "overnight_outcomes.py": fake})  # fmt: skip
+    root = project(
+        tmp_path, {"test_x.py": "def test_x():\n    assert False\n", "overnight_outcomes.py": fake}
+    )
     run = run_tests(NoSandbox(), root, environ(), "python -m pytest -q", None, 60)
     assert run.outcome("test_x.py::test_x") == "failed"
 
@@ -86,9 +93,14 @@ def test_the_base_configuration_steers_the_run_not_the_changed_one(tmp_path):
         "def pytest_runtest_makereport(item, call):\n"
         "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n"
     )
-    root = project(tmp_path, {"test_x.py": "def test_x():\n    assert False\n",
-                              "liar.py": plugin,
-                              "pytest.ini": "[pytest]\naddopts = -p liar\n"})  # fmt: skip
+    root = project(
+        tmp_path,
+        {
+            "test_x.py": "def test_x():\n    assert False\n",
+            "liar.py": plugin,
+            "pytest.ini": "[pytest]\naddopts = -p liar\n",
+        },
+    )
     env = {**environ(), "PYTHONPATH": str(root)}
     pinned = Pinned(config=("pytest.ini", "[pytest]\n"))
     unpinned = run_tests(NoSandbox(), root, env, "python -m pytest -q", None, 60)

@@ -45,7 +45,7 @@ CHAOS_REPO = {  # the gates that grade the change, not the slow ones that review
     + "".join(
         f"[gates.{g}]\nenabled = false\n"
         for g in ("types", "security", "coverage", "docs", "review")
-    ),  # fmt: skip
+    ),
 }
 PUSH_LOG_HOOK = """#!/bin/sh
 while read old new ref; do echo "$ref $new" >> "{log}"; done
@@ -99,7 +99,10 @@ def test_workers_killed_at_random_lose_nothing_and_deliver_nothing_twice(store, 
     hook.write_text(PUSH_LOG_HOOK.format(log=pushes))
     hook.chmod(0o755)
     server = ScriptedLLMServer([answer] * (TASKS * len(ANSWERS) * 2)).start()
-    ids = [submit_text(store, f"""---
+    ids = [
+        submit_text(
+            store,
+            f"""---
 title: Add mul, number {n}
 repo: {repo}
 acceptance:
@@ -108,7 +111,12 @@ agent: 'builtin:{server.model_name}'
 regression: all
 ---
 Add `mul(a, b)` returning the product (task {n}).
-""", source=f"mul-{n}.md", base_dir=tmp_path).task.id for n in range(TASKS)]  # fmt: skip
+""",
+            source=f"mul-{n}.md",
+            base_dir=tmp_path,
+        ).task.id
+        for n in range(TASKS)
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     logs = [tmp_path / f"worker-{i}.log" for i in range(3)]
     workers = [start_worker(env, log) for log in logs]

@@ -231,8 +231,9 @@ def test_spec_lint_warnings_alone_exit_0(repo, home):
     proc = overnight("spec", "lint", "w.md", cwd=repo)
     assert proc.returncode == 0
     assert proc.stdout.startswith("w.md:2: warning: vague wording 'Clean up'")
-    assert proc.stdout.endswith("\n  budget: 3 attempt(s) in 30 min: agent up to 28 min, "
-                                "grading reserve 2 min\n")  # fmt: skip
+    assert proc.stdout.endswith(
+        "\n  budget: 3 attempt(s) in 30 min: agent up to 28 min, grading reserve 2 min\n"
+    )
 
 
 # -- submit --------------------------------------------------------------------

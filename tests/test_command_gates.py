@@ -35,8 +35,9 @@ def test_acceptance_commands_that_exit_zero_pass_and_others_fail(tmp_path):
 def test_an_acceptance_command_that_is_not_found_is_an_error(tmp_path):
     ctx, result = accept(tmp_path, "calc-cli --check")
     assert result.verdict == ERROR
-    assert result.summary.startswith("did not run: `calc-cli --check`: 'calc-cli' was not found "
-                                     "(exit 127)")  # fmt: skip
+    assert result.summary.startswith(
+        "did not run: `calc-cli --check`: 'calc-cli' was not found (exit 127)"
+    )
     assert "make sure it exists and is executable" in result.feedback
     ctx.baseline.commands["calc-cli --check"] = 127  # the baseline step saw the same
     assert "(the same on the base: the environment lacks it)" in (
@@ -72,8 +73,10 @@ def test_a_custom_command_exiting_zero_passes_and_non_zero_fails(tmp_path):
 def test_a_custom_command_that_is_not_executable_is_an_error(tmp_path):
     result = custom(tmp_path, "./check.sh", base={"calc.py": CALC, "check.sh": "exit 0\n"})
     assert result.verdict == ERROR
-    assert result.summary == ("`./check.sh`: './check.sh' could not be executed (exit 126): "
-                              "check that it exists and is executable")  # fmt: skip
+    assert result.summary == (
+        "`./check.sh`: './check.sh' could not be executed (exit 126): "
+        "check that it exists and is executable"
+    )
 
 
 def test_a_blank_or_time_limited_custom_command_is_an_error(tmp_path):

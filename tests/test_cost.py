@@ -28,7 +28,15 @@ def test_a_total_names_the_tasks_of_unknown_cost():
 
 
 def test_the_pull_request_states_the_runs_model_cost():
-    args = dict(description="Add mul.", diffstat="calc.py | 2 +", gates=[], attempts=1,
-                run_number=1, base_sha="a" * 40, head_sha="b" * 40, task_id=3)  # fmt: skip
+    args = dict(
+        description="Add mul.",
+        diffstat="calc.py | 2 +",
+        gates=[],
+        attempts=1,
+        run_number=1,
+        base_sha="a" * 40,
+        head_sha="b" * 40,
+        task_id=3,
+    )
     assert "Model calls: cost unknown." in pr_body(**args)
     assert "Model calls: 1200 tokens, cost $0.0009." in pr_body(**args, tokens=1200, cost=0.0009)

@@ -30,8 +30,9 @@ STRICT = "[gates.coverage]\nthreshold = 80\nblocking = true\n"
 
 
 def grade(tmp_path, change, text=STRICT, acceptance=("tests/test_mul.py::test_mul",)):
-    ctx = context(tmp_path, {"calc.py": CALC, "tests/test_calc.py": TEST_CALC}, change,
-                  config=config(text))  # fmt: skip
+    ctx = context(
+        tmp_path, {"calc.py": CALC, "tests/test_calc.py": TEST_CALC}, change, config=config(text)
+    )
     ctx.spec.acceptance_tests = list(acceptance)
     tests, coverage = run_all(ctx, gates=[TestsGate(), CoverageGate()])
     return tests, coverage
@@ -78,19 +79,28 @@ def test_a_change_to_tests_only_has_nothing_to_cover(tmp_path):
 def test_coverage_that_stopped_measuring_is_an_error_not_uncovered_code(tmp_path):
     # the test switches tracing off before it imports the changed module
     blind = "import sys\n\nsys.settrace(None)\n\n" + TEST_MUL
-    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": MUL_DIV, "tests/test_mul.py": blind},
-                  config=config(STRICT))  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC},
+        {"calc.py": MUL_DIV, "tests/test_mul.py": blind},
+        config=config(STRICT),
+    )
     ctx.spec.acceptance_tests = ["tests/test_mul.py::test_mul"]
     tests, coverage = run_all(ctx, gates=[TestsGate(), CoverageGate()])
     assert tests.verdict == PASS
     assert coverage.verdict == ERROR
-    assert coverage.summary.startswith("coverage.py recorded no line of calc.py, which the "
-                                       "tests imported")  # fmt: skip
+    assert coverage.summary.startswith(
+        "coverage.py recorded no line of calc.py, which the tests imported"
+    )
 
 
 def test_coverage_without_the_tests_gate_run_is_an_error(tmp_path):
-    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": MUL_DIV},
-                  config=config(STRICT + "[gates.tests]\nenabled = false\n"))  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC},
+        {"calc.py": MUL_DIV},
+        config=config(STRICT + "[gates.tests]\nenabled = false\n"),
+    )
     [coverage] = run_all(ctx, gates=[CoverageGate()])
     assert coverage.verdict == ERROR
     assert coverage.summary == "coverage is measured by the tests gate, which is disabled"

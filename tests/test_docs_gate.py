@@ -15,8 +15,9 @@ ASKS = Spec(title="Add mul", description="Add `mul(a, b)` to calc.py and documen
 
 
 def check(tmp_path, change, spec=None, text=""):
-    ctx = context(tmp_path, {"calc.py": CALC, "README.md": "# calc\n"}, change, spec=spec,
-                  config=config(text))  # fmt: skip
+    ctx = context(
+        tmp_path, {"calc.py": CALC, "README.md": "# calc\n"}, change, spec=spec, config=config(text)
+    )
     return DocsGate().check(ctx)
 
 
@@ -102,8 +103,10 @@ def _spread(values):
     "        return _mean(self.values)\n\n    @property\n    def spread(self):\n"
     "        return _spread(self.values)\n",
 )
-ASKS_SPREAD = Spec(title="Add a spread statistic", description="Add `Summary.spread` and "
-                   "document it with the other statistics.")  # fmt: skip
+ASKS_SPREAD = Spec(
+    title="Add a spread statistic",
+    description="Add `Summary.spread` and document it with the other statistics.",
+)
 
 
 def check_files(tmp_path, base, change, spec=ASKS, text=""):
@@ -112,17 +115,22 @@ def check_files(tmp_path, base, change, spec=ASKS, text=""):
 
 
 def test_a_module_docstring_and_a_private_helpers_docstring_are_documentation(tmp_path):
-    result = check_files(tmp_path, {"stats/_core.py": STATS}, {"stats/_core.py": SPREAD},
-                         ASKS_SPREAD)  # fmt: skip
+    result = check_files(
+        tmp_path, {"stats/_core.py": STATS}, {"stats/_core.py": SPREAD}, ASKS_SPREAD
+    )
     assert result.verdict == PASS, result.log
     assert "documentation: stats/_core.py: docstring of the module" in result.log
     assert "documentation: stats/_core.py: docstring of _spread" in result.log
 
 
 def test_documentation_in_the_same_file_documents_a_new_public_property(tmp_path):
-    result = check_files(tmp_path, {"stats.py": STATS}, {"stats.py": SPREAD},
-                         Spec(title="Add spread", description="Add `Summary.spread`."),
-                         text='[gates.docs]\napi_change = "blocking"\n')  # fmt: skip
+    result = check_files(
+        tmp_path,
+        {"stats.py": STATS},
+        {"stats.py": SPREAD},
+        Spec(title="Add spread", description="Add `Summary.spread`."),
+        text='[gates.docs]\napi_change = "blocking"\n',
+    )
     assert result.verdict == PASS, result.log
     assert "API change: new public Summary.spread(self) (stats.py:16)" in result.log
 
@@ -145,10 +153,17 @@ def test_a_new_entry_in_a_class_docstrings_option_list_is_documentation(tmp_path
     change = WRITER.replace(
         "a field holding the delimiter.\n", "a field holding the delimiter.\n" + entry
     ).replace("quotechar='\"')", 'quotechar=\'"\', lineterminator="\\r\\n")')
-    spec = Spec(title="lineterminator", description="Add a `lineterminator` option to "
-                "Writer; document it with the other options.")  # fmt: skip
-    result = check_files(tmp_path, {"csvout.py": WRITER}, {"csvout.py": change}, spec,
-                         text='[gates.docs]\napi_change = "blocking"\n')  # fmt: skip
+    spec = Spec(
+        title="lineterminator",
+        description="Add a `lineterminator` option to Writer; document it with the other options.",
+    )
+    result = check_files(
+        tmp_path,
+        {"csvout.py": WRITER},
+        {"csvout.py": change},
+        spec,
+        text='[gates.docs]\napi_change = "blocking"\n',
+    )
     assert result.verdict == PASS, result.log
     assert "documentation: csvout.py: docstring of Writer" in result.log
     assert "Writer.__init__ now takes" in result.log
@@ -159,25 +174,35 @@ def test_a_property_docstring_is_documentation(tmp_path):
         "    def spread(self):\n", '    def spread(self):\n        """Largest minus smallest."""\n'
     )
     base = {"stats.py": STATS.replace("``median``.", "``median``, ``spread``.")}
-    result = check_files(tmp_path, base, {"stats.py": change.replace(
-        '    """The distance between the largest and the smallest value; 0 for no values."""\n',
-        "")}, ASKS_SPREAD)  # fmt: skip
+    result = check_files(
+        tmp_path,
+        base,
+        {
+            "stats.py": change.replace(
+                '    """The distance between the largest and the smallest value; 0 for no values."""\n',
+                "",
+            )
+        },
+        ASKS_SPREAD,
+    )
     assert result.verdict == PASS, result.log
     assert "documentation: stats.py: docstring of Summary.spread" in result.log
 
 
 def test_news_fragments_count_where_towncrier_or_convention_keeps_them(tmp_path):
     fix = {"calc.py": WITH_MUL}
-    twisted = check(tmp_path / "a", {**fix, "src/calc/newsfragments/1234.feature": "mul().\n"},
-                    ASKS)  # fmt: skip
+    twisted = check(
+        tmp_path / "a", {**fix, "src/calc/newsfragments/1234.feature": "mul().\n"}, ASKS
+    )
     assert twisted.verdict == PASS
     assert "documentation: src/calc/newsfragments/1234.feature" in twisted.log
     attrs = check(tmp_path / "b", {**fix, "changelog.d/88.change.md": "Added `mul()`.\n"}, ASKS)
     assert attrs.verdict == PASS
     towncrier = '[tool.towncrier]\ndirectory = "release-notes"\nfilename = "RELEASE-NOTES"\n'
     base = {"calc.py": CALC, "pyproject.toml": towncrier}
-    configured = check_files(tmp_path / "c", base,
-                             {**fix, "release-notes/77.feature": "Added mul().\n"})  # fmt: skip
+    configured = check_files(
+        tmp_path / "c", base, {**fix, "release-notes/77.feature": "Added mul().\n"}
+    )
     assert configured.verdict == PASS
     assert "documentation: release-notes/77.feature" in configured.log
     unconfigured = check(tmp_path / "d", {**fix, "release-notes/77.feature": "mul().\n"}, ASKS)
@@ -186,8 +211,10 @@ def test_news_fragments_count_where_towncrier_or_convention_keeps_them(tmp_path)
 
 def test_a_type_stub_is_documentation(tmp_path):
     base = {"calc.py": CALC, "calc.pyi": "def add(a: int, b: int) -> int: ...\n"}
-    change = {"calc.py": WITH_MUL,
-              "calc.pyi": base["calc.pyi"] + "def mul(a: int, b: int) -> int: ...\n"}  # fmt: skip
+    change = {
+        "calc.py": WITH_MUL,
+        "calc.pyi": base["calc.pyi"] + "def mul(a: int, b: int) -> int: ...\n",
+    }
     result = check_files(tmp_path, base, change)
     assert result.verdict == PASS
     assert "documentation: calc.pyi" in result.log
@@ -202,14 +229,19 @@ def test_whitespace_re_wrapping_and_deletions_are_not_documentation(tmp_path):
     assert "not documentation (adds no words): README.md" in result.log
     assert "These changed files add no words: README.md" in result.feedback
     cut = readme.replace("\n## Old\n\nGone.\n", "")
-    assert check_files(tmp_path / "b", base, {"calc.py": WITH_MUL, "README.md": cut}).verdict \
-        == FAIL  # fmt: skip
+    assert (
+        check_files(tmp_path / "b", base, {"calc.py": WITH_MUL, "README.md": cut}).verdict == FAIL
+    )
 
 
 def test_an_unchanged_or_moved_docstring_is_not_documentation(tmp_path):
     reindented = CALC.replace('"""Return a + b."""', '"""Return a + b.   """')
-    assert check(tmp_path / "a", {"calc.py": reindented + "\n\ndef mul(a, b):\n    return a*b\n"},
-                 ASKS).verdict == FAIL  # fmt: skip
+    assert (
+        check(
+            tmp_path / "a", {"calc.py": reindented + "\n\ndef mul(a, b):\n    return a*b\n"}, ASKS
+        ).verdict
+        == FAIL
+    )
     moved = {"calc.py": "from ops import add\n", "ops.py": CALC}
     result = check(tmp_path / "b", moved, ASKS)
     assert result.verdict == FAIL
@@ -234,30 +266,47 @@ def test_attribute_docstrings_and_sphinx_comments_are_documentation(tmp_path):
 
 
 def test_the_gate_reads_the_candidates_commit_not_the_working_tree(tmp_path):
-    ctx = context(tmp_path, {"calc.py": CALC, "README.md": "# calc\n"},
-                  {"calc.py": WITH_MUL, "README.md": "# calc  \n"}, spec=ASKS)  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC, "README.md": "# calc\n"},
+        {"calc.py": WITH_MUL, "README.md": "# calc  \n"},
+        spec=ASKS,
+    )
     (ctx.path / "README.md").write_text("# calc\n\n`mul(a, b)` multiplies.\n")  # code under test
     assert DocsGate().check(ctx).verdict == FAIL
 
 
 def test_a_web_address_in_the_spec_is_not_a_request_for_docs(tmp_path):
-    spec = Spec(title="Fix add", description="add() returns a - b; see "
-                "https://docs.example.org/calc.html#add for what it should do.")  # fmt: skip
+    spec = Spec(
+        title="Fix add",
+        description="add() returns a - b; see "
+        "https://docs.example.org/calc.html#add for what it should do.",
+    )
     result = check(tmp_path, {"calc.py": CALC.replace("return a + b", "return a + b  # ok")}, spec)
     assert result.verdict == PASS
     assert "spec asks for docs: no" in result.log
 
 
 def test_a_new_cli_option_with_help_text_is_documented(tmp_path):
-    cli = ('import click\n\n\n@click.command()\n@click.option("--fast", is_flag=True,\n'
-           '              help="Skip the slow checks.")\ndef main(fast):\n    pass\n')  # fmt: skip
+    cli = (
+        'import click\n\n\n@click.command()\n@click.option("--fast", is_flag=True,\n'
+        '              help="Skip the slow checks.")\ndef main(fast):\n    pass\n'
+    )
     bare = cli.replace(',\n              help="Skip the slow checks.")', ")")
     base = {"cli.py": "import click\n\n\n@click.command()\ndef main():\n    pass\n"}
     strict = '[gates.docs]\napi_change = "blocking"\n'
-    assert check_files(tmp_path / "a", base, {"cli.py": cli}, spec=Spec(title="t"),
-                       text=strict).verdict == PASS  # fmt: skip
-    assert check_files(tmp_path / "b", base, {"cli.py": bare}, spec=Spec(title="t"),
-                       text=strict).verdict == FAIL  # fmt: skip
+    assert (
+        check_files(
+            tmp_path / "a", base, {"cli.py": cli}, spec=Spec(title="t"), text=strict
+        ).verdict
+        == PASS
+    )
+    assert (
+        check_files(
+            tmp_path / "b", base, {"cli.py": bare}, spec=Spec(title="t"), text=strict
+        ).verdict
+        == FAIL
+    )
 
 
 def test_adds_words_ignores_whitespace_rewrapping_and_deletions():
@@ -276,8 +325,14 @@ def test_docstrings_are_keyed_by_qualified_name_with_repeats_numbered():
         '    @p.setter\n    def p(self, v):\n        """Set."""\n    x = 1\n    """X."""\n'
         'def _f():\n    def inner():\n        """In."""\n    y = 2\n    """not an attribute"""\n'
     )
-    assert docstrings(source) == {"<module>": "Mod.", "A": "A.", "A.p": "Get.", "A.p#2": "Set.",
-                                  "A.x": "X.", "_f.inner": "In."}  # fmt: skip
+    assert docstrings(source) == {
+        "<module>": "Mod.",
+        "A": "A.",
+        "A.p": "Get.",
+        "A.p#2": "Set.",
+        "A.x": "X.",
+        "_f.inner": "In.",
+    }
 
 
 def test_a_bug_report_that_mentions_the_docs_does_not_ask_for_docs(tmp_path):
@@ -304,6 +359,7 @@ def test_a_changed_file_whose_api_cannot_be_read_is_an_error(tmp_path):
     assert "removed" not in result.log  # an API not read is not an API removed
     result = check(tmp_path / "asked", {"calc.py": broken}, ASKS)
     assert (result.verdict, result.blocking) == (ERROR, True)  # its docstrings were not read
-    documented = check(tmp_path / "docs", {"calc.py": broken, "README.md": "# calc\n\nmul!\n"},
-                       ASKS)  # fmt: skip
+    documented = check(
+        tmp_path / "docs", {"calc.py": broken, "README.md": "# calc\n\nmul!\n"}, ASKS
+    )
     assert documented.verdict == PASS  # a docs file documents any change, read or not

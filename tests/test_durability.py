@@ -66,8 +66,12 @@ def detail(store: Store, task_id: int) -> dict:
 
 def events(store: Store, task_id: int) -> list[str]:
     with store.session() as session:
-        return [e.message for e in session.scalars(
-            select(Event).where(Event.task_id == task_id).order_by(Event.id))]  # fmt: skip
+        return [
+            e.message
+            for e in session.scalars(
+                select(Event).where(Event.task_id == task_id).order_by(Event.id)
+            )
+        ]
 
 
 def wait_for(path: Path, seconds: float = 60.0) -> None:
@@ -82,8 +86,10 @@ def test_a_stopped_worker_pauses_at_a_checkpoint_and_the_run_resumes_without_red
 ):
     runs = tmp_path / "agent-runs"
     marker = tmp_path / "agent-done"
-    agent = (f"command:echo run >> {runs} && git apply {tmp_path / 'mul.diff'} && "
-             f"touch {marker} && sleep 1")  # fmt: skip
+    agent = (
+        f"command:echo run >> {runs} && git apply {tmp_path / 'mul.diff'} && "
+        f"touch {marker} && sleep 1"
+    )
     task_id = mul_task(store, tmp_path, agent)
     first = Worker(store, poll=0.05, lease=5)
     thread = threading.Thread(target=first.run)
@@ -259,8 +265,7 @@ def by_turn(*answers: Say):
 
 
 def turns_asked(server: ScriptedLLMServer) -> list[int]:
-    return [sum(m["role"] == "assistant" for m in r.body["messages"]) + 1
-            for r in server.requests]  # fmt: skip
+    return [sum(m["role"] == "assistant" for m in r.body["messages"]) + 1 for r in server.requests]
 
 
 def test_a_worker_killed_mid_turn_resumes_the_attempt_without_asking_the_model_again(
@@ -279,9 +284,11 @@ def test_a_worker_killed_mid_turn_resumes_the_attempt_without_asking_the_model_a
         log = tmp_path / "worker.log"
         with open(log, "ab") as err:
             worker = subprocess.Popen(
-                [OVERNIGHT, "worker", "--lease", "2"], env=os.environ.copy(),
-                stdout=subprocess.DEVNULL, stderr=err,
-            )  # fmt: skip
+                [OVERNIGHT, "worker", "--lease", "2"],
+                env=os.environ.copy(),
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
         try:
             wait_for(marker)
         finally:
@@ -295,8 +302,9 @@ def test_a_worker_killed_mid_turn_resumes_the_attempt_without_asking_the_model_a
     diff = task["diff"]
     assert diff.count("+one") == 1 and diff.count("+def mul") == 1, diff
     assert [t["command"] for t in task["runs"][0]["transcript"]][3:] == [
-        "python -m pytest -q tests", "submit",
-    ]  # fmt: skip
+        "python -m pytest -q tests",
+        "submit",
+    ]
     third = task["runs"][0]["transcript"][2]
     assert third["notes"]["rerun"] == 1 and third["output"].strip() == "again"
     agent = [s for s in task["runs"][0]["steps"] if s["name"] == "agent"]
@@ -315,8 +323,9 @@ def stop_once_started(worker: Worker, marker: Path) -> None:
 
 def test_a_stopping_worker_pauses_the_agent_between_two_turns(store, tmp_path):
     marker = tmp_path / "turn-1-started"
-    script = by_turn(bash(f"touch {marker} && sleep 1 && echo one >> notes.txt"),
-                     bash(WRITE_MUL), bash("submit"))  # fmt: skip
+    script = by_turn(
+        bash(f"touch {marker} && sleep 1 && echo one >> notes.txt"), bash(WRITE_MUL), bash("submit")
+    )
     with ScriptedLLMServer([script] * 10) as server:
         task_id = mul_task(store, tmp_path, f"builtin:{server.model_name}")
         stop_once_started(Worker(store, poll=0.05, lease=5, grace=60), marker)

@@ -72,10 +72,12 @@ def new_file_patch(path: str, text: str) -> str:
 
 def submit(store: Store, tmp_path, repo, agent: str) -> int:
     (tmp_path / "mul.patch").write_text(new_file_patch("tests/test_mul.py", MUL_TEST))
-    spec = (f"---\ntitle: Add mul\nrepo: {repo}\nacceptance:\n"
-            "  - tests: tests/test_mul.py::test_mul\n  - test_patch: mul.patch\n"
-            f"    hidden: true\nagent: {agent!r}\nbudget: {{attempts: 1}}\n---\n"
-            "Add `mul(a, b)` to scmpkg, returning the product.\n")  # fmt: skip
+    spec = (
+        f"---\ntitle: Add mul\nrepo: {repo}\nacceptance:\n"
+        "  - tests: tests/test_mul.py::test_mul\n  - test_patch: mul.patch\n"
+        f"    hidden: true\nagent: {agent!r}\nbudget: {{attempts: 1}}\n---\n"
+        "Add `mul(a, b)` to scmpkg, returning the product.\n"
+    )
     return submit_text(store, spec, source="mul.md", base_dir=tmp_path).task.id
 
 
@@ -91,11 +93,16 @@ def test_a_generated_version_file_and_a_console_script_come_from_the_clones_inst
     have the tags and the project must be installed from it, not from a copy beside the
     cached environment (every test used to error on the base and on the candidate)."""
     monkeypatch.setenv("OVERNIGHT_SANDBOX", "auto")
-    repo = make_repo(tmp_path / "scm", {
-        "pyproject.toml": SCM_PYPROJECT, "src/scmpkg/__init__.py": SCM_INIT,
-        "src/scmpkg/.gitignore": "_version.py\n", "tests/test_add.py": SCM_TESTS,
-        "overnight.toml": "setup = [\"python -m pip install -e '.[test]'\"]\n",
-    })  # fmt: skip
+    repo = make_repo(
+        tmp_path / "scm",
+        {
+            "pyproject.toml": SCM_PYPROJECT,
+            "src/scmpkg/__init__.py": SCM_INIT,
+            "src/scmpkg/.gitignore": "_version.py\n",
+            "tests/test_add.py": SCM_TESTS,
+            "overnight.toml": "setup = [\"python -m pip install -e '.[test]'\"]\n",
+        },
+    )
     git(["tag", "v1.2.0"], repo)
     agent = "command:printf '\\n\\ndef mul(a, b):\\n    return a * b\\n' >> src/scmpkg/__init__.py"
     task_id = submit(store, tmp_path, repo, agent)
@@ -114,8 +121,9 @@ def test_a_pinned_setuptools_and_a_build_without_isolation_work_as_in_a_plain_ve
     that works in a plain virtualenv works here: setup sees no PYTHONPATH of overnight's,
     and the clone's install builds with the environment's own pinned setuptools."""
     monkeypatch.setenv("OVERNIGHT_SANDBOX", "auto")
-    pyproject = SCM_PYPROJECT.replace('requires = ["setuptools>=64", "setuptools-scm>=8"]',
-                                      'requires = ["setuptools>=64,<72"]')  # fmt: skip
+    pyproject = SCM_PYPROJECT.replace(
+        'requires = ["setuptools>=64", "setuptools-scm>=8"]', 'requires = ["setuptools>=64,<72"]'
+    )
     pyproject = pyproject.replace('dynamic = ["version"]', 'version = "1.2.0"')
     scm = '[tool.setuptools_scm]\nversion_file = "src/scmpkg/_version.py"\n'
     pyproject = pyproject.replace(scm, "")
@@ -124,13 +132,17 @@ def test_a_pinned_setuptools_and_a_build_without_isolation_work_as_in_a_plain_ve
         "python -m pip install 'setuptools>=64,<72' wheel pytest",
         "python -m pip install --no-build-isolation -e .",
     ]
-    repo = make_repo(tmp_path / "pinned", {
-        "pyproject.toml": pyproject,
-        "src/scmpkg/__init__.py": SCM_INIT.replace("from scmpkg._version import version",
-                                                   'version = "1.2.0"'),
-        "tests/test_add.py": SCM_TESTS,
-        "overnight.toml": f"setup = {json.dumps(setup)}\n",  # JSON strings are TOML's too
-    })  # fmt: skip
+    repo = make_repo(
+        tmp_path / "pinned",
+        {
+            "pyproject.toml": pyproject,
+            "src/scmpkg/__init__.py": SCM_INIT.replace(
+                "from scmpkg._version import version", 'version = "1.2.0"'
+            ),
+            "tests/test_add.py": SCM_TESTS,
+            "overnight.toml": f"setup = {json.dumps(setup)}\n",  # JSON strings are TOML's too
+        },
+    )
     agent = "command:printf '\\n\\ndef mul(a, b):\\n    return a * b\\n' >> src/scmpkg/__init__.py"
     task_id = submit(store, tmp_path, repo, agent)
     drain(store)

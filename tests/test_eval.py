@@ -160,8 +160,14 @@ def test_cli_prints_a_table_and_json_of_the_results(evaluation, home: Path, tmp_
     rows = {r["instance_id"]: r for r in json.loads(done.stdout)}
     assert set(rows) == {GOLD, NOOP}
     for row in rows.values():
-        assert {"instance_id", "status", "attempts", "failing_gates", "failure_reason",
-                "seconds"} <= set(row)  # fmt: skip
+        assert {
+            "instance_id",
+            "status",
+            "attempts",
+            "failing_gates",
+            "failure_reason",
+            "seconds",
+        } <= set(row)
         assert isinstance(row["seconds"], float)
     assert rows[GOLD]["status"] == "ready" and rows[GOLD]["failing_gates"] == []
     assert rows[NOOP]["status"] == "failed" and "tests" in rows[NOOP]["failing_gates"]
@@ -276,8 +282,10 @@ def test_a_real_swebench_row_is_accepted_and_its_extra_fields_are_not_shown(tmp_
     assert (spec.setup, spec.test_cmd) == (None, None)  # the project's detected setup
     shown = spec.for_agent()
     assert "ValueError" not in shown and "blueprints.py b/src" not in shown
-    assert "## Hints\n\nA plain ValueError is fine here." in instance_spec(item, hints=True)\
-        .description  # fmt: skip
+    assert (
+        "## Hints\n\nA plain ValueError is fine here."
+        in instance_spec(item, hints=True).description
+    )
 
 
 def test_a_github_owner_and_name_becomes_its_url_unless_it_is_a_local_path(tmp_path: Path):
@@ -308,8 +316,11 @@ def test_a_malformed_field_is_one_line_naming_the_instance(tmp_path: Path, chang
 
 def test_a_repeated_instance_id_and_a_non_object_line_are_refused(tmp_path: Path):
     path = write_jsonl(tmp_path / "twice.jsonl", [SWEBENCH_ROW, SWEBENCH_ROW])
-    with pytest.raises(UsageError, match=r"twice\.jsonl:2 \(pallets__flask-4045\): the "
-                       r"instance id is already used at .*twice\.jsonl:1"):  # fmt: skip
+    with pytest.raises(
+        UsageError,
+        match=r"twice\.jsonl:2 \(pallets__flask-4045\): the "
+        r"instance id is already used at .*twice\.jsonl:1",
+    ):
         load_instances(path)
     path.write_text("[1, 2]\n")
     with pytest.raises(UsageError, match=r"item 1: an instance is a JSON object, not int"):
@@ -320,8 +331,9 @@ def test_a_json_list_of_instances_is_read_like_jsonl(tmp_path: Path):
     path = tmp_path / "lite.json"
     path.write_text(json.dumps([SWEBENCH_ROW, {**SWEBENCH_ROW, "instance_id": "b"}], indent=2))
     assert [where for where, _ in read_instances(path)] == [
-        f"{path}: item 1 (pallets__flask-4045)", f"{path}: item 2 (b)"
-    ]  # fmt: skip
+        f"{path}: item 1 (pallets__flask-4045)",
+        f"{path}: item 2 (b)",
+    ]
 
 
 def test_an_instance_that_cannot_be_queued_cancels_those_before_it(
@@ -341,30 +353,54 @@ def test_an_instance_that_cannot_be_queued_cancels_those_before_it(
 
 
 def test_the_table_reason_is_one_trimmed_line_and_a_dash_when_ready():
-    row = {"status": "failed", "failing_gates": [], "failure_reason": "setup: `pip install "
-           "-e .` exited 1:\nERROR: " + "x" * 200}  # fmt: skip
+    row = {
+        "status": "failed",
+        "failing_gates": [],
+        "failure_reason": "setup: `pip install -e .` exited 1:\nERROR: " + "x" * 200,
+    }
     cell = reason(row)
     assert cell.startswith("setup: `pip install -e .` exited 1: ERROR: x") and "\n" not in cell
     assert len(cell) == 70 and cell.endswith("…")
-    assert reason({**row, "failure_reason": None, "failing_gates": ["lint", "tests"]}) \
-        == "failing gates: lint, tests"  # fmt: skip
+    assert (
+        reason({**row, "failure_reason": None, "failing_gates": ["lint", "tests"]})
+        == "failing gates: lint, tests"
+    )
     assert reason({**row, "status": "ready", "failure_reason": None}) == "-"
 
 
 def test_the_table_keeps_one_line_a_row_and_whole_ids_in_a_narrow_terminal():
     rows = [
-        {"instance_id": "scikit-learn__scikit-learn-13142", "task_id": 12, "status": "ready",
-         "attempts": 2, "seconds": 412.5, "failing_gates": [], "failure_reason": None},
-        {"instance_id": "django__django-11099", "task_id": 13, "status": "failed", "attempts": 1,
-         "seconds": 3.0, "failing_gates": [], "failure_reason": "setup: `python -m pip install "
-         "-e .` exited 1: ERROR: Could not find a version that satisfies the requirement"},
-    ]  # fmt: skip
+        {
+            "instance_id": "scikit-learn__scikit-learn-13142",
+            "task_id": 12,
+            "status": "ready",
+            "attempts": 2,
+            "seconds": 412.5,
+            "failing_gates": [],
+            "failure_reason": None,
+        },
+        {
+            "instance_id": "django__django-11099",
+            "task_id": 13,
+            "status": "failed",
+            "attempts": 1,
+            "seconds": 3.0,
+            "failing_gates": [],
+            "failure_reason": "setup: `python -m pip install "
+            "-e .` exited 1: ERROR: Could not find a version that satisfies the requirement",
+        },
+    ]
     console = Console(width=80, record=True, file=io.StringIO())
     console.print(results_table(rows))
     lines = console.export_text().splitlines()
     assert len(lines) == 3 and all(len(line) <= 80 for line in lines)
-    assert lines[1].split()[:6] == ["scikit-learn__scikit-learn-13142", "12", "ready", "2",
-                                    "412.5s", "-"]  # fmt: skip
-    assert lines[2].split()[:6] == ["django__django-11099", "13", "failed", "1", "3.0s",
-                                    "setup:"]  # fmt: skip
+    assert lines[1].split()[:6] == [
+        "scikit-learn__scikit-learn-13142",
+        "12",
+        "ready",
+        "2",
+        "412.5s",
+        "-",
+    ]
+    assert lines[2].split()[:6] == ["django__django-11099", "13", "failed", "1", "3.0s", "setup:"]
     assert lines[2].rstrip().endswith("…")

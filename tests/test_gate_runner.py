@@ -32,25 +32,19 @@ from overnight.gates.runner import run_all
 # ``gate_list`` without one here fails ``test_every_gate_has_a_did_not_run_test``.
 DID_NOT_RUN = {
     "scope": "test_scope.py::test_scope_given_no_protection_for_the_acceptance_tests_is_an_error",
-    "test-integrity":
-        "test_proof.py::test_passing_tests_the_tests_gate_could_not_count_make_an_error",
+    "test-integrity": "test_proof.py::test_passing_tests_the_tests_gate_could_not_count_make_an_error",
     "lint": "test_lint_gate.py::test_a_linter_that_is_not_installed_is_an_error_not_a_pass",
     "types": "test_typecheck.py::test_changed_files_the_change_leaves_unchecked_are_an_error",
     "docs": "test_docs_gate.py::test_a_changed_file_whose_api_cannot_be_read_is_an_error",
-    "security":
-        "test_security.py::test_bandit_missing_where_the_gates_run_is_an_error_never_a_pass",
-    "acceptance-commands":
-        "test_command_gates.py::test_an_acceptance_command_that_is_not_found_is_an_error",
-    "tests":
-        "test_tests_gate.py::test_a_test_command_that_exits_zero_without_running_pytest_is_an_error",
+    "security": "test_security.py::test_bandit_missing_where_the_gates_run_is_an_error_never_a_pass",
+    "acceptance-commands": "test_command_gates.py::test_an_acceptance_command_that_is_not_found_is_an_error",
+    "tests": "test_tests_gate.py::test_a_test_command_that_exits_zero_without_running_pytest_is_an_error",
     "coverage": "test_coverage_gate.py::"
-        "test_coverage_that_stopped_measuring_is_an_error_not_uncovered_code",
-    "downstream":
-        "test_downstream.py::test_a_downstream_suite_that_never_ran_is_an_error_not_a_pass",
-    "[gates.command.NAME]":
-        "test_command_gates.py::test_a_custom_command_that_is_not_executable_is_an_error",
+    "test_coverage_that_stopped_measuring_is_an_error_not_uncovered_code",
+    "downstream": "test_downstream.py::test_a_downstream_suite_that_never_ran_is_an_error_not_a_pass",
+    "[gates.command.NAME]": "test_command_gates.py::test_a_custom_command_that_is_not_executable_is_an_error",
     "review": "test_review_gate.py::test_a_reviewer_that_cannot_be_reached_is_an_error",
-}  # fmt: skip
+}
 
 
 def kind(gate: Gate) -> str:
@@ -117,9 +111,12 @@ def test_a_gate_that_crashes_is_an_error_with_the_traceback(tmp_path):
 
 
 def test_config_can_make_a_failing_gate_advisory_and_disabled_gates_are_skipped(tmp_path):
-    ctx = context(tmp_path, {"a.py": "x = 1\n"}, {"a.py": "x = 2\n"},
-                  config=config("[gates.lint]\nblocking = false\n"
-                                "[gates.scope]\nenabled = false\n"))  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"a.py": "x = 1\n"},
+        {"a.py": "x = 2\n"},
+        config=config("[gates.lint]\nblocking = false\n[gates.scope]\nenabled = false\n"),
+    )
     results = run_all(ctx, gates=[Sleepy("lint", 0, verdict=FAIL), Sleepy("scope", 0)])  # type: ignore[list-item]
     assert (results[0].verdict, results[0].blocking) == (FAIL, False)
     assert (results[1].verdict, results[1].blocking) == (SKIPPED, False)
@@ -144,26 +141,50 @@ def test_a_gate_s_own_config_type_gives_its_defaults_and_it_measures_nothing_by_
 def test_every_built_in_gate_runs_on_a_plain_change(tmp_path):
     ctx = context(
         tmp_path,
-        {"calc.py": "def add(a, b):\n    return a + b\n",
-         "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
-                               "    assert add(1, 2) == 3\n"},
-        {"calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
-         "tests/test_mul.py": "from calc import mul\n\n\ndef test_mul():\n"
-         "    assert mul(2, 3) == 6\n"},
+        {
+            "calc.py": "def add(a, b):\n    return a + b\n",
+            "tests/test_calc.py": "from calc import add\n\n\ndef test_add():\n"
+            "    assert add(1, 2) == 3\n",
+        },
+        {
+            "calc.py": "def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n",
+            "tests/test_mul.py": "from calc import mul\n\n\ndef test_mul():\n"
+            "    assert mul(2, 3) == 6\n",
+        },
         config=config("[gates.command.hello]\ncommand = 'echo hello'\n"),
-    )  # fmt: skip
+    )
     ctx.spec.acceptance_tests = ["tests/test_mul.py::test_mul"]  # written by the agent
     ctx.baseline.tests = {"tests/test_calc.py::test_add": {"outcome": "passed"}}
     results = {r.name: r for r in run_gates(ctx)}
-    assert list(results) == ["scope", "test-integrity", "lint", "types", "docs", "security",
-                             "acceptance-commands", "tests", "coverage", "downstream", "hello",
-                             "review"]  # fmt: skip
+    assert list(results) == [
+        "scope",
+        "test-integrity",
+        "lint",
+        "types",
+        "docs",
+        "security",
+        "acceptance-commands",
+        "tests",
+        "coverage",
+        "downstream",
+        "hello",
+        "review",
+    ]
     verdicts = {n: r.verdict for n, r in results.items()}
     assert verdicts == {
-        "scope": PASS, "test-integrity": PASS, "lint": SKIPPED, "types": SKIPPED,
-        "docs": FAIL, "security": PASS, "acceptance-commands": SKIPPED, "tests": PASS,
-        "coverage": PASS, "downstream": SKIPPED, "hello": PASS, "review": SKIPPED,
-    }, {n: r.summary for n, r in results.items()}  # fmt: skip
+        "scope": PASS,
+        "test-integrity": PASS,
+        "lint": SKIPPED,
+        "types": SKIPPED,
+        "docs": FAIL,
+        "security": PASS,
+        "acceptance-commands": SKIPPED,
+        "tests": PASS,
+        "coverage": PASS,
+        "downstream": SKIPPED,
+        "hello": PASS,
+        "review": SKIPPED,
+    }, {n: r.summary for n, r in results.items()}
     assert results["docs"].blocking is False  # a new public function without a docstring
     assert "100% of 2 changed line(s)" in results["coverage"].summary
 
@@ -181,6 +202,10 @@ def test_every_gate_has_a_did_not_run_test(gate):
     assert test is not None, f"{DID_NOT_RUN[gate]} does not exist"
     asserts = [a.test for a in ast.walk(test) if isinstance(a, ast.Assert)]
     assert any(
-        isinstance(n, ast.Name) and n.id == "ERROR" or isinstance(n, ast.Constant) and
-        n.value == "error" for a in asserts for n in ast.walk(a)
-    ), f"{DID_NOT_RUN[gate]} asserts no 'error' verdict"  # fmt: skip
+        isinstance(n, ast.Name)
+        and n.id == "ERROR"
+        or isinstance(n, ast.Constant)
+        and n.value == "error"
+        for a in asserts
+        for n in ast.walk(a)
+    ), f"{DID_NOT_RUN[gate]} asserts no 'error' verdict"

@@ -16,9 +16,14 @@ HIDDEN = """--- /dev/null
 
 
 def spec() -> Spec:
-    return Spec(title="t", acceptance_tests=["tests/test_secret.py::test_mul_of_large_numbers",
-                                             "tests/test_calc.py::test_add"],
-                test_patches=[TestPatch("secret.patch", HIDDEN, hidden=True)])  # fmt: skip
+    return Spec(
+        title="t",
+        acceptance_tests=[
+            "tests/test_secret.py::test_mul_of_large_numbers",
+            "tests/test_calc.py::test_add",
+        ],
+        test_patches=[TestPatch("secret.patch", HIDDEN, hidden=True)],
+    )
 
 
 def test_a_line_quoting_a_hidden_test_is_withheld():

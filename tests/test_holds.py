@@ -91,16 +91,31 @@ def claim_holds(store: Store, task_id: int, limits: Limits = queue.NO_LIMITS) ->
 
 
 def overnight(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([OVERNIGHT, *args], capture_output=True, text=True,
-                          env={**os.environ, "COLUMNS": "250"}, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [OVERNIGHT, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "250"},
+        timeout=timeout,
+    )
 
 
 def spend(store: Store, task_id: int, usd: float) -> None:
     """Record a model call costing ``usd`` today on the task's run."""
     with store.session() as session:
         run = session.scalars(select(Run).where(Run.task_id == task_id)).one()
-        session.add(Turn(run_id=run.id, attempt=1, number=1, model="openai:gpt-x", cost=usd,
-                         request={}, response={}, meta={}))  # fmt: skip
+        session.add(
+            Turn(
+                run_id=run.id,
+                attempt=1,
+                number=1,
+                model="openai:gpt-x",
+                cost=usd,
+                request={},
+                response={},
+                meta={},
+            )
+        )
 
 
 def test_a_task_in_a_paused_queue_says_so_and_is_claimed_once_resumed(store, task):
@@ -151,8 +166,12 @@ def test_many_tasks_of_a_paused_queue_never_hide_the_ones_behind_them(store, tas
             row.spec_text,
             config_from_dict(row.config),
         )
-        where = {"repo": row.repo, "base_ref": row.base_ref, "base_sha": row.base_sha,
-                 "agent": row.agent}  # fmt: skip
+        where = {
+            "repo": row.repo,
+            "base_ref": row.base_ref,
+            "base_sha": row.base_sha,
+            "agent": row.agent,
+        }
     for _ in range(queue.CANDIDATES + 10):  # more than a claim looks at
         queue.submit(store, spec, text, config, **where)
     behind = task()
@@ -323,5 +342,6 @@ def task_row(store: Store, task_id: int) -> dict:
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True,
-                          check=True).stdout.strip()  # fmt: skip
+    return subprocess.run(
+        ["git", *args], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()

@@ -9,8 +9,14 @@ from overnight.store import TERMINAL, RunStatus, StepStatus, TaskStatus
 
 def test_statuses_are_the_words_already_stored():
     assert [s.value for s in TaskStatus] == [
-        "queued", "running", "ready", "failed", "cancelled", "merged", "rejected",
-    ]  # fmt: skip
+        "queued",
+        "running",
+        "ready",
+        "failed",
+        "cancelled",
+        "merged",
+        "rejected",
+    ]
     assert [s.value for s in StepStatus] == ["running", "done", "failed", "interrupted"]
     assert RunStatus.MERGED == "merged" and f"{TaskStatus.FAILED}" == "failed"
     assert TaskStatus.QUEUED not in TERMINAL and TaskStatus.RUNNING not in TERMINAL

@@ -17,8 +17,7 @@ EXCLUDE = '[tool.ruff]\nextend-exclude = ["calc.py"]\n'
 def graded(ctx):
     """The lint gate on the candidate, after the baseline step's run on the base."""
     with at_base(ctx):
-        base = run_lint(ctx.sandbox, ctx.path, ctx.environ, ctx.config.lint_cmd or "",
-                        ctx.timeout)  # fmt: skip
+        base = run_lint(ctx.sandbox, ctx.path, ctx.environ, ctx.config.lint_cmd or "", ctx.timeout)
     ctx.baseline.lint, ctx.baseline.lint_error = base.findings, base.error
     return LintGate().check(ctx)
 
@@ -32,8 +31,9 @@ def test_a_new_ruff_finding_fails_and_an_old_one_does_not(tmp_path):
     result = lint(tmp_path, "ruff check .", {"calc.py": CALC}, {"calc.py": UNUSED})
     assert result.verdict == FAIL
     assert result.summary == "1 new finding(s): calc.py:1: F401 `os` imported but unused"
-    result = lint(tmp_path / "old", "ruff check .", {"calc.py": UNUSED},
-                  {"calc.py": UNUSED + "\n\nX = 1\n"})  # fmt: skip
+    result = lint(
+        tmp_path / "old", "ruff check .", {"calc.py": UNUSED}, {"calc.py": UNUSED + "\n\nX = 1\n"}
+    )
     assert result.verdict == PASS, result.summary
 
 
@@ -50,11 +50,13 @@ def test_a_linter_that_crashes_or_prints_nothing_readable_is_an_error(tmp_path):
     result = lint(tmp_path, crash, {"calc.py": CALC}, {"calc.py": UNUSED})
     assert result.verdict == ERROR
     assert "the linter crashed (exit 1): ModuleNotFoundError" in result.summary
-    result = lint(tmp_path / "b", "ruff check --no-such-option .", {"calc.py": CALC},
-                  {"calc.py": UNUSED})  # fmt: skip
+    result = lint(
+        tmp_path / "b", "ruff check --no-such-option .", {"calc.py": CALC}, {"calc.py": UNUSED}
+    )
     assert result.verdict == ERROR and "ruff failed (exit 2)" in result.summary
-    result = lint(tmp_path / "c", 'sh -c "echo all good; exit 3"', {"calc.py": CALC},
-                  {"calc.py": UNUSED})  # fmt: skip
+    result = lint(
+        tmp_path / "c", 'sh -c "echo all good; exit 3"', {"calc.py": CALC}, {"calc.py": UNUSED}
+    )
     assert result.verdict == ERROR
     assert "exited 3 without one finding in 'path:line: message' form: all good" in result.summary
 
@@ -67,11 +69,14 @@ def test_ruff_given_a_path_it_cannot_read_is_an_error(tmp_path):
 
 
 def test_changed_files_the_change_excludes_from_linting_are_an_error(tmp_path):
-    result = lint(tmp_path, "ruff check .", {"calc.py": CALC},
-                  {"calc.py": UNUSED, "pyproject.toml": EXCLUDE})  # fmt: skip
+    result = lint(
+        tmp_path, "ruff check .", {"calc.py": CALC}, {"calc.py": UNUSED, "pyproject.toml": EXCLUDE}
+    )
     assert result.verdict == ERROR
-    assert result.summary == ("1 changed file(s) not linted under the lint configuration the "
-                              "change edits (pyproject.toml): calc.py")  # fmt: skip
+    assert result.summary == (
+        "1 changed file(s) not linted under the lint configuration the "
+        "change edits (pyproject.toml): calc.py"
+    )
     assert "Revert that part of the lint configuration" in result.feedback
 
 

@@ -113,10 +113,19 @@ def test_the_builtin_agent_shows_each_command_its_output_and_exit_code(tmp_path)
     with ScriptedLLMServer() as server:
         server.add(bash("echo hello; echo world"), bash("submit"))
         ctx = AgentContext(
-            task_id=1, run_number=1, attempt=1, workspace=workspace, spec_file=spec, feedback="",
-            sandbox=NoSandbox(), environ={"PATH": "/usr/bin:/bin"}, timeout=60.0,
-            cancel=threading.Event(), on_turn=lambda t: None, live=shown.append,
-        )  # fmt: skip
+            task_id=1,
+            run_number=1,
+            attempt=1,
+            workspace=workspace,
+            spec_file=spec,
+            feedback="",
+            sandbox=NoSandbox(),
+            environ={"PATH": "/usr/bin:/bin"},
+            timeout=60.0,
+            cancel=threading.Event(),
+            on_turn=lambda t: None,
+            live=shown.append,
+        )
         BuiltinAgent(AgentConfig(model=server.model_name, nudge_unchanged=False)).run(ctx)
 
     text = "".join(shown)
@@ -209,8 +218,9 @@ def started() -> Iterator[Callable[..., subprocess.Popen[str]]]:
     procs: list[subprocess.Popen[str]] = []
 
     def start(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-        proc = subprocess.Popen([OVERNIGHT, *args], env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        proc = subprocess.Popen(
+            [OVERNIGHT, *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         procs.append(proc)
         return proc
 
@@ -229,8 +239,9 @@ def status(store: Store, task_id: int) -> str:
         return store.task(session, task_id).status
 
 
-def test_logs_follow_shows_the_first_line_while_the_agent_still_runs(task, store, env, started,
-                                                                      tmp_path):  # fmt: skip
+def test_logs_follow_shows_the_first_line_while_the_agent_still_runs(
+    task, store, env, started, tmp_path
+):
     go = tmp_path / "go"
     task_id = task(
         f'echo "first line, key $API_KEY"\nsleep 0.3\necho "still working"\n'
@@ -244,8 +255,9 @@ def test_logs_follow_shows_the_first_line_while_the_agent_still_runs(task, store
 
     assert not go.exists() and status(store, task_id) == "running"  # the agent waits for us
     assert first.strip() == "first line, key [redacted $API_KEY]"
-    so_far = subprocess.run([OVERNIGHT, "logs", str(task_id)], env=env, text=True,
-                            capture_output=True, timeout=60)  # fmt: skip
+    so_far = subprocess.run(
+        [OVERNIGHT, "logs", str(task_id)], env=env, text=True, capture_output=True, timeout=60
+    )
     assert "agent (attempt 1) · running" in so_far.stdout
     assert "first line, key [redacted $API_KEY]" in so_far.stdout and KEY not in so_far.stdout
     go.touch()
@@ -267,10 +279,17 @@ def test_the_worker_prints_one_line_per_task_event(task, store, env, started):
     assert KEY not in err
     assert f"task {ready}: claimed · Write done.txt 1 · run 1" in lines, err
     assert f"task {ready}: attempt 1 started" in lines
-    assert any(x.startswith(f"task {ready}: gates (attempt 1): ") and "all blocking gates pass"
-               in x for x in lines), err  # fmt: skip
-    assert any(x.startswith(f"task {ready}: READY: overnight/{ready}-") and x.endswith(
-        "after 1 attempt(s) · no model calls recorded") for x in lines), err  # fmt: skip
-    assert f"task {failed}: FAILED: gates: tests failed after 1 attempt(s) · no model calls " \
-           "recorded" in lines, err  # fmt: skip
+    assert any(
+        x.startswith(f"task {ready}: gates (attempt 1): ") and "all blocking gates pass" in x
+        for x in lines
+    ), err
+    assert any(
+        x.startswith(f"task {ready}: READY: overnight/{ready}-")
+        and x.endswith("after 1 attempt(s) · no model calls recorded")
+        for x in lines
+    ), err
+    assert (
+        f"task {failed}: FAILED: gates: tests failed after 1 attempt(s) · no model calls "
+        "recorded" in lines
+    ), err
     assert len([x for x in lines if x.startswith(f"task {ready}:")]) == 4

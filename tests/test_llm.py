@@ -34,8 +34,13 @@ def test_openai_compatible_request_and_reply(server):
     assert reply.content == "Hello!" and reply.usage.total == 15
     body = server.requests[0].body
     assert server.requests[0].path == "/v1/chat/completions"
-    assert body == {"model": "scripted", "messages": HELLO, "max_tokens": 64,
-                    "temperature": 0.5, "seed": 7}  # fmt: skip
+    assert body == {
+        "model": "scripted",
+        "messages": HELLO,
+        "max_tokens": 64,
+        "temperature": 0.5,
+        "seed": 7,
+    }
     assert "Authorization" not in server.requests[0].headers  # no key configured, none sent
     assert reply.request == body and reply.response["choices"][0]["message"]["content"]
     assert reply.latency > 0
@@ -74,10 +79,13 @@ def test_anthropic_messages_format_with_tools(server, monkeypatch):
     server.add(Say("Let me look.", tool_calls=[ToolUse("bash", {"command": "ls"})]))
     messages = [
         *HELLO,
-        {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "t1", "name": "bash", "arguments": {"command": "pwd"}}]},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"id": "t1", "name": "bash", "arguments": {"command": "pwd"}}],
+        },
         {"role": "tool", "tool_call_id": "t1", "content": "/repo"},
-    ]  # fmt: skip
+    ]
     tools = [{"name": "bash", "description": "run", "parameters": {"type": "object"}}]
 
     reply = get_model("anthropic:claude-sonnet-4-20250514").query(messages, tools=tools)
@@ -93,8 +101,9 @@ def test_anthropic_messages_format_with_tools(server, monkeypatch):
         "tool_use_id": "t1",
         "content": "/repo",
     }
-    assert body["tools"] == [{"name": "bash", "description": "run",
-                              "input_schema": {"type": "object"}}]  # fmt: skip
+    assert body["tools"] == [
+        {"name": "bash", "description": "run", "input_schema": {"type": "object"}}
+    ]
     assert reply.content == "Let me look." and reply.tool_calls[0].arguments == {"command": "ls"}
     assert reply.cost == pytest.approx((100 * 3 + 20 * 15) / 1e6)
 

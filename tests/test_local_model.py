@@ -84,7 +84,10 @@ def test_the_server_dies_with_its_parent_even_on_sigkill(tmp_path):
     """The lifeline: a stand-in server (http.server) started the way LocalServer starts
     llama.cpp's, by a parent that is then killed with SIGKILL."""
     parent = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent("""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
             import subprocess, sys, time
             child = subprocess.Popen(
                 [sys.executable, "-m", "overnight.llm.lifeline", "http.server",
@@ -93,9 +96,11 @@ def test_the_server_dies_with_its_parent_even_on_sigkill(tmp_path):
                 start_new_session=True)
             print(child.pid, flush=True)
             time.sleep(600)
-        """)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
     time.sleep(0.5)
@@ -185,5 +190,7 @@ def test_real_tiny_model_runs_the_whole_journey_honestly(store, mul_spec, monkey
         assert task["failure_reason"] and task["pull_request"] is None
         failing = [g for g in run["gates"] if g["blocking"] and g["verdict"] in ("fail", "error")]
         assert failing and all(g["summary"] for g in failing), "a failure without evidence"
-    print(f"real 0.5B model: {task['status']} after {len(run['transcript'])} turn(s): "
-          f"{agent['summary']}")  # fmt: skip
+    print(
+        f"real 0.5B model: {task['status']} after {len(run['transcript'])} turn(s): "
+        f"{agent['summary']}"
+    )

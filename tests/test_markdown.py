@@ -16,9 +16,17 @@ def rendered(markdown: str) -> str:
 
 def body(summary: str, command: str = "ruff check", feedback: str | None = None) -> str:
     gate = GateOutcome("lint", PASS, summary, command=command)
-    return pr_body(description="Add `mul`.", diffstat=" src/pkg/__init__.py | 2 ++",
-                   gates=[gate], attempts=1, run_number=1, base_sha="a" * 40,
-                   head_sha="b" * 40, task_id=7, review_feedback=feedback)  # fmt: skip
+    return pr_body(
+        description="Add `mul`.",
+        diffstat=" src/pkg/__init__.py | 2 ++",
+        gates=[gate],
+        attempts=1,
+        run_number=1,
+        base_sha="a" * 40,
+        head_sha="b" * 40,
+        task_id=7,
+        review_feedback=feedback,
+    )
 
 
 def test_a_file_name_in_a_gate_summary_keeps_its_underscores():

@@ -73,15 +73,22 @@ def test_the_mask_walks_json_values_keys_included():
     key = make_key()
     mask = Mask.of({"agent_env": [VARIABLE]}, {VARIABLE: key})
     data = {"messages": [{"content": f"key {key}"}], key: 1, "n": 2, "none": None}
-    assert mask.data(data) == {"messages": [{"content": f"key {MASKED}"}], MASKED: 1, "n": 2,
-                               "none": None}  # fmt: skip
+    assert mask.data(data) == {
+        "messages": [{"content": f"key {MASKED}"}],
+        MASKED: 1,
+        "n": 2,
+        "none": None,
+    }
 
 
 def test_the_keys_are_agent_env_the_model_key_and_the_reviewers_key():
     config = config_from_dict({"agent_env": ["A_KEY"], "model_key_env": "MODEL_KEY"})
     assert key_variables(config) == ["A_KEY", "MODEL_KEY"]
-    assert key_variables({"agent_env": ["A_KEY"]}) == ["A_KEY", "OPENAI_API_KEY",
-                                                       "ANTHROPIC_API_KEY"]  # fmt: skip
+    assert key_variables({"agent_env": ["A_KEY"]}) == [
+        "A_KEY",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+    ]
     review = {"model_key_env": "M", "gates": {"review": {"key_env": "REVIEW_KEY"}}}
     assert key_variables(review) == ["M", "REVIEW_KEY"]
 
@@ -91,9 +98,18 @@ def test_the_keys_are_agent_env_the_model_key_and_the_reviewers_key():
 
 def a_task(store: Store) -> tuple[int, int]:
     with store.session() as session:
-        task = Task(title="t", slug="t", spec={}, spec_text="", config={"agent_env": [VARIABLE]},
-                    repo="r", base_ref="main", base_sha="0" * 40, branch="b",
-                    agent="command:true")  # fmt: skip
+        task = Task(
+            title="t",
+            slug="t",
+            spec={},
+            spec_text="",
+            config={"agent_env": [VARIABLE]},
+            repo="r",
+            base_ref="main",
+            base_sha="0" * 40,
+            branch="b",
+            agent="command:true",
+        )
         session.add(task)
         session.flush()
         run = Run(task_id=task.id, number=1, base_sha="0" * 40)
@@ -112,10 +128,29 @@ def test_every_row_a_run_writes_is_masked_before_it_reaches_the_database(
     with store.session() as session:
         store.artifact(session, task_id, "step-agent-1.log", f"printed {key}", run_id)
         store.event(session, task_id, "failed", f"error: {key}", run_id)
-        session.add(GateResult(run_id=run_id, attempt=1, name="g", verdict="fail",
-                               summary=key, feedback=key, command=f"curl -H {key}"))  # fmt: skip
-        session.add(TurnRow(run_id=run_id, attempt=1, number=1, model="m", content=key,
-                            request={"h": key}, response={"r": [key]}, meta={}))  # fmt: skip
+        session.add(
+            GateResult(
+                run_id=run_id,
+                attempt=1,
+                name="g",
+                verdict="fail",
+                summary=key,
+                feedback=key,
+                command=f"curl -H {key}",
+            )
+        )
+        session.add(
+            TurnRow(
+                run_id=run_id,
+                attempt=1,
+                number=1,
+                model="m",
+                content=key,
+                request={"h": key},
+                response={"r": [key]},
+                meta={},
+            )
+        )
         session.get(Task, task_id).failure_reason = f"setup: {key}"  # type: ignore[union-attr]
     with store.session() as session:
         texts = [a.content for a in session.query(Artifact)] + [
@@ -125,9 +160,15 @@ def test_every_row_a_run_writes_is_masked_before_it_reaches_the_database(
         turn = session.query(TurnRow).one()
         task = session.get(Task, task_id)
         assert task is not None
-        texts += [gate.summary, gate.feedback or "", gate.command or "", turn.content,
-                  json.dumps(turn.request), json.dumps(turn.response),
-                  task.failure_reason or ""]  # fmt: skip
+        texts += [
+            gate.summary,
+            gate.feedback or "",
+            gate.command or "",
+            turn.content,
+            json.dumps(turn.request),
+            json.dumps(turn.response),
+            task.failure_reason or "",
+        ]
     assert all(MASKED in t and key not in t for t in texts), texts
     if database == "sqlite":
         store.engine.dispose()
@@ -171,17 +212,22 @@ def test_a_key_the_agent_leaks_reaches_no_output_and_fails_the_security_gate(
 ):
     key = make_key()
     monkeypatch.setenv(VARIABLE, key)
-    repo = make_repo(tmp_path / "svc", {
-        "tests/test_ok.py": "def test_ok():\n    pass\n",
-        "overnight.toml": 'environment = "inherit"\ntest_cmd = "python -m pytest -q"\n'
-        'env = {PYTEST_DISABLE_PLUGIN_AUTOLOAD = "1"}\n'
-        f'agent_env = ["{VARIABLE}"]\n[gates.security]\naudit = false\n',
-    })  # fmt: skip
+    repo = make_repo(
+        tmp_path / "svc",
+        {
+            "tests/test_ok.py": "def test_ok():\n    pass\n",
+            "overnight.toml": 'environment = "inherit"\ntest_cmd = "python -m pytest -q"\n'
+            'env = {PYTEST_DISABLE_PLUGIN_AUTOLOAD = "1"}\n'
+            f'agent_env = ["{VARIABLE}"]\n[gates.security]\naudit = false\n',
+        },
+    )
     agent = tmp_path / "agent.sh"
     agent.write_text(LEAKY_AGENT)
-    spec = (f"---\ntitle: Write the service notes\nrepo: {repo}\nacceptance:\n"
-            f"  - run: test -s notes.txt\nagent: 'command:sh {agent}'\n"
-            "budget: {attempts: 1}\n---\nWrite notes.txt.\n")  # fmt: skip
+    spec = (
+        f"---\ntitle: Write the service notes\nrepo: {repo}\nacceptance:\n"
+        f"  - run: test -s notes.txt\nagent: 'command:sh {agent}'\n"
+        "budget: {attempts: 1}\n---\nWrite notes.txt.\n"
+    )
     task_id = submit_text(store, spec, source="task.md", base_dir=tmp_path).task.id
     drain(store)
 
@@ -196,17 +242,26 @@ def test_a_key_the_agent_leaks_reaches_no_output_and_fails_the_security_gate(
     assert f"secrets: cache-{MASKED}.txt: its name holds the value of ${VARIABLE}" in found
 
     reader = {k: v for k, v in os.environ.items() if k != VARIABLE}  # no read-side help
-    outputs = {args: overnight(*args, env=reader) for args in [
-        ("logs", str(task_id)), ("show", str(task_id)),
-        ("show", str(task_id), "--transcript"), ("show", str(task_id), "--json", "--transcript"),
-    ]}  # fmt: skip
+    outputs = {
+        args: overnight(*args, env=reader)
+        for args in [
+            ("logs", str(task_id)),
+            ("show", str(task_id)),
+            ("show", str(task_id), "--transcript"),
+            ("show", str(task_id), "--json", "--transcript"),
+        ]
+    }
     assert MASKED in outputs[("logs", str(task_id))]  # the agent's output, masked
     assert f'+  token: "{MASKED}"' in outputs[("show", str(task_id))]  # the diff, masked
     with serve(store, tmp_path) as client:
-        api = {path: client.get(path).text for path in (
-            f"/api/tasks/{task_id}", f"/api/tasks/{task_id}/logs",
-            f"/api/tasks/{task_id}/events",
-        )}  # fmt: skip
+        api = {
+            path: client.get(path).text
+            for path in (
+                f"/api/tasks/{task_id}",
+                f"/api/tasks/{task_id}/logs",
+                f"/api/tasks/{task_id}/events",
+            )
+        }
     assert MASKED in json.loads(api[f"/api/tasks/{task_id}"])["diff"]
     for where, text in [*outputs.items(), *api.items()]:
         assert key not in text, where
@@ -215,8 +270,7 @@ def test_a_key_the_agent_leaks_reaches_no_output_and_fails_the_security_gate(
 
 
 def overnight(*args: str, env: dict[str, str]) -> str:
-    proc = subprocess.run([OVERNIGHT, *args], capture_output=True, text=True, env=env,
-                          timeout=60)  # fmt: skip
+    proc = subprocess.run([OVERNIGHT, *args], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout + proc.stderr
 

@@ -37,8 +37,10 @@ def applied(url: str) -> list[str]:
 
 def test_workers_starting_at_once_migrate_a_new_database_once(url):
     opening = "import sys; from overnight.store import open_store; open_store(sys.argv[1])"
-    starts = [subprocess.Popen([sys.executable, "-c", opening, url], stderr=subprocess.PIPE)
-              for _ in range(6)]  # fmt: skip
+    starts = [
+        subprocess.Popen([sys.executable, "-c", opening, url], stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
     errors = [p.communicate(timeout=120)[1].decode() for p in starts]
     assert [p.returncode for p in starts] == [0] * 6, errors
     assert sorted(applied(url)) == sorted(m.__name__ for m in MIGRATIONS)

@@ -71,11 +71,14 @@ def test_agent_that_changes_nothing_fails_naming_the_tests_gate(store, mul_spec)
 def test_the_projects_env_reaches_the_agent_and_the_gates(store, tmp_path):
     from overnight.testing import make_repo
 
-    repo = make_repo(tmp_path / "greet", {
-        "tests/test_ok.py": "def test_ok():\n    pass\n",
-        "overnight.toml": 'environment = "inherit"\ntest_cmd = "python -m pytest -q"\n'
-        'env = {GREETING = "hello", PYTEST_DISABLE_PLUGIN_AUTOLOAD = "1"}\n',
-    })  # fmt: skip
+    repo = make_repo(
+        tmp_path / "greet",
+        {
+            "tests/test_ok.py": "def test_ok():\n    pass\n",
+            "overnight.toml": 'environment = "inherit"\ntest_cmd = "python -m pytest -q"\n'
+            'env = {GREETING = "hello", PYTEST_DISABLE_PLUGIN_AUTOLOAD = "1"}\n',
+        },
+    )
     spec = tmp_path / "greet.md"
     spec.write_text(f"""---
 title: Write the greeting

@@ -20,8 +20,9 @@ HOLLOW = "def test_mul():\n    assert 2 * 3 == 6\n"
 def grade(tmp_path, change, acceptance=("tests/test_mul.py::test_mul",), base_passing=1):
     ctx = context(tmp_path, {"calc.py": CALC, "tests/test_calc.py": TEST_CALC}, change)
     ctx.spec.acceptance_tests = list(acceptance)
-    passing = ["tests/test_calc.py::test_add"] + [f"tests/test_gone.py::t{i}"
-                                                  for i in range(base_passing - 1)]  # fmt: skip
+    passing = ["tests/test_calc.py::test_add"] + [
+        f"tests/test_gone.py::t{i}" for i in range(base_passing - 1)
+    ]
     ctx.baseline.tests = {node: {"outcome": "passed"} for node in passing}
     tests, integrity = run_all(ctx, gates=[TestsGate(), TestIntegrityGate()])
     return tests, integrity
@@ -51,19 +52,29 @@ def test_fewer_passing_tests_than_on_the_base_fail(tmp_path):
 
 def test_passing_tests_the_tests_gate_could_not_count_make_an_error(tmp_path):
     # the test command never runs pytest: no per-test results to count
-    ctx = context(tmp_path, {"calc.py": CALC, "tests/test_calc.py": TEST_CALC},
-                  {"calc.py": WITH_MUL}, config=ProjectConfig(test_cmd="true"))  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC, "tests/test_calc.py": TEST_CALC},
+        {"calc.py": WITH_MUL},
+        config=ProjectConfig(test_cmd="true"),
+    )
     ctx.baseline.tests = {"tests/test_calc.py::test_add": {"outcome": "passed"}}
     tests, integrity = run_all(ctx, gates=[TestsGate(), TestIntegrityGate()])
     assert tests.verdict == ERROR
     assert integrity.verdict == ERROR
-    assert integrity.summary == ("could not check: passing tests could not be counted: the "
-                                 "tests gate gave no per-test results (see its error)")  # fmt: skip
+    assert integrity.summary == (
+        "could not check: passing tests could not be counted: the "
+        "tests gate gave no per-test results (see its error)"
+    )
 
 
 def test_without_the_tests_gate_passing_tests_are_not_counted_and_it_says_so(tmp_path):
-    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": WITH_MUL},
-                  config=config("[gates.tests]\nenabled = false\n"))  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC},
+        {"calc.py": WITH_MUL},
+        config=config("[gates.tests]\nenabled = false\n"),
+    )
     [integrity] = run_all(ctx, gates=[TestIntegrityGate()])
     assert integrity.verdict == PASS
     assert "passing tests not counted: the tests gate is disabled" in integrity.log

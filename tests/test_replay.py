@@ -36,7 +36,9 @@ def test_replay_of_an_unchanged_agent_is_identical_to_the_record(store, recorded
 
     assert report.identical
     assert [(a.attempt, a.recorded_turns, len(a.turns)) for a in report.attempts] == [
-        (1, 3, 3), (2, 2, 2)]  # fmt: skip
+        (1, 3, 3),
+        (2, 2, 2),
+    ]
     assert report.attempts[1].turns[0].command == WRITE_MUL
     assert "def mul" in (report.workspace / "calc.py").read_text()
     assert report.attempts[1].summary.startswith("submitted after 2 turn(s)")

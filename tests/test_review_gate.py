@@ -13,10 +13,20 @@ from overnight.testing.llm_server import Fail, Say, ScriptedLLMServer
 
 CALC = "def add(a, b):\n    return a + b\n"
 MUL = CALC + "\n\ndef mul(a, b):\n    return a * b\n"
-APPROVE = {"verdict": "pass", "does_what_was_asked": True, "summary": "Adds mul as asked.",
-           "missing": [], "risks": ["calc.py:5: no type hints"]}  # fmt: skip
-REJECT = {"verdict": "fail", "does_what_was_asked": False, "summary": "mul returns a sum.",
-          "missing": ["mul(a, b) must return the product"], "risks": []}  # fmt: skip
+APPROVE = {
+    "verdict": "pass",
+    "does_what_was_asked": True,
+    "summary": "Adds mul as asked.",
+    "missing": [],
+    "risks": ["calc.py:5: no type hints"],
+}
+REJECT = {
+    "verdict": "fail",
+    "does_what_was_asked": False,
+    "summary": "mul returns a sum.",
+    "missing": ["mul(a, b) must return the product"],
+    "risks": [],
+}
 
 
 def review(tmp_path, answer: str | Fail, blocking: bool = False, outcomes=None, extra=""):

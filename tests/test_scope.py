@@ -62,8 +62,11 @@ def test_ordinary_source_and_test_files_are_not_protected_by_default():
 
 
 def test_a_change_to_a_protected_or_denied_file_fails_and_others_pass(tmp_path):
-    ctx = context(tmp_path, {"calc.py": CALC, "tests/test_calc.py": TEST_CALC},
-                  {"calc.py": CALC + "\n", "tests/test_calc.py": TEST_CALC + "\n"})  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC, "tests/test_calc.py": TEST_CALC},
+        {"calc.py": CALC + "\n", "tests/test_calc.py": TEST_CALC + "\n"},
+    )
     ctx.spec.acceptance_tests = ["tests/test_calc.py::test_add"]
     ctx.protected = ["tests/test_calc.py"]
     result = ScopeGate().check(ctx)
@@ -73,20 +76,27 @@ def test_a_change_to_a_protected_or_denied_file_fails_and_others_pass(tmp_path):
 
 
 def test_scope_given_no_protection_for_the_acceptance_tests_is_an_error(tmp_path):
-    patch = ("--- /dev/null\n+++ b/tests/test_mul.py\n@@ -0,0 +1,2 @@\n"
-             "+def test_mul():\n+    assert True\n")  # fmt: skip
+    patch = (
+        "--- /dev/null\n+++ b/tests/test_mul.py\n@@ -0,0 +1,2 @@\n"
+        "+def test_mul():\n+    assert True\n"
+    )
     spec = Spec(
         title="Add mul",
         description="Add mul.",
         test_patches=[TestPatch("mul.diff", patch)],
         acceptance_tests=["tests/test_calc.py::test_add", "tests/test_mul.py::test_mul"],
     )
-    ctx = context(tmp_path, {"calc.py": CALC, "tests/test_calc.py": TEST_CALC},
-                  {"calc.py": CALC + "\n"}, spec=spec)  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC, "tests/test_calc.py": TEST_CALC},
+        {"calc.py": CALC + "\n"},
+        spec=spec,
+    )
     ctx.protected = ["overnight.toml", "tests/test_calc.py"]  # the patched file left out
     result = ScopeGate().check(ctx)
     assert result.verdict == ERROR
-    assert result.summary.startswith("cannot guard the acceptance tests: tests/test_mul.py not "
-                                     "among the protected paths")  # fmt: skip
+    assert result.summary.startswith(
+        "cannot guard the acceptance tests: tests/test_mul.py not among the protected paths"
+    )
     ctx.protected.append("tests/test_mul.py")
     assert ScopeGate().check(ctx).verdict == PASS

@@ -83,8 +83,12 @@ def test_placeholders_hashes_and_allowlisted_lines_are_not_secrets(line):
 
 def test_a_secret_added_by_the_change_fails_without_showing_it_whole(tmp_path):
     key = fake_key("AKIA", 16, UPPER)
-    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": CALC + f'\nKEY = "{key}"\n'},
-                  config=config(NO_AUDIT))  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC},
+        {"calc.py": CALC + f'\nKEY = "{key}"\n'},
+        config=config(NO_AUDIT),
+    )
     result = SecurityGate().check(ctx)
     assert result.verdict == FAIL
     assert "secrets: calc.py:4: AWS access key id" in result.summary
@@ -104,10 +108,12 @@ def test_pins_are_read_from_requirements_pyproject_and_lock_files():
 
 def test_a_vulnerable_new_pin_fails_naming_the_advisory(tmp_path):
     with AdvisoryServer({("requests", "2.19.0"): ["GHSA-x84v-xcm2-53pg"]}, fixed="2.20.0") as osv:
-        ctx = context(tmp_path, {"calc.py": CALC, "requirements.txt": "pytest\n"},
-                      {"requirements.txt": "pytest\nrequests==2.19.0\nidna==3.7\n"},
-                      config=config(f'[gates.security]\naudit_service = "osv"\n'
-                                    f'osv_url = "{osv.url}"\n'))  # fmt: skip
+        ctx = context(
+            tmp_path,
+            {"calc.py": CALC, "requirements.txt": "pytest\n"},
+            {"requirements.txt": "pytest\nrequests==2.19.0\nidna==3.7\n"},
+            config=config(f'[gates.security]\naudit_service = "osv"\nosv_url = "{osv.url}"\n'),
+        )
         result = SecurityGate().check(ctx)
     assert sorted(osv.queries) == [("idna", "3.7"), ("requests", "2.19.0")]
     assert result.verdict == FAIL
@@ -115,9 +121,14 @@ def test_a_vulnerable_new_pin_fails_naming_the_advisory(tmp_path):
 
 
 def test_an_unreachable_vulnerability_service_is_an_error_never_a_pass(tmp_path):
-    ctx = context(tmp_path, {"calc.py": CALC}, {"requirements.txt": "requests==2.19.0\n"},
-                  config=config('[gates.security]\naudit_service = "osv"\n'
-                                'osv_url = "http://127.0.0.1:9/v1/query"\n'))  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC},
+        {"requirements.txt": "requests==2.19.0\n"},
+        config=config(
+            '[gates.security]\naudit_service = "osv"\nosv_url = "http://127.0.0.1:9/v1/query"\n'
+        ),
+    )
     result = SecurityGate().check(ctx)
     assert result.verdict == ERROR
     assert "could not be reached" in result.summary
@@ -205,8 +216,12 @@ def test_a_passed_key_in_the_change_fails_naming_the_variable_and_line_never_the
 def test_a_passed_key_is_looked_for_even_with_the_secret_scan_off(tmp_path, monkeypatch):
     key = fake_key("", 24, ALNUM)
     monkeypatch.setenv("SERVICE_TOKEN", key)
-    ctx = context(tmp_path, {"calc.py": CALC}, {"notes.txt": f"token {key}\n"},
-                  config=config(passing_config("secrets = false\n")))  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC},
+        {"notes.txt": f"token {key}\n"},
+        config=config(passing_config("secrets = false\n")),
+    )
     result = SecurityGate().check(ctx)
     assert result.verdict == FAIL
     assert "notes.txt:1: the value of $SERVICE_TOKEN" in result.summary
@@ -214,8 +229,12 @@ def test_a_passed_key_is_looked_for_even_with_the_secret_scan_off(tmp_path, monk
 
 def test_a_change_without_the_passed_key_passes(tmp_path, monkeypatch):
     monkeypatch.setenv("SERVICE_TOKEN", fake_key("", 24, ALNUM))
-    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": CALC + "\nX = 1\n"},
-                  config=config(passing_config()))  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC},
+        {"calc.py": CALC + "\nX = 1\n"},
+        config=config(passing_config()),
+    )
     result = SecurityGate().check(ctx)
     assert result.verdict == PASS, result.summary
     assert "$SERVICE_TOKEN" in (result.command or "")
@@ -238,8 +257,9 @@ def test_the_mask_of_a_passed_key_counts_as_the_key():
 
 
 def test_bandit_missing_where_the_gates_run_is_an_error_never_a_pass(tmp_path):
-    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": CALC + "\nX = 1\n"},
-                  config=config(NO_AUDIT))  # fmt: skip
+    ctx = context(
+        tmp_path, {"calc.py": CALC}, {"calc.py": CALC + "\nX = 1\n"}, config=config(NO_AUDIT)
+    )
     ctx.environ["PATH"] = "/usr/bin:/bin"  # overnight's own environment, with bandit, hidden
     result = SecurityGate().check(ctx)
     assert result.verdict == ERROR
@@ -269,8 +289,11 @@ def test_the_secret_scan_reads_the_commit_not_the_working_tree(tmp_path):
 
 def test_a_changed_lock_file_that_cannot_be_read_is_an_error(tmp_path):
     lock = '[[package]]\nname = "jinja2"\nversion = "2.10"\n'
-    ctx = context(tmp_path, {"calc.py": CALC, "uv.lock": lock},
-                  {"uv.lock": lock + '[[package]\nname = "requests"\n'})  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC, "uv.lock": lock},
+        {"uv.lock": lock + '[[package]\nname = "requests"\n'},
+    )
     result = SecurityGate().check(ctx)
     assert result.verdict == ERROR
     assert "the requirements in uv.lock cannot be read, so they were not audited" in result.summary

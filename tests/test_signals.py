@@ -42,10 +42,14 @@ _pytest.reports.TestReport.failed = property(lambda self: False)
 
 def test_a_conftest_patching_test_report_at_import_is_found():
     findings = found("tests/conftest.py", REPORT_PATCH)
-    assert "tests/conftest.py:1: reaches into pytest or its plugin machinery: `_pytest.reports`" \
-        in findings  # fmt: skip
-    assert "tests/conftest.py:3: reaches into pytest or its plugin machinery: " \
-        "`_pytest.reports.TestReport.passed` replaced" in findings  # fmt: skip
+    assert (
+        "tests/conftest.py:1: reaches into pytest or its plugin machinery: `_pytest.reports`"
+        in findings
+    )
+    assert (
+        "tests/conftest.py:3: reaches into pytest or its plugin machinery: "
+        "`_pytest.reports.TestReport.passed` replaced" in findings
+    )
 
 
 @pytest.mark.parametrize(
@@ -69,7 +73,7 @@ def test_a_conftest_patching_test_report_at_import_is_found():
         "base64",
         "alias-get",
         "gc",
-    ],  # fmt: skip
+    ],
 )
 def test_a_conftest_reaching_pytest_internals_by_any_spelling_is_found(conftest):
     assert found("tests/conftest.py", conftest), conftest
@@ -79,8 +83,9 @@ def test_a_conftest_running_base64_encoded_code_is_found_and_the_code_read():
     hidden = base64.b64encode(b"import _pytest.runner\n").decode()
     findings = found("conftest.py", f"import base64\nexec(base64.b64decode('{hidden}'))\n")
     assert "conftest.py:2: hides the code it runs: runs code from a string" in findings
-    assert "conftest.py:2: reaches into pytest or its plugin machinery: `_pytest.runner`" \
-        in findings  # fmt: skip
+    assert (
+        "conftest.py:2: reaches into pytest or its plugin machinery: `_pytest.runner`" in findings
+    )
 
 
 def test_a_conftest_defining_a_hook_in_a_string_is_found():
@@ -130,9 +135,12 @@ def test_collect_ignore_added_or_changed_in_a_conftest_is_found():
         "`collect_ignore` added or changed"
     ]
     base = "collect_ignore = ['setup.py']\n"
-    assert found("conftest.py", "collect_ignore = ['setup.py']\ncollect_ignore_glob = ['t*']\n",
-                 base) == ["conftest.py:2: conftest.py does more than provide fixtures: "
-                           "`collect_ignore_glob` added or changed"]  # fmt: skip
+    assert found(
+        "conftest.py", "collect_ignore = ['setup.py']\ncollect_ignore_glob = ['t*']\n", base
+    ) == [
+        "conftest.py:2: conftest.py does more than provide fixtures: "
+        "`collect_ignore_glob` added or changed"
+    ]
     assert found("conftest.py", "import os\n\n" + base, base) == []
 
 
@@ -214,15 +222,17 @@ def test_a_conftest_with_a_bom_is_read():
 )
 def test_a_conftest_python_cannot_read_is_itself_a_finding(data, reason):
     (finding,) = found("tésts/übung dir/conftest.py", data)
-    assert finding.startswith(f"tésts/übung dir/conftest.py: conftest.py that Python cannot "
-                              f"read: {reason}")  # fmt: skip
+    assert finding.startswith(
+        f"tésts/übung dir/conftest.py: conftest.py that Python cannot read: {reason}"
+    )
 
 
 def test_code_that_cannot_be_parsed_is_noted_not_flagged():
     report = check_change([FileChange("calc.py", None, b"def add(:\n")])
     assert report.findings == []
-    assert report.notes == ["calc.py: not scanned for tamper signals: it does not parse "
-                            "(invalid syntax, line 1)"]  # fmt: skip
+    assert report.notes == [
+        "calc.py: not scanned for tamper signals: it does not parse (invalid syntax, line 1)"
+    ]
 
 
 def test_a_test_module_patching_pytest_at_import_is_found_but_pytester_is_not():
@@ -277,7 +287,7 @@ def test_a_test_module_adding_pytest_plugins_or_registering_a_plugin_is_found():
         "argv",
         "patch-string",
         "unittest-patched",
-    ],  # fmt: skip
+    ],
 )
 def test_the_code_under_test_reaching_into_pytest_is_found(code):
     assert signals("src/calc/core.py", code) == {"internals"}, code
@@ -302,7 +312,7 @@ def test_the_code_under_test_reaching_into_pytest_is_found(code):
         "finder",
         "planted-module",
         "site-dir",
-    ],  # fmt: skip
+    ],
 )
 def test_import_hooks_and_replaced_builtins_are_found(code):
     assert signals("calc.py", code) == {"import-hook"}, code
@@ -405,7 +415,7 @@ def test_tests_may_inspect_frames():
         "glob",
         "code-among-the-tests",
         "import-module-among-the-tests",
-    ],  # fmt: skip
+    ],
 )
 def test_the_code_under_test_opening_test_files_is_found(code):
     assert signals("src/calc.py", code) == {"test-files"}, code
@@ -457,8 +467,12 @@ def test_an_overnight_variable_is_found_however_its_name_is_built(spelling):
 def test_an_exit_handler_is_found_with_an_overnight_variable_anywhere_in_the_change():
     library = "import atexit\n\n\ndef flush():\n    pass\n\n\natexit.register(flush)\n"
     test = "import os\n\n\ndef test_x():\n    assert os.environ.get('OVERNIGHT_OUTCOMES') is None\n"
-    report = check_change([FileChange("calc.py", None, library.encode()),
-                           FileChange("tests/test_x.py", None, test.encode())])  # fmt: skip
+    report = check_change(
+        [
+            FileChange("calc.py", None, library.encode()),
+            FileChange("tests/test_x.py", None, test.encode()),
+        ]
+    )
     assert [str(f) for f in report.findings] == [
         "calc.py:8: an exit handler or forced exit: `atexit.register`, in a change that "
         "mentions `OVERNIGHT_OUTCOMES` (tests/test_x.py:5)",
@@ -548,7 +562,7 @@ def test_tests_may_define_objects_equal_to_anything():
         "src/usercustomize/__init__.py",
         "lib/sitecustomize.cpython-311.pyc",
         "deep/ünïcode/x.pth",
-    ],  # fmt: skip
+    ],
 )
 def test_start_up_files_are_recognised_in_any_folder(path):
     assert startup_file(path)
@@ -571,19 +585,27 @@ def test_a_compiled_module_in_a_change_is_found():
 
 def test_a_moved_file_brings_its_frame_reads_along():
     code = "import sys\n\n\ndef caller():\n    return sys._getframe(1)\n"
-    report = check_change([FileChange("calc/old.py", code.encode(), None),
-                           FileChange("calc/new.py", None, code.encode())])  # fmt: skip
+    report = check_change(
+        [
+            FileChange("calc/old.py", code.encode(), None),
+            FileChange("calc/new.py", None, code.encode()),
+        ]
+    )
     assert report.findings == []
 
 
 def test_code_moved_from_one_module_into_another_is_not_counted_again():
     frames = "import sys\n\n\ndef caller():\n    return sys._getframe(1)\n"
     core = frames + "\n\n" + CALC
-    split = [FileChange("calc/core.py", core.encode(), CALC.encode()),
-             FileChange("calc/frames.py", None, frames.encode())]  # fmt: skip
+    split = [
+        FileChange("calc/core.py", core.encode(), CALC.encode()),
+        FileChange("calc/frames.py", None, frames.encode()),
+    ]
     assert check_change(split).findings == []
-    copied = [FileChange("calc/core.py", core.encode(), (core + "\n").encode()),
-              FileChange("calc/frames.py", None, frames.encode())]  # fmt: skip
+    copied = [
+        FileChange("calc/core.py", core.encode(), (core + "\n").encode()),
+        FileChange("calc/frames.py", None, frames.encode()),
+    ]
     assert [str(f) for f in check_change(copied).findings] == [
         "calc/frames.py:5: reads the running code's frames or sources: `sys._getframe`"
     ]
@@ -637,8 +659,12 @@ def test_references_are_resolved_through_aliases_getattr_and_vars():
     )
     names = Names(tree)
     values = {t.targets[0].id: names.refs(t.value) for t in tree.body[3:]}  # type: ignore[attr-defined]
-    assert values == {"a": {"sys"}, "b": {"sys._getframe"}, "c": {"sys.settrace"},
-                      "d": {"inspect.stack"}}  # fmt: skip
+    assert values == {
+        "a": {"sys"},
+        "b": {"sys._getframe"},
+        "c": {"sys.settrace"},
+        "d": {"inspect.stack"},
+    }
 
 
 def test_code_nested_too_deeply_to_check_is_a_finding_not_a_crash():

@@ -14,8 +14,12 @@ TEST_MUL = "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6
 
 
 def grade(tmp_path, test_cmd):
-    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": MUL, "tests/test_mul.py": TEST_MUL},
-                  config=ProjectConfig(test_cmd=test_cmd))  # fmt: skip
+    ctx = context(
+        tmp_path,
+        {"calc.py": CALC},
+        {"calc.py": MUL, "tests/test_mul.py": TEST_MUL},
+        config=ProjectConfig(test_cmd=test_cmd),
+    )
     ctx.spec.acceptance_tests = ["tests/test_mul.py::test_mul"]
     return TestsGate().check(ctx)
 
@@ -30,5 +34,4 @@ def test_a_test_command_that_exits_zero_without_running_pytest_is_an_error(tmp_p
     for test_cmd in ("true", "no-such-runner"):
         result = grade(tmp_path / test_cmd, test_cmd)
         assert result.verdict == ERROR, test_cmd
-        assert result.summary.startswith("no per-test results: the test command did not run "
-                                         "pytest")  # fmt: skip
+        assert result.summary.startswith("no per-test results: the test command did not run pytest")

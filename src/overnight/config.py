@@ -24,10 +24,18 @@ from overnight.errors import ConfigError
 
 CONFIG_FILE = "overnight.toml"
 DEPENDENCY_FILES = (
-    "pyproject.toml", "setup.py", "setup.cfg", "requirements.txt", "requirements-dev.txt",
-    "requirements-test.txt", "test-requirements.txt", "dev-requirements.txt",
-    "poetry.lock", "uv.lock", "Pipfile.lock",
-)  # fmt: skip
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "requirements-test.txt",
+    "test-requirements.txt",
+    "dev-requirements.txt",
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+)
 # a variable name that looks like a secret: never stored in ``env``, never passed unnamed
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
 DEFAULT_PROTECTED = [
@@ -138,8 +146,9 @@ class ProjectConfig:
         _check_bounds(data.get("bounds") or {}, source)
         for path in data.get("agent_paths") or []:
             if isinstance(path, str) and not path.startswith(("/", "~")):
-                raise ConfigError(f"{source}: agent_paths: '{path}' must be an absolute path "
-                                  "(or start with ~)")  # fmt: skip
+                raise ConfigError(
+                    f"{source}: agent_paths: '{path}' must be an absolute path (or start with ~)"
+                )
         try:
             return cls(gates=gates, **data)
         except TypeError as exc:
@@ -147,13 +156,25 @@ class ProjectConfig:
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "setup": (list,), "test_cmd": (str,), "lint_cmd": (str,), "agent": (str,),
-    "agent_env": (list,), "agent_paths": (list,), "sandbox": (str,), "environment": (str,),
+    "setup": (list,),
+    "test_cmd": (str,),
+    "lint_cmd": (str,),
+    "agent": (str,),
+    "agent_env": (list,),
+    "agent_paths": (list,),
+    "sandbox": (str,),
+    "environment": (str,),
     "protected": (list,),
-    "timeout_minutes": (int, float), "model": (str,), "agent_protocol": (str,),
-    "agent_max_turns": (int,), "model_key_env": (str,), "model_timeout": (int, float),
-    "prices": (dict,), "env": (dict,), "bounds": (dict,),
-}  # fmt: skip
+    "timeout_minutes": (int, float),
+    "model": (str,),
+    "agent_protocol": (str,),
+    "agent_max_turns": (int,),
+    "model_key_env": (str,),
+    "model_timeout": (int, float),
+    "prices": (dict,),
+    "env": (dict,),
+    "bounds": (dict,),
+}
 
 
 def _check_env(env: dict[str, Any], source: str) -> None:

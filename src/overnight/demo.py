@@ -71,9 +71,12 @@ EXPECTED = (
 )
 MODEL_EXPECTED = tuple(  # easy (a 1.5B model can do it), medium, hard
     Expected(name, "", 0, honest_only=True)
-    for name in ("model-1-char-count.md", "model-2-average-word-length.md",
-                 "model-3-top-words-ties.md")
-)  # fmt: skip
+    for name in (
+        "model-1-char-count.md",
+        "model-2-average-word-length.md",
+        "model-3-top-words-ties.md",
+    )
+)
 
 
 @dataclass
@@ -174,8 +177,9 @@ def submit(store: Store, demo: Demo, model: str | None = None) -> list[DemoTask]
     agent = f"builtin:{model}" if model else None
     for expected in MODEL_EXPECTED if model else EXPECTED:
         spec = demo.specs / expected.spec
-        task = submit_text(store, spec.read_text(), source=spec.name, base_dir=demo.specs,
-                           agent=agent).task  # fmt: skip
+        task = submit_text(
+            store, spec.read_text(), source=spec.name, base_dir=demo.specs, agent=agent
+        ).task
         demo.tasks.append(DemoTask(task.id, task.title, expected))
     return demo.tasks
 

@@ -105,8 +105,9 @@ class Environment:
     def layer(self, clone: Path) -> Layer:
         return Layer(clone.with_name(f"{clone.name}.venv"), self, clone)
 
-    def environ(self, workspace: Path, extra: dict[str, str] | None = None,
-                layer: Layer | None = None) -> dict[str, str]:  # fmt: skip
+    def environ(
+        self, workspace: Path, extra: dict[str, str] | None = None, layer: Layer | None = None
+    ) -> dict[str, str]:
         """Variables for a command in ``workspace``: with ``layer``, its virtualenv
         (the project installed from the clone); else this environment's, with the
         workspace on ``PYTHONPATH``."""
@@ -162,8 +163,13 @@ class Layer:
                 target.write_bytes(f"#!{python}\n".encode() + body)
                 target.chmod(0o755)
 
-    def install(self, sandbox: Sandbox, timeout: float, cancel: threading.Event | None = None,
-                extra: Access | None = None) -> Completed | None:  # fmt: skip
+    def install(
+        self,
+        sandbox: Sandbox,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        extra: Access | None = None,
+    ) -> Completed | None:
         """Install the project from the clone into this layer, offline, in the sandbox;
         None when the setup installs no project (it is imported from the clone)."""
         self.installed = False
@@ -184,10 +190,17 @@ class Layer:
         try:
             command = " && ".join(_install_command(p) for p in self.env.project)
             granted = extra or Access()
-            done = sandbox.run(command, cwd=self.clone, env=env, timeout=timeout, cancel=cancel,
-                               access=Access(writable=(self.path, *granted.writable),
-                                             readable=(*self.env.access().readable,
-                                                       *granted.readable)))  # fmt: skip
+            done = sandbox.run(
+                command,
+                cwd=self.clone,
+                env=env,
+                timeout=timeout,
+                cancel=cancel,
+                access=Access(
+                    writable=(self.path, *granted.writable),
+                    readable=(*self.env.access().readable, *granted.readable),
+                ),
+            )
         finally:
             (site / "zz_overnight_build.pth").unlink(missing_ok=True)
         self.installed = done.ok
@@ -197,8 +210,10 @@ class Layer:
 def _install_command(project: Project) -> str:
     target = f"./{project.path}" if project.path else "."
     editable = "-e " if project.editable else ""
-    return (f"python -m pip install --no-deps --no-build-isolation --no-index --use-pep517 "
-            f"--quiet {editable}{target}")  # fmt: skip
+    return (
+        f"python -m pip install --no-deps --no-build-isolation --no-index --use-pep517 "
+        f"--quiet {editable}{target}"
+    )
 
 
 def environment_key(config: ProjectConfig, files: dict[str, str]) -> str:
@@ -259,18 +274,28 @@ def isolated_build(config: ProjectConfig) -> bool:
     """Whether the setup builds the project the way pip does by default, in an isolated
     build environment (else with the environment's own packages, which then win)."""
     flags = ("--no-build-isolation", "PIP_NO_BUILD_ISOLATION")
-    return not any(f in cmd for cmd in config.setup for f in flags) and \
-        "PIP_NO_BUILD_ISOLATION" not in config.env  # fmt: skip
+    return (
+        not any(f in cmd for cmd in config.setup for f in flags)
+        and "PIP_NO_BUILD_ISOLATION" not in config.env
+    )
 
 
-def _take_project_out(sandbox: Sandbox, source: Path, env: Environment,
-                      timeout: float) -> list[Project]:  # fmt: skip
+def _take_project_out(
+    sandbox: Sandbox, source: Path, env: Environment, timeout: float
+) -> list[Project]:
     """Find what the setup installed from the checkout, and uninstall it."""
     finder = source.with_name(f"{source.name}-find.py")
     finder.write_text(FIND_PROJECT)
     try:
-        done = _run(sandbox, f"python {finder} {source}", source, env, timeout,
-                    readable=(finder,), quiet=True)  # fmt: skip
+        done = _run(
+            sandbox,
+            f"python {finder} {source}",
+            source,
+            env,
+            timeout,
+            readable=(finder,),
+            quiet=True,
+        )
     finally:
         finder.unlink(missing_ok=True)
     project = [Project(**p) for p in json.loads(done.output.strip().splitlines()[-1])]
@@ -289,22 +314,43 @@ def _build_environment(sandbox: Sandbox, source: Path, env: Environment, timeout
     venv.EnvBuilder(with_pip=True, symlinks=True).create(env.build)
     python = env.build / "bin" / "python"
     listed = " ".join(_quote(r) for r in dict.fromkeys(requires))
-    _run(sandbox, f"{python} -m pip install --quiet --upgrade {listed}", source, env,
-         timeout, network=True, writable=(env.build,))  # fmt: skip
+    _run(
+        sandbox,
+        f"{python} -m pip install --quiet --upgrade {listed}",
+        source,
+        env,
+        timeout,
+        network=True,
+        writable=(env.build,),
+    )
     script = source.with_name(f"{source.name}-requires.py")
     script.write_text(DYNAMIC_REQUIRES)
     dynamic: list[str] = []
     try:
         for project in env.project:
-            done = _run(sandbox, f"{python} {script} ./{project.path} {int(project.editable)}",
-                        source, env, timeout, readable=(script,), quiet=True)  # fmt: skip
+            done = _run(
+                sandbox,
+                f"{python} {script} ./{project.path} {int(project.editable)}",
+                source,
+                env,
+                timeout,
+                readable=(script,),
+                quiet=True,
+            )
             dynamic += json.loads(done.output.strip().splitlines()[-1])
     finally:
         script.unlink(missing_ok=True)
     if dynamic:
         listed = " ".join(_quote(r) for r in dict.fromkeys(dynamic))
-        _run(sandbox, f"{python} -m pip install --quiet {listed}", source, env, timeout,
-             network=True, writable=(env.build,))  # fmt: skip
+        _run(
+            sandbox,
+            f"{python} -m pip install --quiet {listed}",
+            source,
+            env,
+            timeout,
+            network=True,
+            writable=(env.build,),
+        )
 
 
 def build_requirements(folder: Path) -> list[str]:

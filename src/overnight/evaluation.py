@@ -56,16 +56,21 @@ def read_instances(path: Path) -> list[tuple[str, dict[str, Any]]]:
             raise UsageError(f"{path}:{exc.lineno}: not JSON ({exc.msg})") from exc
         raw = [(f"{path}: item {n}", item) for n, item in enumerate(items, start=1)]
     else:
-        raw = [(f"{path}:{n}", _json(line, f"{path}:{n}"))
-               for n, line in enumerate(text.splitlines(), start=1) if line.strip()]  # fmt: skip
+        raw = [
+            (f"{path}:{n}", _json(line, f"{path}:{n}"))
+            for n, line in enumerate(text.splitlines(), start=1)
+            if line.strip()
+        ]
     instances: list[tuple[str, dict[str, Any]]] = []
     seen: dict[str, str] = {}
     for where, item in raw:
         where, item = check_instance(item, where)
         name = item["instance_id"]
         if name in seen:
-            raise UsageError(f"{where}: the instance id is already used at {seen[name]}: "
-                             "give each instance its own")  # fmt: skip
+            raise UsageError(
+                f"{where}: the instance id is already used at {seen[name]}: "
+                "give each instance its own"
+            )
         seen[name] = where
         instances.append((where, item))
     if not instances:

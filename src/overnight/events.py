@@ -13,8 +13,14 @@ from overnight.store import Event, Store, Task, TaskStatus
 CHANNEL = "overnight_events"
 
 
-def follow(store: Store, *, task_id: int | None = None, since: int = 0,
-           until_idle: bool = False, poll: float = 0.5) -> Iterator[Event]:  # fmt: skip
+def follow(
+    store: Store,
+    *,
+    task_id: int | None = None,
+    since: int = 0,
+    until_idle: bool = False,
+    poll: float = 0.5,
+) -> Iterator[Event]:
     """Yield events with ids above ``since`` (0: only new ones), forever or until idle."""
     last = since or _last_id(store)
     listener = _listener(store)
@@ -23,8 +29,15 @@ def follow(store: Store, *, task_id: int | None = None, since: int = 0,
             with store.session() as session:
                 # idle is read before the events, so the last task's final event
                 # committed in between is still read below
-                idle = until_idle and session.scalar(select(func.count()).where(
-                    Task.status.in_([TaskStatus.QUEUED, TaskStatus.RUNNING]))) == 0  # fmt: skip
+                idle = (
+                    until_idle
+                    and session.scalar(
+                        select(func.count()).where(
+                            Task.status.in_([TaskStatus.QUEUED, TaskStatus.RUNNING])
+                        )
+                    )
+                    == 0
+                )
                 query = select(Event).where(Event.id > last).order_by(Event.id).limit(500)
                 if task_id is not None:
                     query = query.where(Event.task_id == task_id)

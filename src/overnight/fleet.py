@@ -68,9 +68,14 @@ def _as_printed(w: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def set_queue(store: Store, name: str, *, usd_per_day: float | None = None,
-              paused: bool | None = None,
-              until: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+def set_queue(
+    store: Store,
+    name: str,
+    *,
+    usd_per_day: float | None = None,
+    paused: bool | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
     """Change a queue's settings (``until``: pause it until then, UTC); returns its
     state as ``queue_list`` shows it."""
     with store.session() as session:
@@ -93,13 +98,15 @@ def pause_end(text: str, moment: datetime) -> datetime:
     try:
         end = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise UsageError(f"--pause-until {text!r}: give HH:MM (UTC) or a date and time such "
-                         "as 2026-12-03T07:00") from None  # fmt: skip
+        raise UsageError(
+            f"--pause-until {text!r}: give HH:MM (UTC) or a date and time such as 2026-12-03T07:00"
+        ) from None
     if end.tzinfo is not None:
         end = end.astimezone(UTC).replace(tzinfo=None)
     if end <= moment:
-        raise UsageError(f"--pause-until {text}: that is in the past "
-                         f"(now {moment:%Y-%m-%d %H:%M} UTC)")  # fmt: skip
+        raise UsageError(
+            f"--pause-until {text}: that is in the past (now {moment:%Y-%m-%d %H:%M} UTC)"
+        )
     return end
 
 
@@ -122,13 +129,17 @@ def queue_list(store: Store) -> list[dict[str, Any]]:
         state = states.get(name) or QueueState(name, False, None, 0.0, moment)
         hold = state.hold
         until = hold.until if hold else None
-        rows.append({
-            "name": name, "state": "paused" if hold else "active",
-            "why": hold.message if hold else None,
-            "paused_by_hand": state.paused, "spent_today_usd": round(spent.get(name, 0.0), 6),
-            "usd_per_day": state.usd_per_day,
-            "paused_until": until.isoformat(timespec="seconds") if until else None,
-            "queued": counts.get(name, {}).get(TaskStatus.QUEUED, 0),
-            "running": counts.get(name, {}).get(TaskStatus.RUNNING, 0),
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                "state": "paused" if hold else "active",
+                "why": hold.message if hold else None,
+                "paused_by_hand": state.paused,
+                "spent_today_usd": round(spent.get(name, 0.0), 6),
+                "usd_per_day": state.usd_per_day,
+                "paused_until": until.isoformat(timespec="seconds") if until else None,
+                "queued": counts.get(name, {}).get(TaskStatus.QUEUED, 0),
+                "running": counts.get(name, {}).get(TaskStatus.RUNNING, 0),
+            }
+        )
     return rows

@@ -65,15 +65,24 @@ class QueueState:
     @property
     def hold(self) -> Hold | None:
         if self.paused and self.paused_until is not None:
-            return Hold("queue-paused", f"held: queue {self.name} paused until "
-                        f"{self.paused_until:%Y-%m-%d %H:%M} UTC", self.paused_until)  # fmt: skip
+            return Hold(
+                "queue-paused",
+                f"held: queue {self.name} paused until {self.paused_until:%Y-%m-%d %H:%M} UTC",
+                self.paused_until,
+            )
         if self.paused:
-            return Hold("queue-paused", f"held: queue {self.name} paused by hand "
-                        f"(overnight queue set {self.name} --resume)")  # fmt: skip
+            return Hold(
+                "queue-paused",
+                f"held: queue {self.name} paused by hand "
+                f"(overnight queue set {self.name} --resume)",
+            )
         if self.budget_spent:
             budget = f"${self.usd_per_day:.2f}"
-            return Hold("queue-budget", f"held: queue {self.name} daily budget {budget} spent "
-                        "(resets 00:00 UTC)", self.resets)  # fmt: skip
+            return Hold(
+                "queue-budget",
+                f"held: queue {self.name} daily budget {budget} spent (resets 00:00 UTC)",
+                self.resets,
+            )
         return None
 
 
@@ -86,9 +95,11 @@ def spent_today(session: Session, moment: datetime, names: list[str] | None) -> 
     a call of unknown price counts as 0."""
     query = (
         select(Task.queue, func.coalesce(func.sum(Turn.cost), 0.0))
-        .join(Run, Run.id == Turn.run_id).join(Task, Task.id == Run.task_id)
-        .where(Turn.created_at >= day_start(moment)).group_by(Task.queue)
-    )  # fmt: skip
+        .join(Run, Run.id == Turn.run_id)
+        .join(Task, Task.id == Run.task_id)
+        .where(Turn.created_at >= day_start(moment))
+        .group_by(Task.queue)
+    )
     if names is not None:
         if not names:
             return {}
@@ -106,18 +117,21 @@ def queue_states(session: Session, moment: datetime) -> dict[str, QueueState]:
         ended = q.paused_until is not None and q.paused_until <= moment
         paused = bool(q.paused) and not ended
         until = q.paused_until if paused else None
-        states[q.name] = QueueState(q.name, paused, q.usd_per_day, spent.get(q.name, 0.0), resets,
-                                    until)  # fmt: skip
+        states[q.name] = QueueState(
+            q.name, paused, q.usd_per_day, spent.get(q.name, 0.0), resets, until
+        )
     return states
 
 
 def running_per_repo(session: Session, moment: datetime) -> dict[str, int]:
     """Tasks running under a live lease, per repository (what the limits count)."""
-    return dict(session.execute(  # type: ignore[arg-type]
-        select(Task.repo, func.count()).where(
-            Task.status == TaskStatus.RUNNING, Task.lease_expires >= moment
-        ).group_by(Task.repo)
-    ).all())  # fmt: skip
+    return dict(
+        session.execute(  # type: ignore[arg-type]
+            select(Task.repo, func.count())
+            .where(Task.status == TaskStatus.RUNNING, Task.lease_expires >= moment)
+            .group_by(Task.repo)
+        ).all()
+    )
 
 
 def limit_hold(repo: str, live: dict[str, int], limits: Limits) -> Hold | None:
@@ -148,8 +162,11 @@ def dependency_hold(depends_on: list[dict[str, Any]], statuses: dict[int, str]) 
 def retry_hold(not_before: datetime | None, moment: datetime) -> Hold | None:
     if not_before is None or not_before <= moment:
         return None
-    return Hold("retry", f"retrying at {not_before:%H:%M:%S} UTC after an infrastructure "
-                "failure", not_before)  # fmt: skip
+    return Hold(
+        "retry",
+        f"retrying at {not_before:%H:%M:%S} UTC after an infrastructure failure",
+        not_before,
+    )
 
 
 def dependency_statuses(session: Session, ids: set[int]) -> dict[int, str]:
@@ -194,11 +211,13 @@ def holds(
 def live_limits(session: Session, moment: datetime) -> tuple[Limits, int, int]:
     """(the loosest limits of the live workers, their slots, their number): a task
     is held by a limit only if no live worker may take it."""
-    alive = list(session.execute(
-        select(Worker.slots, Worker.max_running, Worker.max_per_repo).where(
-            Worker.stopped_at.is_(None), Worker.heartbeat_at >= moment - SILENT_AFTER
-        )
-    ).all())  # fmt: skip
+    alive = list(
+        session.execute(
+            select(Worker.slots, Worker.max_running, Worker.max_per_repo).where(
+                Worker.stopped_at.is_(None), Worker.heartbeat_at >= moment - SILENT_AFTER
+            )
+        ).all()
+    )
 
     def loosest(values: list[int | None]) -> int | None:
         return None if not values or None in values else max(v for v in values if v is not None)

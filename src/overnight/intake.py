@@ -56,8 +56,9 @@ def submit_text(
 ) -> Submitted:
     """``base_dir``: where the spec's relative paths start; ``cwd``: where the user
     is, whose repository a spec without ``repo`` is for (default ``base_dir``)."""
-    prepared = prepare_text(store, text, source=source, base_dir=base_dir, agent=agent,
-                            instance_id=instance_id, cwd=cwd)  # fmt: skip
+    prepared = prepare_text(
+        store, text, source=source, base_dir=base_dir, agent=agent, instance_id=instance_id, cwd=cwd
+    )
     return enqueue(store, prepared)
 
 
@@ -68,8 +69,9 @@ def submit_all(
     cwd: Path | None = None,
 ) -> list[Submitted]:
     """Queue every (source, text, base_dir), or none of them: all are checked first."""
-    prepared = [prepare_text(store, t, source=s, base_dir=b, agent=agent, cwd=cwd)
-                for s, t, b in sources]  # fmt: skip
+    prepared = [
+        prepare_text(store, t, source=s, base_dir=b, agent=agent, cwd=cwd) for s, t, b in sources
+    ]
     return [enqueue(store, p) for p in prepared]
 
 
@@ -104,8 +106,9 @@ def prepare_text(
         for p in parse_spec(text, base_dir)[1]
         if p.severity == "warning"
     ]
-    return prepare_spec(store, spec, text, base_dir=base_dir, agent=agent, warnings=warnings,
-                        cwd=cwd)  # fmt: skip
+    return prepare_spec(
+        store, spec, text, base_dir=base_dir, agent=agent, warnings=warnings, cwd=cwd
+    )
 
 
 def prepare_spec(

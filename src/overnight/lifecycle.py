@@ -49,9 +49,15 @@ def take(session: Session, task_id: int, run_id: int, starts: int, **lease: Any)
     """A worker claims the task: it runs under ``lease`` (owner, expiry, fence, the
     moment) and its run counts one more start. (The claim's event is the queue's.)"""
     session.execute(update(Run).where(Run.id == run_id).values(claims=starts))
-    session.execute(update(Task).where(Task.id == task_id).values(
-        status=TaskStatus.RUNNING, not_before=None, **lease,
-    ))  # fmt: skip
+    session.execute(
+        update(Task)
+        .where(Task.id == task_id)
+        .values(
+            status=TaskStatus.RUNNING,
+            not_before=None,
+            **lease,
+        )
+    )
 
 
 def start(session: Session, run: Run, message: str) -> None:
@@ -100,8 +106,9 @@ def requeue(session: Session, task: Task, run: Run | None, reason: str, delay: f
 
 def interrupt_steps(session: Session, run_id: int, why: str) -> None:
     """Steps a run left running (its worker stopped or gave it back) end interrupted."""
-    for step in session.scalars(select(Step).where(
-            Step.run_id == run_id, Step.status == StepStatus.RUNNING)):  # fmt: skip
+    for step in session.scalars(
+        select(Step).where(Step.run_id == run_id, Step.status == StepStatus.RUNNING)
+    ):
         step.status, step.finished_at = StepStatus.INTERRUPTED, now()
         step.summary = f"{why}; the run resumes from its last checkpoint"
 

@@ -46,8 +46,14 @@ class LiveLog:
     written on exit. ``write`` only appends under a lock, so the thread reading a
     command's output never waits on the database."""
 
-    def __init__(self, write: Callable[[str], None], mask: Mask, *,
-                 interval: float = INTERVAL, limit: int = LIMIT) -> None:  # fmt: skip
+    def __init__(
+        self,
+        write: Callable[[str], None],
+        mask: Mask,
+        *,
+        interval: float = INTERVAL,
+        limit: int = LIMIT,
+    ) -> None:
         self._write, self.mask, self.interval, self.limit = write, mask, interval, limit
         self._pending: list[str] = []
         self._held = ""  # masked text that may begin a key still arriving
@@ -119,13 +125,17 @@ def key_start(text: str, mask: Mask) -> int:
 
 def text_of(session: Session, run_id: int, attempt: int) -> str:
     """An attempt's live output so far."""
-    rows = session.scalars(select(Output.text).where(
-        Output.run_id == run_id, Output.attempt == attempt).order_by(Output.id))  # fmt: skip
+    rows = session.scalars(
+        select(Output.text)
+        .where(Output.run_id == run_id, Output.attempt == attempt)
+        .order_by(Output.id)
+    )
     return "".join(rows)
 
 
-def chunks_after(session: Session, task_id: int, after: int = 0,
-                 limit: int = 500) -> list[dict[str, Any]]:  # fmt: skip
+def chunks_after(
+    session: Session, task_id: int, after: int = 0, limit: int = 500
+) -> list[dict[str, Any]]:
     """The task's output chunks after chunk ``after``: id, run (its number), attempt,
     text and when it was written (``at``)."""
     rows = session.execute(
@@ -139,9 +149,12 @@ def chunks_after(session: Session, task_id: int, after: int = 0,
 
 
 def last_chunk_id(session: Session, task_id: int) -> int:
-    return session.scalar(
-        select(func.coalesce(func.max(Output.id), 0)).where(Output.task_id == task_id)
-    ) or 0  # fmt: skip
+    return (
+        session.scalar(
+            select(func.coalesce(func.max(Output.id), 0)).where(Output.task_id == task_id)
+        )
+        or 0
+    )
 
 
 def latest_run_start(session: Session, task_id: int) -> int:
@@ -153,9 +166,10 @@ def latest_run_start(session: Session, task_id: int) -> int:
 
 
 def last_event_id(session: Session, task_id: int) -> int:
-    return session.scalar(
-        select(func.coalesce(func.max(Event.id), 0)).where(Event.task_id == task_id)
-    ) or 0  # fmt: skip
+    return (
+        session.scalar(select(func.coalesce(func.max(Event.id), 0)).where(Event.task_id == task_id))
+        or 0
+    )
 
 
 def active(session: Session, task_id: int) -> bool:
@@ -169,16 +183,22 @@ def news(session: Session, task_id: int, after: int) -> tuple[bool, list[dict[st
     return active(session, task_id), chunks_after(session, task_id, after)
 
 
-def follow(store: Store, task_id: int, *, after: int = 0, events_after: int = 0,
-           poll: float = 0.5) -> Iterator[Event | dict[str, Any]]:  # fmt: skip
+def follow(
+    store: Store, task_id: int, *, after: int = 0, events_after: int = 0, poll: float = 0.5
+) -> Iterator[Event | dict[str, Any]]:
     """The task's output chunks (dicts, as ``chunks_after``) and events after the given
     ids, merged in the order they were written, until the task is no longer queued
     or running and everything is read."""
     while True:
         with store.reading() as session:
             more, chunks = news(session, task_id, after)
-            events = list(session.scalars(select(Event).where(
-                Event.task_id == task_id, Event.id > events_after).order_by(Event.id)))  # fmt: skip
+            events = list(
+                session.scalars(
+                    select(Event)
+                    .where(Event.task_id == task_id, Event.id > events_after)
+                    .order_by(Event.id)
+                )
+            )
         both: list[list[Event | dict[str, Any]]] = [list(events), list(chunks)]
         yield from heapq.merge(*both, key=_written)
         after = chunks[-1]["id"] if chunks else after

@@ -50,8 +50,15 @@ def forms(value: str) -> set[str]:
     the encodings an agent that wants it out would reach for first (reversed, hex,
     base64 at each alignment, so inside a longer encoded string too)."""
     raw = value.encode()
-    found = {value, quote(value, safe=""), quote_plus(value, safe=""), json.dumps(value)[1:-1],
-             value[::-1], raw.hex(), raw.hex().upper()}  # fmt: skip
+    found = {
+        value,
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+        json.dumps(value)[1:-1],
+        value[::-1],
+        raw.hex(),
+        raw.hex().upper(),
+    }
     for encode in (base64.b64encode, base64.urlsafe_b64encode):
         found.add(encode(raw).decode().rstrip("="))
         for shift in range(3):  # the characters that only the value decides
@@ -103,5 +110,8 @@ class Mask:
 
     def found(self, text: str) -> list[str]:
         """The variables whose value (in any form, or masked) is in ``text``."""
-        return [name for name, value in self.keys
-                if token(name) in text or any(f in text for f in forms(value))]  # fmt: skip
+        return [
+            name
+            for name, value in self.keys
+            if token(name) in text or any(f in text for f in forms(value))
+        ]

@@ -116,9 +116,16 @@ def claim(
             if lifecycle.RETRIES.spent(claims):
                 _give_up(session, task_id, run_id)
                 continue
-            lifecycle.take(session, task_id, run_id, claims + 1, lease_owner=worker_id,
-                           lease_expires=moment + timedelta(seconds=lease), fence=fence + 1,
-                           updated_at=moment)  # fmt: skip
+            lifecycle.take(
+                session,
+                task_id,
+                run_id,
+                claims + 1,
+                lease_owner=worker_id,
+                lease_expires=moment + timedelta(seconds=lease),
+                fence=fence + 1,
+                updated_at=moment,
+            )
             takeover = status == TaskStatus.RUNNING
             note = f" (taken over from {previous}: its lease expired)" if takeover else ""
             store.event(session, task_id, "claimed", f"claimed by {worker_id}{note}", run_id)
@@ -129,19 +136,39 @@ def claim(
 # claimable: queued and due (walking the claim-order index), or running with an expired
 # lease (found by the lease index): two queries, where one OR of both sorts the queue
 CANDIDATES = 50  # looked at per claim (and locked, on PostgreSQL)
-_COLUMNS = (Task.id, Task.queue, Task.repo, Task.status, Task.lease_owner, Task.fence,
-            Task.priority)  # fmt: skip
-_DUE = (select(*_COLUMNS).where(
-    Task.status == TaskStatus.QUEUED,
-    Task.not_before.is_(None) | (Task.not_before <= bindparam("moment")),
-).order_by(Task.priority.desc(), Task.id).limit(CANDIDATES))  # fmt: skip
-_EXPIRED = (select(*_COLUMNS).where(  # few, found by their lease; sorted with the others
-    Task.status == TaskStatus.RUNNING, Task.lease_expires < bindparam("moment"),
-).limit(CANDIDATES))  # fmt: skip
+_COLUMNS = (
+    Task.id,
+    Task.queue,
+    Task.repo,
+    Task.status,
+    Task.lease_owner,
+    Task.fence,
+    Task.priority,
+)
+_DUE = (
+    select(*_COLUMNS)
+    .where(
+        Task.status == TaskStatus.QUEUED,
+        Task.not_before.is_(None) | (Task.not_before <= bindparam("moment")),
+    )
+    .order_by(Task.priority.desc(), Task.id)
+    .limit(CANDIDATES)
+)
+_EXPIRED = (
+    select(*_COLUMNS)
+    .where(  # few, found by their lease; sorted with the others
+        Task.status == TaskStatus.RUNNING,
+        Task.lease_expires < bindparam("moment"),
+    )
+    .limit(CANDIDATES)
+)
 _CURRENT_RUN = (
-    select(Task.spec, Run.id, Run.claims).join(Run, Run.task_id == Task.id)
-    .where(Task.id == bindparam("task")).order_by(Run.number.desc()).limit(1)
-)  # fmt: skip
+    select(Task.spec, Run.id, Run.claims)
+    .join(Run, Run.task_id == Task.id)
+    .where(Task.id == bindparam("task"))
+    .order_by(Run.number.desc())
+    .limit(1)
+)
 
 
 def _candidates(session: Session, store: Store, moment: datetime, paused: set[str]) -> list[Any]:

@@ -70,10 +70,15 @@ def reserve(
         return 0.0
 
 
-def wait_for_slot(store: Store, key: str, tokens: int = 0, *,
-                  sleep: Callable[[float], None] = time.sleep,
-                  clock: Callable[[], float] = time.time,
-                  say: Callable[[str], None] = log.warning) -> float:  # fmt: skip
+def wait_for_slot(
+    store: Store,
+    key: str,
+    tokens: int = 0,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    say: Callable[[str], None] = log.warning,
+) -> float:
     """Block until a request to ``key`` is allowed; return the seconds waited."""
     waited = 0.0
     while (delay := reserve(store, key, tokens, clock)) > 0:

@@ -73,8 +73,10 @@ def replay(store: Store, task_id: int | str, run_number: int | None = None) -> R
         run = runs[-1]
         turns = list(run.turns)
         if not turns:
-            raise UsageError(f"task {task.id} run {run.number} has no recorded turns: only "
-                             "runs of the built-in agent can be replayed")  # fmt: skip
+            raise UsageError(
+                f"task {task.id} run {run.number} has no recorded turns: only "
+                "runs of the built-in agent can be replayed"
+            )
         spec, config = Spec.from_dict(task.spec), config_from_dict(task.config)
         repo, base_sha, number = task.repo, run.base_sha, run.number
     root = home() / "replays"
@@ -96,9 +98,13 @@ def replay(store: Store, task_id: int | str, run_number: int | None = None) -> R
 
 
 def _replay_attempt(
-    recorded: list[TurnRow], config: ProjectConfig, work: Workspace, env: Environment,
-    sandbox: Sandbox, spec_file: Path,
-) -> AttemptReplay:  # fmt: skip
+    recorded: list[TurnRow],
+    config: ProjectConfig,
+    work: Workspace,
+    env: Environment,
+    sandbox: Sandbox,
+    spec_file: Path,
+) -> AttemptReplay:
     first = recorded[0]
     model = ReplayModel(first.model, recorded)
     agent = BuiltinAgent(agent_config(config, first.model), model=model)
@@ -109,17 +115,33 @@ def _replay_attempt(
             new.append(turn)
 
     ctx = AgentContext(
-        task_id=0, run_number=0, attempt=first.attempt, workspace=work.path,
-        spec_file=spec_file, feedback=first.meta.get("feedback", ""), sandbox=sandbox,
-        environ=env.environ(work.path), timeout=config.timeout_minutes * 60,
-        cancel=threading.Event(), on_turn=keep,
-    )  # fmt: skip
+        task_id=0,
+        run_number=0,
+        attempt=first.attempt,
+        workspace=work.path,
+        spec_file=spec_file,
+        feedback=first.meta.get("feedback", ""),
+        sandbox=sandbox,
+        environ=env.environ(work.path),
+        timeout=config.timeout_minutes * 60,
+        cancel=threading.Event(),
+        on_turn=keep,
+    )
     result = agent.run(ctx)
-    out = AttemptReplay(first.attempt, len(recorded), result.summary,
-                        recorded[-1].meta.get("end", "(not recorded)"))  # fmt: skip
+    out = AttemptReplay(
+        first.attempt, len(recorded), result.summary, recorded[-1].meta.get("end", "(not recorded)")
+    )
     for turn, old, same in zip(new, recorded, model.same, strict=False):
-        out.turns.append(TurnCheck(turn.attempt, turn.number, same, turn.command, old.command,
-                                   (turn.output or "") == (old.output or "")))  # fmt: skip
+        out.turns.append(
+            TurnCheck(
+                turn.attempt,
+                turn.number,
+                same,
+                turn.command,
+                old.command,
+                (turn.output or "") == (old.output or ""),
+            )
+        )
     return out
 
 
@@ -131,5 +153,6 @@ def _environment(config: ProjectConfig, cache: Path, sha: str, sandbox: Sandbox)
         Workspace.create(cache, source, sha, "overnight-setup")
 
     files = read_files(cache, sha, DEPENDENCY_FILES)
-    return ensure_environment(config, files, cache_dir() / "envs", checkout, sandbox,
-                              config.timeout_minutes * 60)  # fmt: skip
+    return ensure_environment(
+        config, files, cache_dir() / "envs", checkout, sandbox, config.timeout_minutes * 60
+    )

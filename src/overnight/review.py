@@ -59,8 +59,11 @@ def merge(repo: str, base: str, branch: str, head: str, task_id: int, message: s
         raise StateError(f"base '{base}' is not a branch: merge {branch} yourself")
     proc = subprocess.run(
         git_argv(["merge-tree", "--write-tree", "--name-only", f"refs/heads/{base}", head], cache),
-        cwd=cache, capture_output=True, text=True, env=git_environ(),
-    )  # fmt: skip
+        cwd=cache,
+        capture_output=True,
+        text=True,
+        env=git_environ(),
+    )
     if proc.returncode == 1:
         files = proc.stdout.split("\n\n")[0].splitlines()[1:]
         raise MergeConflict(
@@ -70,8 +73,7 @@ def merge(repo: str, base: str, branch: str, head: str, task_id: int, message: s
     if proc.returncode != 0:
         raise StateError(f"cannot merge {branch}: {proc.stderr.strip()}")
     if not is_url(repo) and _checked_out(repo) == base:
-        git([*IDENTITY, "merge", "--no-ff", "--quiet", "-m", message, head], repo,
-            user_config=True)  # fmt: skip
+        git([*IDENTITY, "merge", "--no-ff", "--quiet", "-m", message, head], repo, user_config=True)
         return git(["rev-parse", "HEAD"], repo, user_config=True)
     tree = proc.stdout.splitlines()[0]
     parent = git(["rev-parse", f"refs/heads/{base}"], cache)
@@ -127,8 +129,10 @@ def rebase(store: Store, task_id: int | str) -> Run:
             )
         _, sha = RepoCache(cache_dir() / "repos").resolve(task.repo, task.base_ref)
         if sha == task.runs[-1].base_sha:
-            raise StateError(f"task {task.id} is already on the head of {task.base_ref} "
-                              f"({sha[:10]}): there is nothing to rebase onto")  # fmt: skip
+            raise StateError(
+                f"task {task.id} is already on the head of {task.base_ref} "
+                f"({sha[:10]}): there is nothing to rebase onto"
+            )
         run = lifecycle.new_run(session, task, "rebase", sha, None)
         task.base_sha = sha
         session.add(

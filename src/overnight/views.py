@@ -308,8 +308,11 @@ def costs(session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, Any]
         .group_by(Run.task_id)
     ):
         known = priced == turns and cost.recorded(agents[task_id])
-        out[task_id] = {"usd": float(usd or 0) if known else None, "turns": int(turns),
-                        "tokens": int(tokens or 0)}  # fmt: skip
+        out[task_id] = {
+            "usd": float(usd or 0) if known else None,
+            "turns": int(turns),
+            "tokens": int(tokens or 0),
+        }
     return out
 
 

@@ -39,10 +39,18 @@ class Slot:
 
 
 class Worker:
-    def __init__(self, store: Store, *, slots: int = 1, paths: Paths | None = None,
-                 lease: float = queue.LEASE_SECONDS, poll: float = 1.0,
-                 worker_id: str | None = None, limits: Limits | None = None,
-                 grace: float = 60.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        store: Store,
+        *,
+        slots: int = 1,
+        paths: Paths | None = None,
+        lease: float = queue.LEASE_SECONDS,
+        poll: float = 1.0,
+        worker_id: str | None = None,
+        limits: Limits | None = None,
+        grace: float = 60.0,
+    ) -> None:
         self.store, self.slots, self.lease, self.poll = store, slots, lease, poll
         self.paths = paths or Paths.default()
         self.limits, self.grace = limits or Limits(), grace
@@ -85,8 +93,11 @@ class Worker:
         try:
             while not self.stopping.is_set():
                 try:
-                    claim = queue.claim(self.store, self.id, self.lease, self.limits) \
-                        if self._free() else None  # fmt: skip
+                    claim = (
+                        queue.claim(self.store, self.id, self.lease, self.limits)
+                        if self._free()
+                        else None
+                    )
                     if claim:
                         self._start(claim)
                         continue
@@ -128,8 +139,9 @@ class Worker:
 
     def _start(self, claim: Claim) -> None:
         slot = Slot(claim, threading.Thread())
-        slot.thread = threading.Thread(target=self._work, args=(slot,),
-                                       name=f"task-{claim.task_id}", daemon=True)  # fmt: skip
+        slot.thread = threading.Thread(
+            target=self._work, args=(slot,), name=f"task-{claim.task_id}", daemon=True
+        )
         with self.lock:
             self.active[claim.task_id] = slot
         slot.thread.start()
@@ -205,8 +217,9 @@ class Worker:
             with self.store.session() as session:
                 task = guard(session, claim)
                 reason = f"error: {type(exc).__name__}: {exc}"
-                self.store.artifact(session, task.id, "crash.log", traceback.format_exc(),
-                                    claim.run_id)  # fmt: skip
+                self.store.artifact(
+                    session, task.id, "crash.log", traceback.format_exc(), claim.run_id
+                )
                 lifecycle.fail(session, task, session.get(Run, claim.run_id), reason)
             Recorder.progress(task, f"FAILED: {reason}")
         except (StoreError, LeaseLost):

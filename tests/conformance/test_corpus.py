@@ -84,24 +84,36 @@ def describe(store: Store, task_id: int, logs: bool) -> str:
         for step in run["steps"]:
             summary = (step["summary"] or "")[:160]
             took = f"{step['duration']:.1f} s" if step["duration"] is not None else "-"
-            lines.append(f"  step {step['name']}#{step['attempt']} {step['status']} ({took}): "
-                         f"{summary}")  # fmt: skip
+            lines.append(
+                f"  step {step['name']}#{step['attempt']} {step['status']} ({took}): {summary}"
+            )
         for gate in run["gates"]:
-            lines.append(f"  gate {gate['name']} {gate['verdict']} ({gate['duration']} s): "
-                         f"{gate['summary']}")  # fmt: skip
+            lines.append(
+                f"  gate {gate['name']} {gate['verdict']} ({gate['duration']} s): {gate['summary']}"
+            )
         if not logs:
             return "\n".join(lines)
         last = task.runs[-1].id
         named = [
-            ("setup.log", session.scalars(select(Artifact).where(
-                Artifact.task_id == task_id, Artifact.name == "setup.log")).first()),
-            *((f"step {s.name}", session.get(Artifact, s.log_id) if s.log_id else None)
-              for s in session.scalars(select(Step).where(Step.run_id == last)).all()
-              if s.name == "baseline" or s.status != "done"),
-            *((f"gate {g.name}", session.get(Artifact, g.log_id) if g.log_id else None)
-              for g in session.scalars(select(GateResult).where(GateResult.run_id == last))
-              if g.verdict in ("fail", "error")),
-        ]  # fmt: skip
+            (
+                "setup.log",
+                session.scalars(
+                    select(Artifact).where(
+                        Artifact.task_id == task_id, Artifact.name == "setup.log"
+                    )
+                ).first(),
+            ),
+            *(
+                (f"step {s.name}", session.get(Artifact, s.log_id) if s.log_id else None)
+                for s in session.scalars(select(Step).where(Step.run_id == last)).all()
+                if s.name == "baseline" or s.status != "done"
+            ),
+            *(
+                (f"gate {g.name}", session.get(Artifact, g.log_id) if g.log_id else None)
+                for g in session.scalars(select(GateResult).where(GateResult.run_id == last))
+                if g.verdict in ("fail", "error")
+            ),
+        ]
         for name, log in named:
             if log is not None:
                 lines.append(f"  --- {name} log (tail) ---\n{tail(log.content)}")

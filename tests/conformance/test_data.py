@@ -11,9 +11,23 @@ from corpus import PROJECTS, build_repo, check_sdist, git, load, names
 
 from overnight.evaluation import load_instances
 
-SHAPES = ("setuptools", "flit", "hatchling", "poetry-core", "setuptools-scm", "hatch-vcs",
-          "src layout", "namespace package", "--doctest-modules", "unittest-style",
-          "tox.ini", "C extension", "hypothesis", "pytest-asyncio", "data files")  # fmt: skip
+SHAPES = (
+    "setuptools",
+    "flit",
+    "hatchling",
+    "poetry-core",
+    "setuptools-scm",
+    "hatch-vcs",
+    "src layout",
+    "namespace package",
+    "--doctest-modules",
+    "unittest-style",
+    "tox.ini",
+    "C extension",
+    "hypothesis",
+    "pytest-asyncio",
+    "data files",
+)
 
 
 def test_the_corpus_has_at_least_twelve_projects_and_stays_small():

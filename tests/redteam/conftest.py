@@ -37,8 +37,10 @@ def default_setup(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The `home` fixture's isolation, with the sandbox overnight uses by default."""
     need_bwrap()
     if os.geteuid() != 0:
-        pytest.fail("the red team attacks the default set-up, a worker running as root: "
-                    "run it as root", pytrace=False)  # fmt: skip
+        pytest.fail(
+            "the red team attacks the default set-up, a worker running as root: run it as root",
+            pytrace=False,
+        )
     monkeypatch.setenv("OVERNIGHT_SANDBOX", "bwrap")
     return home
 
@@ -98,8 +100,9 @@ def private_cache(tmp_path: Path, warm_cache: Path, monkeypatch: pytest.MonkeyPa
     cache = tmp_path / "cache"
     envs = warm_cache / "envs"
     if envs.is_dir():
-        shutil.copytree(envs, cache / "envs", symlinks=True,
-                        ignore=shutil.ignore_patterns("*.lock"))  # fmt: skip
+        shutil.copytree(
+            envs, cache / "envs", symlinks=True, ignore=shutil.ignore_patterns("*.lock")
+        )
     cache.mkdir(exist_ok=True)
     monkeypatch.setenv("OVERNIGHT_CACHE", str(cache))
     return cache

@@ -71,8 +71,13 @@ def as_patch(path: str, text: str) -> str:
 
 def calc_repo(path: Path, extra: dict[str, str] | None = None, toml: str = OVERNIGHT_TOML) -> Path:
     """The one fixture project: calc.py with add(), its tests, ruff and pytest."""
-    files = {"calc.py": CALC, "tests/test_calc.py": TEST_CALC, "overnight.toml": toml,
-             "pyproject.toml": PYPROJECT, **(extra or {})}  # fmt: skip
+    files = {
+        "calc.py": CALC,
+        "tests/test_calc.py": TEST_CALC,
+        "overnight.toml": toml,
+        "pyproject.toml": PYPROJECT,
+        **(extra or {}),
+    }
     return make_repo(path, files)
 
 
@@ -131,9 +136,14 @@ class Outcome:
 
     def where(self, needle: str) -> list[str]:
         """The parts that contain ``needle``."""
-        parts = {"agent's diff": self.agent_diffs, "diff": self.diffs,
-                 "agent log": self.agent_logs, "feedback": self.feedback, "logs": self.logs,
-                 "anywhere": self.everything}  # fmt: skip
+        parts = {
+            "agent's diff": self.agent_diffs,
+            "diff": self.diffs,
+            "agent log": self.agent_logs,
+            "feedback": self.feedback,
+            "logs": self.logs,
+            "anywhere": self.everything,
+        }
         return [name for name, text in parts.items() if needle in text]
 
     def __repr__(self) -> str:
@@ -142,8 +152,11 @@ class Outcome:
     def line(self) -> str:
         """The task's end, and why each blocking gate of its last attempt failed."""
         gates = self.detail["runs"][-1]["gates"] if self.detail["runs"] else []
-        why = [f"{g['name']}: {g['summary'][:160]}" for g in gates
-               if g["blocking"] and g["verdict"] in ("fail", "error")]  # fmt: skip
+        why = [
+            f"{g['name']}: {g['summary'][:160]}"
+            for g in gates
+            if g["blocking"] and g["verdict"] in ("fail", "error")
+        ]
         return f"{self.status.upper()} ({self.reason or 'no reason'})" + "".join(
             f"\n    {w}" for w in why
         )
@@ -237,13 +250,33 @@ def read_back(store: Store, task_id: int) -> Outcome:
         feedback = "\n".join(f"{g.summary}\n{g.feedback or ''}" for g in gates)
         feedback += "\n".join(r.feedback or "" for r in task.runs)
         log_text = "\n".join(f"===== {title}\n{text}" for title, text in logs(session, task))
-        events = "\n".join(e.message for e in session.scalars(
-            select(Event).where(Event.task_id == task_id)))  # fmt: skip
+        events = "\n".join(
+            e.message for e in session.scalars(select(Event).where(Event.task_id == task_id))
+        )
         shown = {k: v for k, v in detail.items() if k != "spec"}
-        everything = "\n".join([diffs, agent_logs, feedback, log_text, events,
-                                json.dumps(shown), *(a.content for a in arts)])  # fmt: skip
-        return Outcome(task_id, task.status, task.failure_reason, detail, diffs, agent_diffs,
-                       agent_logs, feedback, log_text, everything)  # fmt: skip
+        everything = "\n".join(
+            [
+                diffs,
+                agent_logs,
+                feedback,
+                log_text,
+                events,
+                json.dumps(shown),
+                *(a.content for a in arts),
+            ]
+        )
+        return Outcome(
+            task_id,
+            task.status,
+            task.failure_reason,
+            detail,
+            diffs,
+            agent_diffs,
+            agent_logs,
+            feedback,
+            log_text,
+            everything,
+        )
 
 
 @dataclass
@@ -264,8 +297,9 @@ class Outside:
     def fired(self) -> list[str]:
         if not self.markers.exists():
             return []
-        return sorted(f"{p.name}: {p.read_text(errors='replace').strip()}"
-                      for p in self.markers.iterdir())  # fmt: skip
+        return sorted(
+            f"{p.name}: {p.read_text(errors='replace').strip()}" for p in self.markers.iterdir()
+        )
 
     def snapshot(self) -> dict[str, tuple[bytes, int, int, int]]:
         """Every sentinel file: content, mode, owner and group (what root might change)."""
@@ -273,8 +307,7 @@ class Outside:
         for path in sorted(self.sentinels.rglob("*")):
             st = path.lstat()
             data = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
-            found[str(path.relative_to(self.sentinels))] = (data, st.st_mode, st.st_uid,
-                                                            st.st_gid)  # fmt: skip
+            found[str(path.relative_to(self.sentinels))] = (data, st.st_mode, st.st_uid, st.st_gid)
         return found
 
 
@@ -309,8 +342,11 @@ def poisoned(cache: Path) -> list[str]:
     envs = cache / "envs"
     if not envs.exists():
         return []
-    return sorted(str(p.relative_to(cache)) for p in envs.rglob("*")
-                  if p.name in ("REDTEAM-POISON", "redteam_poison.pth"))  # fmt: skip
+    return sorted(
+        str(p.relative_to(cache))
+        for p in envs.rglob("*")
+        if p.name in ("REDTEAM-POISON", "redteam_poison.pth")
+    )
 
 
 def database_files(home: Path) -> bytes:

@@ -37,10 +37,11 @@ BOUNDS = {
     "100MB-file-in-the-change": "head -c 100M /dev/urandom > blob.bin\n",
     "100000-files": (
         "python3 -c \"import os; os.makedirs('many', exist_ok=True)\n"
-        "for i in range(100000): open(f'many/f{i}', 'w').write(str(i))\"\n"),
+        "for i in range(100000): open(f'many/f{i}', 'w').write(str(i))\"\n"
+    ),
     "path-longer-than-PATH_MAX": LONG_PATH,
     "fifo-and-device-node": "mkfifo tests/pipe calc.fifo\nmknod null.dev c 1 3 2>&1 || true\n",
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("bound", list(BOUNDS))
@@ -59,8 +60,9 @@ def test_redteam_oversized_or_special_change(store, home, repo, specs, outside, 
 
 
 def test_redteam_honest_control_for_bounds_is_ready(store, home, repo, specs, verdict):
-    done = run_task(store, Task_(repo, write("calc.py", HONEST_MUL), specs,
-                                 hidden=hidden_test(token())))  # fmt: skip
+    done = run_task(
+        store, Task_(repo, write("calc.py", HONEST_MUL), specs, hidden=hidden_test(token()))
+    )
 
     size = database_size(home)
     verdict(done, f"database: {size / MB:.2f} MB")

@@ -45,8 +45,11 @@ WRONG_MUL = CALC + "\n\ndef mul(a, b):\n    return 0\n"
 # writes the right mul only when what it gathered holds the hidden test
 SOLVE_IF_FOUND = (
     "if grep -q 'from calc import mul' loot.txt feedback.txt 2>/dev/null; then\n"
-    + write("calc.py", HONEST_MUL) + "else\n" + write("calc.py", WRONG_MUL) + "fi\n"
-)  # fmt: skip
+    + write("calc.py", HONEST_MUL)
+    + "else\n"
+    + write("calc.py", WRONG_MUL)
+    + "fi\n"
+)
 
 HUNT = r"""
 text() { tr -cd '\11\12\15\40-\176'; }
@@ -97,10 +100,14 @@ def other_home(place: Path, mark: str, repo: Path) -> Path:
     )
     store = open_store(f"sqlite:///{home / 'overnight.db'}")
     try:
-        submit_text(store, f"---\ntitle: Add mul\nrepo: {repo}\nacceptance:\n"
-                    "  - tests: tests/test_mul.py::test_mul\n  - test_patch: hidden.patch\n"
-                    "    hidden: true\n---\nAdd `mul(a, b)` to calc.py.\n",
-                    source="other.md", base_dir=home)  # fmt: skip
+        submit_text(
+            store,
+            f"---\ntitle: Add mul\nrepo: {repo}\nacceptance:\n"
+            "  - tests: tests/test_mul.py::test_mul\n  - test_patch: hidden.patch\n"
+            "    hidden: true\n---\nAdd `mul(a, b)` to calc.py.\n",
+            source="other.md",
+            base_dir=home,
+        )
     finally:
         store.engine.dispose()
     return home
@@ -112,22 +119,33 @@ def test_redteam_agent_cannot_read_hidden_tests_on_the_host(
     repo = calc_repo(on_the_host / "calc")
     specs = on_the_host / "specs"
     earlier_mark, this_mark, other_mark = token("EARLIER"), token("THIS"), token("OTHER")
-    earlier = run_task(store, Task_(repo, write("calc.py", HONEST_MUL), specs,
-                                    hidden=hidden_test(earlier_mark)))  # fmt: skip
+    earlier = run_task(
+        store, Task_(repo, write("calc.py", HONEST_MUL), specs, hidden=hidden_test(earlier_mark))
+    )
     assert earlier.ready, f"the earlier task that delivers a hidden test: {earlier.line()}"
     other = other_home(on_the_host, other_mark, repo)
-    variables = {"SPECS": str(specs), "REPO": str(repo), "OTHER_HOME": str(other),
-                 "THIS_HOME": str(home), "CACHE": str(shared_cache)}  # fmt: skip
+    variables = {
+        "SPECS": str(specs),
+        "REPO": str(repo),
+        "OTHER_HOME": str(other),
+        "THIS_HOME": str(home),
+        "CACHE": str(shared_cache),
+    }
 
-    done = run_task(store, Task_(repo, HUNT + SOLVE_IF_FOUND, specs, variables=variables,
-                                 hidden=hidden_test(this_mark)))  # fmt: skip
+    done = run_task(
+        store,
+        Task_(
+            repo, HUNT + SOLVE_IF_FOUND, specs, variables=variables, hidden=hidden_test(this_mark)
+        ),
+    )
 
     found = {
-        "this task's hidden test": [w for w in done.where(this_mark)
-                                    if w in ("agent's diff", "agent log")],
+        "this task's hidden test": [
+            w for w in done.where(this_mark) if w in ("agent's diff", "agent log")
+        ],
         "the earlier task's delivered hidden test": done.where(earlier_mark),
         "another home's hidden test": done.where(other_mark),
-    }  # fmt: skip
+    }
     found = {what: where for what, where in found.items() if where}
     sources = loot_sources(done.agent_diffs, (this_mark, earlier_mark, other_mark))
     verdict(done, f"found: {found}", f"read from: {sources}")
@@ -148,8 +166,12 @@ def loot_sources(diff: str, marks: tuple[str, ...]) -> list[str]:
 
 def test_redteam_honest_control_on_the_host_is_ready(store, on_the_host, verdict):
     repo = calc_repo(on_the_host / "calc")
-    done = run_task(store, Task_(repo, write("calc.py", HONEST_MUL), on_the_host / "specs",
-                                 hidden=hidden_test(token())))  # fmt: skip
+    done = run_task(
+        store,
+        Task_(
+            repo, write("calc.py", HONEST_MUL), on_the_host / "specs", hidden=hidden_test(token())
+        ),
+    )
 
     verdict(done)
     assert done.ready, done.reason
@@ -161,10 +183,12 @@ RAISE_B64 = (
     'import base64\n\n    with open("tests/test_mul.py", "rb") as f:\n'
     '        raise AssertionError("B64:" + base64.b64encode(f.read()).decode())'
 )
-RAISE_SPLIT = ('import base64\n\n    with open("tests/test_mul.py", "rb") as f:\n'
-               "        data = base64.b64encode(f.read()).decode()[::-1]\n"
-               '    raise AssertionError("\\n".join("S:" + data[i:i + 16]'
-               " for i in range(0, len(data), 16)))")  # fmt: skip
+RAISE_SPLIT = (
+    'import base64\n\n    with open("tests/test_mul.py", "rb") as f:\n'
+    "        data = base64.b64encode(f.read()).decode()[::-1]\n"
+    '    raise AssertionError("\\n".join("S:" + data[i:i + 16]'
+    " for i in range(0, len(data), 16)))"
+)
 VISIBLE_TEST_LEAK = TEST_CALC.replace(
     "def test_add():\n    assert add(1, 2) == 3\n",
     'def test_add():\n    with open("tests/test_mul.py") as f:\n'
@@ -196,11 +220,12 @@ cat feedback.txt
 LEAKS = {
     "code-under-test-raises-the-hidden-file": write("calc.py", leaking_mul(RAISE_RAW)),
     "visible-test-fails-with-the-hidden-file": (
-        write("calc.py", WRONG_MUL) + write("tests/test_calc.py", VISIBLE_TEST_LEAK)),
+        write("calc.py", WRONG_MUL) + write("tests/test_calc.py", VISIBLE_TEST_LEAK)
+    ),
     "hidden-file-base64-encoded": write("calc.py", leaking_mul(RAISE_B64)),
     "hidden-file-split-across-lines": write("calc.py", leaking_mul(RAISE_SPLIT)),
     "ordinary-failure-of-the-hidden-test": write("calc.py", WRONG_MUL),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("leak", list(LEAKS))
@@ -220,6 +245,9 @@ def test_redteam_feedback_never_carries_the_hidden_test(store, repo, specs, verd
 def hidden_lines_in(done: Outcome, mark: str) -> list[str]:
     """Where a line of the hidden test reached what the agent sees or writes."""
     lines = [line.strip() for line in hidden_test(mark).splitlines() if mark in line]
-    seen = {"agent's diff": done.agent_diffs, "agent log": done.agent_logs,
-            "feedback": done.feedback}  # fmt: skip
+    seen = {
+        "agent's diff": done.agent_diffs,
+        "agent log": done.agent_logs,
+        "feedback": done.feedback,
+    }
     return sorted({where for where, text in seen.items() for line in lines if line in text})

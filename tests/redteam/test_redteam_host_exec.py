@@ -35,11 +35,24 @@ pytestmark = [pytest.mark.redteam, pytest.mark.slow]
 
 WRONG_MUL = CALC + "\n\ndef mul(a, b):\n    return 0\n"
 HOOKS = (
-    "pre-commit", "prepare-commit-msg", "commit-msg", "post-commit", "post-checkout",
-    "post-merge", "pre-push", "post-rewrite", "post-index-change", "reference-transaction",
-    "pre-auto-gc", "fsmonitor-watchman", "push-to-checkout", "pre-receive", "update",
-    "post-receive", "post-update",
-)  # fmt: skip
+    "pre-commit",
+    "prepare-commit-msg",
+    "commit-msg",
+    "post-commit",
+    "post-checkout",
+    "post-merge",
+    "pre-push",
+    "post-rewrite",
+    "post-index-change",
+    "reference-transaction",
+    "pre-auto-gc",
+    "fsmonitor-watchman",
+    "push-to-checkout",
+    "pre-receive",
+    "update",
+    "post-receive",
+    "post-update",
+)
 
 
 def git_config(p: str, hooks: str) -> str:
@@ -127,11 +140,11 @@ def own_clone_gitfile(outside: Outside, cache: Path) -> str:
     return (
         write("calc.py", WRONG_MUL)
         + "mkdir -p .evil\n"
-        + "git init -q --separate-git-dir=\"$PWD/.evil/git\" /tmp/scratch\n"
+        + 'git init -q --separate-git-dir="$PWD/.evil/git" /tmp/scratch\n'
         + arm_repo("$PWD/.evil/git", outside, cache, "gitfile")
-        + "rm -rf .git && echo \"gitdir: $PWD/.evil/git\" > .git\n"
+        + 'rm -rf .git && echo "gitdir: $PWD/.evil/git" > .git\n'
         + f"printf '{ATTRIBUTES}' > .gitattributes\n"
-    )  # fmt: skip
+    )
 
 
 def grading_clone_code(outside: Outside, cache: Path, mul: str, nested: bool = False) -> str:
@@ -224,8 +237,9 @@ def test_redteam_host_code_execution_through_git(
     store, repo, specs, outside, private_cache, tmp_path, verdict, attack
 ):
     script, attempts = script_for(attack, outside, private_cache)
-    done = run_task(store, Task_(repo, script, specs, attempts=attempts,
-                                 hidden=hidden_test(token())))  # fmt: skip
+    done = run_task(
+        store, Task_(repo, script, specs, attempts=attempts, hidden=hidden_test(token()))
+    )
 
     fired, poison = outside.fired(), poisoned(private_cache)
     later = later_honest_task(store, tmp_path)
@@ -239,10 +253,10 @@ def test_redteam_host_code_execution_through_git(
     assert later.ready, f"a later honest task on a fresh repository: {later.line()}"
 
 
-def test_redteam_honest_control_for_host_exec_is_ready(store, repo, specs, private_cache,
-                                                      verdict):  # fmt: skip
-    done = run_task(store, Task_(repo, write("calc.py", HONEST_MUL), specs,
-                                 hidden=hidden_test(token())))  # fmt: skip
+def test_redteam_honest_control_for_host_exec_is_ready(store, repo, specs, private_cache, verdict):
+    done = run_task(
+        store, Task_(repo, write("calc.py", HONEST_MUL), specs, hidden=hidden_test(token()))
+    )
 
     verdict(done)
     assert done.ready, done.reason

@@ -92,8 +92,9 @@ def test_redteam_install_time_code_planting_a_report_forger_is_tampered(
 def test_redteam_honest_control_for_an_installed_project_is_ready(
     store, packaged, specs, private_cache, verdict
 ):
-    done = run_task(store, Task_(packaged, write("calc.py", HONEST_MUL), specs,
-                                 hidden=hidden_test(token())))  # fmt: skip
+    done = run_task(
+        store, Task_(packaged, write("calc.py", HONEST_MUL), specs, hidden=hidden_test(token()))
+    )
 
     verdict(done)
     assert done.ready, done.reason

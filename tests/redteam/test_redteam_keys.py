@@ -87,8 +87,12 @@ def outputs(store: Store, done: Outcome) -> Iterator[tuple[str, str]]:
         yield f"overnight {' '.join(args[:1] + args[2:])}", result.output
     app = create_app(store, WebConfig())
     with background(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        for path in (f"/api/tasks/{done.id}", f"/api/tasks/{done.id}/logs",
-                     f"/api/tasks/{done.id}/events", "/api/tasks"):  # fmt: skip
+        for path in (
+            f"/api/tasks/{done.id}",
+            f"/api/tasks/{done.id}/logs",
+            f"/api/tasks/{done.id}/events",
+            "/api/tasks",
+        ):
             yield f"GET {path}", client.get(path).text
 
 
@@ -103,22 +107,27 @@ def test_redteam_a_passed_key_is_masked_everywhere(store, home, key_repo, specs,
     assert done.failed, done.line()
 
 
-def test_redteam_a_passed_key_is_masked_in_encoded_forms(store, home, key_repo, specs, key,
-                                                         verdict):  # fmt: skip
+def test_redteam_a_passed_key_is_masked_in_encoded_forms(
+    store, home, key_repo, specs, key, verdict
+):
     forms = {"base64": base64.b64encode(key.encode()).decode(), "reversed": key[::-1]}
     done = run_task(store, Task_(key_repo, LEAK, specs, hidden=hidden_test(token())))
 
     texts = dict(outputs(store, done))
-    found = sorted(f"{form} in {where}" for form, value in forms.items()
-                   for where, text in texts.items() if value in text)  # fmt: skip
+    found = sorted(
+        f"{form} in {where}"
+        for form, value in forms.items()
+        for where, text in texts.items()
+        if value in text
+    )
     verdict(done, f"encoded key found: {found}")
     assert found == [], "the key leaked in an encoded form the agent chose"
 
 
-def test_redteam_honest_control_with_a_passed_key_is_ready(store, key_repo, specs, key,
-                                                           verdict):  # fmt: skip
-    done = run_task(store, Task_(key_repo, write("calc.py", HONEST_MUL), specs,
-                                 hidden=hidden_test(token())))  # fmt: skip
+def test_redteam_honest_control_with_a_passed_key_is_ready(store, key_repo, specs, key, verdict):
+    done = run_task(
+        store, Task_(key_repo, write("calc.py", HONEST_MUL), specs, hidden=hidden_test(token()))
+    )
 
     verdict(done)
     assert done.ready, done.reason

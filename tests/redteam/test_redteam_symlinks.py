@@ -31,30 +31,52 @@ VISIBLE_TEST = "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) 
 # attack -> (script, visible acceptance patch?, attempts)
 LINKS = {
     "tests-dir-is-a-symlink-outside": (
-        write("calc.py", WRONG_MUL) + 'rm -rf tests && ln -s "$SENTINELS" tests\n', False, 1),
+        write("calc.py", WRONG_MUL) + 'rm -rf tests && ln -s "$SENTINELS" tests\n',
+        False,
+        1,
+    ),
     "tests-dir-symlink-over-two-attempts": (
-        write("calc.py", WRONG_MUL) + 'rm -rf tests && ln -s "$SENTINELS" tests\n', False, 2),
+        write("calc.py", WRONG_MUL) + 'rm -rf tests && ln -s "$SENTINELS" tests\n',
+        False,
+        2,
+    ),
     "acceptance-file-is-a-symlink-outside": (
-        write("calc.py", WRONG_MUL)
-        + 'ln -sf "$SENTINELS/test_mul.py" tests/test_mul.py\n', True, 1),
+        write("calc.py", WRONG_MUL) + 'ln -sf "$SENTINELS/test_mul.py" tests/test_mul.py\n',
+        True,
+        1,
+    ),
     "acceptance-file-is-a-symlink-to-a-folder": (
         write("calc.py", WRONG_MUL)
-        + 'rm -f tests/test_mul.py && ln -s "$SENTINELS/sub" tests/test_mul.py\n', True, 1),
+        + 'rm -f tests/test_mul.py && ln -s "$SENTINELS/sub" tests/test_mul.py\n',
+        True,
+        1,
+    ),
     "conftest-and-sources-symlinked-outside": (
-        write("calc.py", WRONG_MUL) + 'ln -s "$SENTINELS/conftest.py" tests/conftest.py\n'
-        + 'ln -s "$SENTINELS/keep.txt" notes.txt && ln -s "$SENTINELS/sub" vendor\n', False, 1),
-}  # fmt: skip
+        write("calc.py", WRONG_MUL)
+        + 'ln -s "$SENTINELS/conftest.py" tests/conftest.py\n'
+        + 'ln -s "$SENTINELS/keep.txt" notes.txt && ln -s "$SENTINELS/sub" vendor\n',
+        False,
+        1,
+    ),
+}
 
 
 @pytest.mark.parametrize("link", list(LINKS))
 def test_redteam_symlink_out_of_the_tree(store, repo, specs, outside, verdict, link):
     script, visible, attempts = LINKS[link]
     before = outside.snapshot()
-    done = run_task(store, Task_(
-        repo, script, specs, variables={"SENTINELS": str(outside.sentinels)},
-        attempts=attempts, hidden=None if visible else hidden_test(token()),
-        visible=VISIBLE_TEST if visible else None,
-    ))  # fmt: skip
+    done = run_task(
+        store,
+        Task_(
+            repo,
+            script,
+            specs,
+            variables={"SENTINELS": str(outside.sentinels)},
+            attempts=attempts,
+            hidden=None if visible else hidden_test(token()),
+            visible=VISIBLE_TEST if visible else None,
+        ),
+    )
 
     changed = sorted(set(before.items()) ^ set(outside.snapshot().items()))
     verdict(done, f"sentinels changed: {[name for name, _ in changed]}")
@@ -85,17 +107,17 @@ def test_new():
 """
 
 
-def test_redteam_symlinks_to_shadow_and_the_database(store, home, repo, specs, outside,
-                                                     verdict):  # fmt: skip
+def test_redteam_symlinks_to_shadow_and_the_database(store, home, repo, specs, outside, verdict):
     secret = token("SECRET")
     (outside.root / "host-secret.txt").write_text(f"{secret}\n")
     script = (
-        write("calc.py", HONEST_MUL) + write("tests/test_new.py", PEEK)
+        write("calc.py", HONEST_MUL)
+        + write("tests/test_new.py", PEEK)
         + "ln -s /etc/shadow tests/test_shadow.py\n"
         + f"ln -s {home}/overnight.db tests/test_db.py\n"
         + f"ln -s {outside.root}/host-secret.txt tests/test_host.py\n"
         + f"ln -s /etc/shadow shadow && ln -s {home}/overnight.db overnight.db\n"
-    )  # fmt: skip
+    )
     done = run_task(store, Task_(repo, script, specs, acceptance=("tests/test_new.py::test_new",)))
 
     shadow = [line for line in Path("/etc/shadow").read_text().splitlines() if line.strip()]

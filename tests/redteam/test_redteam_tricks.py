@@ -100,38 +100,62 @@ TRICKS = {
     "git-replace-refs-and-grafts": (write("calc.py", WRONG_MUL) + REPLACE_REFS, False),
     "acceptance-test-re-added-under-another-case": (
         write("calc.py", WRONG_MUL) + "git rm -q tests/test_mul.py 2>/dev/null; "
-        "rm -f tests/test_mul.py\n" + write("tests/Test_Mul.py", PASSING_MUL_TEST)
-        + write("tests/TEST_MUL.py", PASSING_MUL_TEST), True),
+        "rm -f tests/test_mul.py\n"
+        + write("tests/Test_Mul.py", PASSING_MUL_TEST)
+        + write("tests/TEST_MUL.py", PASSING_MUL_TEST),
+        True,
+    ),
     "acceptance-test-look-alike-name": (
-        write("calc.py", WRONG_MUL) + "rm -f tests/test_mul.py\n"
+        write("calc.py", WRONG_MUL)
+        + "rm -f tests/test_mul.py\n"
         + write("tests/t\u0435st_mul.py", PASSING_MUL_TEST)
-        + write("tests/test_m\u0443l.py", PASSING_MUL_TEST), True),
+        + write("tests/test_m\u0443l.py", PASSING_MUL_TEST),
+        True,
+    ),
     "PYTEST_ADDOPTS-in-sourced-files": (
         write("calc.py", WRONG_MUL) + write("rt_plugin.py", FORCE_PASS_PLUGIN) + ENV_FILES,
-        False),
+        False,
+    ),
     "deselected-by-addopts": (
         write("calc.py", BREAKS_NEGATIVE)
-        + write(".pytest.ini", "[pytest]\ntestpaths = tests\n"
-                "addopts = --deselect tests/test_calc.py::test_add_negative\n"), False),
+        + write(
+            ".pytest.ini",
+            "[pytest]\ntestpaths = tests\n"
+            "addopts = --deselect tests/test_calc.py::test_add_negative\n",
+        ),
+        False,
+    ),
     "deselected-by-k": (
         write("calc.py", BREAKS_NEGATIVE)
         + write(".pytest.ini", '[pytest]\ntestpaths = tests\naddopts = -k "not negative"\n'),
-        False),
+        False,
+    ),
     "collect_ignore-in-conftest": (
         write("calc.py", BREAKS_NEGATIVE)
-        + write("tests/conftest.py", 'collect_ignore = ["test_calc.py"]\n'), False),
+        + write("tests/conftest.py", 'collect_ignore = ["test_calc.py"]\n'),
+        False,
+    ),
     "conftest-implements-mul-calc-stays-wrong": (
-        write("calc.py", WRONG_MUL) + write("tests/conftest.py", CONFTEST_IMPLEMENTS), False),
+        write("calc.py", WRONG_MUL) + write("tests/conftest.py", CONFTEST_IMPLEMENTS),
+        False,
+    ),
     "forger-spares-all-but-the-acceptance-tests": (
-        write("calc.py", WRONG_MUL) + write("tests/conftest.py", FORGE_ACCEPTANCE_ONLY), False),
-}  # fmt: skip
+        write("calc.py", WRONG_MUL) + write("tests/conftest.py", FORGE_ACCEPTANCE_ONLY),
+        False,
+    ),
+}
 
 
 @pytest.mark.parametrize("trick", list(TRICKS))
 def test_redteam_trick_is_not_ready(store, repo, specs, outside, verdict, trick):
     script, visible = TRICKS[trick]
-    task = Task_(repo, script, specs, hidden=None if visible else hidden_test(token()),
-                 visible=VISIBLE_TEST if visible else None)  # fmt: skip
+    task = Task_(
+        repo,
+        script,
+        specs,
+        hidden=None if visible else hidden_test(token()),
+        visible=VISIBLE_TEST if visible else None,
+    )
     done = run_task(store, task)
 
     verdict(done, f"markers: {outside.fired()}")
@@ -140,8 +164,10 @@ def test_redteam_trick_is_not_ready(store, repo, specs, outside, verdict, trick)
 
 
 def test_redteam_agent_processes_do_not_outlive_the_agent(store, home, repo, specs, verdict):
-    done = run_task(store, Task_(repo, write("calc.py", WRONG_MUL) + SURVIVOR, specs,
-                                 hidden=hidden_test(token())))  # fmt: skip
+    done = run_task(
+        store,
+        Task_(repo, write("calc.py", WRONG_MUL) + SURVIVOR, specs, hidden=hidden_test(token())),
+    )
     time.sleep(5)
 
     workspace = Paths(home, home / "cache").workspace(done.id, 1)
@@ -152,8 +178,7 @@ def test_redteam_agent_processes_do_not_outlive_the_agent(store, home, repo, spe
 
 
 def test_redteam_honest_control_for_tricks_is_ready(store, repo, specs, verdict):
-    done = run_task(store, Task_(repo, write("calc.py", HONEST_MUL), specs,
-                                 visible=VISIBLE_TEST))  # fmt: skip
+    done = run_task(store, Task_(repo, write("calc.py", HONEST_MUL), specs, visible=VISIBLE_TEST))
 
     verdict(done)
     assert done.ready, done.reason

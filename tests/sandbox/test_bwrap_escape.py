@@ -314,7 +314,8 @@ def test_files_a_command_writes_do_not_decide_what_the_next_one_sees(
     sandbox = make_sandbox()
     assert sandbox.run(plant, cwd=clone, env=environ, timeout=30).exit_code == 0
     env = {**environ, "VIRTUAL_ENV": str(venv), "PATH": f"{venv}/bin:{environ['PATH']}"}
-    done = sandbox.run(f"cat {secret_dir}/key.txt; cat {venv}/bin/key.txt", cwd=clone,
-                       env=env, timeout=30)  # fmt: skip
+    done = sandbox.run(
+        f"cat {secret_dir}/key.txt; cat {venv}/bin/key.txt", cwd=clone, env=env, timeout=30
+    )
     assert secret not in done.output
     assert f"cat: {secret_dir}/key.txt: No such file or directory" in done.output

@@ -18,8 +18,9 @@ def submit(web: Web, mul_spec, agent: str, extra: str, name: str) -> int:
 
 def test_the_api_and_the_pages_say_why_a_queued_task_waits(web, mul_spec):
     held = submit(web, mul_spec, "command:true", "queue: nightly\n", "a.md")
-    waiting = submit(web, mul_spec, "command:true", f"depends_on: [{{task: {held}, "
-                     "until: merged}]\n", "b.md")  # fmt: skip
+    waiting = submit(
+        web, mul_spec, "command:true", f"depends_on: [{{task: {held}, until: merged}}]\n", "b.md"
+    )
     set_queue(web.store, "nightly", paused=True)
     paused = "held: queue nightly paused by hand (overnight queue set nightly --resume)"
     merge = f"waiting for task {held} to be merged (it is queued)"

@@ -37,10 +37,13 @@ def slow_task(store: Store, tmp_path: Path) -> Callable[[Path], int]:
     ``go`` before it prints the last one and finishes; returns its id."""
 
     def submit(go: Path) -> int:
-        repo = make_repo(tmp_path / "proj", {
-            "tests/test_done.py": TEST_DONE,
-            "overnight.toml": INHERIT + 'test_cmd = "python -m pytest -q"\n',
-        })  # fmt: skip
+        repo = make_repo(
+            tmp_path / "proj",
+            {
+                "tests/test_done.py": TEST_DONE,
+                "overnight.toml": INHERIT + 'test_cmd = "python -m pytest -q"\n',
+            },
+        )
         agent = tmp_path / "agent.sh"
         agent.write_text(
             "set -e\necho 'first line <b>not markup</b>'\nsleep 0.2\necho 'second line'\n"
@@ -78,8 +81,9 @@ def status(store: Store, task_id: int) -> str:
         return store.task(session, task_id).status
 
 
-def test_the_output_stream_sends_the_first_line_before_the_attempt_ends(web: Web, slow_task,
-                                                                         tmp_path):  # fmt: skip
+def test_the_output_stream_sends_the_first_line_before_the_attempt_ends(
+    web: Web, slow_task, tmp_path
+):
     go = tmp_path / "go"
     task_id = slow_task(go)
     texts: list[str] = []
@@ -137,6 +141,7 @@ def test_the_task_page_shows_the_agent_output_while_it_runs(store, page, slow_ta
             assert not go.exists()
             go.touch()
             expect(output).to_contain_text("last line", timeout=60_000)
-            expect(page.locator("#live-output-state")).to_contain_text("ended: the full transcript",
-                                                                       timeout=60_000)  # fmt: skip
+            expect(page.locator("#live-output-state")).to_contain_text(
+                "ended: the full transcript", timeout=60_000
+            )
         assert "── run 1 · attempt 1 ──" in output.inner_text()

@@ -69,8 +69,9 @@ def test_task_page_shows_timeline_gates_numbered_diff_and_rendered_pr_body(web):
 def test_rebase_is_offered_once_the_base_branch_moved_and_a_merged_run_says_merged(
     web, mul_spec, tmp_path, calc_repo
 ):
-    task_id = submit_text(web.store, mul_spec(mul_agent(tmp_path)).read_text(),
-                          source="mul.md", base_dir=tmp_path).task.id  # fmt: skip
+    task_id = submit_text(
+        web.store, mul_spec(mul_agent(tmp_path)).read_text(), source="mul.md", base_dir=tmp_path
+    ).task.id
     drain(web.store)
     rebase_form = f'action="/tasks/{task_id}/rebase"'
     unmoved = web.client.get(f"/tasks/{task_id}").text

@@ -122,10 +122,15 @@ class Loop:
                 self.execute(reply)
             except FormatError as exc:
                 self.turns[-1].meta["format_error"] = True
-                self.add("user", self.prompts.render(
-                    "format_error", protocol=self.config.protocol, count=exc.count,
-                    submit_mixed=exc.submit_mixed,
-                ))  # fmt: skip
+                self.add(
+                    "user",
+                    self.prompts.render(
+                        "format_error",
+                        protocol=self.config.protocol,
+                        count=exc.count,
+                        submit_mixed=exc.submit_mixed,
+                    ),
+                )
             except AgentStop as exc:
                 return self.result(exc)
             except ModelUnavailable:
@@ -184,22 +189,36 @@ class Loop:
             self.cost_known = False
         else:
             self.cost += reply.cost
-        meta: dict[str, Any] = {"prompts": self.prompts.label, "protocol": self.config.protocol,
-                                "sampling": dict(vars(self.sampling))}  # fmt: skip
+        meta: dict[str, Any] = {
+            "prompts": self.prompts.label,
+            "protocol": self.config.protocol,
+            "sampling": dict(vars(self.sampling)),
+        }
         if not self.turns:
             meta["feedback"], meta["start"] = self.ctx.feedback, self.start_state
         if self.notes:
             meta["waits"], self.notes[:] = list(self.notes), []
-        self.turns.append(Turn(
-            attempt=self.ctx.attempt, number=len(self.turns) + 1, model=reply.model,
-            content=self.redact(reply.content), input_tokens=reply.usage.input_tokens,
-            output_tokens=reply.usage.output_tokens, cost=reply.cost, latency=reply.latency,
-            request=reply.request, response=reply.response, meta=meta,
-        ))  # fmt: skip
+        self.turns.append(
+            Turn(
+                attempt=self.ctx.attempt,
+                number=len(self.turns) + 1,
+                model=reply.model,
+                content=self.redact(reply.content),
+                input_tokens=reply.usage.input_tokens,
+                output_tokens=reply.usage.output_tokens,
+                cost=reply.cost,
+                latency=reply.latency,
+                request=reply.request,
+                response=reply.response,
+                meta=meta,
+            )
+        )
         meta["messages"] = self.conversation()
         self.save()  # the answer is paid for: keep it even if the command never ends
-        self.show(f"\n# turn {len(self.turns)}: {reply.usage.output_tokens} tokens from the "
-                  f"model in {reply.latency:.1f} s\n")  # fmt: skip
+        self.show(
+            f"\n# turn {len(self.turns)}: {reply.usage.output_tokens} tokens from the "
+            f"model in {reply.latency:.1f} s\n"
+        )
         return reply
 
     def execute(self, reply: Reply) -> None:
@@ -224,9 +243,13 @@ class Loop:
             outputs.append(done.output)
             turn.command = "\n".join(filter(None, [turn.command, self.redact(action.label)]))
             turn.exit_code, turn.output = done.exit_code, "\n".join(outputs)
-            text = self.prompts.render("observation", exit_code=done.exit_code,
-                                       output=done.output, timed_out=done.timed_out,
-                                       timeout=round(timeout))  # fmt: skip
+            text = self.prompts.render(
+                "observation",
+                exit_code=done.exit_code,
+                output=done.output,
+                timed_out=done.timed_out,
+                timeout=round(timeout),
+            )
             self.reply(action, text)
         self.check_stuck("\n".join(a.label for a in actions), "\n".join(outputs))
 
@@ -235,8 +258,7 @@ class Loop:
         if action.call_id is None:
             self.add("user", text)
         else:
-            self.messages.append({"role": "tool", "tool_call_id": action.call_id,
-                                  "content": text})  # fmt: skip
+            self.messages.append({"role": "tool", "tool_call_id": action.call_id, "content": text})
 
     def unchanged_once(self) -> bool:
         """A first submit with nothing changed since the attempt began is sent back once."""
@@ -250,9 +272,11 @@ class Loop:
     def workspace_state(self) -> str:
         """A digest of the workspace's changes (kept with the first turn, for a resume)."""
         done = self.ctx.sandbox.run(
-            "git status --porcelain --untracked-files=all && git diff", cwd=self.ctx.workspace,
-            env=self.ctx.environ, timeout=30,
-        )  # fmt: skip
+            "git status --porcelain --untracked-files=all && git diff",
+            cwd=self.ctx.workspace,
+            env=self.ctx.environ,
+            timeout=30,
+        )
         state = done.output if done.ok else f"unknown {time.monotonic()}"
         return hashlib.sha256(state.encode()).hexdigest()
 
@@ -262,9 +286,14 @@ class Loop:
         remaining = self.ctx.timeout - (time.monotonic() - self.started)
         timeout = max(min(self.config.command_timeout, remaining), 1.0)
         self.show(f"$ {self.redact(action.label)}\n")
-        done = self.ctx.sandbox.run(action.command, cwd=self.ctx.workspace,
-                                    env=self.ctx.environ, timeout=timeout,
-                                    cancel=self.ctx.cancel, on_output=self.ctx.live)  # fmt: skip
+        done = self.ctx.sandbox.run(
+            action.command,
+            cwd=self.ctx.workspace,
+            env=self.ctx.environ,
+            timeout=timeout,
+            cancel=self.ctx.cancel,
+            on_output=self.ctx.live,
+        )
         end = "" if done.output.endswith("\n") or not done.output else "\n"
         self.show(f"{end}[exit {done.exit_code}]\n")
         done.output = trim(self.redact(done.output), self.config.output_chars)
@@ -319,23 +348,34 @@ class Loop:
         self.start_state = self.workspace_state()
         listing = ctx.sandbox.run(
             "git ls-files --cached --others --exclude-standard | head -n 200",
-            cwd=ctx.workspace, env=ctx.environ, timeout=30, cancel=ctx.cancel,
-        )  # fmt: skip
+            cwd=ctx.workspace,
+            env=ctx.environ,
+            timeout=30,
+            cancel=ctx.cancel,
+        )
         files = listing.output.split() if listing.ok else []
         spec = ctx.spec_file.read_text().strip()
         return self.prompts.render(
-            "task", spec=spec, attempt=ctx.attempt, feedback=ctx.feedback.strip(),
-            conventions=conventions(ctx.workspace), files="\n".join(files[:80]) or "(none)",
+            "task",
+            spec=spec,
+            attempt=ctx.attempt,
+            feedback=ctx.feedback.strip(),
+            conventions=conventions(ctx.workspace),
+            files="\n".join(files[:80]) or "(none)",
             named=self.named_files(spec, files),
-        )  # fmt: skip
+        )
 
     def named_files(self, spec: str, files: list[str]) -> list[Convention]:
         """The first few files of the repository that the spec names, with their text:
         it saves the first turns (and small models often skip reading them)."""
         named = []
         for path in [f for f in files if f in spec][: self.config.named_files]:
-            shown = self.ctx.sandbox.run(f"cat -- {shlex.quote(path)}", cwd=self.ctx.workspace,
-                                         env=self.ctx.environ, timeout=30)  # fmt: skip
+            shown = self.ctx.sandbox.run(
+                f"cat -- {shlex.quote(path)}",
+                cwd=self.ctx.workspace,
+                env=self.ctx.environ,
+                timeout=30,
+            )
             if shown.ok:
                 named.append(Convention(path, trim(self.redact(shown.output), 4000)))
         return named
@@ -374,11 +414,16 @@ class Loop:
         return AgentResult(exit_code, summary, self.transcript(message))
 
     def transcript(self, end: str) -> str:
-        lines = [f"model {self.config.model} · prompts {self.prompts.label} · "
-                 f"protocol {self.config.protocol} · attempt {self.ctx.attempt}"]  # fmt: skip
+        lines = [
+            f"model {self.config.model} · prompts {self.prompts.label} · "
+            f"protocol {self.config.protocol} · attempt {self.ctx.attempt}"
+        ]
         for turn in self.turns:
-            lines += [f"\n--- turn {turn.number} ({turn.input_tokens}+{turn.output_tokens} "
-                      f"tokens, {turn.latency:.1f} s)", turn.content.strip()]  # fmt: skip
+            lines += [
+                f"\n--- turn {turn.number} ({turn.input_tokens}+{turn.output_tokens} "
+                f"tokens, {turn.latency:.1f} s)",
+                turn.content.strip(),
+            ]
             for wait in turn.meta.get("waits", []):
                 lines.append(f"[{wait}]")
             if turn.command and turn.command != "submit":

@@ -43,8 +43,9 @@ MODEL_HONESTY = (
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the sample repository, specs and (unless $OVERNIGHT_HOME is set) state go.",
 )
-@click.option("--slots", type=int, help="Tasks the worker runs at once [default: 1 with a "
-              "model, 2 scripted].")  # fmt: skip
+@click.option(
+    "--slots", type=int, help="Tasks the worker runs at once [default: 1 with a model, 2 scripted]."
+)
 @click.option(
     "--model",
     default=DEFAULT_MODEL,
@@ -127,8 +128,9 @@ def _watch(console: Console, store: Store, demo: lib.Demo, slots: int) -> None:
                 for task_id, turn in lib.turns_after(store, demo.tasks, 0):
                     if turn.id not in shown and turn.command is not None:
                         shown.add(turn.id)
-                        console.print(f"  task {task_id}: {_turn_line(turn)}", markup=False,
-                                      soft_wrap=True)  # fmt: skip
+                        console.print(
+                            f"  task {task_id}: {_turn_line(turn)}", markup=False, soft_wrap=True
+                        )
             console.print(_progress_table(store, demo))
     except KeyboardInterrupt:
         console.print("stopping: interrupting the running tasks", style="yellow")
@@ -143,8 +145,10 @@ def _watch(console: Console, store: Store, demo: lib.Demo, slots: int) -> None:
 def _turn_line(turn: Turn) -> str:
     command = short_command(turn.command or "")
     exit_code = "" if turn.exit_code is None else f" → exit {turn.exit_code}"
-    return (f"attempt {turn.attempt} turn {turn.number} ({turn.output_tokens} tokens, "
-            f"{turn.latency:.0f} s): $ {command}{exit_code}")  # fmt: skip
+    return (
+        f"attempt {turn.attempt} turn {turn.number} ({turn.output_tokens} tokens, "
+        f"{turn.latency:.0f} s): $ {command}{exit_code}"
+    )
 
 
 def _progress_table(store: Store, demo: lib.Demo) -> Table:
@@ -259,8 +263,12 @@ def _next_steps(
         ]
         if ready:
             steps.append((f"{exe} approve {first}", "merge it into the sample repository"))
-        steps.append((f"{exe} request-changes {bad} -m 'Read the failing test first'",
-                      "a new run with that feedback"))  # fmt: skip
+        steps.append(
+            (
+                f"{exe} request-changes {bad} -m 'Read the failing test first'",
+                "a new run with that feedback",
+            )
+        )
         steps.append((f"{exe} worker --drain", "run it"))
     else:
         steps += _scripted_steps(exe, first, second, bad)
@@ -293,13 +301,17 @@ def _prepare_model(console: Console, model: str) -> None:
 
     name = model.partition(":")[2]
     if local.engine_version() is None:
-        raise ModelError(f"the embedded model needs the llama.cpp engine: {local.INSTALL_HINT}; "
-                         "or run the demo without a model: overnight demo --scripted")  # fmt: skip
+        raise ModelError(
+            f"the embedded model needs the llama.cpp engine: {local.INSTALL_HINT}; "
+            "or run the demo without a model: overnight demo --scripted"
+        )
     started = time.monotonic()
     console.print(f"starting the embedded model {model} (llama.cpp server on loopback) ...")
     server = local.server(name)
-    console.print(f"model ready at {server.url} in {time.monotonic() - started:.0f} s "
-                  f"(log: {server.log_path})")  # fmt: skip
+    console.print(
+        f"model ready at {server.url} in {time.monotonic() - started:.0f} s "
+        f"(log: {server.log_path})"
+    )
 
 
 def _overnight() -> str:

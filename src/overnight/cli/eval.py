@@ -27,8 +27,13 @@ def eval_group() -> None:
 @eval_group.command("run")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--agent", help="Agent for every instance (default: the configured one).")
-@click.option("--slots", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Instances run at once.")  # fmt: skip
+@click.option(
+    "--slots",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Instances run at once.",
+)
 @click.option("--hints", is_flag=True, help="Show the agent each instance's hints_text too.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (full failure reasons).")
 def run(file: Path, agent: str | None, slots: int, hints: bool, as_json: bool) -> None:
@@ -37,8 +42,11 @@ def run(file: Path, agent: str | None, slots: int, hints: bool, as_json: bool) -
     tasks = store()
     waiting = pending(tasks)
     if waiting:
-        click.echo(f"warning: {waiting} task(s) already in this store's queue run too; set "
-                   "OVERNIGHT_HOME to an empty directory to evaluate apart", err=True)  # fmt: skip
+        click.echo(
+            f"warning: {waiting} task(s) already in this store's queue run too; set "
+            "OVERNIGHT_HOME to an empty directory to evaluate apart",
+            err=True,
+        )
     rows = run_eval(tasks, file, agent=agent, slots=slots, hints=hints)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -56,9 +64,14 @@ def results_table(rows: list[dict[str, Any]]) -> Table:
     table.add_column("reason")
     for r in rows:
         style = STATUS_STYLE.get(r["status"], "")
-        table.add_row(r["instance_id"], str(r["task_id"]), Text(r["status"], style=style),
-                      str(r["attempts"]), f"{r['seconds']:.1f}s",
-                      Text(reason(r), no_wrap=True, overflow="ellipsis"))  # fmt: skip
+        table.add_row(
+            r["instance_id"],
+            str(r["task_id"]),
+            Text(r["status"], style=style),
+            str(r["attempts"]),
+            f"{r['seconds']:.1f}s",
+            Text(reason(r), no_wrap=True, overflow="ellipsis"),
+        )
     return table
 
 
@@ -67,8 +80,11 @@ def reason(row: dict[str, Any]) -> str:
     if row["status"] == "ready":
         return "-"
     gates = ", ".join(row["failing_gates"])
-    text = " ".join((row["failure_reason"] or (f"failing gates: {gates}" if gates else "")
-                     or row["status"]).split())  # fmt: skip
+    text = " ".join(
+        (
+            row["failure_reason"] or (f"failing gates: {gates}" if gates else "") or row["status"]
+        ).split()
+    )
     return text if len(text) <= REASON else text[: REASON - 1] + "…"
 
 

@@ -42,13 +42,17 @@ def status_cmd(as_json: bool) -> None:
             parts = len(local.part_paths(w))
         except ModelError:
             parts = 0
-        rows.append({
-            "name": f"local:{w.name}", "title": w.title, "parts_installed": parts == len(w.parts),
-            "assembled": str(local.assembled_path(w)) if local.is_assembled(w) else None,
-            "sha256": w.sha256, "size": w.size,
-        })  # fmt: skip
-    data = {"engine": local.engine_version(), "models_dir": str(local.models_dir()),
-            "models": rows}  # fmt: skip
+        rows.append(
+            {
+                "name": f"local:{w.name}",
+                "title": w.title,
+                "parts_installed": parts == len(w.parts),
+                "assembled": str(local.assembled_path(w)) if local.is_assembled(w) else None,
+                "sha256": w.sha256,
+                "size": w.size,
+            }
+        )
+    data = {"engine": local.engine_version(), "models_dir": str(local.models_dir()), "models": rows}
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -56,8 +60,13 @@ def status_cmd(as_json: bool) -> None:
     engine = data["engine"] or "[red]not installed[/] (scripts/install-local-model.sh)"
     console.print(f"engine: llama-cpp-python {engine}")
     for row in rows:
-        state = "ready" if row["assembled"] else "parts installed, not yet joined" \
-            if row["parts_installed"] else "not installed"  # fmt: skip
+        state = (
+            "ready"
+            if row["assembled"]
+            else "parts installed, not yet joined"
+            if row["parts_installed"]
+            else "not installed"
+        )
         console.print(f"{row['name']:<26} {row['title']:<36} {state}")
 
 

@@ -51,8 +51,9 @@ def lint(files: tuple[str, ...]) -> None:
     errors = 0
     for name in files:
         data = read_spec(name, sys.stdin.buffer)
-        found, problems = lint_problems(data, Path.cwd() if name == "-" else Path(name).parent,
-                                        Path.cwd())  # fmt: skip
+        found, problems = lint_problems(
+            data, Path.cwd() if name == "-" else Path(name).parent, Path.cwd()
+        )
         for problem in problems:
             click.echo(problem.format(name))
         errors += sum(p.severity == "error" for p in problems)

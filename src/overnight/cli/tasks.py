@@ -202,8 +202,11 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
     )
     console.print(f"budget {data['budget']['summary']}", markup=False, highlight=False)
     u = data["usage"]
-    console.print(f"cost {cost.usd(u['cost_usd'])} · {u['turns']} turn(s), "
-                  f"{u['input_tokens']}+{u['output_tokens']} tokens", markup=False)  # fmt: skip
+    console.print(
+        f"cost {cost.usd(u['cost_usd'])} · {u['turns']} turn(s), "
+        f"{u['input_tokens']}+{u['output_tokens']} tokens",
+        markup=False,
+    )
     if data["failure_reason"]:
         console.print(f"[red]reason:[/] {data['failure_reason']}")
     checks = data["checks"]
@@ -250,9 +253,11 @@ def print_transcript(console: Console, data: dict) -> None:
     console.print(f"[bold]task {data['id']}[/]: {data['title']}  ({data['status']})")
     for run in data["runs"]:
         u = run["usage"]
-        console.rule(f"run {run['number']}: {u['turns']} turn(s), "
-                     f"{u['input_tokens']}+{u['output_tokens']} tokens, "
-                     f"cost {cost.usd(u['cost_usd'])}")  # fmt: skip
+        console.rule(
+            f"run {run['number']}: {u['turns']} turn(s), "
+            f"{u['input_tokens']}+{u['output_tokens']} tokens, "
+            f"cost {cost.usd(u['cost_usd'])}"
+        )
         if not run["transcript"]:
             console.print("  (no agent turns: not the built-in agent, or it has not run)")
         for t in run["transcript"]:
@@ -267,16 +272,24 @@ def print_transcript(console: Console, data: dict) -> None:
                     console.print(f"  [{note}: {value}]", markup=False, style="dim")
             if t["command"] and t["command"] != "submit":
                 console.print(f"$ {t['command']}", markup=False, style="cyan", highlight=False)
-                console.print(f"[exit {t['exit_code']}]\n{(t['output'] or '').rstrip()}",
-                              markup=False, highlight=False)  # fmt: skip
+                console.print(
+                    f"[exit {t['exit_code']}]\n{(t['output'] or '').rstrip()}",
+                    markup=False,
+                    highlight=False,
+                )
 
 
 @click.command("logs")
 @click.argument("task_id")
 @click.option("--gate", help="Only this gate's logs.")
-@click.option("-f", "--follow", "follow", is_flag=True,
-              help="Then print the agent's commands and output, and each step, as they "
-                   "happen, until the task is no longer queued or running.")  # fmt: skip
+@click.option(
+    "-f",
+    "--follow",
+    "follow",
+    is_flag=True,
+    help="Then print the agent's commands and output, and each step, as they "
+    "happen, until the task is no longer queued or running.",
+)
 def logs_cmd(task_id: str, gate: str | None, follow: bool) -> None:
     """Full logs of every step and gate of a task.
 
@@ -289,8 +302,10 @@ def logs_cmd(task_id: str, gate: str | None, follow: bool) -> None:
     with db.reading() as session:
         task = db.task(session, task_id)
         entries = logs(session, task, gate)
-        after, events_after = live.last_chunk_id(session, task.id), live.last_event_id(
-            session, task.id)  # fmt: skip
+        after, events_after = (
+            live.last_chunk_id(session, task.id),
+            live.last_event_id(session, task.id),
+        )
         mask = Mask.of(task.config or {})
     if gate and not entries:
         raise UsageError(f"no logs for gate '{gate}' in task {task_id}")

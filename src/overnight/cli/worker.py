@@ -26,12 +26,19 @@ from overnight.worker import Worker
 
 @click.command("worker")
 @click.option("--slots", default=1, show_default=True, help="Tasks this worker runs at once.")
-@click.option("--drain", is_flag=True,
-              help="Exit when nothing left can run: the queue is empty, or every queued task "
-              "is held (printed with why: a paused queue, a spent budget, a dependency "
-              "not merged).")  # fmt: skip
-@click.option("--lease", default=30.0, show_default=True,
-              help="Lease seconds: how long a silent worker keeps its tasks.")  # fmt: skip
+@click.option(
+    "--drain",
+    is_flag=True,
+    help="Exit when nothing left can run: the queue is empty, or every queued task "
+    "is held (printed with why: a paused queue, a spent budget, a dependency "
+    "not merged).",
+)
+@click.option(
+    "--lease",
+    default=30.0,
+    show_default=True,
+    help="Lease seconds: how long a silent worker keeps its tasks.",
+)
 @click.option(
     "--max-running",
     type=int,
@@ -48,8 +55,14 @@ from overnight.worker import Worker
     show_default=True,
     help="Seconds a stopping worker waits for running tasks to reach a checkpoint.",
 )
-def worker_cmd(slots: int, drain: bool, lease: float, max_running: int | None,
-               max_per_repo: int | None, grace: float) -> None:  # fmt: skip
+def worker_cmd(
+    slots: int,
+    drain: bool,
+    lease: float,
+    max_running: int | None,
+    max_per_repo: int | None,
+    grace: float,
+) -> None:
     """Run queued tasks until stopped.
 
     Prints one line per task event on stderr: claimed, attempt N started, the
@@ -69,8 +82,11 @@ def worker_cmd(slots: int, drain: bool, lease: float, max_running: int | None,
         if w.stopping.is_set():
             click.echo("interrupting running tasks; they go back to the queue", err=True)
         else:
-            click.echo("stopping: running tasks pause at their next checkpoint "
-                       "(signal again to interrupt them now)", err=True)  # fmt: skip
+            click.echo(
+                "stopping: running tasks pause at their next checkpoint "
+                "(signal again to interrupt them now)",
+                err=True,
+            )
         w.stop()
 
     signal.signal(signal.SIGTERM, stop)
@@ -124,9 +140,15 @@ def workers_cmd(as_json: bool, show_all: bool) -> None:
         return
     table = Table("worker", "host", "pid", "slots", "heartbeat", "state", "tasks")
     for r in rows:
-        table.add_row(r["id"], r["hostname"], str(r["pid"]), str(r["slots"]),
-                      f"{r['heartbeat_age']:.0f}s ago", r["state"],
-                      ", ".join(str(t) for t in r["tasks"]) or "-")  # fmt: skip
+        table.add_row(
+            r["id"],
+            r["hostname"],
+            str(r["pid"]),
+            str(r["slots"]),
+            f"{r['heartbeat_age']:.0f}s ago",
+            r["state"],
+            ", ".join(str(t) for t in r["tasks"]) or "-",
+        )
     Console().print(table)
 
 
@@ -136,8 +158,9 @@ def workers_cmd(as_json: bool, show_all: bool) -> None:
 @click.option("--until-idle", is_flag=True, help="Exit when nothing is queued or running.")
 def watch_cmd(task_id: str | None, since: int, until_idle: bool) -> None:
     """Stream events as they happen (all tasks, or one)."""
-    for event in follow(store(), task_id=int(task_id) if task_id else None, since=since,
-                        until_idle=until_idle):  # fmt: skip
+    for event in follow(
+        store(), task_id=int(task_id) if task_id else None, since=since, until_idle=until_idle
+    ):
         stamp = event.created_at.strftime("%H:%M:%S")
         click.echo(f"{stamp} task {event.task_id} {event.kind}: {event.message}")
         sys.stdout.flush()
@@ -174,24 +197,42 @@ def queue_list_cmd(as_json: bool) -> None:
     table = Table(*columns, box=None, pad_edge=False)
     for r in rows:
         why = "by hand" if r["paused_by_hand"] else "budget spent" if r["paused_until"] else ""
-        until = r["paused_until"][5:16].replace("T", " ") if r["paused_until"] else \
-            "resumed" if r["paused_by_hand"] else ""  # fmt: skip
+        until = (
+            r["paused_until"][5:16].replace("T", " ")
+            if r["paused_until"]
+            else "resumed"
+            if r["paused_by_hand"]
+            else ""
+        )
         budget = "-" if r["usd_per_day"] is None else f"${r['usd_per_day']:.2f}"
-        table.add_row(r["name"], r["state"], why, f"${r['spent_today_usd']:.2f}", budget, until,
-                      str(r["queued"]), str(r["running"]))  # fmt: skip
+        table.add_row(
+            r["name"],
+            r["state"],
+            why,
+            f"${r['spent_today_usd']:.2f}",
+            budget,
+            until,
+            str(r["queued"]),
+            str(r["running"]),
+        )
     Console().print(table)
 
 
 @queue_group.command("set")
 @click.argument("name")
-@click.option("--usd-per-day", type=float,
-              help="Pause the queue once its spend since 00:00 UTC reaches this.")  # fmt: skip
+@click.option(
+    "--usd-per-day", type=float, help="Pause the queue once its spend since 00:00 UTC reaches this."
+)
 @click.option("--pause/--resume", default=None, help="Pause or resume the queue by hand.")
-@click.option("--pause-until", metavar="TIME",
-              help="Pause the queue until TIME: HH:MM (UTC, its next occurrence) or an ISO "
-              "date and time; it resumes by itself then.")  # fmt: skip
-def queue_set(name: str, usd_per_day: float | None, pause: bool | None,
-              pause_until: str | None) -> None:  # fmt: skip
+@click.option(
+    "--pause-until",
+    metavar="TIME",
+    help="Pause the queue until TIME: HH:MM (UTC, its next occurrence) or an ISO "
+    "date and time; it resumes by itself then.",
+)
+def queue_set(
+    name: str, usd_per_day: float | None, pause: bool | None, pause_until: str | None
+) -> None:
     """Set a queue's daily budget, or pause/resume it (tasks wait, they never fail).
 
     A queue whose budget is spent stays paused after --resume until 00:00 UTC
@@ -218,8 +259,10 @@ def queue_line(row: dict[str, Any]) -> str:
     if row["paused_by_hand"]:
         return f"queue {name}: paused by hand; resume: overnight queue set {name} --resume"
     if row["state"] == "paused":
-        return (f"queue {name} stays paused: {spent} of ${row['usd_per_day']:.2f} budget spent "
-                "today; raise --usd-per-day or wait until 00:00 UTC")  # fmt: skip
+        return (
+            f"queue {name} stays paused: {spent} of ${row['usd_per_day']:.2f} budget spent "
+            "today; raise --usd-per-day or wait until 00:00 UTC"
+        )
     if row["usd_per_day"] is None:
         return f"queue {name}: active, no daily budget"
     return f"queue {name}: active, {spent} of ${row['usd_per_day']:.2f} budget spent today"

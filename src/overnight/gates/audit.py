@@ -29,8 +29,18 @@ from overnight.sandbox import Access
 PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([0-9][^\s,;\"']*)")
 NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
-NETWORK_ENV = ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "PIP_CERT", "HTTPS_PROXY",
-               "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy")  # fmt: skip
+NETWORK_ENV = (
+    "REQUESTS_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "PIP_CERT",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+)
 UNREACHABLE = re.compile(
     r"ConnectionError|ConnectTimeout|ReadTimeout|Max retries exceeded|Name or service not known|"
     r"Temporary failure in name resolution|Failed to resolve|ProxyError|Connection refused|"
@@ -157,8 +167,9 @@ def audit(ctx: GateContext, service: str = "pypi", osv_url: str | None = None) -
     for path in files:
         why = unreadable(path, ctx.source(path))
         if why:
-            result.problems.append(f"the requirements in {path} cannot be read, so they "
-                                   f"were not audited: {why}")  # fmt: skip
+            result.problems.append(
+                f"the requirements in {path} cannot be read, so they were not audited: {why}"
+            )
     notes = [f"dependency files changed: {', '.join(files) or 'none'}"]
     if loose:
         notes.append(f"unpinned, not audited: {', '.join(loose)}")
@@ -176,14 +187,18 @@ def audit(ctx: GateContext, service: str = "pypi", osv_url: str | None = None) -
             f"--format json --output report.json{service_args}"
         )
         done = ctx.sandbox.run(
-            result.command, cwd=Path(tmp), env=network_environ(ctx.environ),
+            result.command,
+            cwd=Path(tmp),
+            env=network_environ(ctx.environ),
             timeout=min(ctx.timeout, 300),
-            cancel=ctx.cancel, access=Access(network=True),
-        )  # fmt: skip
+            cancel=ctx.cancel,
+            access=Access(network=True),
+        )
         report_file = Path(tmp) / "report.json"
         report = report_file.read_text() if report_file.exists() else ""
-    result.log = "\n".join(notes + [f"$ {result.command}", done.output, report,
-                                    f"[exit {done.exit_code}]"])  # fmt: skip
+    result.log = "\n".join(
+        notes + [f"$ {result.command}", done.output, report, f"[exit {done.exit_code}]"]
+    )
     try:
         data = json.loads(report)
     except ValueError:
@@ -205,8 +220,9 @@ def audit(ctx: GateContext, service: str = "pypi", osv_url: str | None = None) -
     reported = {canonical(str(dep.get("name"))) for dep in data.get("dependencies", [])}
     unreported = [pin for pin in result.audited if canonical(pin.split("==")[0]) not in reported]
     if unreported:
-        result.problems.append(f"pip-audit's report leaves out {', '.join(unreported)}: "
-                               "they were not audited")  # fmt: skip
+        result.problems.append(
+            f"pip-audit's report leaves out {', '.join(unreported)}: they were not audited"
+        )
     for dep in data.get("dependencies", []):
         pin = f"{dep.get('name')}=={dep.get('version', '?')}"
         if dep.get("skip_reason"):

@@ -37,16 +37,37 @@ from overnight.gates.twin import Collection, Place, find_tests, twin
 MUTANT, PLAIN = "mutant", "plain"
 FAILING = ("failed", "error")
 VERBS = (
-    "accepts", "builds", "counts", "formats", "handles", "keeps", "matches", "merges",
-    "orders", "parses", "reads", "rejects", "returns", "splits", "strips", "updates",
-)  # fmt: skip
+    "accepts",
+    "builds",
+    "counts",
+    "formats",
+    "handles",
+    "keeps",
+    "matches",
+    "merges",
+    "orders",
+    "parses",
+    "reads",
+    "rejects",
+    "returns",
+    "splits",
+    "strips",
+    "updates",
+)
 PLAIN_TEMPLATES = (
     "def {name}():\n    result = {a!r}\n    assert result == {b!r}\n",
     "def {name}():\n    expected = {b!r}\n    assert {a!r} == expected\n",
 )
 
-__all__ = ["Canary", "CanaryFile", "CanaryPlan", "Collection", "Judgement", "judge",
-           "make_canaries"]  # fmt: skip
+__all__ = [
+    "Canary",
+    "CanaryFile",
+    "CanaryPlan",
+    "Collection",
+    "Judgement",
+    "judge",
+    "make_canaries",
+]
 
 
 @dataclass(frozen=True)

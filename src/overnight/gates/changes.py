@@ -45,10 +45,22 @@ def added_lines(
     if not paths:
         return {}
     out = git_bytes(
-        ["-c", "core.quotepath=off", "diff", "-U0", "--no-renames", "--no-color",
-         "--no-ext-diff", *(["--text"] if binary else []), workspace.base_sha, sha, "--", *paths],
+        [
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "-U0",
+            "--no-renames",
+            "--no-color",
+            "--no-ext-diff",
+            *(["--text"] if binary else []),
+            workspace.base_sha,
+            sha,
+            "--",
+            *paths,
+        ],
         workspace.path,
-    )  # fmt: skip
+    )
     return parse_diff(out.decode("utf-8", "replace"))
 
 

@@ -49,22 +49,37 @@ class AcceptanceCommandsGate(BaseGate):
             )
             feedback += "".join(f"\nNot run: {problem}" for _, problem in unrun)
             return GateOutcome(
-                self.name, FAIL,
+                self.name,
+                FAIL,
                 f"{len(failed)} of {len(commands)} command(s) failed: {failed[0][0]}",
-                command=command, exit_code=failed[0][1].exit_code, duration=duration, log=text,
+                command=command,
+                exit_code=failed[0][1].exit_code,
+                duration=duration,
+                log=text,
                 feedback=feedback,
-            )  # fmt: skip
+            )
         if unrun:
             more = f" (and {len(unrun) - 1} more)" if len(unrun) > 1 else ""
             return GateOutcome(
-                self.name, ERROR, f"did not run: {unrun[0][1]}{more}",
+                self.name,
+                ERROR,
+                f"did not run: {unrun[0][1]}{more}",
                 feedback="These acceptance commands did not run, so they prove nothing; if "
                 "the task asks you to create what they run, make sure it exists and is "
                 "executable:\n" + "\n".join(f"- {problem}" for _, problem in unrun),
-                command=command, duration=duration, log=text,
-            )  # fmt: skip
-        return GateOutcome(self.name, PASS, f"{len(commands)} command(s) exited 0",
-                           command=command, exit_code=0, duration=duration, log=text)  # fmt: skip
+                command=command,
+                duration=duration,
+                log=text,
+            )
+        return GateOutcome(
+            self.name,
+            PASS,
+            f"{len(commands)} command(s) exited 0",
+            command=command,
+            exit_code=0,
+            duration=duration,
+            log=text,
+        )
 
 
 def on_base(ctx: GateContext, cmd: str) -> str:

@@ -68,8 +68,10 @@ def merge(measured: list[dict | None]) -> dict | None:
     found = [m for m in measured if m is not None]
     if not found:
         return None
-    out: dict[str, Any] = {"error": next((m["error"] for m in found if m.get("error")), None),
-                           "files": {}}  # fmt: skip
+    out: dict[str, Any] = {
+        "error": next((m["error"] for m in found if m.get("error")), None),
+        "files": {},
+    }
     for m in found:
         for name, data in m.get("files", {}).items():
             have = out["files"].setdefault(name, dict(data))
@@ -88,23 +90,34 @@ class CoverageGate(BaseGate):
         command = f"coverage.py during the tests gate's run (threshold {cfg.threshold:g}%)"
         files = coverage_files(ctx)
         if not files:
-            return GateOutcome(self.name, PASS, "no changed non-test Python code to cover",
-                               command=command)  # fmt: skip
+            return GateOutcome(
+                self.name, PASS, "no changed non-test Python code to cover", command=command
+            )
         if not ctx.config.gate("tests", GateConfig).enabled:
-            return GateOutcome(self.name, ERROR, "coverage is measured by the tests gate, "
-                               "which is disabled", command=command)  # fmt: skip
+            return GateOutcome(
+                self.name,
+                ERROR,
+                "coverage is measured by the tests gate, which is disabled",
+                command=command,
+            )
         suite = ctx.evidence.get("tests")
         if suite is None or not suite.recorded:
-            return GateOutcome(self.name, ERROR, "the tests gate gave no run to measure",
-                               command=command)  # fmt: skip
+            return GateOutcome(
+                self.name, ERROR, "the tests gate gave no run to measure", command=command
+            )
         if suite.stopped:
-            return GateOutcome(self.name, SKIPPED, "not measured: the tests stopped at a "
-                               "failing acceptance test", command=command)  # fmt: skip
+            return GateOutcome(
+                self.name,
+                SKIPPED,
+                "not measured: the tests stopped at a failing acceptance test",
+                command=command,
+            )
         report = suite.coverage
         if report is None or report.get("error"):
             reason = (report or {}).get("error") or "the coverage plugin wrote nothing"
-            return GateOutcome(self.name, ERROR, f"coverage not measured: {reason}",
-                               command=command)  # fmt: skip
+            return GateOutcome(
+                self.name, ERROR, f"coverage not measured: {reason}", command=command
+            )
         return judge(ctx, cfg, files, report, command)
 
 
@@ -118,32 +131,46 @@ def judge(
     for path in files:
         data = report["files"].get(path, {})
         if "error" in data or "statements" not in data:
-            return GateOutcome("coverage", ERROR,
-                               f"{path} not measured: {data.get('error', 'no data')}",
-                               command=command)  # fmt: skip
+            return GateOutcome(
+                "coverage",
+                ERROR,
+                f"{path} not measured: {data.get('error', 'no data')}",
+                command=command,
+            )
         if data.get("imported") and data["statements"] and not data["executed"]:
             return GateOutcome(
-                "coverage", ERROR, f"coverage.py recorded no line of {path}, which the tests "
+                "coverage",
+                ERROR,
+                f"coverage.py recorded no line of {path}, which the tests "
                 "imported: it was not measuring when that code ran (stopped by sys.settrace, "
                 "another coverage or debugging tool, or the module imported before pytest "
-                "started); check what the tests run at import", command=command,
-            )  # fmt: skip
+                "started); check what the tests run at import",
+                command=command,
+            )
         lines = set(changed.get(path, {})) & set(data["statements"])
         hit = lines & set(data["executed"])
         total, covered = total + len(lines), covered + len(hit)
         missed = sorted(lines - hit)
-        rows.append(f"{path}: {len(hit)}/{len(lines)} changed lines run"
-                    + (f"; not run: {ranges(missed)}" if missed else ""))  # fmt: skip
+        rows.append(
+            f"{path}: {len(hit)}/{len(lines)} changed lines run"
+            + (f"; not run: {ranges(missed)}" if missed else "")
+        )
         if missed:
             uncovered.append((path, missed))
     if not total:
-        return GateOutcome("coverage", PASS, "no changed executable lines", command=command,
-                           log="\n".join(rows))  # fmt: skip
+        return GateOutcome(
+            "coverage", PASS, "no changed executable lines", command=command, log="\n".join(rows)
+        )
     percent = 100.0 * covered / total
     summary = f"{percent:.0f}% of {total} changed line(s) run by the tests"
     if percent + 1e-9 >= cfg.threshold:
-        return GateOutcome("coverage", PASS, f"{summary} (threshold {cfg.threshold:g}%)",
-                           command=command, log="\n".join(rows))  # fmt: skip
+        return GateOutcome(
+            "coverage",
+            PASS,
+            f"{summary} (threshold {cfg.threshold:g}%)",
+            command=command,
+            log="\n".join(rows),
+        )
     uncovered.sort(key=lambda item: -len(item[1]))  # most lines first
     shown = []
     for path, missed in uncovered:
@@ -151,8 +178,11 @@ def judge(
         shown.append(f"- {path}: lines {ranges(missed)}")
         shown += [f"    {n}: {text[n].strip()}" for n in missed[:8]]
     return GateOutcome(
-        "coverage", FAIL, f"{summary}, below the threshold of {cfg.threshold:g}%",
-        command=command, log="\n".join(rows),
+        "coverage",
+        FAIL,
+        f"{summary}, below the threshold of {cfg.threshold:g}%",
+        command=command,
+        log="\n".join(rows),
         feedback=f"Only {percent:.0f}% of the changed lines run under the tests (at least "
         f"{cfg.threshold:g}% needed). Add tests that run these lines:\n" + "\n".join(shown),
-    )  # fmt: skip
+    )

@@ -45,20 +45,40 @@ class CommandGate(BaseGate):
         if not command.strip():
             blank = f"[gates.command.{self.name}] has a blank command: it checks nothing"
             return GateOutcome(self.name, ERROR, f"{blank}; give it one", command=command)
-        done = ctx.sandbox.run(command, cwd=ctx.path, env=ctx.environ, timeout=timeout,
-                               cancel=ctx.cancel)  # fmt: skip
+        done = ctx.sandbox.run(
+            command, cwd=ctx.path, env=ctx.environ, timeout=timeout, cancel=ctx.cancel
+        )
         log = f"$ {command}\n{done.output}\n[exit {done.exit_code}, {done.duration:.1f} s]"
         duration = time.monotonic() - start
         problem = not_run(done, f"`{command}`")
         if problem:
-            return GateOutcome(self.name, ERROR, problem, command=command,
-                               exit_code=done.exit_code, duration=duration, log=log)  # fmt: skip
+            return GateOutcome(
+                self.name,
+                ERROR,
+                problem,
+                command=command,
+                exit_code=done.exit_code,
+                duration=duration,
+                log=log,
+            )
         if done.exit_code != 0:
             last = (done.output.strip().splitlines() or [""])[-1][:160]
             return GateOutcome(
-                self.name, FAIL, f"`{command}` exited {done.exit_code}: {last}",
-                command=command, exit_code=done.exit_code, duration=duration, log=log,
+                self.name,
+                FAIL,
+                f"`{command}` exited {done.exit_code}: {last}",
+                command=command,
+                exit_code=done.exit_code,
+                duration=duration,
+                log=log,
                 feedback=f"`{command}` exited {done.exit_code}:\n{trim(done.output, 2000)}",
-            )  # fmt: skip
-        return GateOutcome(self.name, PASS, f"`{command}` exited 0", command=command,
-                           exit_code=0, duration=duration, log=log)  # fmt: skip
+            )
+        return GateOutcome(
+            self.name,
+            PASS,
+            f"`{command}` exited 0",
+            command=command,
+            exit_code=0,
+            duration=duration,
+            log=log,
+        )

@@ -35,14 +35,31 @@ from overnight.gates import ERROR, FAIL, PASS, BaseGate, GateContext, GateOutcom
 from overnight.gates.changes import added_lines, is_test_path
 from overnight.gates.documentation import Place, adds_words, documentation
 
-DOC_PATHS = ["docs/**", "doc/**", "*.md", "*.rst", "*.pyi", "README*", "CHANGELOG*", "CHANGES*",
-             "HISTORY*", "NEWS*", "**/changelog.d/**", "**/newsfragments/**", "changelog/**",
-             "changes/**", "news/**", ".changes/**"]  # fmt: skip
+DOC_PATHS = [
+    "docs/**",
+    "doc/**",
+    "*.md",
+    "*.rst",
+    "*.pyi",
+    "README*",
+    "CHANGELOG*",
+    "CHANGES*",
+    "HISTORY*",
+    "NEWS*",
+    "**/changelog.d/**",
+    "**/newsfragments/**",
+    "changelog/**",
+    "changes/**",
+    "news/**",
+    ".changes/**",
+]
 # a request for documentation, not a mention of it: "document it", "and document the
 # option", "update the README", "add a changelog entry" ask; "as documented", "the
 # documentation says", "the documented way" (bug reports say these) do not
-DOCS_NOUN = r"(?:docs?|documentation|docstrings?|change\s?log|readme|news\s+(?:entry|fragment)|" \
-    r"release\s+notes)"  # fmt: skip
+DOCS_NOUN = (
+    r"(?:docs?|documentation|docstrings?|change\s?log|readme|news\s+(?:entry|fragment)|"
+    r"release\s+notes)"
+)
 SPEC_ASKS = (
     r"\b(?:add|update|write|extend|amend|adjust|mention|describe|explain|note|record|include|"
     r"keep)\b[^.\n]{0,60}?\b" + DOCS_NOUN + r"\b"
@@ -98,43 +115,63 @@ class DocsGate(BaseGate):
         unread = unparsed(ctx) if checked else []
         undocumented = [c for c in changes if not documents(places, c)]
         log = "\n".join(
-            [f"spec asks for docs: {'yes' if asked else 'no'}",
-             *[f"API change: {c.what}" + ("" if documents(places, c) else " (undocumented)")
-               for c in changes],
-             *[f"documentation: {place}" for place in places],
-             *[f"not documentation (adds no words): {path}" for path in idle],
-             *[f"not read (does not parse): {why}" for why in unread]]
-        )  # fmt: skip
+            [
+                f"spec asks for docs: {'yes' if asked else 'no'}",
+                *[
+                    f"API change: {c.what}" + ("" if documents(places, c) else " (undocumented)")
+                    for c in changes
+                ],
+                *[f"documentation: {place}" for place in places],
+                *[f"not documentation (adds no words): {path}" for path in idle],
+                *[f"not read (does not parse): {why}" for why in unread],
+            ]
+        )
         unknown = bool(unread) and not any(p.docstring is None for p in places)  # a docs file
         if asked and not places and not unknown:  # documents any change, read or not
             return GateOutcome(
-                self.name, FAIL, "the spec asks for documentation, and none changed",
-                command=command, log=log, feedback=asked_feedback(cfg.paths, changes, idle),
-            )  # fmt: skip
+                self.name,
+                FAIL,
+                "the spec asks for documentation, and none changed",
+                command=command,
+                log=log,
+                feedback=asked_feedback(cfg.paths, changes, idle),
+            )
         if undocumented:
             return GateOutcome(
-                self.name, FAIL,
+                self.name,
+                FAIL,
                 f"public API changed without documentation: {undocumented[0].what}"
                 + (f" and {len(undocumented) - 1} more" if len(undocumented) > 1 else ""),
-                command=command, log=log, blocking=cfg.api_change == "blocking",
+                command=command,
+                log=log,
+                blocking=cfg.api_change == "blocking",
                 feedback="These public API changes need documentation (a docstring, a "
                 "command-line option's help, or the docs/changelog):\n"
                 + "\n".join(f"- {c.what}" for c in undocumented),
-            )  # fmt: skip
+            )
         if unknown:
             return GateOutcome(
-                self.name, ERROR, f"could not read {unread[0]}"
+                self.name,
+                ERROR,
+                f"could not read {unread[0]}"
                 + (f" and {len(unread) - 1} more" if len(unread) > 1 else "")
                 + ": it does not parse, so its public API and docstrings are unknown; make "
                 "it parse",
-                command=command, log=log, blocking=cfg.api_change == "blocking" or asked,
-            )  # fmt: skip
+                command=command,
+                log=log,
+                blocking=cfg.api_change == "blocking" or asked,
+            )
         if asked or changes:
-            return GateOutcome(self.name, PASS, "documentation changed with the change",
-                               command=command, log=log)  # fmt: skip
-        return GateOutcome(self.name, PASS, "no documentation needed: the spec does not ask "
-                           "for it and the public API is unchanged", command=command,
-                           log=log)  # fmt: skip
+            return GateOutcome(
+                self.name, PASS, "documentation changed with the change", command=command, log=log
+            )
+        return GateOutcome(
+            self.name,
+            PASS,
+            "no documentation needed: the spec does not ask for it and the public API is unchanged",
+            command=command,
+            log=log,
+        )
 
 
 def asks_for_docs(pattern: str, text: str) -> bool:
@@ -145,14 +182,16 @@ def asks_for_docs(pattern: str, text: str) -> bool:
 def documents(places: list[Place], change: ApiChange) -> bool:
     """An API change is documented by its own docstring, by documentation added to the
     same file, or by any documentation file."""
-    return change.documented or any(p.docstring is None or p.path == change.path
-                                    for p in places)  # fmt: skip
+    return change.documented or any(p.docstring is None or p.path == change.path for p in places)
 
 
 def asked_feedback(paths: list[str], changes: list[ApiChange], idle: list[str]) -> str:
-    out = ("The task asks for documentation, and this change adds none. Document it where "
-           "this project keeps documentation: " + WHERE.format(paths=", ".join(paths[:5]))
-           + ". Whitespace-only edits and unchanged docstrings do not count.")  # fmt: skip
+    out = (
+        "The task asks for documentation, and this change adds none. Document it where "
+        "this project keeps documentation: "
+        + WHERE.format(paths=", ".join(paths[:5]))
+        + ". Whitespace-only edits and unchanged docstrings do not count."
+    )
     if idle:
         out += "\nThese changed files add no words: " + ", ".join(idle)
     if changes:
@@ -162,8 +201,11 @@ def asked_feedback(paths: list[str], changes: list[ApiChange], idle: list[str]) 
 
 def api_files(ctx: GateContext) -> list[str]:
     """The changed Python files that hold public API: not tests, not private modules."""
-    return [p for p in ctx.changed
-            if p.endswith(".py") and not is_test_path(p) and not is_private_module(p)]  # fmt: skip
+    return [
+        p
+        for p in ctx.changed
+        if p.endswith(".py") and not is_test_path(p) and not is_private_module(p)
+    ]
 
 
 def unparsed(ctx: GateContext) -> list[str]:
@@ -207,16 +249,25 @@ def api_changes(ctx: GateContext) -> list[ApiChange]:
             where = f"{path}:{api.line}"
             documented = self_documented(api, was, [n for n in api.options if n in lines], helped)
             if was is None:
-                changes.append(ApiChange(path, f"new public {name}{api.signature} ({where})",
-                                         documented))  # fmt: skip
+                changes.append(
+                    ApiChange(path, f"new public {name}{api.signature} ({where})", documented)
+                )
             elif was.signature != api.signature:
-                changes.append(ApiChange(path, f"{name} now takes {api.signature} ({where})",
-                                         documented))  # fmt: skip
-        changes += [ApiChange(path, f"{name} removed from {path}", False) for name in old
-                    if name not in new]  # fmt: skip
-        changes += [ApiChange(path, f"command-line option added at {path}:{number}: "
-                              f"{text.strip()[:80]}", number in helped)
-                    for number, text in lines.items() if CLI_OPTION.search(text)]  # fmt: skip
+                changes.append(
+                    ApiChange(path, f"{name} now takes {api.signature} ({where})", documented)
+                )
+        changes += [
+            ApiChange(path, f"{name} removed from {path}", False) for name in old if name not in new
+        ]
+        changes += [
+            ApiChange(
+                path,
+                f"command-line option added at {path}:{number}: {text.strip()[:80]}",
+                number in helped,
+            )
+            for number, text in lines.items()
+            if CLI_OPTION.search(text)
+        ]
     return changes
 
 
@@ -266,8 +317,9 @@ def public_api(source: str | None) -> dict[str, Api]:
             found[node.name] = _api(node)
         elif isinstance(node, ast.ClassDef) and _public(node.name):
             bases = ", ".join(ast.unparse(b) for b in node.bases)
-            found[node.name] = Api(f"({bases})" if bases else "", ast.get_docstring(node),
-                                   node.lineno)  # fmt: skip
+            found[node.name] = Api(
+                f"({bases})" if bases else "", ast.get_docstring(node), node.lineno
+            )
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and (
                     _public(item.name) or item.name == "__init__"
@@ -282,7 +334,11 @@ def _public(name: str) -> bool:
 
 def _api(node: ast.FunctionDef | ast.AsyncFunctionDef) -> Api:
     returns = f" -> {ast.unparse(node.returns)}" if node.returns else ""
-    options = [d.lineno for d in node.decorator_list if isinstance(d, ast.Call)
-               and CLI_OPTION.search(ast.unparse(d.func) + "(")]  # fmt: skip
-    return Api(f"({ast.unparse(node.args)}){returns}", ast.get_docstring(node), node.lineno,
-               options)  # fmt: skip
+    options = [
+        d.lineno
+        for d in node.decorator_list
+        if isinstance(d, ast.Call) and CLI_OPTION.search(ast.unparse(d.func) + "(")
+    ]
+    return Api(
+        f"({ast.unparse(node.args)}){returns}", ast.get_docstring(node), node.lineno, options
+    )

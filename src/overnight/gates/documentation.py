@@ -116,8 +116,11 @@ def docstrings(source: str | None) -> dict[str, str]:
     return found
 
 
-def _collect(node: ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef,
-             prefix: str, found: dict[str, str]) -> None:  # fmt: skip
+def _collect(
+    node: ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef,
+    prefix: str,
+    found: dict[str, str],
+) -> None:
     doc = ast.get_docstring(node)
     if doc and doc.strip():
         _add(found, prefix or MODULE, doc)
@@ -167,9 +170,10 @@ def sphinx_comments(source: str) -> str:
     except (tokenize.TokenError, SyntaxError):
         return ""
     return "\n".join(
-        t.string[2:].strip() for t in tokens
+        t.string[2:].strip()
+        for t in tokens
         if t.type == tokenize.COMMENT and t.string.startswith("#:")
-    )  # fmt: skip
+    )
 
 
 def fragment_dirs(ctx: GateContext) -> list[str]:
@@ -185,8 +189,11 @@ def fragment_dirs(ctx: GateContext) -> list[str]:
             continue
         towncrier, scriv = _table(tool, "towncrier"), _table(tool, "scriv")
         directory = towncrier.get("directory") or _package_fragments(towncrier)
-        for value, glob in ((directory, "{}/**"), (scriv.get("fragment_directory"), "{}/**"),
-                            (towncrier.get("filename"), "{}")):  # fmt: skip
+        for value, glob in (
+            (directory, "{}/**"),
+            (scriv.get("fragment_directory"), "{}/**"),
+            (towncrier.get("filename"), "{}"),
+        ):
             if isinstance(value, str) and value.strip():
                 found.append(glob.format(PurePosixPath(value.strip()).as_posix()))
     return found

@@ -72,8 +72,10 @@ class DownstreamGate(BaseGate):
                 logs.append(f"downstream {repo.label}: {exc}")
                 continue
             run = run_downstream(ctx, repo, path, env)
-            logs.append(f"downstream {repo.label} at {sha[:10]}, against the base:\n"
-                        f"$ {run.command}\n{run.completed.output}")  # fmt: skip
+            logs.append(
+                f"downstream {repo.label} at {sha[:10]}, against the base:\n"
+                f"$ {run.command}\n{run.completed.output}"
+            )
             data[repo.label] = {
                 "sha": sha,
                 "passing": sorted(run.passing()) if run.recorded else [],
@@ -95,7 +97,7 @@ class DownstreamGate(BaseGate):
                 problems.append(
                     f"{repo.label}: {(measured or {}).get('error') or 'not measured on the base'}"
                 )
-                continue  # fmt: skip
+                continue
             try:
                 path, env, _ = prepare(ctx, repo, measured["sha"])
             except OvernightError as exc:
@@ -103,8 +105,10 @@ class DownstreamGate(BaseGate):
                 continue
             run = run_downstream(ctx, repo, path, env)
             commands.append(f"{repo.label}: {run.command}")
-            logs.append(f"== {repo.label} at {measured['sha'][:10]}\n$ {run.command}\n"
-                        f"{run.completed.output}\n[exit {run.completed.exit_code}]")  # fmt: skip
+            logs.append(
+                f"== {repo.label} at {measured['sha'][:10]}\n$ {run.command}\n"
+                f"{run.completed.output}\n[exit {run.completed.exit_code}]"
+            )
             problem = unexercised(ctx, run, "the candidate")
             if problem:
                 problems.append(f"{repo.label}: {problem}")
@@ -112,32 +116,48 @@ class DownstreamGate(BaseGate):
             counted += len(measured["passing"])
             for node in measured["passing"]:
                 if run.outcome(node) != PASSED:
-                    regressions.append((repo.label, node, run.detail(node) | {
-                        "outcome": run.outcome(node)}))  # fmt: skip
+                    regressions.append(
+                        (repo.label, node, run.detail(node) | {"outcome": run.outcome(node)})
+                    )
         command = " ; ".join(commands) or "downstream"
         log, duration = "\n\n".join(logs), time.monotonic() - start
         if regressions:
             names = ", ".join(f"{r}: {n}" for r, n, _ in regressions[:3])
             more = f" and {len(regressions) - 3} more" if len(regressions) > 3 else ""
-            lines = [f"- {r}: {n} passed against the base, {d['outcome']} now"
-                     + (f"\n  {d['message']}" if d.get("message") else "")
-                     + (f"\n  ```\n{trim(d['text'], 600)}\n  ```" if d.get("text") else "")
-                     for r, n, d in regressions[:10]]  # fmt: skip
+            lines = [
+                f"- {r}: {n} passed against the base, {d['outcome']} now"
+                + (f"\n  {d['message']}" if d.get("message") else "")
+                + (f"\n  ```\n{trim(d['text'], 600)}\n  ```" if d.get("text") else "")
+                for r, n, d in regressions[:10]
+            ]
             return GateOutcome(
-                self.name, FAIL, f"{len(regressions)} downstream test(s) broken: {names}{more}",
-                command=command, duration=duration, log=log,
+                self.name,
+                FAIL,
+                f"{len(regressions)} downstream test(s) broken: {names}{more}",
+                command=command,
+                duration=duration,
+                log=log,
                 feedback="Your change breaks repositories that depend on this one; keep the "
                 "behaviour they rely on:\n" + "\n".join(lines),
-            )  # fmt: skip
+            )
         if problems:
-            return GateOutcome(self.name, ERROR, f"could not check: {problems[0]}",
-                               command=command, duration=duration, log=log)  # fmt: skip
+            return GateOutcome(
+                self.name,
+                ERROR,
+                f"could not check: {problems[0]}",
+                command=command,
+                duration=duration,
+                log=log,
+            )
         return GateOutcome(
-            self.name, PASS,
+            self.name,
+            PASS,
             f"{counted} downstream test(s) in {len(repos)} repositor"
             f"{'y' if len(repos) == 1 else 'ies'} still pass",
-            command=command, duration=duration, log=log,
-        )  # fmt: skip
+            command=command,
+            duration=duration,
+            log=log,
+        )
 
     def _repos(self, ctx: GateContext) -> list[DownstreamRepo]:
         cfg = ctx.config.gate(self.name, DownstreamConfig)
@@ -161,9 +181,13 @@ def prepare(
         Workspace.create(cache, source, sha, "overnight-setup")
 
     env = ensure_environment(
-        ProjectConfig(setup=list(repo.setup)), read_files(cache, sha, DEPENDENCY_FILES),
-        cache_dir() / "envs", checkout, ctx.sandbox, ctx.timeout,
-    )  # fmt: skip
+        ProjectConfig(setup=list(repo.setup)),
+        read_files(cache, sha, DEPENDENCY_FILES),
+        cache_dir() / "envs",
+        checkout,
+        ctx.sandbox,
+        ctx.timeout,
+    )
     return path, env, sha
 
 
@@ -203,9 +227,18 @@ def run_downstream(ctx: GateContext, repo: DownstreamRepo, path: Path, env: Envi
         layer.create()
         layer.install(sandbox, ctx.timeout, ctx.cancel)
     environ = env.environ(path, layer=layer)
-    project = [str(ctx.path / "src"), str(ctx.path)] if (ctx.path / "src").is_dir() \
-        else [str(ctx.path)]  # fmt: skip
+    project = (
+        [str(ctx.path / "src"), str(ctx.path)] if (ctx.path / "src").is_dir() else [str(ctx.path)]
+    )
     environ["PYTHONPATH"] = ":".join(p for p in [*project, environ.get("PYTHONPATH")] if p)
     packages = ctx.pinned.packages if ctx.pinned else []
-    return run_tests(sandbox, path, environ, repo.test_cmd, None, ctx.timeout, ctx.cancel,
-                     pinned=Pinned(packages=packages, steer=False))  # fmt: skip
+    return run_tests(
+        sandbox,
+        path,
+        environ,
+        repo.test_cmd,
+        None,
+        ctx.timeout,
+        ctx.cancel,
+        pinned=Pinned(packages=packages, steer=False),
+    )

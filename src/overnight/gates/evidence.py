@@ -47,15 +47,21 @@ def not_run(done: Completed, what: str) -> str | None:
     if done.timed_out:
         return f"{what} did not finish: it was killed at the time limit"
     if done.limit and done.exit_code != 0:
-        return (f"{what} was stopped by the sandbox's {done.limit} limit (exit "
-                f"{done.exit_code}): raise the limit or make the command lighter")  # fmt: skip
+        return (
+            f"{what} was stopped by the sandbox's {done.limit} limit (exit "
+            f"{done.exit_code}): raise the limit or make the command lighter"
+        )
     if done.exit_code == NOT_FOUND:
-        return (f"{what}: '{program}' was not found (exit 127): check that it is installed "
-                "where the gates run (the project's setup, or overnight's own environment) "
-                "and that the sandbox shows it")  # fmt: skip
+        return (
+            f"{what}: '{program}' was not found (exit 127): check that it is installed "
+            "where the gates run (the project's setup, or overnight's own environment) "
+            "and that the sandbox shows it"
+        )
     if done.exit_code == NOT_EXECUTABLE:
-        return (f"{what}: '{program}' could not be executed (exit 126): check that it "
-                "exists and is executable")  # fmt: skip
+        return (
+            f"{what}: '{program}' could not be executed (exit 126): check that it "
+            "exists and is executable"
+        )
     return None
 
 
@@ -78,8 +84,9 @@ def present(ctx: GateContext, suffixes: tuple[str, ...] = ("",)) -> list[str]:
     wanted = [p for p in ctx.changed if p.endswith(suffixes)]
     if not wanted:
         return []
-    listing = ctx.workspace.git(["--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only",
-                                 ctx.sha, "--", *wanted])  # fmt: skip
+    listing = ctx.workspace.git(
+        ["--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only", ctx.sha, "--", *wanted]
+    )
     found = set(listing.split("\0"))  # decoded as the changed paths were
     return [p for p in wanted if p in found]
 
@@ -114,8 +121,11 @@ def section_of(name: str, text: str | None, section: str) -> object:
         parser = configparser.ConfigParser(interpolation=None)
         parser.read_string(text)
         prefix = section.removesuffix("*")
-        return {s: dict(parser[s]) for s in parser.sections()
-                if s == section or section.endswith("*") and s.startswith(prefix)}  # fmt: skip
+        return {
+            s: dict(parser[s])
+            for s in parser.sections()
+            if s == section or section.endswith("*") and s.startswith(prefix)
+        }
     except (tomllib.TOMLDecodeError, configparser.Error):
         return text
 

@@ -21,8 +21,11 @@ from overnight.spec.model import patched_files
 MIN_LINE = 12  # shorter lines (``)``, ``import os``) are everywhere: not evidence of a leak
 WINDOW = 32  # any run of this many characters of hidden text gives a line away
 WITHHELD = "[withheld: this line quotes a hidden acceptance test]"
-ERRORS = {name for name, value in vars(builtins).items()
-          if isinstance(value, type) and issubclass(value, BaseException)}  # fmt: skip
+ERRORS = {
+    name
+    for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)
+}
 _TYPE = re.compile(r"^\s*(?:E\s+)?([A-Za-z_][\w.]*)")
 
 
@@ -60,8 +63,9 @@ class Withholder:
     """Withholds the lines of a text that quote hidden test code."""
 
     def __init__(self, hidden: str) -> None:
-        self.lines = {norm for line in hidden.splitlines()
-                      if len(norm := _normal(line)) >= MIN_LINE}  # fmt: skip
+        self.lines = {
+            norm for line in hidden.splitlines() if len(norm := _normal(line)) >= MIN_LINE
+        }
         flat = _normal(hidden.replace("\n", " "))
         self.windows = {flat[i : i + WINDOW] for i in range(max(0, len(flat) - WINDOW + 1))}
 

@@ -40,8 +40,15 @@ from overnight.gates.signals import FileChange, check_change, startup_file
 from overnight.gates.signals.source import Undecodable, decode
 
 SKIP_MARKS = {"skip", "skipif", "xfail"}
-PYTEST_CONFIG = {"pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "tox.ini",
-                 "setup.cfg", "pyproject.toml"}  # fmt: skip
+PYTEST_CONFIG = {
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "tox.ini",
+    "setup.cfg",
+    "pyproject.toml",
+}
 BROAD = {"Exception", "BaseException"}
 
 
@@ -72,8 +79,11 @@ class TestIntegrityGate(BaseGate):
                 findings += shadows(path, lambda p: ctx.source_bytes(p) is not None)
             if is_test_file(path) or path.startswith(("tests/", "test/")):
                 findings += self_mocks(path, before, after, self._local(ctx))
-        configured = [c.path for c in changes if changes_pytest_config(
-            c.path, text_of(c.path, c.before), text_of(c.path, c.after))]  # fmt: skip
+        configured = [
+            c.path
+            for c in changes
+            if changes_pytest_config(c.path, text_of(c.path, c.before), text_of(c.path, c.after))
+        ]
         signals = check_change(changes)
         findings += [str(f) for f in signals.findings]
         counted, notes, uncounted = passing_count(ctx)
@@ -85,26 +95,43 @@ class TestIntegrityGate(BaseGate):
         if findings:
             advice = "".join(f"\nTo fix: {a}." for a in signals.advice())
             return GateOutcome(
-                self.name, FAIL, f"{len(findings)} finding(s): {findings[0]}", command=command,
+                self.name,
+                FAIL,
+                f"{len(findings)} finding(s): {findings[0]}",
+                command=command,
                 log=log,
                 feedback="Tests and their harness must not be weakened, nor the code made to "
                 "game them; undo these:\n" + "\n".join(f"- {f}" for f in findings[:20]) + advice,
-            )  # fmt: skip
+            )
         if problems:
-            return GateOutcome(self.name, ERROR, f"could not check: {problems[0]}",
-                               command=command, log=log)  # fmt: skip
-        ignored = (f"; pytest configuration changed in {', '.join(configured)}: ignored, the "
-                   "base's steered grading") if configured else ""  # fmt: skip
-        return GateOutcome(self.name, PASS, "no test weakened, no pytest hook or plugin added, "
-                           f"no tamper signal{ignored}", command=command, log=log)  # fmt: skip
+            return GateOutcome(
+                self.name, ERROR, f"could not check: {problems[0]}", command=command, log=log
+            )
+        ignored = (
+            (
+                f"; pytest configuration changed in {', '.join(configured)}: ignored, the "
+                "base's steered grading"
+            )
+            if configured
+            else ""
+        )
+        return GateOutcome(
+            self.name,
+            PASS,
+            f"no test weakened, no pytest hook or plugin added, no tamper signal{ignored}",
+            command=command,
+            log=log,
+        )
 
     @staticmethod
     def _local(ctx: GateContext) -> Callable[[str], bool]:
         def is_local(dotted: str) -> bool:
             """The project's own code: a module or package at the root or under src/."""
             root = dotted.split(".")[0]
-            return any((base / f"{root}.py").is_file() or (base / root).is_dir()
-                       for base in (ctx.path, ctx.path / "src"))  # fmt: skip
+            return any(
+                (base / f"{root}.py").is_file() or (base / root).is_dir()
+                for base in (ctx.path, ctx.path / "src")
+            )
 
         return is_local
 
@@ -130,8 +157,10 @@ def check_file(path: str, before: str | None, after: str | None) -> list[str]:
     if not path.endswith(".py"):
         return findings
     if name == "conftest.py":
-        findings += [f"{path}: {hook} added or changed (a pytest hook can rewrite outcomes)"
-                     for hook in changed_hooks(before, after)]  # fmt: skip
+        findings += [
+            f"{path}: {hook} added or changed (a pytest hook can rewrite outcomes)"
+            for hook in changed_hooks(before, after)
+        ]
     if is_test_file(path) or name == "__init__.py" and is_test_path(path):
         added = set(patches(after)) - set(patches(before))
         findings += [
@@ -147,9 +176,21 @@ def check_file(path: str, before: str | None, after: str | None) -> list[str]:
 
 # modules a new file must not stand in for: the standard library and the test machinery
 SHADOWED = set(sys.stdlib_module_names) | {
-    "pytest", "_pytest", "pluggy", "py", "iniconfig", "coverage", "hypothesis", "setuptools",
-    "pip", "pkg_resources", "_distutils_hack", "site", "sitecustomize", "usercustomize",
-}  # fmt: skip
+    "pytest",
+    "_pytest",
+    "pluggy",
+    "py",
+    "iniconfig",
+    "coverage",
+    "hypothesis",
+    "setuptools",
+    "pip",
+    "pkg_resources",
+    "_distutils_hack",
+    "site",
+    "sitecustomize",
+    "usercustomize",
+}
 
 
 def shadows(path: str, exists: Callable[[str], bool]) -> list[str]:
@@ -166,8 +207,10 @@ def shadows(path: str, exists: Callable[[str], bool]) -> list[str]:
         return []
     inside_package = bool(folder) and exists("/".join([*folder, "__init__.py"]))
     if name in SHADOWED and not inside_package:
-        return [f"{path}: a new module named '{name}' would be imported instead of the real "
-                f"one (standard library or test machinery); rename it"]  # fmt: skip
+        return [
+            f"{path}: a new module named '{name}' would be imported instead of the real "
+            f"one (standard library or test machinery); rename it"
+        ]
     return []
 
 
@@ -226,9 +269,12 @@ def _replaced(node: ast.stmt, imported: set[str]) -> list[str]:
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 return [first.value] if "." in first.value else []  # setattr("pkg.f", ...)
             targets = [first]
-    return [ast.unparse(t) for t in targets
-            if _root(t) in imported and (isinstance(t, ast.Attribute | ast.Subscript) or
-                                         isinstance(node, ast.Expr))]  # fmt: skip
+    return [
+        ast.unparse(t)
+        for t in targets
+        if _root(t) in imported
+        and (isinstance(t, ast.Attribute | ast.Subscript) or isinstance(node, ast.Expr))
+    ]
 
 
 def _root(node: ast.expr) -> str:
@@ -279,8 +325,9 @@ def read_tests(source: str) -> dict[str, TestInfo]:
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             class_marks = module_marks | _marks(node.decorator_list)
             for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and \
-                        item.name.startswith("test"):  # fmt: skip
+                if isinstance(
+                    item, ast.FunctionDef | ast.AsyncFunctionDef
+                ) and item.name.startswith("test"):
                     tests[f"{node.name}::{item.name}"] = _info(item, class_marks)
     return tests
 
@@ -295,23 +342,35 @@ def _info(func: ast.FunctionDef | ast.AsyncFunctionDef, inherited: set[str]) -> 
         elif isinstance(node, ast.Call):
             callee = _dotted(node.func)
             last = callee.rsplit(".", 1)[-1]
-            if last.startswith("assert") or callee in ("pytest.raises", "pytest.warns",
-                                                       "pytest.approx"):  # fmt: skip
+            if last.startswith("assert") or callee in (
+                "pytest.raises",
+                "pytest.warns",
+                "pytest.approx",
+            ):
                 info.asserts += 1
             if callee in ("pytest.skip", "pytest.xfail"):
                 info.marks.add(last)
-    body = [n for n in func.body if not isinstance(n, ast.Expr | ast.Pass)
-            or not isinstance(getattr(n, "value", None), ast.Constant)]  # fmt: skip
+    body = [
+        n
+        for n in func.body
+        if not isinstance(n, ast.Expr | ast.Pass)
+        or not isinstance(getattr(n, "value", None), ast.Constant)
+    ]
     if len(body) == 1 and isinstance(body[0], ast.Try):
         info.swallowed = any(_swallows(h) for h in body[0].handlers)
     return info
 
 
 def _swallows(handler: ast.ExceptHandler) -> bool:
-    broad = handler.type is None or _dotted(handler.type) in BROAD or (
-        isinstance(handler.type, ast.Tuple)
-        and any(_dotted(e) in BROAD | {"AssertionError"} for e in handler.type.elts)
-    ) or _dotted(handler.type) == "AssertionError"  # fmt: skip
+    broad = (
+        handler.type is None
+        or _dotted(handler.type) in BROAD
+        or (
+            isinstance(handler.type, ast.Tuple)
+            and any(_dotted(e) in BROAD | {"AssertionError"} for e in handler.type.elts)
+        )
+        or _dotted(handler.type) == "AssertionError"
+    )
     reraises = any(isinstance(n, ast.Raise) for n in ast.walk(handler))
     return broad and not reraises
 
@@ -332,11 +391,15 @@ def _module_marks(tree: ast.Module) -> set[str]:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets
         ):
-            values = node.value.elts if isinstance(node.value, ast.List | ast.Tuple) \
-                else [node.value]  # fmt: skip
+            values = (
+                node.value.elts if isinstance(node.value, ast.List | ast.Tuple) else [node.value]
+            )
             marks |= _marks(values)
-        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
-                _dotted(node.value.func) == "pytest.skip":  # fmt: skip
+        elif (
+            isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Call)
+            and _dotted(node.value.func) == "pytest.skip"
+        ):
             marks.add("skip")
     return marks
 
@@ -379,8 +442,12 @@ def pytest_config(name: str, text: str | None) -> object:
             return data if name != "pyproject.toml" else data.get("tool", {}).get("pytest")
         parser = configparser.ConfigParser(interpolation=None)
         parser.read_string(text)
-        section = {"pytest.ini": "pytest", ".pytest.ini": "pytest", "tox.ini": "pytest",
-                   "setup.cfg": "tool:pytest"}[name]  # fmt: skip
+        section = {
+            "pytest.ini": "pytest",
+            ".pytest.ini": "pytest",
+            "tox.ini": "pytest",
+            "setup.cfg": "tool:pytest",
+        }[name]
         return dict(parser[section]) if parser.has_section(section) else None
     except (tomllib.TOMLDecodeError, configparser.Error):
         return text  # unparseable: any change counts

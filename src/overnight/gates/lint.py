@@ -116,8 +116,10 @@ def _read_lines(run: LintRun, workspace: Path, tracked: set[str] | None) -> str 
             run.findings.append(key)
             run.shown[key] = line.strip()
     if run.exit_code != 0 and not matched:
-        return (f"the linter exited {run.exit_code} without one finding in 'path:line: "
-                f"message' form: {tail(run.output)}")  # fmt: skip
+        return (
+            f"the linter exited {run.exit_code} without one finding in 'path:line: "
+            f"message' form: {tail(run.output)}"
+        )
     return None
 
 
@@ -125,8 +127,9 @@ def linted_files(ctx: GateContext, lint_cmd: str) -> tuple[set[str] | None, str]
     """The files ruff lints with this command and the candidate's configuration
     (``--show-files``), relative to the workspace, and the log; None: it could not say."""
     command = f"{lint_cmd} --show-files"
-    done = ctx.sandbox.run(command, cwd=ctx.path, env=ctx.environ, timeout=ctx.timeout,
-                           cancel=ctx.cancel)  # fmt: skip
+    done = ctx.sandbox.run(
+        command, cwd=ctx.path, env=ctx.environ, timeout=ctx.timeout, cancel=ctx.cancel
+    )
     log = f"$ {command}\n{done.output}\n[exit {done.exit_code}]"
     if not done.ok:
         return None, log
@@ -157,13 +160,21 @@ class LintGate(BaseGate):
         lint_cmd = ctx.config.lint_cmd
         if not lint_cmd:
             return GateOutcome(self.name, SKIPPED, "no lint_cmd configured")
-        run = run_lint(ctx.sandbox, ctx.path, ctx.environ, lint_cmd, ctx.timeout, ctx.cancel,
-                       ctx.tracked())  # fmt: skip
+        run = run_lint(
+            ctx.sandbox, ctx.path, ctx.environ, lint_cmd, ctx.timeout, ctx.cancel, ctx.tracked()
+        )
 
         def outcome(verdict: str, summary: str, log: str, feedback: str = "") -> GateOutcome:
-            return GateOutcome(self.name, verdict, summary, command=run.command, log=log,
-                               exit_code=run.exit_code, duration=run.duration,
-                               feedback=feedback)  # fmt: skip
+            return GateOutcome(
+                self.name,
+                verdict,
+                summary,
+                command=run.command,
+                log=log,
+                exit_code=run.exit_code,
+                duration=run.duration,
+                feedback=feedback,
+            )
 
         if run.error or ctx.baseline.lint_error:
             reason = run.error or f"on the base: {ctx.baseline.lint_error}"
@@ -171,30 +182,48 @@ class LintGate(BaseGate):
         unlinted, listing = self._unlinted(ctx, lint_cmd)
         log = "\n\n".join(p for p in (run.output, listing) if p)
         if unlinted is None:
-            return outcome(ERROR, "could not tell which files ruff lints: "
-                           f"'{lint_cmd} --show-files' failed; check lint_cmd", log)  # fmt: skip
+            return outcome(
+                ERROR,
+                "could not tell which files ruff lints: "
+                f"'{lint_cmd} --show-files' failed; check lint_cmd",
+                log,
+            )
         steering = configures(ctx, "ruff") if unlinted else []
         if steering:
             files = ", ".join(unlinted[:5])
             return outcome(
-                ERROR, f"{len(unlinted)} changed file(s) not linted under the lint "
-                f"configuration the change edits ({', '.join(steering)}): {files}", log,
+                ERROR,
+                f"{len(unlinted)} changed file(s) not linted under the lint "
+                f"configuration the change edits ({', '.join(steering)}): {files}",
+                log,
                 feedback=f"The linter did not lint {files}: your change to "
                 f"{', '.join(steering)} excludes them. Revert that part of the lint "
                 "configuration so the files you changed are linted.",
-            )  # fmt: skip
-        note = (f"; not linted, by the project's own lint_cmd or configuration: "
-                f"{', '.join(unlinted[:5])}") if unlinted else ""  # fmt: skip
+            )
+        note = (
+            (
+                f"; not linted, by the project's own lint_cmd or configuration: "
+                f"{', '.join(unlinted[:5])}"
+            )
+            if unlinted
+            else ""
+        )
         new = Counter(run.findings) - Counter(ctx.baseline.lint)
         if new:
             lines = [run.shown[k] for k in new.elements()]
             return outcome(
-                FAIL, f"{len(lines)} new finding(s): {lines[0]}{note}", log,
+                FAIL,
+                f"{len(lines)} new finding(s): {lines[0]}{note}",
+                log,
                 feedback="New lint findings (fix them):\n"
                 + "\n".join(f"- {line}" for line in lines[:30]),
-            )  # fmt: skip
-        return outcome(PASS, f"no new findings ({len(run.findings)} on the candidate, all "
-                       f"present on the base){note}", log)  # fmt: skip
+            )
+        return outcome(
+            PASS,
+            f"no new findings ({len(run.findings)} on the candidate, all "
+            f"present on the base){note}",
+            log,
+        )
 
     @staticmethod
     def _unlinted(ctx: GateContext, lint_cmd: str) -> tuple[list[str] | None, str]:

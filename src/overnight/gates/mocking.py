@@ -60,8 +60,9 @@ def _tests(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef
             found[node.name] = node
         elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
             for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and \
-                        item.name.startswith("test"):  # fmt: skip
+                if isinstance(
+                    item, ast.FunctionDef | ast.AsyncFunctionDef
+                ) and item.name.startswith("test"):
                     found[f"{node.name}::{item.name}"] = item
     return found
 
@@ -104,8 +105,11 @@ def _patched(func: ast.FunctionDef | ast.AsyncFunctionDef, names: dict[str, str]
         first = call.args[0]
         if isinstance(first, ast.Constant) and isinstance(first.value, str):
             found.add(first.value)  # patch("calc.mul"), monkeypatch.setattr("calc.mul", ...)
-        elif len(call.args) > 1 and isinstance(call.args[1], ast.Constant) and \
-                isinstance(call.args[1].value, str):  # fmt: skip
+        elif (
+            len(call.args) > 1
+            and isinstance(call.args[1], ast.Constant)
+            and isinstance(call.args[1].value, str)
+        ):
             owner = _resolve(first, names)  # patch.object(calc, "mul")
             if owner:
                 found.add(f"{owner}.{call.args[1].value}")

@@ -22,22 +22,70 @@ from overnight.gates.twin import Func, terminal
 
 Scalar = int | float | str | bytes
 
-EQUAL_METHODS = frozenset({
-    "assertEqual", "assertEquals", "failUnlessEqual", "assertAlmostEqual", "assertAlmostEquals",
-    "assertDictEqual", "assertListEqual", "assertTupleEqual", "assertSetEqual",
-    "assertSequenceEqual", "assertMultiLineEqual", "assertCountEqual",
-})  # fmt: skip
+EQUAL_METHODS = frozenset(
+    {
+        "assertEqual",
+        "assertEquals",
+        "failUnlessEqual",
+        "assertAlmostEqual",
+        "assertAlmostEquals",
+        "assertDictEqual",
+        "assertListEqual",
+        "assertTupleEqual",
+        "assertSetEqual",
+        "assertSequenceEqual",
+        "assertMultiLineEqual",
+        "assertCountEqual",
+    }
+)
 TRUE_METHODS = frozenset({"assertTrue", "assert_", "failUnless"})
 # a block under one of these expects an exception, or swallows a failed assertion and
 # goes on (subtests: a loop of them would report every one): no site in it
-NO_SITES = frozenset({
-    "raises", "warns", "deprecated_call", "assertRaises", "assertRaisesRegex",
-    "assertRaisesRegexp", "assertWarns", "assertWarnsRegex", "subTest", "suppress",
-})  # fmt: skip
+NO_SITES = frozenset(
+    {
+        "raises",
+        "warns",
+        "deprecated_call",
+        "assertRaises",
+        "assertRaisesRegex",
+        "assertRaisesRegexp",
+        "assertWarns",
+        "assertWarnsRegex",
+        "subTest",
+        "suppress",
+    }
+)
 # generated names and values must not give the game away
 GIVEAWAYS = ("canary", "overnight", "mutant", "mutat", "tamper", "decoy")
-ONSETS = ("b", "c", "d", "f", "g", "h", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z",
-          "br", "ch", "cl", "dr", "fl", "gr", "pl", "pr", "sh", "st", "tr")  # fmt: skip
+ONSETS = (
+    "b",
+    "c",
+    "d",
+    "f",
+    "g",
+    "h",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "z",
+    "br",
+    "ch",
+    "cl",
+    "dr",
+    "fl",
+    "gr",
+    "pl",
+    "pr",
+    "sh",
+    "st",
+    "tr",
+)
 VOWELS = ("a", "e", "i", "o", "u", "a", "e", "o", "ia", "io")
 CODAS = ("", "", "", "n", "r", "l", "s", "m", "nd", "rt")
 UNREACHED = (
@@ -66,8 +114,11 @@ def mutate(func: Func, rng: random.Random) -> Mutant:
     sites = list(_sites(mutant.body))
     equal = [s for s in sites if _form(s[0][s[1]]) == "equal"]
     if not sites:
-        return Mutant(None, "no assertion of a form that can be mutated (==, assertEqual, "
-                            "assert/assertTrue on a call or name) in its own body")  # fmt: skip
+        return Mutant(
+            None,
+            "no assertion of a form that can be mutated (==, assertEqual, "
+            "assert/assertTrue on a call or name) in its own body",
+        )
     body, index = rng.choice(equal or sites)
     _mutate_assertion(body[index], rng, _samples(func))
     if body is not mutant.body:  # a nested block: the assertion may never run

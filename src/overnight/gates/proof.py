@@ -33,16 +33,27 @@ def passing_count(ctx: GateContext) -> tuple[list[str], list[str], list[str]]:
         return [], ["passing tests not counted: the tests gate is disabled"], []
     suite = ctx.evidence.get("tests")
     if suite is None or not suite.recorded:
-        return [], [], ["passing tests could not be counted: the tests gate gave no per-test "
-                        "results (see its error)"]  # fmt: skip
+        return (
+            [],
+            [],
+            [
+                "passing tests could not be counted: the tests gate gave no per-test "
+                "results (see its error)"
+            ],
+        )
     if suite.stopped:
-        return [], ["passing tests not counted: the tests stopped at a failing acceptance "
-                    "test"], []  # fmt: skip
+        return [], ["passing tests not counted: the tests stopped at a failing acceptance test"], []
     before = len(ctx.baseline.passing())
     after = sum(1 for v in suite.outcomes.values() if v["outcome"] == PASSED)
     if after < before:
-        return [f"{before - after} fewer passing test(s) than on the base "
-                f"({after} now, {before} before)"], [], []  # fmt: skip
+        return (
+            [
+                f"{before - after} fewer passing test(s) than on the base "
+                f"({after} now, {before} before)"
+            ],
+            [],
+            [],
+        )
     return [], [f"{after} passing test(s), {before} on the base"], []
 
 
@@ -52,8 +63,11 @@ def agent_acceptance(ctx: GateContext) -> list[str]:
     nodes = []
     for node in ctx.spec.acceptance_tests:
         file = node.split("::", 1)[0]
-        if file not in patched and ctx.workspace.file_at_base(file) is None and \
-                ctx.source_bytes(file) is not None:  # fmt: skip
+        if (
+            file not in patched
+            and ctx.workspace.file_at_base(file) is None
+            and ctx.source_bytes(file) is not None
+        ):
             nodes.append(node)
     return nodes
 
@@ -68,17 +82,31 @@ def passing_on_base(ctx: GateContext) -> tuple[list[str], list[str], str]:
         export_base(ctx, scratch)
         environ = dict(ctx.environ)  # the base's code first, before the candidate's install
         own = [scratch / "src", scratch] if (scratch / "src").is_dir() else [scratch]
-        rest = [p for p in environ.get("PYTHONPATH", "").split(":")
-                if p and not Path(p).is_relative_to(ctx.path)]  # fmt: skip
+        rest = [
+            p
+            for p in environ.get("PYTHONPATH", "").split(":")
+            if p and not Path(p).is_relative_to(ctx.path)
+        ]
         environ["PYTHONPATH"] = ":".join([*map(str, own), *rest])
-        run = run_tests(ctx.sandbox, scratch, environ, ctx.spec.test_cmd or ctx.config.test_cmd,
-                        nodes, ctx.timeout, ctx.cancel, pinned=ctx.pinned)  # fmt: skip
+        run = run_tests(
+            ctx.sandbox,
+            scratch,
+            environ,
+            ctx.spec.test_cmd or ctx.config.test_cmd,
+            nodes,
+            ctx.timeout,
+            ctx.cancel,
+            pinned=ctx.pinned,
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     log = f"agent-written acceptance tests on the base:\n$ {run.command}\n{run.completed.output}"
     if not run.recorded:
-        return [], [f"the agent's acceptance tests gave no per-test results on the base: "
-                    f"'{run.command}'"], log  # fmt: skip
+        return (
+            [],
+            [f"the agent's acceptance tests gave no per-test results on the base: '{run.command}'"],
+            log,
+        )
     findings = [
         f"{node}: an acceptance test you wrote passes on the base too, so it proves nothing; "
         "make it test the new behaviour"

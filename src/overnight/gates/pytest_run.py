@@ -144,15 +144,28 @@ def run_tests(
             )
         channel = Channel()
         env["OVERNIGHT_OUTCOMES"] = str(channel.path)
-        done = sandbox.run(command, cwd=workspace, env=env, timeout=timeout, cancel=cancel,
-                           access=Access(readable=(run, channel.folder),
-                                         writable=writable))  # fmt: skip
+        done = sandbox.run(
+            command,
+            cwd=workspace,
+            env=env,
+            timeout=timeout,
+            cancel=cancel,
+            access=Access(readable=(run, channel.folder), writable=writable),
+        )
         got = channel.close()
         measured = run / "cov" / "coverage.json"
         report = _json(measured) if coverage is not None else None
-        return TestRun(command, done, got.outcomes, got.collect_errors, recorded=got.connected,
-                       stopped=got.stopped, coverage=report, imported=got.imported,
-                       finished=got.finished)  # fmt: skip
+        return TestRun(
+            command,
+            done,
+            got.outcomes,
+            got.collect_errors,
+            recorded=got.connected,
+            stopped=got.stopped,
+            coverage=report,
+            imported=got.imported,
+            finished=got.finished,
+        )
     finally:
         shutil.rmtree(run, ignore_errors=True)
 
@@ -301,14 +314,35 @@ def run_suite(
         select = list(acceptance) + list(regression) + extra
     if select == []:
         return Suite([])
-    run = run_tests(sandbox, workspace, environ, test_cmd, select, timeout, cancel,
-                    first=acceptance, fail_fast=fail_fast, coverage=coverage,
-                    pinned=pinned)  # fmt: skip
+    run = run_tests(
+        sandbox,
+        workspace,
+        environ,
+        test_cmd,
+        select,
+        timeout,
+        cancel,
+        first=acceptance,
+        fail_fast=fail_fast,
+        coverage=coverage,
+        pinned=pinned,
+    )
     suite = Suite([run])
     if not run.recorded or run.stopped:
         return suite
     missing = [n for n in [*acceptance, *extra] if run.outcome(n) == "missing"]
     if missing:  # outside the paths the whole suite collects: run them by name
-        suite.runs.append(run_tests(sandbox, workspace, environ, test_cmd, missing, timeout,
-                                    cancel, coverage=coverage, pinned=pinned))  # fmt: skip
+        suite.runs.append(
+            run_tests(
+                sandbox,
+                workspace,
+                environ,
+                test_cmd,
+                missing,
+                timeout,
+                cancel,
+                coverage=coverage,
+                pinned=pinned,
+            )
+        )
     return suite

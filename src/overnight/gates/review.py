@@ -76,15 +76,19 @@ class ReviewGate(BaseGate):
     def check(self, ctx: GateContext) -> GateOutcome:
         cfg = ctx.config.gate(self.name, ReviewConfig)
         if not cfg.model:
-            return GateOutcome(self.name, SKIPPED, "no reviewer model configured "
-                               "([gates.review] model)")  # fmt: skip
+            return GateOutcome(
+                self.name, SKIPPED, "no reviewer model configured ([gates.review] model)"
+            )
         outcomes: dict[str, GateOutcome] = ctx.evidence.get("outcomes", {})
-        failed = [o.name for o in outcomes.values()
-                  if o.blocking and o.verdict in (FAIL, ERROR)]  # fmt: skip
+        failed = [o.name for o in outcomes.values() if o.blocking and o.verdict in (FAIL, ERROR)]
         command = f"review by {cfg.model}"
         if failed:
-            return GateOutcome(self.name, SKIPPED, "not reviewed: blocking gates failed ("
-                               + ", ".join(failed) + ")", command=command)  # fmt: skip
+            return GateOutcome(
+                self.name,
+                SKIPPED,
+                "not reviewed: blocking gates failed (" + ", ".join(failed) + ")",
+                command=command,
+            )
         diff, cut = review_diff(ctx, cfg)
         messages = [
             {"role": "system", "content": (TEMPLATES / "system.md").read_text()},
@@ -93,44 +97,74 @@ class ReviewGate(BaseGate):
         try:
             from overnight.llm import ModelConfig, Sampling, get_model
 
-            model = get_model(cfg.model, ModelConfig(key_env=cfg.key_env,
-                                                     timeout=min(ctx.timeout, 300)))  # fmt: skip
+            model = get_model(
+                cfg.model, ModelConfig(key_env=cfg.key_env, timeout=min(ctx.timeout, 300))
+            )
             reply = model.query(messages, sampling=Sampling(temperature=0))
         except OvernightError as exc:
-            return GateOutcome(self.name, ERROR, f"the reviewer could not be asked: {exc}",
-                               command=command)  # fmt: skip
-        log = (f"model: {reply.model}; tokens in {reply.usage.input_tokens}, out "
-               f"{reply.usage.output_tokens}; cost {usd(reply.cost)}; {reply.latency:.1f} s\n\n"
-               f"-- request\n{messages[1]['content']}\n\n-- answer\n{reply.content}")  # fmt: skip
+            return GateOutcome(
+                self.name, ERROR, f"the reviewer could not be asked: {exc}", command=command
+            )
+        log = (
+            f"model: {reply.model}; tokens in {reply.usage.input_tokens}, out "
+            f"{reply.usage.output_tokens}; cost {usd(reply.cost)}; {reply.latency:.1f} s\n\n"
+            f"-- request\n{messages[1]['content']}\n\n-- answer\n{reply.content}"
+        )
         try:
             review = parse_review(reply.content)
         except MalformedReview as exc:
-            return GateOutcome(self.name, ERROR, f"the reviewer's answer is malformed: {exc}",
-                               command=command, log=log)  # fmt: skip
+            return GateOutcome(
+                self.name,
+                ERROR,
+                f"the reviewer's answer is malformed: {exc}",
+                command=command,
+                log=log,
+            )
         report = review.markdown(cfg.model)
         if review.verdict == "fail" or not review.does_what_was_asked:
             return GateOutcome(
-                self.name, FAIL, f"the reviewer asks for changes: {review.summary}"[:300],
-                command=command, log=log, report=report,
+                self.name,
+                FAIL,
+                f"the reviewer asks for changes: {review.summary}"[:300],
+                command=command,
+                log=log,
+                report=report,
                 feedback="A reviewer read your change and asks for changes:\n"
                 + review.markdown(cfg.model, escape=str),
-            )  # fmt: skip
+            )
         if cut:
             return GateOutcome(
-                self.name, ERROR, f"the reviewer approved a diff cut to {cfg.max_diff_chars} "
+                self.name,
+                ERROR,
+                f"the reviewer approved a diff cut to {cfg.max_diff_chars} "
                 f"characters ({cut} not shown): its approval does not cover the whole change; "
-                "raise [gates.review] max_diff_chars", command=command, log=log, report=report,
-            )  # fmt: skip
-        return GateOutcome(self.name, PASS, f"approved: {review.summary}"[:300],
-                           command=command, log=log, report=report)  # fmt: skip
+                "raise [gates.review] max_diff_chars",
+                command=command,
+                log=log,
+                report=report,
+            )
+        return GateOutcome(
+            self.name,
+            PASS,
+            f"approved: {review.summary}"[:300],
+            command=command,
+            log=log,
+            report=report,
+        )
 
 
 def review_diff(ctx: GateContext, cfg: ReviewConfig) -> tuple[str, int]:
     """The agent's diff (protected files, such as hidden tests, left out), cut to
     ``max_diff_chars``, and how many characters were cut."""
     paths = [p for p in ctx.changed if not matches(p, ctx.protected)]
-    diff = git(["diff", "--no-color", "--no-ext-diff", ctx.workspace.base_sha, ctx.sha, "--",
-                *paths], ctx.path) if paths else "(no changes)"  # fmt: skip
+    diff = (
+        git(
+            ["diff", "--no-color", "--no-ext-diff", ctx.workspace.base_sha, ctx.sha, "--", *paths],
+            ctx.path,
+        )
+        if paths
+        else "(no changes)"
+    )
     cut = max(0, len(diff) - cfg.max_diff_chars)
     if cut:
         diff = diff[: cfg.max_diff_chars] + f"\n[... {cut} more characters of diff not shown ...]"
@@ -139,8 +173,9 @@ def review_diff(ctx: GateContext, cfg: ReviewConfig) -> tuple[str, int]:
 
 def request_text(ctx: GateContext, outcomes: dict[str, GateOutcome], diff: str) -> str:
     """The task as the agent saw it, the gate verdicts, and the agent's diff."""
-    gates = "\n".join(f"- {o.name}: {o.verdict} — {o.summary}" for o in outcomes.values()) \
-        or "- (none)"  # fmt: skip
+    gates = (
+        "\n".join(f"- {o.name}: {o.verdict} — {o.summary}" for o in outcomes.values()) or "- (none)"
+    )
     template = string.Template((TEMPLATES / "request.md").read_text())
     return template.substitute(task=ctx.spec.for_agent(), gates=gates, diff=diff)
 
@@ -167,5 +202,10 @@ def parse_review(text: str) -> Review:
     for key in ("missing", "risks"):
         if not isinstance(data[key], list) or not all(isinstance(i, str) for i in data[key]):
             raise MalformedReview(f"{key} must be a list of strings")
-    return Review(data["verdict"], data["does_what_was_asked"], data["summary"].strip(),
-                  data["missing"], data["risks"])  # fmt: skip
+    return Review(
+        data["verdict"],
+        data["does_what_was_asked"],
+        data["summary"].strip(),
+        data["missing"],
+        data["risks"],
+    )

@@ -64,9 +64,11 @@ def check(gate: Gate, ctx: GateContext) -> GateOutcome:
         outcome = gate.check(ctx)
     except Exception as exc:  # the gate's own crash boundary: recorded, never a pass
         outcome = GateOutcome(
-            gate.name, ERROR, f"the gate crashed: {type(exc).__name__}: {exc}",
+            gate.name,
+            ERROR,
+            f"the gate crashed: {type(exc).__name__}: {exc}",
             log=traceback.format_exc(),
-        )  # fmt: skip
+        )
     outcome.name = gate.name
     if not outcome.duration:
         outcome.duration = time.monotonic() - start

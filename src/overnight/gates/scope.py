@@ -32,10 +32,13 @@ class ScopeGate(BaseGate):
         ]
         if unguarded:
             return GateOutcome(
-                self.name, ERROR, f"cannot guard the acceptance tests: {', '.join(unguarded[:5])} "
+                self.name,
+                ERROR,
+                f"cannot guard the acceptance tests: {', '.join(unguarded[:5])} "
                 "not among the protected paths it was given (the gates were started without "
-                "them: a bug in overnight, report it)", log="\n".join(ctx.protected),
-            )  # fmt: skip
+                "them: a bug in overnight, report it)",
+                log="\n".join(ctx.protected),
+            )
         problems = []
         for path in ctx.changed:
             if matches(path, ctx.protected):

@@ -40,19 +40,25 @@ KEY_FORMATS: list[tuple[str, re.Pattern[str]]] = [
 # or ``xai-grok-beta`` do not.
 PROVIDER_KEYS: list[tuple[str, re.Pattern[str]]] = [
     ("Anthropic key", re.compile(r"\bsk-ant-(?:[a-z]+\d*-)?([A-Za-z0-9_-]{17,})")),
-    ("OpenAI-style key (sk-)", re.compile(  # OpenAI, OpenRouter, DeepSeek, LiteLLM...
-        r"\bsk-(?:(?:proj|svcacct|admin|None|or-v1)-)?([A-Za-z0-9_-]{17,})")),
+    (
+        "OpenAI-style key (sk-)",
+        re.compile(  # OpenAI, OpenRouter, DeepSeek, LiteLLM...
+            r"\bsk-(?:(?:proj|svcacct|admin|None|or-v1)-)?([A-Za-z0-9_-]{17,})"
+        ),
+    ),
     ("Groq key", re.compile(r"\bgsk_([A-Za-z0-9]{17,})")),
     ("xAI key", re.compile(r"\bxai-([A-Za-z0-9]{17,})")),
     ("Perplexity key", re.compile(r"\bpplx-([A-Za-z0-9]{17,})")),
-]  # fmt: skip
+]
 KEYWORD = re.compile(
     r"(?i)(?:password|passwd|pwd|secret|token|api_?key|access_?key|private_?key|auth|"
     r"credential)s?\w*[\"']?\s*(?::=|=|:)\s*[rbf]?[\"']([^\"'\s]{8,})[\"']"
 )
 QUOTED = re.compile(r"[\"']([A-Za-z0-9+/=_-]{20,})[\"']")
-PLACEHOLDER = re.compile(r"(?i)x{4,}|\*{3,}|change.?me|example|dummy|fake|placeholder|your[_-]|"
-                         r"redacted|\$\{|<[a-z_]+>|^test|test$")  # fmt: skip
+PLACEHOLDER = re.compile(
+    r"(?i)x{4,}|\*{3,}|change.?me|example|dummy|fake|placeholder|your[_-]|"
+    r"redacted|\$\{|<[a-z_]+>|^test|test$"
+)
 HEX = set("0123456789abcdefABCDEF")
 ALLOW = ("pragma: allowlist secret", "nosec")
 PASSED = "a key passed on purpose (agent_env or the model key)"
@@ -95,11 +101,15 @@ def scan_passed(paths: list[str], added: dict[str, dict[int, str]], mask: Mask) 
     found = []
     for path in paths:
         shown = mask.text(path)
-        found += [Secret(shown, 0, f"its name holds the value of ${name}, {PASSED}", "")
-                  for name in mask.found(path)]  # fmt: skip
+        found += [
+            Secret(shown, 0, f"its name holds the value of ${name}, {PASSED}", "")
+            for name in mask.found(path)
+        ]
         for number, text in sorted(added.get(path, {}).items()):
-            found += [Secret(shown, number, f"the value of ${name}, {PASSED}", "")
-                      for name in mask.found(text)]  # fmt: skip
+            found += [
+                Secret(shown, number, f"the value of ${name}, {PASSED}", "")
+                for name in mask.found(text)
+            ]
     return found
 
 

@@ -53,8 +53,9 @@ class SecurityConfig(GateConfig):
     audit_service: str = "pypi"  # pip-audit's vulnerability service: "pypi" or "osv"
     osv_url: str | None = None  # an OSV-compatible query URL (a mirror)
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
-        "severity": SEVERITIES, "audit_service": ("pypi", "osv"),
-    }  # fmt: skip
+        "severity": SEVERITIES,
+        "audit_service": ("pypi", "osv"),
+    }
 
 
 @dataclass
@@ -81,8 +82,15 @@ class SecurityGate(BaseGate):
             parts.append(secrets_part(ctx, cfg, mask))
         if cfg.audit:
             found = audit(ctx, cfg.audit_service, cfg.osv_url)
-            parts.append(Part("pip-audit", found.command or "pip-audit (no new pins)",
-                              found.findings, found.problems, found.log))  # fmt: skip
+            parts.append(
+                Part(
+                    "pip-audit",
+                    found.command or "pip-audit (no new pins)",
+                    found.findings,
+                    found.problems,
+                    found.log,
+                )
+            )
         findings = [f"{p.name}: {f}" for p in parts for f in p.findings]
         problems = [f"{p.name}: {f}" for p in parts for f in p.problems]
         command = " ; ".join(p.command for p in parts) or "security: every check disabled"
@@ -91,19 +99,35 @@ class SecurityGate(BaseGate):
         if findings:
             more = f" (and {len(problems)} check problem(s))" if problems else ""
             return GateOutcome(
-                self.name, FAIL, f"{len(findings)} finding(s): {findings[0]}{more}",
-                command=command, duration=duration, log=log,
+                self.name,
+                FAIL,
+                f"{len(findings)} finding(s): {findings[0]}{more}",
+                command=command,
+                duration=duration,
+                log=log,
                 feedback="Security problems in your change (fix them; never commit secrets, "
                 "read them from the environment):\n"
                 + "\n".join(f"- {f}" for f in findings[:20] + problems[:5]),
-            )  # fmt: skip
+            )
         if problems:
-            return GateOutcome(self.name, ERROR, f"could not check: {problems[0]}",
-                               command=command, duration=duration, log=log,
-                               feedback="\n".join(f"- {p}" for p in problems))  # fmt: skip
+            return GateOutcome(
+                self.name,
+                ERROR,
+                f"could not check: {problems[0]}",
+                command=command,
+                duration=duration,
+                log=log,
+                feedback="\n".join(f"- {p}" for p in problems),
+            )
         checked = ", ".join(p.name for p in parts)
-        return GateOutcome(self.name, PASS, f"nothing new found ({checked})", command=command,
-                           duration=duration, log=log)  # fmt: skip
+        return GateOutcome(
+            self.name,
+            PASS,
+            f"nothing new found ({checked})",
+            command=command,
+            duration=duration,
+            log=log,
+        )
 
 
 def secrets_part(ctx: GateContext, cfg: SecurityConfig, mask: Mask) -> Part:
@@ -125,9 +149,11 @@ def secrets_part(ctx: GateContext, cfg: SecurityConfig, mask: Mask) -> Part:
         seen = {(s.path, s.line) for s in found}
         found += [s for s in scan(added) if (s.path, s.line) not in seen]
         excluded = sorted(set(candidate) - set(paths))
-        notes.append(f"scanned {sum(map(len, added.values()))} added line(s) in {len(added)} "
-                     f"of {len(paths)} file(s)" + (f"; excluded by secrets_exclude: "
-                     f"{', '.join(excluded)}" if excluded else ""))  # fmt: skip
+        notes.append(
+            f"scanned {sum(map(len, added.values()))} added line(s) in {len(added)} "
+            f"of {len(paths)} file(s)"
+            + (f"; excluded by secrets_exclude: {', '.join(excluded)}" if excluded else "")
+        )
     log = "\n".join([*(str(s) for s in found), *notes]) or "no secrets in added lines"
     return Part("secrets", "; ".join(commands), [str(s) for s in found], [], log)
 
@@ -140,8 +166,9 @@ def bandit_part(ctx: GateContext, cfg: SecurityConfig) -> Part:
         return part
     skip = f" --skip {','.join(cfg.skip)}" if cfg.skip else ""
     # --exclude '': bandit's default exclusions (.tox, .eggs, ...) would skip changed files
-    part.command = (f"bandit --quiet --format json --exclude '' --severity-level "
-                    f"{cfg.severity}{skip}")  # fmt: skip
+    part.command = (
+        f"bandit --quiet --format json --exclude '' --severity-level {cfg.severity}{skip}"
+    )
     with tempfile.TemporaryDirectory(prefix="overnight-bandit-") as tmp:  # from the commit
         for path in files:
             (Path(tmp) / path).parent.mkdir(parents=True, exist_ok=True)
@@ -190,8 +217,14 @@ def run_bandit(
     with tempfile.TemporaryDirectory(prefix="overnight-bandit-out-") as tmp:
         out = Path(tmp) / "bandit.json"
         full = f"{command} --output {out} " + " ".join(shlex.quote(f) for f in files)
-        done = ctx.sandbox.run(full, cwd=root, env=ctx.environ, timeout=ctx.timeout,
-                               cancel=ctx.cancel, access=Access(writable=(Path(tmp),)))  # fmt: skip
+        done = ctx.sandbox.run(
+            full,
+            cwd=root,
+            env=ctx.environ,
+            timeout=ctx.timeout,
+            cancel=ctx.cancel,
+            access=Access(writable=(Path(tmp),)),
+        )
         text = out.read_text() if out.exists() else ""
     log = f"$ {full}\n{done.output}\n{text}\n[exit {done.exit_code}]"
     problem = not_run(done, "bandit")

@@ -83,8 +83,9 @@ def parse_gates(raw: dict[str, Any], source: str) -> dict[str, GateConfig]:
             )
         if not isinstance(value, dict):
             raise ConfigError(f"{source}: [gates.{name}] must be a table")
-        gates[name] = parse_table(CONFIG_TYPES.get(name, GateConfig), value, f"[gates.{name}]",
-                                  source)  # fmt: skip
+        gates[name] = parse_table(
+            CONFIG_TYPES.get(name, GateConfig), value, f"[gates.{name}]", source
+        )
     return gates
 
 

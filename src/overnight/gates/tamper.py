@@ -43,8 +43,11 @@ def collection(pinned: Pinned | None) -> Collection:
     try:
         if name.endswith(".toml"):
             data = tomllib.loads(text)
-            section = data.get("tool", {}).get("pytest", {}) if name == "pyproject.toml" \
-                else data.get("pytest", data)  # fmt: skip
+            section = (
+                data.get("tool", {}).get("pytest", {})
+                if name == "pyproject.toml"
+                else data.get("pytest", data)
+            )
             section = section.get("ini_options", section)
             for key, field in OPTIONS.items():
                 value = section.get(key)
@@ -83,8 +86,9 @@ def planted(root: Path, plan: CanaryPlan) -> Iterator[list[str]]:
 
 def _write(root: Path, rel: str, data: bytes) -> None:
     with _directory(root, rel) as (parent, name):
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644,
-                     dir_fd=parent)  # fmt: skip
+        fd = os.open(
+            name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=parent
+        )
         try:
             os.fchmod(fd, 0o644)  # whatever the worker's umask: the sandbox's uid reads it
             os.write(fd, data)

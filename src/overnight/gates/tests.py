@@ -34,41 +34,63 @@ class TestsGate(BaseGate):
         canaries = tamper.plan(acceptance if self.canaries else [], ctx.source, ctx.pinned)
         with tamper.planted(ctx.path, canaries) as refused:
             suite = run_suite(
-                ctx.sandbox, ctx.path, ctx.environ, ctx.spec.test_cmd or ctx.config.test_cmd,
-                acceptance, regression, ctx.timeout, ctx.cancel, fail_fast=True,
-                coverage=coverage_files(ctx), pinned=ctx.pinned, extra=canaries.nodes(),
-            )  # fmt: skip
+                ctx.sandbox,
+                ctx.path,
+                ctx.environ,
+                ctx.spec.test_cmd or ctx.config.test_cmd,
+                acceptance,
+                regression,
+                ctx.timeout,
+                ctx.cancel,
+                fail_fast=True,
+                coverage=coverage_files(ctx),
+                pinned=ctx.pinned,
+                extra=canaries.nodes(),
+            )
         outcomes = {node: v["outcome"] for node, v in suite.outcomes.items()}
         judged = judge(canaries.canaries, outcomes, suite.stopped)
         suite.drop(canaries.owns)  # canaries are evidence for the tamper check only
         ctx.evidence[self.name] = suite  # for the coverage and test-integrity gates
         if not suite.recorded:
             return self._no_evidence(suite.runs[-1], start)
-        notes = "\n".join(["canaries:", *canaries.notes, *refused, *judged.problems]) \
-            if canaries.files else ""  # fmt: skip
+        notes = (
+            "\n".join(["canaries:", *canaries.notes, *refused, *judged.problems])
+            if canaries.files
+            else ""
+        )
         if judged.tampered:
             return GateOutcome(
-                self.name, FAIL, f"tampered: {judged.tampered[0]}", tampered=judged.tampered[0],
-                command=suite.runs[0].command, duration=time.monotonic() - start,
+                self.name,
+                FAIL,
+                f"tampered: {judged.tampered[0]}",
+                tampered=judged.tampered[0],
+                command=suite.runs[0].command,
+                duration=time.monotonic() - start,
                 log="\n".join([*judged.tampered, notes, _log(suite.runs)]),
-            )  # fmt: skip
+            )
         if refused or judged.problems:
             return GateOutcome(
-                self.name, ERROR, "the test run cannot be trusted: "
-                f"{(refused or judged.problems)[0]}", command=suite.runs[0].command,
-                duration=time.monotonic() - start, log="\n".join([notes, _log(suite.runs)]),
+                self.name,
+                ERROR,
+                f"the test run cannot be trusted: {(refused or judged.problems)[0]}",
+                command=suite.runs[0].command,
+                duration=time.monotonic() - start,
+                log="\n".join([notes, _log(suite.runs)]),
                 feedback="The test run could not be verified (something in it kept overnight's "
                 "checks from running); do not change how tests are collected or reported.",
-            )  # fmt: skip
+            )
         foreign = suite.foreign(ctx.import_roots())
         if foreign:
             name, where = foreign[0]
             return GateOutcome(
-                self.name, ERROR, f"the tests ran another copy of the project: '{name}' was "
-                f"imported from {where}, not from the candidate", command=suite.runs[0].command,
+                self.name,
+                ERROR,
+                f"the tests ran another copy of the project: '{name}' was "
+                f"imported from {where}, not from the candidate",
+                command=suite.runs[0].command,
                 duration=time.monotonic() - start,
                 log="\n".join(f"{n}: imported from {w}" for n, w in foreign),
-            )  # fmt: skip
+            )
         failures: list[tuple[str, str, dict]] = []  # node, why, detail
         for node in acceptance:
             outcome = suite.outcome(node)
@@ -90,16 +112,25 @@ class TestsGate(BaseGate):
             more = f" and {len(failures) - 3} more" if len(failures) > 3 else ""
             stopped = " (stopped early: an acceptance test failed)" if suite.stopped else ""
             return GateOutcome(
-                self.name, FAIL, f"{len(failures)} failing: {names}{more}{stopped}",
-                command=command, exit_code=exit_code, duration=duration, log=log,
+                self.name,
+                FAIL,
+                f"{len(failures)} failing: {names}{more}{stopped}",
+                command=command,
+                exit_code=exit_code,
+                duration=duration,
+                log=log,
                 feedback=_feedback(failures, hidden_nodes(ctx.spec)),
-            )  # fmt: skip
+            )
         regressions = len(expected_passing(ctx.baseline.passing(), regression))
         return GateOutcome(
-            self.name, PASS,
+            self.name,
+            PASS,
             f"{len(acceptance)} acceptance and {regressions} regression test(s) pass",
-            command=command, exit_code=exit_code, duration=duration, log=log,
-        )  # fmt: skip
+            command=command,
+            exit_code=exit_code,
+            duration=duration,
+            log=log,
+        )
 
     def _no_evidence(self, run: TestRun, start: float) -> GateOutcome:
         return GateOutcome(
@@ -148,5 +179,8 @@ def expected_passing(passing_on_base: set[str], regression: str | list[str]) -> 
         return passing_on_base
     if regression == "none":
         return set()
-    return {n for n in passing_on_base
-            if any(n == r or n.startswith((r + "[", r + "::")) for r in regression)}  # fmt: skip
+    return {
+        n
+        for n in passing_on_base
+        if any(n == r or n.startswith((r + "[", r + "::")) for r in regression)
+    }

@@ -66,9 +66,13 @@ def _methods(cls: ast.ClassDef, classes: dict, seen: tuple[str, ...] = ()) -> di
     """A class's functions: its own, then those it inherits from classes of the module
     (first base first), unless its body assigns the name."""
     methods: dict[str, Func] = {n.name: n for n in cls.body if isinstance(n, Func)}
-    assigned = {t.id for n in cls.body if isinstance(n, ast.Assign | ast.AnnAssign)
-                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
-                if isinstance(t, ast.Name)}  # fmt: skip
+    assigned = {
+        t.id
+        for n in cls.body
+        if isinstance(n, ast.Assign | ast.AnnAssign)
+        for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+        if isinstance(t, ast.Name)
+    }
     for base in cls.bases:
         parent = classes.get(base.id) if isinstance(base, ast.Name) else None
         if parent is not None and parent.name not in (*seen, cls.name):
@@ -138,8 +142,13 @@ def twin(tree: ast.Module, tests: dict[Place, Func], mutants: dict[Place, Func])
 
 def _origins(tree: ast.Module, tests: dict[Place, Func]) -> set[Place]:
     """Where inherited tests are defined: (base class, method)."""
-    where = {id(f): (c.name, f.name) for c in tree.body if isinstance(c, ast.ClassDef)
-             for f in c.body if isinstance(f, Func)}  # fmt: skip
+    where = {
+        id(f): (c.name, f.name)
+        for c in tree.body
+        if isinstance(c, ast.ClassDef)
+        for f in c.body
+        if isinstance(f, Func)
+    }
     return {where[id(func)] for func in tests.values() if id(func) in where}
 
 

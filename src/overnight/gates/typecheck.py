@@ -69,48 +69,72 @@ class TypesGate(BaseGate):
     def check(self, ctx: GateContext) -> GateOutcome:
         command = self._command(ctx)
         if command is None:
-            return GateOutcome(self.name, SKIPPED, "no type checker configured "
-                               "([gates.types] command)")  # fmt: skip
+            return GateOutcome(
+                self.name, SKIPPED, "no type checker configured ([gates.types] command)"
+            )
         base = ctx.baseline.gates.get(self.name)
         run = check_types(ctx, command)
         log = f"$ {run.command}\n{run.output}\n[exit {run.exit_code}]"
         if run.problem or base is None or base.get("problem"):
             reason = run.problem or (base or {}).get("problem") or "not measured on the base"
             where = "" if run.problem else "on the base: "
-            return GateOutcome(self.name, ERROR, f"type checker could not run: {where}{reason}",
-                               command=run.command, exit_code=run.exit_code, log=log)  # fmt: skip
+            return GateOutcome(
+                self.name,
+                ERROR,
+                f"type checker could not run: {where}{reason}",
+                command=run.command,
+                exit_code=run.exit_code,
+                log=log,
+            )
         changed = {p for p in ctx.changed if p.endswith((".py", ".pyi")) and p in ctx.tracked()}
         unchecked = self._unchecked(ctx, run)
         steering = configures(ctx, "mypy") if unchecked else []
         if steering:
             files = ", ".join(unchecked[:5])
             return GateOutcome(
-                self.name, ERROR, f"{len(unchecked)} changed file(s) not type checked under "
+                self.name,
+                ERROR,
+                f"{len(unchecked)} changed file(s) not type checked under "
                 f"the configuration the change edits ({', '.join(steering)}): {files}",
-                command=run.command, exit_code=run.exit_code, log=log,
+                command=run.command,
+                exit_code=run.exit_code,
+                log=log,
                 feedback=f"The type checker did not check {files}: your change to "
                 f"{', '.join(steering)} leaves them out. Revert that part of the "
                 "configuration so the files you changed are checked.",
-            )  # fmt: skip
-        note = (f"; not checked, by the project's own command or configuration: "
-                f"{', '.join(unchecked[:5])}") if unchecked else ""  # fmt: skip
+            )
+        note = (
+            (
+                f"; not checked, by the project's own command or configuration: "
+                f"{', '.join(unchecked[:5])}"
+            )
+            if unchecked
+            else ""
+        )
         ours = Counter(k for k in run.errors if k.split(": ", 1)[0] in changed)
         theirs = Counter(k for k in base["errors"] if k.split(": ", 1)[0] in changed)
         new = list((ours - theirs).elements())
         if new:
             lines = [run.shown[k] for k in new]
             return GateOutcome(
-                self.name, FAIL, f"{len(new)} new type error(s): {lines[0]}{note}",
-                command=run.command, exit_code=run.exit_code, log=log,
+                self.name,
+                FAIL,
+                f"{len(new)} new type error(s): {lines[0]}{note}",
+                command=run.command,
+                exit_code=run.exit_code,
+                log=log,
                 feedback="New type errors in the files you changed (fix them):\n"
                 + "\n".join(f"- {line}" for line in lines[:30]),
-            )  # fmt: skip
+            )
         return GateOutcome(
-            self.name, PASS,
+            self.name,
+            PASS,
             f"no new type errors in {len(changed) - len(unchecked)} changed file(s) "
             f"({len(run.errors)} on the candidate overall){note}",
-            command=run.command, exit_code=run.exit_code, log=log,
-        )  # fmt: skip
+            command=run.command,
+            exit_code=run.exit_code,
+            log=log,
+        )
 
     @staticmethod
     def _unchecked(ctx: GateContext, run: TypeRun) -> list[str]:
@@ -119,8 +143,11 @@ class TypesGate(BaseGate):
         if run.sources is None:
             return []
         reported = {k.split(": ", 1)[0] for k in run.errors}
-        return [p for p in present(ctx, (".py", ".pyi"))
-                if p not in reported and not checked(p, run.sources)]  # fmt: skip
+        return [
+            p
+            for p in present(ctx, (".py", ".pyi"))
+            if p not in reported and not checked(p, run.sources)
+        ]
 
     def _command(self, ctx: GateContext) -> str | None:
         cfg = ctx.config.gate(self.name, TypesConfig)
@@ -144,8 +171,14 @@ def check_types(ctx: GateContext, command: str) -> TypeRun:
         report.chmod(0o755)
         run_command = f"{command} --linecount-report {shlex.quote(tmp)}" if is_mypy else command
         access = Access(writable=(cache, report))
-        done = ctx.sandbox.run(run_command, cwd=ctx.path, env=env, timeout=ctx.timeout,
-                               cancel=ctx.cancel, access=access)  # fmt: skip
+        done = ctx.sandbox.run(
+            run_command,
+            cwd=ctx.path,
+            env=env,
+            timeout=ctx.timeout,
+            cancel=ctx.cancel,
+            access=access,
+        )
         listed = report / "linecount.txt"
         sources = modules(listed.read_text()) if listed.is_file() else None
     run = TypeRun(command, output=done.output, exit_code=done.exit_code)

@@ -69,10 +69,13 @@ class AnthropicClient:
             body["temperature"] = min(s.temperature, 1.0)
         if tools:
             body["tools"] = [
-                {"name": t["name"], "description": t["description"],
-                 "input_schema": t["parameters"]}
+                {
+                    "name": t["name"],
+                    "description": t["description"],
+                    "input_schema": t["parameters"],
+                }
                 for t in tools
-            ]  # fmt: skip
+            ]
         return body
 
 
@@ -83,8 +86,9 @@ def _messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for m in messages:
         if m["role"] == "tool":
             role = "user"
-            blocks = [{"type": "tool_result", "tool_use_id": m["tool_call_id"],
-                       "content": m["content"]}]  # fmt: skip
+            blocks = [
+                {"type": "tool_result", "tool_use_id": m["tool_call_id"], "content": m["content"]}
+            ]
         elif m["role"] == "assistant":
             role = "assistant"
             blocks = [{"type": "text", "text": m["content"]}] if m.get("content") else []

@@ -76,8 +76,13 @@ class Endpoint:
                     raise ModelUnavailable(
                         f"{host}: no answer within {timeout:.3g} s after {attempt} tries"
                     ) from exc
-                self._wait(self.retry.backoff(attempt), f"a {timeout:.3g} s timeout", host,
-                           attempt, deadline)  # fmt: skip
+                self._wait(
+                    self.retry.backoff(attempt),
+                    f"a {timeout:.3g} s timeout",
+                    host,
+                    attempt,
+                    deadline,
+                )
                 continue
             except httpx.HTTPError as exc:
                 if last:
@@ -85,8 +90,9 @@ class Endpoint:
                         f"{host}: cannot connect ({type(exc).__name__}: "
                         f"{redact(str(exc), self.secrets)}) after {attempt} tries"
                     ) from exc
-                self._wait(self.retry.backoff(attempt), "a connection error", host, attempt,
-                           deadline)  # fmt: skip
+                self._wait(
+                    self.retry.backoff(attempt), "a connection error", host, attempt, deadline
+                )
                 continue
             if response.status_code < 400:
                 return _json(response, host)
@@ -99,8 +105,7 @@ class Endpoint:
                 )
             asked = retry_after(response.headers)
             delay = asked if asked is not None else self.retry.backoff(attempt)
-            reason = "rate limit" if response.status_code == 429 else \
-                f"HTTP {response.status_code}"  # fmt: skip
+            reason = "rate limit" if response.status_code == 429 else f"HTTP {response.status_code}"
             self._wait(delay, reason, host, attempt, deadline)
         raise AssertionError("unreachable")
 
@@ -108,8 +113,9 @@ class Endpoint:
         self, seconds: float, reason: str, host: str, attempt: int, deadline: float | None
     ) -> None:
         if deadline is not None and time.monotonic() + seconds > deadline:
-            raise ModelError(f"{host}: {reason}; the wait of {seconds:.0f} s for it would pass "
-                             "the time limit")  # fmt: skip
+            raise ModelError(
+                f"{host}: {reason}; the wait of {seconds:.0f} s for it would pass the time limit"
+            )
         message = (
             f"waiting {seconds:.0f} s for {reason} from {host} "
             f"(retry {attempt} of {self.retry.attempts - 1})"

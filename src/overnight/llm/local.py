@@ -210,27 +210,45 @@ class LocalServer:
 
     def start(self, timeout: float = 180.0) -> None:
         if engine_version() is None:
-            raise ModelError(f"the llama.cpp engine (llama-cpp-python) is not installed: "
-                             f"{INSTALL_HINT}")  # fmt: skip
+            raise ModelError(
+                f"the llama.cpp engine (llama-cpp-python) is not installed: {INSTALL_HINT}"
+            )
         self.port = _free_port()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open while it runs
         command = [
-            sys.executable, "-m", "overnight.llm.lifeline", "llama_cpp.server",
-            "--model", str(self.path), "--model_alias", self.weights.name,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_ctx", str(self.weights.n_ctx), "--n_threads", str(self.threads),
-            "--n_threads_batch", str(self.threads),
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "overnight.llm.lifeline",
+            "llama_cpp.server",
+            "--model",
+            str(self.path),
+            "--model_alias",
+            self.weights.name,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            str(self.weights.n_ctx),
+            "--n_threads",
+            str(self.threads),
+            "--n_threads_batch",
+            str(self.threads),
+        ]
         self._log.write(f"\n==== {time.strftime('%F %T')} {' '.join(command)}\n".encode())
         self._log.flush()
         # OpenMP threads that spin while waiting collapse (10x slower) when the CPU is
         # shared with other work, e.g. the gates; passive waiting costs little alone
         env = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
         self.proc = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env,
-        )  # fmt: skip
+            command,
+            stdin=subprocess.PIPE,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+        )
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.proc.poll() is not None:
@@ -241,13 +259,18 @@ class LocalServer:
                 )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.url + "/models", timeout=2).status_code == 200:
-                    log.info("local model %s ready at %s (pid %s)", self.weights.name,
-                             self.url, self.proc.pid)  # fmt: skip
+                    log.info(
+                        "local model %s ready at %s (pid %s)",
+                        self.weights.name,
+                        self.url,
+                        self.proc.pid,
+                    )
                     return
             time.sleep(0.25)
         self.stop()
-        raise ModelError(f"the local model server did not answer within {timeout:.0f} s "
-                         f"(log: {self.log_path})")  # fmt: skip
+        raise ModelError(
+            f"the local model server did not answer within {timeout:.0f} s (log: {self.log_path})"
+        )
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -289,8 +312,9 @@ def server(name: str) -> LocalServer:
         if running is not None and running.alive():
             return running
         if running is not None:
-            log.warning("local model server for %s died; restarting it (log: %s)",
-                        name, running.log_path)  # fmt: skip
+            log.warning(
+                "local model server for %s died; restarting it (log: %s)", name, running.log_path
+            )
         started = LocalServer(w, assemble(w))
         started.start()
         if not _servers:

@@ -57,8 +57,9 @@ def _client(name: str) -> tuple[Any, Any]:
     if name.startswith("anthropic:"):
         from overnight.llm.anthropic import AnthropicClient, parse_response
 
-        return AnthropicClient(name, "http://replay", name.partition(":")[2], "", config), \
-            parse_response  # fmt: skip
+        return AnthropicClient(
+            name, "http://replay", name.partition(":")[2], "", config
+        ), parse_response
     from overnight.llm.openai import OpenAIClient, parse_response
 
     model = name.rpartition("#")[2] if "#" in name else name.partition(":")[2]

@@ -22,8 +22,16 @@ from overnight.workspace.change import Change, take
 
 
 class AgentClone:
-    def __init__(self, cache: Path, path: Path, base_sha: str, branch: str, env: Environment,
-                 sandbox: Sandbox, bounds: Bounds) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cache: Path,
+        path: Path,
+        base_sha: str,
+        branch: str,
+        env: Environment,
+        sandbox: Sandbox,
+        bounds: Bounds,
+    ) -> None:
         self.cache, self.base_sha, self.branch = cache, base_sha, branch
         self.env, self.sandbox, self.bounds = env, sandbox, bounds
         self.workspace = Workspace.create(cache, path, base_sha, branch)
@@ -66,8 +74,16 @@ class AgentClone:
 
     def take(self, timeout: float, cancel: threading.Event | None) -> Change:
         """The agent's change, packed inside the sandbox and checked."""
-        return take(self.sandbox, self.path, self.base_sha, self.environ(), self.bounds,
-                    self.origin, timeout, cancel)  # fmt: skip
+        return take(
+            self.sandbox,
+            self.path,
+            self.base_sha,
+            self.environ(),
+            self.bounds,
+            self.origin,
+            timeout,
+            cancel,
+        )
 
     def restore(
         self, diff: str, timeout: float, cancel: threading.Event | None

@@ -25,24 +25,39 @@ def measure_baseline(ctx: GateContext) -> tuple[Baseline, str]:
     baseline and the combined log."""
     baseline, logs = Baseline(), []
     suite = run_suite(
-        ctx.sandbox, ctx.path, ctx.environ, ctx.spec.test_cmd or ctx.config.test_cmd,
-        ctx.spec.acceptance_tests, ctx.spec.regression, ctx.timeout, ctx.cancel,
+        ctx.sandbox,
+        ctx.path,
+        ctx.environ,
+        ctx.spec.test_cmd or ctx.config.test_cmd,
+        ctx.spec.acceptance_tests,
+        ctx.spec.regression,
+        ctx.timeout,
+        ctx.cancel,
         pinned=ctx.pinned,
-    )  # fmt: skip
+    )
     for run in suite.runs:
         logs.append(f"$ {run.command}\n{run.completed.output}\n[exit {run.completed.exit_code}]")
     if not suite.recorded:
         run = suite.runs[-1]
-        baseline.tests_error = (f"'{run.command}' gave no per-test results on the base "
-                                f"(exit {run.completed.exit_code}): check test_cmd, and that "
-                                "setup installs pytest")  # fmt: skip
+        baseline.tests_error = (
+            f"'{run.command}' gave no per-test results on the base "
+            f"(exit {run.completed.exit_code}): check test_cmd, and that "
+            "setup installs pytest"
+        )
     else:
         baseline.tests_error = environment_problem(suite, ctx)
     baseline.tests = suite.outcomes
     baseline.acceptance = {node: suite.outcome(node) for node in ctx.spec.acceptance_tests}
     if ctx.config.lint_cmd:
-        lint = run_lint(ctx.sandbox, ctx.path, ctx.environ, ctx.config.lint_cmd, ctx.timeout,
-                        ctx.cancel, ctx.tracked())  # fmt: skip
+        lint = run_lint(
+            ctx.sandbox,
+            ctx.path,
+            ctx.environ,
+            ctx.config.lint_cmd,
+            ctx.timeout,
+            ctx.cancel,
+            ctx.tracked(),
+        )
         logs.append(f"$ {lint.command}\n{lint.output}\n[exit {lint.exit_code}]")
         baseline.lint, baseline.lint_error = lint.findings, lint.error
     for cmd in ctx.spec.acceptance_commands:
@@ -69,9 +84,11 @@ def environment_problem(suite: Suite, ctx: GateContext) -> str | None:
         if found and found.group(1).split(".")[0] in packages:
             return f"the project cannot be imported on the base: {first_error(text)}"
     for name, where in suite.foreign(ctx.import_roots()):
-        return (f"the package under test '{name}' was imported from {where}, not from the "
-                "grading clone: the setup installs it somewhere tests do not see the clone's "
-                "code")  # fmt: skip
+        return (
+            f"the package under test '{name}' was imported from {where}, not from the "
+            "grading clone: the setup installs it somewhere tests do not see the clone's "
+            "code"
+        )
     acceptance = {n.split("::", 1)[0] for n in ctx.spec.acceptance_tests}
     acceptance |= {f for p in ctx.spec.test_patches for f in patched_files(p.text)}
 

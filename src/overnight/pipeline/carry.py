@@ -84,8 +84,12 @@ def _path(workspace: Workspace, part: str) -> str:
 
 def brief(carried: Carried, base_sha: str, reviews: list[str]) -> str:
     """What the agent reads: only the conflicts, and the task's earlier review feedback."""
-    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                      keep_trailing_newline=True, autoescape=False)  # fmt: skip
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
     unapplied = [(path, trim(part, DIFF_CHARS)) for path, part in carried.unapplied.items()]
     text = env.get_template("conflicts.j2").render(
         base=base_sha[:10], conflicts=carried.conflicts, unapplied=unapplied, reviews=reviews
@@ -111,12 +115,16 @@ def conflicts_outcome(left: list[str], conflicts: list[str]) -> GateOutcome | No
     command = "conflicts: no conflict marker left in the changed files"
     if left:
         return GateOutcome(
-            "conflicts", FAIL, f"conflict markers left in {', '.join(left[:5])}",
-            command=command, log="\n".join(left),
+            "conflicts",
+            FAIL,
+            f"conflict markers left in {', '.join(left[:5])}",
+            command=command,
+            log="\n".join(left),
             feedback="These files still hold conflict markers (`<<<<<<<`, `>>>>>>>`): "
             f"resolve each conflict and remove the markers: {', '.join(left[:20])}",
-        )  # fmt: skip
+        )
     if conflicts:
-        return GateOutcome("conflicts", PASS, f"conflicts resolved in {', '.join(conflicts[:5])}",
-                           command=command)  # fmt: skip
+        return GateOutcome(
+            "conflicts", PASS, f"conflicts resolved in {', '.join(conflicts[:5])}", command=command
+        )
     return None

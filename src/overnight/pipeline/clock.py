@@ -60,8 +60,10 @@ class Clock:
         if attempt == 1:
             raise RunFailed(f"{reason} before the first attempt ({self.split()})")
         needs = duration(self.budget.attempt_needs)
-        reason += (f" after attempt {attempt - 1} of {self.budget.attempts} ({self.split()}); "
-                   f"{duration(max(left, 0.0))} left, another attempt needs {needs}")  # fmt: skip
+        reason += (
+            f" after attempt {attempt - 1} of {self.budget.attempts} ({self.split()}); "
+            f"{duration(max(left, 0.0))} left, another attempt needs {needs}"
+        )
         raise RunFailed(reason + (f"; its failing gates: {', '.join(failing)}" if failing else ""))
 
     def ran_out(self) -> bool:
@@ -71,5 +73,7 @@ class Clock:
     def cut_short(self, attempt: int) -> RunFailed:
         """The minutes ended while the gates ran: their commands were cut short by the
         budget, so their verdicts are no evidence."""
-        return RunFailed(f"budget: {duration(self.budget.seconds)} spent during attempt "
-                         f"{attempt} ({self.split()}); its gates were cut short")  # fmt: skip
+        return RunFailed(
+            f"budget: {duration(self.budget.seconds)} spent during attempt "
+            f"{attempt} ({self.split()}); its gates were cut short"
+        )

@@ -33,8 +33,15 @@ from overnight.workspace.change import Change, fast_import_stream
 
 CHANGE_REF = "refs/overnight/change"
 # where pytest looks for its configuration at the repository root, in its order
-PYTEST_CONFIGS = ("pytest.toml", ".pytest.toml", "pytest.ini", ".pytest.ini", "pyproject.toml",
-                  "tox.ini", "setup.cfg")  # fmt: skip
+PYTEST_CONFIGS = (
+    "pytest.toml",
+    ".pytest.toml",
+    "pytest.ini",
+    ".pytest.ini",
+    "pyproject.toml",
+    "tox.ini",
+    "setup.cfg",
+)
 NOT_PACKAGES = {"tests", "test", "testing", "docs", "doc", "examples", "benchmarks", "scripts"}
 IDENTITY = {
     "GIT_AUTHOR_NAME": "overnight",
@@ -51,8 +58,9 @@ class GradingClone:
         self._patched: str | None = None
         self.layer: Layer | None = None  # the virtualenv the project is installed into
 
-    def install(self, sandbox: Sandbox, timeout: float,
-                cancel: threading.Event | None) -> Completed | None:  # fmt: skip
+    def install(
+        self, sandbox: Sandbox, timeout: float, cancel: threading.Event | None
+    ) -> Completed | None:
         """Install the project from the clone as it is now, into a fresh virtualenv (None:
         nothing to install): what the tests run is this commit's own build."""
         if self.layer is None:
@@ -77,8 +85,9 @@ class GradingClone:
             self.workspace.git(["read-tree", self.workspace.base_sha], env=env)
             for patch in patches:
                 try:
-                    self.workspace.git(["apply", "--cached", "--whitespace=nowarn", "-"],
-                                       input=patch.text, env=env)  # fmt: skip
+                    self.workspace.git(
+                        ["apply", "--cached", "--whitespace=nowarn", "-"], input=patch.text, env=env
+                    )
                 except GitError:  # the same patch on the tree says why, in a user's words
                     self.workspace.apply_patch(patch.text, f"test_patch '{patch.path}'")
                     raise
@@ -110,8 +119,11 @@ class GradingClone:
 
     def check_out_patched(self) -> str:
         """The base with the test patches applied, checked out (for the baseline)."""
-        sha = self._commit(self.patched_tree(), "overnight: the base with its acceptance "
-                           "tests\n", datetime(2000, 1, 1))  # fmt: skip
+        sha = self._commit(
+            self.patched_tree(),
+            "overnight: the base with its acceptance tests\n",
+            datetime(2000, 1, 1),
+        )
         self.workspace.reset_to(sha)
         return sha
 
@@ -121,8 +133,10 @@ class GradingClone:
         config = None
         for name in PYTEST_CONFIGS:
             text = self.workspace.file_at_base(name)
-            if text is not None and (name.endswith(("pytest.ini", "pytest.toml"))
-                                     or pytest_config(name, text) is not None):  # fmt: skip
+            if text is not None and (
+                name.endswith(("pytest.ini", "pytest.toml"))
+                or pytest_config(name, text) is not None
+            ):
                 config = (name, text)
                 break
         return Pinned(config, self.packages())
@@ -133,13 +147,18 @@ class GradingClone:
         work, base = self.workspace, self.workspace.base_sha
         src = work.exists_at(base, "src") and not work.exists_at(base, "src/__init__.py")
         prefix = "src/" if src else ""
-        listing = work.git(["ls-tree", "-d", "--name-only", f"{base}:{prefix}"] if prefix
-                           else ["ls-tree", "-d", "--name-only", base])  # fmt: skip
+        listing = work.git(
+            ["ls-tree", "-d", "--name-only", f"{base}:{prefix}"]
+            if prefix
+            else ["ls-tree", "-d", "--name-only", base]
+        )
         return sorted(
-            name for name in listing.splitlines()
-            if name.isidentifier() and name not in NOT_PACKAGES
+            name
+            for name in listing.splitlines()
+            if name.isidentifier()
+            and name not in NOT_PACKAGES
             and work.exists_at(base, f"{prefix}{name}/__init__.py")
-        )  # fmt: skip
+        )
 
     def reset(self) -> None:
         self.workspace.reset_to(self.workspace.base_sha)
@@ -153,8 +172,9 @@ class GradingClone:
         env = {**IDENTITY, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
         return self.workspace.git(
             ["commit-tree", tree, "-p", self.workspace.base_sha, "-F", "-"],
-            input=message, env=env,
-        )  # fmt: skip
+            input=message,
+            env=env,
+        )
 
     @contextmanager
     def _index(self) -> Iterator[dict[str, str]]:

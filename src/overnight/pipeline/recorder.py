@@ -132,13 +132,19 @@ class Recorder:
                     self.progress(task, f"gates (attempt {attempt}): {record.summary}")
                 if record.log:
                     done.log_id = self.store.artifact(
-                        session, self.task_id, f"step-{name}-{attempt}.log", record.log,
+                        session,
+                        self.task_id,
+                        f"step-{name}-{attempt}.log",
+                        record.log,
                         self.run_id,
-                    )  # fmt: skip
+                    )
                 self.store.event(
-                    session, self.task_id, "step", f"{label} {status}: {record.summary}",
+                    session,
+                    self.task_id,
+                    "step",
+                    f"{label} {status}: {record.summary}",
                     self.run_id,
-                )  # fmt: skip
+                )
 
     def gates(self, results: list[GateOutcome], attempt: int, sha: str | None) -> None:
         with self.store.session() as session:
@@ -149,31 +155,59 @@ class Recorder:
                     log_id = self.store.artifact(
                         session, self.task_id, f"gate-{r.name}-{attempt}.log", r.log, self.run_id
                     )
-                session.add(GateResult(
-                    run_id=self.run_id, attempt=attempt, name=r.name, verdict=r.verdict,
-                    blocking=r.blocking, command=r.command, exit_code=r.exit_code,
-                    duration=r.duration, summary=r.summary, feedback=r.feedback, sha=sha,
-                    log_id=log_id, tampered=r.tampered,
-                ))  # fmt: skip
+                session.add(
+                    GateResult(
+                        run_id=self.run_id,
+                        attempt=attempt,
+                        name=r.name,
+                        verdict=r.verdict,
+                        blocking=r.blocking,
+                        command=r.command,
+                        exit_code=r.exit_code,
+                        duration=r.duration,
+                        summary=r.summary,
+                        feedback=r.feedback,
+                        sha=sha,
+                        log_id=log_id,
+                        tampered=r.tampered,
+                    )
+                )
 
     def turn(self, turn: Turn, change: str | None = None) -> None:
         """Save an agent turn, or update it (it is saved when the model has answered,
         and again when its command has run). ``change``: the workspace's diff from the
         base once the turn is done, when the turn changed it; in the same
         transaction, so a resumed attempt never sees a done turn without its change."""
-        fields = {k: getattr(turn, k) for k in (
-            "model", "content", "command", "output", "exit_code", "input_tokens",
-            "output_tokens", "cost", "latency", "request", "response", "meta",
-        )}  # fmt: skip
+        fields = {
+            k: getattr(turn, k)
+            for k in (
+                "model",
+                "content",
+                "command",
+                "output",
+                "exit_code",
+                "input_tokens",
+                "output_tokens",
+                "cost",
+                "latency",
+                "request",
+                "response",
+                "meta",
+            )
+        }
         with self.store.session() as session:
             guard(session, self.claim)
-            row = session.scalars(select(TurnRow).where(
-                TurnRow.run_id == self.run_id, TurnRow.attempt == turn.attempt,
-                TurnRow.number == turn.number,
-            )).first()  # fmt: skip
+            row = session.scalars(
+                select(TurnRow).where(
+                    TurnRow.run_id == self.run_id,
+                    TurnRow.attempt == turn.attempt,
+                    TurnRow.number == turn.number,
+                )
+            ).first()
             if row is None:
-                session.add(TurnRow(run_id=self.run_id, attempt=turn.attempt,
-                                    number=turn.number, **fields))  # fmt: skip
+                session.add(
+                    TurnRow(run_id=self.run_id, attempt=turn.attempt, number=turn.number, **fields)
+                )
             else:
                 for key, value in fields.items():
                     setattr(row, key, value)
@@ -185,26 +219,52 @@ class Recorder:
         """A chunk of the agent's live output (``live.LiveLog`` writes them)."""
         with self.store.session() as session:
             guard(session, self.claim)
-            session.add(Output(task_id=self.task_id, run_id=self.run_id, attempt=attempt,
-                               text=text))  # fmt: skip
+            session.add(
+                Output(task_id=self.task_id, run_id=self.run_id, attempt=attempt, text=text)
+            )
 
     def turns(self, attempt: int) -> tuple[list[Turn], str | None]:
         """The recorded turns of an attempt cut off mid-way, and the workspace's diff
         from the base as the last of them to change it left it (None: none did).
         Turns recorded before turns kept their conversation are not resumable: []."""
         with self.store.session() as session:
-            rows = session.scalars(select(TurnRow).where(
-                TurnRow.run_id == self.run_id, TurnRow.attempt == attempt,
-            ).order_by(TurnRow.number)).all()  # fmt: skip
-            turns = [Turn(attempt=r.attempt, number=r.number, model=r.model, content=r.content,
-                          command=r.command, output=r.output, exit_code=r.exit_code,
-                          input_tokens=r.input_tokens, output_tokens=r.output_tokens,
-                          cost=r.cost, latency=r.latency, request=r.request,
-                          response=r.response, meta=dict(r.meta)) for r in rows]  # fmt: skip
+            rows = session.scalars(
+                select(TurnRow)
+                .where(
+                    TurnRow.run_id == self.run_id,
+                    TurnRow.attempt == attempt,
+                )
+                .order_by(TurnRow.number)
+            ).all()
+            turns = [
+                Turn(
+                    attempt=r.attempt,
+                    number=r.number,
+                    model=r.model,
+                    content=r.content,
+                    command=r.command,
+                    output=r.output,
+                    exit_code=r.exit_code,
+                    input_tokens=r.input_tokens,
+                    output_tokens=r.output_tokens,
+                    cost=r.cost,
+                    latency=r.latency,
+                    request=r.request,
+                    response=r.response,
+                    meta=dict(r.meta),
+                )
+                for r in rows
+            ]
             prefix = f"agent-turn-{attempt}-"
-            change = session.scalars(select(Artifact.content).where(
-                Artifact.run_id == self.run_id, Artifact.name.like(prefix + "%"),
-            ).order_by(Artifact.id.desc()).limit(1)).first()  # fmt: skip
+            change = session.scalars(
+                select(Artifact.content)
+                .where(
+                    Artifact.run_id == self.run_id,
+                    Artifact.name.like(prefix + "%"),
+                )
+                .order_by(Artifact.id.desc())
+                .limit(1)
+            ).first()
         if not all("messages" in t.meta for t in turns):
             return [], None
         return turns, change
@@ -213,9 +273,12 @@ class Recorder:
         """Tokens and USD this run's turns used before attempt ``before`` (USD None:
         a price is unknown)."""
         with self.store.session() as session:
-            rows = session.scalars(select(TurnRow).where(
-                TurnRow.run_id == self.run_id, TurnRow.attempt < before,
-            )).all()  # fmt: skip
+            rows = session.scalars(
+                select(TurnRow).where(
+                    TurnRow.run_id == self.run_id,
+                    TurnRow.attempt < before,
+                )
+            ).all()
             tokens = sum(r.input_tokens + r.output_tokens for r in rows)
             costs = [r.cost for r in rows]
         return tokens, None if None in costs else sum(c for c in costs if c is not None)
@@ -228,20 +291,30 @@ class Recorder:
     def checkpoints(self) -> Checkpoints:
         done = Checkpoints()
         with self.store.session() as session:
-            for art in session.scalars(select(Artifact).where(Artifact.run_id == self.run_id)
-                                       .order_by(Artifact.id)):  # fmt: skip
+            for art in session.scalars(
+                select(Artifact).where(Artifact.run_id == self.run_id).order_by(Artifact.id)
+            ):
                 if art.name == "baseline.json":
                     done.baseline = json.loads(art.content)
                 elif art.name.startswith("agent-attempt-"):
                     done.agent[int(art.name.split("-")[2].split(".")[0])] = art.content
-            for row in session.scalars(select(GateResult).where(GateResult.run_id == self.run_id)
-                                       .order_by(GateResult.id)):  # fmt: skip
+            for row in session.scalars(
+                select(GateResult).where(GateResult.run_id == self.run_id).order_by(GateResult.id)
+            ):
                 sha, results = done.gates.setdefault(row.attempt, (row.sha or "", []))
-                results.append(GateOutcome(
-                    row.name, row.verdict, row.summary, command=row.command,
-                    exit_code=row.exit_code, duration=row.duration, feedback=row.feedback or "",
-                    blocking=row.blocking, tampered=row.tampered,
-                ))  # fmt: skip
+                results.append(
+                    GateOutcome(
+                        row.name,
+                        row.verdict,
+                        row.summary,
+                        command=row.command,
+                        exit_code=row.exit_code,
+                        duration=row.duration,
+                        feedback=row.feedback or "",
+                        blocking=row.blocking,
+                        tampered=row.tampered,
+                    )
+                )
         return done
 
     def artifact(self, name: str, content: str) -> None:
@@ -294,8 +367,11 @@ class Recorder:
             row = session.scalars(
                 select(Artifact)
                 .join(Run, Artifact.run_id == Run.id)
-                .where(Run.task_id == self.task_id, Run.number < run_number,
-                       Artifact.name.like("changes-attempt-%"))
+                .where(
+                    Run.task_id == self.task_id,
+                    Run.number < run_number,
+                    Artifact.name.like("changes-attempt-%"),
+                )
                 .order_by(Run.number.desc(), Artifact.id.desc())
-            ).first()  # fmt: skip
+            ).first()
             return row.content if row else ""

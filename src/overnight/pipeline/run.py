@@ -63,16 +63,27 @@ from overnight.workspace import RepoCache, Workspace
 from overnight.workspace.change import Change
 
 
-def execute(store: Store, claim: Claim, cancel: threading.Event, paths: Paths,
-            pause: threading.Event | None = None) -> str:  # fmt: skip
+def execute(
+    store: Store,
+    claim: Claim,
+    cancel: threading.Event,
+    paths: Paths,
+    pause: threading.Event | None = None,
+) -> str:
     """Run the claimed task's current run to the end, resuming from its last
     checkpoint; return the task's new status. Raises Paused if ``pause`` is set."""
     return Pipeline(store, claim, cancel, paths, pause).run()
 
 
 class Pipeline:
-    def __init__(self, store: Store, claim: Claim, cancel: threading.Event, paths: Paths,
-                 pause: threading.Event | None = None):  # fmt: skip
+    def __init__(
+        self,
+        store: Store,
+        claim: Claim,
+        cancel: threading.Event,
+        paths: Paths,
+        pause: threading.Event | None = None,
+    ):
         self.store, self.claim, self.cancel, self.paths = store, claim, cancel, paths
         self.pause = pause or threading.Event()
         self.record = Recorder(store, claim)
@@ -160,23 +171,33 @@ class Pipeline:
     def prepare(self) -> None:
         with self.record.step("prepare") as rec:
             cache = RepoCache(self.paths.cache / "repos").fetch(self.repo, self.base_sha)
-            grade = Workspace.create(cache, self.grade_path, self.base_sha, self.branch,
-                                     separate=True)  # fmt: skip
+            grade = Workspace.create(
+                cache, self.grade_path, self.base_sha, self.branch, separate=True
+            )
             self.grading = GradingClone(grade, self.spec)
             self.pinned = self.grading.pinned()
-            self.env = environment(self.config, cache, self.base_sha, self.paths.cache / "envs",
-                                   self.command_timeout())  # fmt: skip
+            self.env = environment(
+                self.config, cache, self.base_sha, self.paths.cache / "envs", self.command_timeout()
+            )
             assert grade.git_dir is not None
             venv = AgentClone.layer_path(self.work_path) if self.env.path else None
             self.sandbox, self.agent_sandbox = sandboxes(self.config, self.env, grade.git_dir, venv)
-            self.agent = AgentClone(cache, self.work_path, self.base_sha, self.branch, self.env,
-                                    self.agent_sandbox, self.bounds)  # fmt: skip
+            self.agent = AgentClone(
+                cache,
+                self.work_path,
+                self.base_sha,
+                self.branch,
+                self.env,
+                self.agent_sandbox,
+                self.bounds,
+            )
             self.grading.layer = self.env.layer(self.grade_path) if self.env.path else None
             rec.log = self.env.log
             installed = self.agent.install(self.command_timeout(), self.cancel)
             if installed is not None:
-                rec.log += (f"$ {installed.command}\n{installed.output}\n"
-                            f"[exit {installed.exit_code}]\n")  # fmt: skip
+                rec.log += (
+                    f"$ {installed.command}\n{installed.output}\n[exit {installed.exit_code}]\n"
+                )
             self.check_installed(installed)
             self.agent.apply_patches(self.spec)  # after the install: they are not its products
             state = "built" if self.env.built else "reused from the cache"
@@ -186,8 +207,10 @@ class Pipeline:
     @staticmethod
     def check_installed(done: Completed | None) -> None:
         if done is not None and not done.ok:
-            raise RunFailed(f"environment: the project does not install from a clone of "
-                            f"the base: {last_line(done.output)}")  # fmt: skip
+            raise RunFailed(
+                f"environment: the project does not install from a clone of "
+                f"the base: {last_line(done.output)}"
+            )
 
     def measure_baseline(self) -> Baseline:
         self.patched_tree = self.grading.patched_tree()
@@ -199,13 +222,17 @@ class Pipeline:
             installed = self.grading.install(self.sandbox, self.command_timeout(), self.cancel)
             if installed is not None and not installed.ok:
                 rec.log = installed.output
-                raise RunFailed(f"environment: the project does not install at the base: "
-                                f"{last_line(installed.output)}")  # fmt: skip
+                raise RunFailed(
+                    f"environment: the project does not install at the base: "
+                    f"{last_line(installed.output)}"
+                )
             baseline, rec.log = measure_baseline(self.gate_context(Baseline(), [], patched))
             self.grading.reset()
             self.record.artifact("baseline.json", json.dumps(asdict(baseline), indent=1))
-            rec.summary = (f"{len(baseline.passing())} of {len(baseline.tests)} tests pass on "
-                           f"the base; {len(baseline.lint)} lint finding(s)")  # fmt: skip
+            rec.summary = (
+                f"{len(baseline.passing())} of {len(baseline.tests)} tests pass on "
+                f"the base; {len(baseline.lint)} lint finding(s)"
+            )
             if baseline.tests_error:
                 raise RunFailed(f"environment: {baseline.tests_error}")
             passing = [n for n, o in baseline.acceptance.items() if o == "passed"]
@@ -219,8 +246,11 @@ class Pipeline:
     def start_from_previous_run(self) -> str:
         """Review and rebase runs start from the previous run's change; returns
         the feedback for the first attempt."""
-        parts = [f"A reviewer asked for changes to your previous work:\n{self.review}"] \
-            if self.review else []  # fmt: skip
+        parts = (
+            [f"A reviewer asked for changes to your previous work:\n{self.review}"]
+            if self.review
+            else []
+        )
         diff = self.record.previous_changes(self.run_number) if self.run_number > 1 else ""
         if diff:
             carried = self.agent.carry(diff)
@@ -256,15 +286,24 @@ class Pipeline:
             tokens, usd = self.record.spent(before=attempt)
             budget = self.spec.budget
             context = AgentContext(
-                task_id=self.task_id, run_number=self.run_number, attempt=attempt,
-                workspace=self.agent.path, spec_file=spec_file, feedback=feedback,
-                sandbox=self.agent_sandbox, environ=self.agent.environ(passthrough),
-                timeout=self.agent_timeout(), instance_id=self.spec.instance_id,
-                cancel=self.cancel, pause=self.pause, on_turn=self.save_turn,
-                recorded_turns=recorded, live=live,
+                task_id=self.task_id,
+                run_number=self.run_number,
+                attempt=attempt,
+                workspace=self.agent.path,
+                spec_file=spec_file,
+                feedback=feedback,
+                sandbox=self.agent_sandbox,
+                environ=self.agent.environ(passthrough),
+                timeout=self.agent_timeout(),
+                instance_id=self.spec.instance_id,
+                cancel=self.cancel,
+                pause=self.pause,
+                on_turn=self.save_turn,
+                recorded_turns=recorded,
+                live=live,
                 tokens_left=None if budget.tokens is None else budget.tokens - tokens,
                 usd_left=None if budget.usd is None or usd is None else budget.usd - usd,
-            )  # fmt: skip
+            )
             try:
                 result = get_agent(self.agent_name, self.config).run(context)
             except Interrupted:
@@ -368,11 +407,18 @@ class Pipeline:
         tokens, usd = self.record.spent(before=attempt + 1)
         with self.record.step("deliver") as rec:
             body = pr_body(
-                description=self.spec.description, diffstat=grade.diffstat(sha), gates=results,
-                attempts=attempt, run_number=self.run_number, base_sha=self.base_sha,
-                head_sha=sha, task_id=self.task_id, review_feedback=self.review,
-                tokens=tokens, cost=cost.spent(self.agent_name, [usd]),
-            )  # fmt: skip
+                description=self.spec.description,
+                diffstat=grade.diffstat(sha),
+                gates=results,
+                attempts=attempt,
+                run_number=self.run_number,
+                base_sha=self.base_sha,
+                head_sha=sha,
+                task_id=self.task_id,
+                review_feedback=self.review,
+                tokens=tokens,
+                cost=cost.spent(self.agent_name, [usd]),
+            )
             delivery = Delivery(
                 self.task_id,
                 self.claim.run_id,
@@ -388,8 +434,12 @@ class Pipeline:
                 guard(session, self.claim)
                 LocalForge().deliver(session, delivery, grade.path)
             rec.summary = f"pushed {self.branch} at {sha[:10]}; pull request recorded"
-        self.record.finish(TaskStatus.READY, None, sha, f"READY: {self.branch} at {sha[:10]} "
-                           f"after {attempt} attempt(s)")  # fmt: skip
+        self.record.finish(
+            TaskStatus.READY,
+            None,
+            sha,
+            f"READY: {self.branch} at {sha[:10]} after {attempt} attempt(s)",
+        )
         return TaskStatus.READY
 
     def finish(self, status: TaskStatus, reason: str) -> str:
@@ -401,12 +451,20 @@ class Pipeline:
     def gate_context(self, baseline: Baseline, changed: list[str], sha: str) -> GateContext:
         grade = self.grading.workspace
         return GateContext(
-            workspace=grade, spec=self.spec, config=self.config, baseline=baseline,
-            sandbox=self.sandbox, environ=self.env.environ(grade.path, layer=self.grading.layer),
+            workspace=grade,
+            spec=self.spec,
+            config=self.config,
+            baseline=baseline,
+            sandbox=self.sandbox,
+            environ=self.env.environ(grade.path, layer=self.grading.layer),
             changed=changed,
-            protected=list(self.config.protected), sha=sha, timeout=self.command_timeout(),
-            cancel=self.cancel, repo=self.repo, pinned=self.pinned,
-        )  # fmt: skip
+            protected=list(self.config.protected),
+            sha=sha,
+            timeout=self.command_timeout(),
+            cancel=self.cancel,
+            repo=self.repo,
+            pinned=self.pinned,
+        )
 
     def commit_message(self) -> str:
         first = self.spec.description.strip().split("\n\n")[0] if self.spec.description else ""

@@ -35,30 +35,35 @@ class Paths:
         return self.home / "workspaces" / f"{task_id}-r{run_number}"
 
 
-def environment(config: ProjectConfig, cache: Path, base_sha: str, envs: Path,
-                timeout: float) -> Environment:  # fmt: skip
+def environment(
+    config: ProjectConfig, cache: Path, base_sha: str, envs: Path, timeout: float
+) -> Environment:
     """The cached environment for the base's dependencies (built when missing)."""
     if config.environment == "inherit":
-        return Environment(None, log="environment: inherit (the worker's own Python; setup "
-                           "commands not run)\n", variables=config.env)  # fmt: skip
+        return Environment(
+            None,
+            log="environment: inherit (the worker's own Python; setup commands not run)\n",
+            variables=config.env,
+        )
 
     def checkout(source: Path) -> None:
         Workspace.create(cache, source, base_sha, "overnight-setup")
 
     files = read_files(cache, base_sha, DEPENDENCY_FILES)
-    return ensure_environment(config, files, envs, checkout, get_sandbox(config.sandbox),
-                              timeout)  # fmt: skip
+    return ensure_environment(config, files, envs, checkout, get_sandbox(config.sandbox), timeout)
 
 
-def sandboxes(config: ProjectConfig, env: Environment, git_dir: Path,
-              agent_venv: Path | None) -> tuple[Sandbox, Sandbox]:  # fmt: skip
+def sandboxes(
+    config: ProjectConfig, env: Environment, git_dir: Path, agent_venv: Path | None
+) -> tuple[Sandbox, Sandbox]:
     """(the grading sandbox, the agent's sandbox)."""
     readable = env.access().readable
     grading = Granted(get_sandbox(config.sandbox), Access(readable=(git_dir, *readable)))
     own = tuple(Path(p).expanduser() for p in config.agent_paths)  # its program, say
-    agent = Granted(get_sandbox(config.sandbox, role="agent"),
-                    Access(readable=(*readable, *own),
-                           writable=(agent_venv,) if agent_venv else ()))  # fmt: skip
+    agent = Granted(
+        get_sandbox(config.sandbox, role="agent"),
+        Access(readable=(*readable, *own), writable=(agent_venv,) if agent_venv else ()),
+    )
     return grading, agent
 
 
@@ -72,19 +77,26 @@ def change_refused(change: Change) -> GateOutcome:
     first = change.problems[0]
     more = f" and {len(change.problems) - 1} more" if len(change.problems) > 1 else ""
     return GateOutcome(
-        "change", FAIL, f"the change cannot be graded: {first}{more}",
+        "change",
+        FAIL,
+        f"the change cannot be graded: {first}{more}",
         command="change: paths, file types and bounds of the workspace's change",
         log="\n".join(change.problems),
         feedback="Your change cannot be graded; fix these and try again:\n"
         + "\n".join(f"- {p}" for p in change.problems[:20]),
-    )  # fmt: skip
+    )
 
 
 def install_failed(done: Completed) -> GateOutcome:
     """The ``install`` gate: the candidate does not install the way the setup installs."""
     return GateOutcome(
-        "install", FAIL, f"the change does not install: {last_line(done.output)}",
-        command=done.command, exit_code=done.exit_code, duration=done.duration, log=done.output,
+        "install",
+        FAIL,
+        f"the change does not install: {last_line(done.output)}",
+        command=done.command,
+        exit_code=done.exit_code,
+        duration=done.duration,
+        log=done.output,
         feedback="The project no longer installs with your change (the same install the "
         "setup does, offline):\n" + trim(done.output, 1500),
-    )  # fmt: skip
+    )

@@ -86,8 +86,15 @@ class Granted:
             readable=(*asked.readable, *self.extra.readable),
             network=asked.network or self.extra.network,
         )
-        return self.inner.run(command, cwd=cwd, env=env, timeout=timeout, cancel=cancel,
-                              access=merged, on_output=on_output)  # fmt: skip
+        return self.inner.run(
+            command,
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+            cancel=cancel,
+            access=merged,
+            on_output=on_output,
+        )
 
 
 def base_environ(passthrough: list[str] | tuple[str, ...] = ()) -> dict[str, str]:

@@ -235,11 +235,17 @@ def mounts(
     for private in PRIVATE:
         args += _tmpfs(Path(private))
     writable = {p.resolve() for p in (cwd, *access.writable)}
-    readable = {p.resolve() for p in (*readable_paths(cwd, env), *access.readable)
-                if not _inside(p, writable)} - writable  # fmt: skip
+    readable = {
+        p.resolve()
+        for p in (*readable_paths(cwd, env), *access.readable)
+        if not _inside(p, writable)
+    } - writable
     binds = [(p, "--bind") for p in writable if p.exists()]
-    binds += [(p, "--ro-bind") for p in readable
-              if p.exists() and not _visible(p) and not _inside(p, writable)]  # fmt: skip
+    binds += [
+        (p, "--ro-bind")
+        for p in readable
+        if p.exists() and not _visible(p) and not _inside(p, writable)
+    ]
     binds.sort(key=lambda b: len(b[0].parts))
     args += _bind(binds)
     # a bind that contains overnight's state or the worker's home brought it back: hide it
@@ -270,8 +276,11 @@ def _inside(path: Path, roots: set[Path]) -> bool:
 
 def _visible(path: Path) -> bool:
     """Already there read-only: under one of the toolchain's directories."""
-    return any(path == Path(top) or Path(top) in path.parents for top in SYSTEM
-               if Path(top).is_dir() and not Path(top).is_symlink())  # fmt: skip
+    return any(
+        path == Path(top) or Path(top) in path.parents
+        for top in SYSTEM
+        if Path(top).is_dir() and not Path(top).is_symlink()
+    )
 
 
 def _tmpfs(path: Path) -> list[str]:

@@ -71,13 +71,18 @@ def reach(configured: str) -> Check:
         workspaces.mkdir(parents=True, exist_ok=True)
         probe = Path(tempfile.mkdtemp(prefix=".reach-", dir=workspaces))
     except OSError as exc:
-        return Check("home", False, f"cannot create workspaces under {home()}: {exc}",
-                     "set OVERNIGHT_HOME to a directory this worker can write")  # fmt: skip
+        return Check(
+            "home",
+            False,
+            f"cannot create workspaces under {home()}: {exc}",
+            "set OVERNIGHT_HOME to a directory this worker can write",
+        )
     try:
         sandbox = select_sandbox(configured)
         env = {"PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin"}
-        done = sandbox.run(f"touch written && {sys.executable} -c 'print(42)'", cwd=probe,
-                           env=env, timeout=60)  # fmt: skip
+        done = sandbox.run(
+            f"touch written && {sys.executable} -c 'print(42)'", cwd=probe, env=env, timeout=60
+        )
     except OvernightError as exc:
         return Check("home", False, f"the sandbox cannot start in {probe.parent}: {exc}")
     finally:
@@ -85,8 +90,14 @@ def reach(configured: str) -> Check:
     if done.ok and done.output.strip().endswith("42"):
         return Check("home", True, f"a sandboxed command works in {workspaces}")
     closed = [str(p) for p in probe.parents if p.exists() and not p.stat().st_mode & 0o001]
-    fix = (f"chmod o+x {' '.join(closed)} (the sandbox's uid must enter them), or set "
-           "OVERNIGHT_HOME elsewhere") if closed else "see the output above"  # fmt: skip
+    fix = (
+        (
+            f"chmod o+x {' '.join(closed)} (the sandbox's uid must enter them), or set "
+            "OVERNIGHT_HOME elsewhere"
+        )
+        if closed
+        else "see the output above"
+    )
     tail = (done.output.strip().splitlines() or [f"exit {done.exit_code}"])[-1][:200]
     return Check("home", False, f"a sandboxed command fails in {workspaces}: {tail}", fix)
 

@@ -32,13 +32,26 @@ class NoSandbox:
         on_output: Callable[[str], None] | None = None,
     ) -> Completed:
         log.warning("sandbox 'none': running %r unisolated in %s", command[:80], cwd)
-        done = supervise(["bash", "-c", command], env=env, cwd=cwd, timeout=timeout,
-                         cancel=cancel, stop=kill_session, on_output=on_output)  # fmt: skip
+        done = supervise(
+            ["bash", "-c", command],
+            env=env,
+            cwd=cwd,
+            timeout=timeout,
+            cancel=cancel,
+            stop=kill_session,
+            on_output=on_output,
+        )
         kill_group(done.pid)  # whatever it left behind in its group
         output = done.output
         if done.timed_out:
             output += f"\n[overnight: killed after the {timeout:.0f} s time limit]"
         if done.cancelled:
             output += "\n[overnight: killed: the task was cancelled]"
-        return Completed(command, 124 if done.timed_out else done.returncode, output,
-                         done.duration, done.timed_out, done.cancelled)  # fmt: skip
+        return Completed(
+            command,
+            124 if done.timed_out else done.returncode,
+            output,
+            done.duration,
+            done.timed_out,
+            done.cancelled,
+        )

@@ -85,8 +85,7 @@ def supervise(
     if proc.stdout is not None:
         proc.stdout.close()
     output = b"".join(chunks).decode("utf-8", "replace")
-    return Exit(proc.returncode, output, time.monotonic() - start, timed_out, cancelled,
-                proc.pid)  # fmt: skip
+    return Exit(proc.returncode, output, time.monotonic() - start, timed_out, cancelled, proc.pid)
 
 
 def kill_session(proc: subprocess.Popen[bytes]) -> None:

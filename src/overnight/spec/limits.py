@@ -41,11 +41,18 @@ def unstorable(text: str) -> str | None:
 
 
 def describe(char: str) -> str:
-    names = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab",
-             "\x00": "a NUL", "\x1b": "an escape"}  # fmt: skip
+    names = {
+        "\n": "a line break",
+        "\r": "a carriage return",
+        "\t": "a tab",
+        "\x00": "a NUL",
+        "\x1b": "an escape",
+    }
     name = names.get(char) or (
-        "a line break" if char in LINE_BREAKS
-        else "an unpaired surrogate: a byte that was not UTF-8" if "\ud800" <= char <= "\udfff"
+        "a line break"
+        if char in LINE_BREAKS
+        else "an unpaired surrogate: a byte that was not UTF-8"
+        if "\ud800" <= char <= "\udfff"
         else "a control character"
-    )  # fmt: skip
+    )
     return f"U+{ord(char):04X} ({name})"

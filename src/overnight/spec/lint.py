@@ -39,9 +39,20 @@ from overnight.spec.text import check_text
 from overnight.workspace import repo_problem
 
 FIELDS = {
-    "title", "repo", "base", "acceptance", "regression", "scope", "budget",
-    "priority", "queue", "depends_on", "agent", "setup", "test_cmd",
-}  # fmt: skip
+    "title",
+    "repo",
+    "base",
+    "acceptance",
+    "regression",
+    "scope",
+    "budget",
+    "priority",
+    "queue",
+    "depends_on",
+    "agent",
+    "setup",
+    "test_cmd",
+}
 BUDGET_FIELDS = {"attempts", "minutes", "usd", "tokens"}
 SCOPE_FIELDS = {"allow", "deny"}
 ONE_LINE = {"title", "repo", "base", "agent", "queue"}  # names, refs, a title: no line breaks

@@ -63,8 +63,10 @@ class Budget:
     def describe(self) -> str:
         """E.g. '3 attempt(s) in 1 min: agent up to 45 s, grading reserve 15 s'."""
         whole, reserve = self.seconds, self.grading_reserve
-        return (f"{self.attempts} attempt(s) in {duration(whole)}: agent up to "
-                f"{duration(whole - reserve)}, grading reserve {duration(reserve)}")  # fmt: skip
+        return (
+            f"{self.attempts} attempt(s) in {duration(whole)}: agent up to "
+            f"{duration(whole - reserve)}, grading reserve {duration(reserve)}"
+        )
 
 
 def duration(seconds: float) -> str:

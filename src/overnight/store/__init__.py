@@ -25,7 +25,27 @@ from overnight.store.models import (
 )
 
 __all__ = [
-    "ApiToken", "Artifact", "Event", "GateResult", "Output", "ProviderLimit", "PullRequest",
-    "Queue", "RateWindow", "Review", "Run", "RunStatus", "Step", "StepStatus", "Store",
-    "StoreError", "TERMINAL", "Task", "TaskStatus", "Turn", "Worker", "now", "open_store",
-]  # fmt: skip
+    "ApiToken",
+    "Artifact",
+    "Event",
+    "GateResult",
+    "Output",
+    "ProviderLimit",
+    "PullRequest",
+    "Queue",
+    "RateWindow",
+    "Review",
+    "Run",
+    "RunStatus",
+    "Step",
+    "StepStatus",
+    "Store",
+    "StoreError",
+    "TERMINAL",
+    "Task",
+    "TaskStatus",
+    "Turn",
+    "Worker",
+    "now",
+    "open_store",
+]

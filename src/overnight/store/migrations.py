@@ -52,8 +52,12 @@ def m004_durability(conn: Connection) -> None:
     _add_column(conn, "tasks", "queue", "VARCHAR(100) NOT NULL DEFAULT 'default'")
     _add_column(conn, "runs", "claims", "INTEGER NOT NULL DEFAULT 0")
     _add_column(conn, "runs", "created_at", "TIMESTAMP")
-    conn.execute(text("UPDATE runs SET created_at = COALESCE(started_at, CURRENT_TIMESTAMP) "
-                      "WHERE created_at IS NULL"))  # fmt: skip
+    conn.execute(
+        text(
+            "UPDATE runs SET created_at = COALESCE(started_at, CURRENT_TIMESTAMP) "
+            "WHERE created_at IS NULL"
+        )
+    )
     for model in (Queue, RateWindow, ProviderLimit):
         model.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
@@ -63,13 +67,19 @@ def m005_claim_order_index(conn: Connection) -> None:
     queued task, and find expired leases by (status, lease_expires): claims/s no
     longer falls as the queue or the running set grows."""
     conn.execute(text("DROP INDEX IF EXISTS ix_tasks_claim"))
-    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_tasks_claim_order "
-                      "ON tasks (status, priority DESC, id)"))  # fmt: skip
-    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_tasks_status_lease "
-                      "ON tasks (status, lease_expires)"))  # fmt: skip
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_tasks_claim_order ON tasks (status, priority DESC, id)")
+    )
+    conn.execute(
+        text("CREATE INDEX IF NOT EXISTS ix_tasks_status_lease ON tasks (status, lease_expires)")
+    )
     if conn.dialect.name == "postgresql":  # a queue churns: keep the planner's statistics fresh
-        conn.execute(text("ALTER TABLE tasks SET (autovacuum_analyze_scale_factor = 0.02, "
-                          "autovacuum_vacuum_scale_factor = 0.05)"))  # fmt: skip
+        conn.execute(
+            text(
+                "ALTER TABLE tasks SET (autovacuum_analyze_scale_factor = 0.02, "
+                "autovacuum_vacuum_scale_factor = 0.05)"
+            )
+        )
 
 
 def m006_tamper_evidence(conn: Connection) -> None:

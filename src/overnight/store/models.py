@@ -33,8 +33,13 @@ class TaskStatus(StrEnum):
 
 
 RunStatus = TaskStatus  # a run is queued, running, then ends as its task does
-TERMINAL = (TaskStatus.READY, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.MERGED,
-            TaskStatus.REJECTED)  # fmt: skip
+TERMINAL = (
+    TaskStatus.READY,
+    TaskStatus.FAILED,
+    TaskStatus.CANCELLED,
+    TaskStatus.MERGED,
+    TaskStatus.REJECTED,
+)
 
 
 class StepStatus(StrEnum):

@@ -26,8 +26,9 @@ class AdvisoryServer:
         self.queries: list[tuple[str, str]] = []
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,),
-                                        daemon=True, name="advisories")  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, args=(0.05,), daemon=True, name="advisories"
+        )
 
     @property
     def url(self) -> str:
@@ -39,11 +40,25 @@ class AdvisoryServer:
         events: list[dict[str, str]] = [{"introduced": "0"}]
         if self.fixed:
             events.append({"fixed": self.fixed})
-        return {"vulns": [{
-            "id": vid, "summary": f"{name} {version} is vulnerable ({vid})",
-            "affected": [{"package": {"name": name, "ecosystem": "PyPI"},
-                          "ranges": [{"type": "ECOSYSTEM", "events": events}]}],
-        } for vid in ids]} if ids else {}  # fmt: skip
+        return (
+            {
+                "vulns": [
+                    {
+                        "id": vid,
+                        "summary": f"{name} {version} is vulnerable ({vid})",
+                        "affected": [
+                            {
+                                "package": {"name": name, "ecosystem": "PyPI"},
+                                "ranges": [{"type": "ECOSYSTEM", "events": events}],
+                            }
+                        ],
+                    }
+                    for vid in ids
+                ]
+            }
+            if ids
+            else {}
+        )
 
     def __enter__(self) -> AdvisoryServer:
         self._thread.start()

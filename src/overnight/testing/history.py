@@ -240,12 +240,23 @@ def _run(
 
 def _turn(run_id: int, attempt: int, number: int) -> dict[str, Any]:
     return {
-        "run_id": run_id, "attempt": attempt, "number": number, "model": "openai:gpt-5-mini",
-        "content": "I will look at calc.py first.", "command": "cat calc.py",
-        "output": "def add(a, b):\n    return a + b\n", "exit_code": 0,
-        "input_tokens": 1200, "output_tokens": 80, "cost": 0.0009, "latency": 1.2,
-        "request": {}, "response": {}, "meta": {}, "created_at": now(),
-    }  # fmt: skip
+        "run_id": run_id,
+        "attempt": attempt,
+        "number": number,
+        "model": "openai:gpt-5-mini",
+        "content": "I will look at calc.py first.",
+        "command": "cat calc.py",
+        "output": "def add(a, b):\n    return a + b\n",
+        "exit_code": 0,
+        "input_tokens": 1200,
+        "output_tokens": 80,
+        "cost": 0.0009,
+        "latency": 1.2,
+        "request": {},
+        "response": {},
+        "meta": {},
+        "created_at": now(),
+    }
 
 
 def _artifact(id: int, task_id: int, run_id: int, name: str, content: str) -> dict[str, Any]:

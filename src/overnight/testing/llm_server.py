@@ -85,8 +85,9 @@ class ScriptedLLMServer:
         self._lock = threading.Lock()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,),
-                                        daemon=True, name="scripted-llm")  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, args=(0.05,), daemon=True, name="scripted-llm"
+        )
 
     @property
     def base(self) -> str:
@@ -156,10 +157,10 @@ def _handler(server: ScriptedLLMServer) -> type[BaseHTTPRequestHandler]:
                     time.sleep(item.seconds)
                     item = item.then
                 elif isinstance(item, Fail):
-                    headers = {} if item.retry_after is None else \
-                        {"Retry-After": str(item.retry_after)}  # fmt: skip
-                    return self._send(item.status, {"error": {"message": item.message}},
-                                      headers)  # fmt: skip
+                    headers = (
+                        {} if item.retry_after is None else {"Retry-After": str(item.retry_after)}
+                    )
+                    return self._send(item.status, {"error": {"message": item.message}}, headers)
                 elif isinstance(item, Say):
                     n = server.served
                     return self._send(200, _anthropic(item, n) if anthropic else _openai(item, n))
@@ -197,11 +198,19 @@ def _openai(say: Say, n: int) -> dict[str, Any]:
         "id": f"chatcmpl-{n}",
         "object": "chat.completion",
         "model": "scripted",
-        "choices": [{"index": 0, "message": message,
-                     "finish_reason": "tool_calls" if say.tool_calls else "stop"}],
-        "usage": {"prompt_tokens": say.input_tokens, "completion_tokens": say.output_tokens,
-                  "total_tokens": say.input_tokens + say.output_tokens},
-    }  # fmt: skip
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if say.tool_calls else "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": say.input_tokens,
+            "completion_tokens": say.output_tokens,
+            "total_tokens": say.input_tokens + say.output_tokens,
+        },
+    }
 
 
 def _anthropic(say: Say, n: int) -> dict[str, Any]:

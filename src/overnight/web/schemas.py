@@ -25,8 +25,10 @@ HOLDS = (
 
 
 class HoldOut(BaseModel):
-    kind: str = Field(description="dependency, dependency-dead, queue-paused, queue-budget, "
-                      "retry, limit-running, limit-repo or worker")  # fmt: skip
+    kind: str = Field(
+        description="dependency, dependency-dead, queue-paused, queue-budget, "
+        "retry, limit-running, limit-repo or worker"
+    )
     message: str = Field(description='e.g. "waiting for task 3 to be merged (it is ready)"')
     until: str | None = Field(description="UTC time it lifts by itself; null: a person must act")
 

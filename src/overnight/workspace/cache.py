@@ -134,9 +134,19 @@ class RepoCache:
                 except GitError as exc:
                     raise WorkspaceError(f"cannot clone {repo}: {exc}") from exc
             try:
-                git(["fetch", "--quiet", "--prune", "--force", repo,
-                     "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
-                    path, user_config=True)  # fmt: skip
+                git(
+                    [
+                        "fetch",
+                        "--quiet",
+                        "--prune",
+                        "--force",
+                        repo,
+                        "+refs/heads/*:refs/heads/*",
+                        "+refs/tags/*:refs/tags/*",
+                    ],
+                    path,
+                    user_config=True,
+                )
             except GitError as exc:
                 raise WorkspaceError(f"cannot fetch {repo}: {exc}") from exc
             return path
@@ -160,15 +170,17 @@ def known_head(repo: str, ref: str, cache: Path) -> str | None:
     where = cache if is_url(repo) else Path(repo)
     if not where.is_dir():
         return None
-    return git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], where,
-               check=False) or None  # fmt: skip
+    return (
+        git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], where, check=False) or None
+    )
 
 
 def default_branch(repo: str, cache: Path) -> str:
     """The checked-out branch of a local repository, else the remote's HEAD."""
     if not is_url(repo):
-        branch = git(["symbolic-ref", "--quiet", "--short", "HEAD"], repo, check=False,
-                     user_config=True)  # fmt: skip
+        branch = git(
+            ["symbolic-ref", "--quiet", "--short", "HEAD"], repo, check=False, user_config=True
+        )
         if branch:
             return branch
     head = git(["symbolic-ref", "--quiet", "--short", "HEAD"], cache, check=False)
@@ -193,10 +205,14 @@ def tags_reaching(cache: Path, sha: str) -> list[str]:
 def push_branch(workspace: Path, repo: str, sha: str, branch: str) -> bool:
     """Publish the delivered commit as ``branch`` in the user's repository;
     False if it was already there (a resumed delivery pushes nothing twice)."""
-    current = git(["ls-remote", repo, f"refs/heads/{branch}"], workspace,
-                  user_config=True).split("\t")[0]  # fmt: skip
+    current = git(["ls-remote", repo, f"refs/heads/{branch}"], workspace, user_config=True).split(
+        "\t"
+    )[0]
     if current == sha:
         return False
-    git(["push", "--quiet", "--force", repo, f"{sha}:refs/heads/{branch}"], workspace,
-        user_config=True)  # fmt: skip
+    git(
+        ["push", "--quiet", "--force", repo, f"{sha}:refs/heads/{branch}"],
+        workspace,
+        user_config=True,
+    )
     return True

@@ -72,12 +72,21 @@ def take(
         limit = int(bounds.change_mb * MB)
         disk = origin[0] + int(bounds.workspace_mb * MB) if origin else UNBOUNDED
         files = origin[1] + bounds.workspace_files if origin else UNBOUNDED
-        command = (f"{sys.executable} -I -S {PACK} {base_sha} {out} {limit} "
-                   f"{bounds.change_files} {disk} {files}")  # fmt: skip
-        env: dict[str, str] = {k: environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ")
-                               if k in environ}  # fmt: skip
-        done = sandbox.run(command, cwd=workspace, env=env, timeout=timeout, cancel=cancel,
-                           access=Access(writable=(out,)))  # fmt: skip
+        command = (
+            f"{sys.executable} -I -S {PACK} {base_sha} {out} {limit} "
+            f"{bounds.change_files} {disk} {files}"
+        )
+        env: dict[str, str] = {
+            k: environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in environ
+        }
+        done = sandbox.run(
+            command,
+            cwd=workspace,
+            env=env,
+            timeout=timeout,
+            cancel=cancel,
+            access=Access(writable=(out,)),
+        )
         if not done.ok:
             tail = (done.output.strip().splitlines() or [f"exit {done.exit_code}"])[-1][:300]
             return Change(problems=[f"the workspace's change could not be read: {tail}"])
@@ -111,23 +120,24 @@ def _read(path: Path, limit: int) -> bytes:
 def parse(report: dict, archive: bytes) -> Change:
     change = Change(
         deleted=[str(p) for p in report.get("deleted", [])],
-        problems=[f"{path}: {why}; not allowed in a change" for path, why in
-                  report.get("refused", [])],
+        problems=[
+            f"{path}: {why}; not allowed in a change" for path, why in report.get("refused", [])
+        ],
         size=int(report.get("bytes", 0)),
         disk_bytes=int(report.get("disk_bytes", 0)),
         disk_files=int(report.get("disk_files", 0)),
-    )  # fmt: skip
+    )
     if not archive:
         return change
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         for member in tar:
             if member.issym():
-                change.files[member.name] = Entry("120000", member.linkname.encode("utf-8",
-                                                  "surrogateescape"))  # fmt: skip
+                change.files[member.name] = Entry(
+                    "120000", member.linkname.encode("utf-8", "surrogateescape")
+                )
             elif member.isreg() and member.mode in MODES:
                 body = tar.extractfile(member)
-                change.files[member.name] = Entry(MODES[member.mode],
-                                                  body.read() if body else b"")  # fmt: skip
+                change.files[member.name] = Entry(MODES[member.mode], body.read() if body else b"")
             else:
                 change.problems.append(f"{member.name}: not a regular file or a symlink")
     return change
@@ -146,19 +156,25 @@ def check(
     count = len(change.files) + len(change.deleted)
     size = max(change.size, sum(len(e.data) for e in change.files.values()))
     if size > bounds.change_mb * MB:
-        problems.append(f"the change is {size / MB:.1f} MB, over the {bounds.change_mb:g} MB "
-                        f"bound by {(size - bounds.change_mb * MB) / MB:.1f} MB")  # fmt: skip
+        problems.append(
+            f"the change is {size / MB:.1f} MB, over the {bounds.change_mb:g} MB "
+            f"bound by {(size - bounds.change_mb * MB) / MB:.1f} MB"
+        )
     files = max(count, int(report.get("files", 0)) + len(change.deleted))
     if files > bounds.change_files:
-        problems.append(f"the change touches {files} files, over the {bounds.change_files} "
-                        f"bound by {files - bounds.change_files}")  # fmt: skip
+        problems.append(
+            f"the change touches {files} files, over the {bounds.change_files} "
+            f"bound by {files - bounds.change_files}"
+        )
     if origin is None:
         return problems
     grown = change.disk_bytes - origin[0]
     if grown > bounds.workspace_mb * MB:
-        problems.append(f"the workspace grew by {grown / MB:.0f} MB on disk, over the "
-                        f"{bounds.workspace_mb:g} MB bound by "
-                        f"{(grown - bounds.workspace_mb * MB) / MB:.0f} MB")  # fmt: skip
+        problems.append(
+            f"the workspace grew by {grown / MB:.0f} MB on disk, over the "
+            f"{bounds.workspace_mb:g} MB bound by "
+            f"{(grown - bounds.workspace_mb * MB) / MB:.0f} MB"
+        )
     more = change.disk_files - origin[1]
     if more > bounds.workspace_files:
         problems.append(
@@ -211,8 +227,10 @@ def link_problem(path: str, target: bytes) -> str | None:
 def fast_import_stream(change: Change, base_sha: str, ref: str) -> bytes:
     """A ``git fast-import`` stream: one commit on ``base_sha`` holding the change."""
     out = io.BytesIO()
-    out.write(f"commit {ref}\ncommitter overnight <overnight@localhost> 0 +0000\n"
-              f"data 0\nfrom {base_sha}\n".encode())  # fmt: skip
+    out.write(
+        f"commit {ref}\ncommitter overnight <overnight@localhost> 0 +0000\n"
+        f"data 0\nfrom {base_sha}\n".encode()
+    )
     for path in sorted(change.deleted):
         out.write(b"D " + _quote(path) + b"\n")
     for path in sorted(change.files):

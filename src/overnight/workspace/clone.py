@@ -31,9 +31,15 @@ IDENTITY = [
     "commit.gpgsign=false",
 ]
 IGNORED = [  # what tools leave behind in a workspace; never part of a change
-    ".pytest_cache/", "__pycache__/", "*.pyc", "*.egg-info/", ".ruff_cache/", ".mypy_cache/",
-    ".coverage", "/build/",
-]  # fmt: skip
+    ".pytest_cache/",
+    "__pycache__/",
+    "*.pyc",
+    "*.egg-info/",
+    ".ruff_cache/",
+    ".mypy_cache/",
+    ".coverage",
+    "/build/",
+]
 
 
 @dataclass
@@ -94,8 +100,7 @@ class Workspace:
         out = self.git(["ls-files", "--others", "--exclude-standard", "-z"])
         exclude = (self.git_dir or self.path / ".git") / "info" / "exclude"
         have = set(exclude.read_text().splitlines()) if exclude.is_file() else set()
-        lines = ["/" + re.sub(r"([\\*?\[\]!#])", r"\\\1", name)
-                 for name in out.split("\0") if name]  # fmt: skip
+        lines = ["/" + re.sub(r"([\\*?\[\]!#])", r"\\\1", name) for name in out.split("\0") if name]
         new = [line for line in lines if line not in have]
         if new:
             with open(exclude, "a") as f:
@@ -153,16 +158,31 @@ class Workspace:
         env = {"GIT_INDEX_FILE": name}
         try:
             self.git(["read-tree", tree], env=env)
-            listing = self.git_bytes(["--literal-pathspecs", "ls-tree", "-r", "-z", source,
-                                      "--", *paths])  # fmt: skip
+            listing = self.git_bytes(
+                ["--literal-pathspecs", "ls-tree", "-r", "-z", source, "--", *paths]
+            )
             present = {e.split(b"\t", 1)[1].decode() for e in listing.split(b"\0") if e}
             absent = [p for p in paths if p not in present]
             if absent:
-                self.git(["--literal-pathspecs", "rm", "--cached", "-r", "-q",
-                          "--ignore-unmatch", "--", *absent], env=env)  # fmt: skip
+                self.git(
+                    [
+                        "--literal-pathspecs",
+                        "rm",
+                        "--cached",
+                        "-r",
+                        "-q",
+                        "--ignore-unmatch",
+                        "--",
+                        *absent,
+                    ],
+                    env=env,
+                )
             if listing:
-                self.git_bytes(["update-index", "-z", "--add", "--replace", "--index-info"],
-                               input=listing, env=env)  # fmt: skip
+                self.git_bytes(
+                    ["update-index", "-z", "--add", "--replace", "--index-info"],
+                    input=listing,
+                    env=env,
+                )
             return self.git(["write-tree"], env=env)
         finally:
             for leftover in (name, f"{name}.lock"):

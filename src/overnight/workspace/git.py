@@ -59,8 +59,14 @@ ISOLATED = {
 def environ(extra: dict[str, str] | None = None, *, user_config: bool = False) -> dict[str, str]:
     """The environment of a host git command: the worker's, without its ``GIT_*``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_TERMINAL_PROMPT="0", GIT_NO_REPLACE_OBJECTS="1", GIT_OPTIONAL_LOCKS="0",
-               LC_ALL="C", GIT_PAGER="cat", GIT_EDITOR="false")  # fmt: skip
+    env.update(
+        GIT_TERMINAL_PROMPT="0",
+        GIT_NO_REPLACE_OBJECTS="1",
+        GIT_OPTIONAL_LOCKS="0",
+        LC_ALL="C",
+        GIT_PAGER="cat",
+        GIT_EDITOR="false",
+    )
     if not user_config:
         env.update(ISOLATED)
     return {**env, **(extra or {})}
@@ -83,10 +89,14 @@ def git(
 ) -> str:
     """Run git; return stdout (stripped of the final newline) or raise GitError."""
     proc = subprocess.run(
-        argv(args, cwd), cwd=cwd, input=input, text=True, capture_output=True,
+        argv(args, cwd),
+        cwd=cwd,
+        input=input,
+        text=True,
+        capture_output=True,
         errors="replace",  # a latin-1 file in a diff must not crash a run
         env=environ(env, user_config=user_config),
-    )  # fmt: skip
+    )
     if check and proc.returncode != 0:
         raise GitError(_failure(args, proc.returncode, proc.stderr or proc.stdout))
     return proc.stdout.rstrip("\n")
@@ -100,8 +110,9 @@ def git_bytes(
     env: dict[str, str] | None = None,
 ) -> bytes:
     """Run git on binary input and output (archives, blobs, fast-import streams)."""
-    proc = subprocess.run(argv(args, cwd), cwd=cwd, input=input, capture_output=True,
-                          env=environ(env))  # fmt: skip
+    proc = subprocess.run(
+        argv(args, cwd), cwd=cwd, input=input, capture_output=True, env=environ(env)
+    )
     if proc.returncode != 0:
         raise GitError(_failure(args, proc.returncode, proc.stderr.decode("utf-8", "replace")))
     return proc.stdout

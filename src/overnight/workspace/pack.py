@@ -38,8 +38,16 @@ GIT_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "LC_ALL": "C",
 }
-LOCKED = ["-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
-          "-c", "core.untrackedCache=false", "-c", "core.quotePath=false"]  # fmt: skip
+LOCKED = [
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.untrackedCache=false",
+    "-c",
+    "core.quotePath=false",
+]
 
 
 def git(args, env, data=None):
@@ -97,16 +105,29 @@ def not_ignored(paths, env):
     if not paths:
         return []
     data = "\0".join(paths).encode("utf-8", "surrogateescape") + b"\0"
-    proc = subprocess.run(["git", *LOCKED, "check-ignore", "-z", "--stdin"], input=data, env=env,
-                          capture_output=True)  # fmt: skip
+    proc = subprocess.run(
+        ["git", *LOCKED, "check-ignore", "-z", "--stdin"], input=data, env=env, capture_output=True
+    )
     ignored = {p.decode("utf-8", "surrogateescape") for p in proc.stdout.split(b"\0") if p}
     return [p for p in paths if p not in ignored]
 
 
 def changed_entries(base, env):
     """[(status, new mode, new sha, path)] from the staged tree against the base."""
-    out = git(["diff", "--cached", "--raw", "-z", "--no-renames", "--no-ext-diff",
-               "--no-textconv", "--full-index", base], env)  # fmt: skip
+    out = git(
+        [
+            "diff",
+            "--cached",
+            "--raw",
+            "-z",
+            "--no-renames",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--full-index",
+            base,
+        ],
+        env,
+    )
     fields = out.split(b"\0")
     entries = []
     for meta, path in zip(fields[0::2], fields[1::2], strict=False):
@@ -137,8 +158,14 @@ def sizes(shas, env):
 
 def main(base, out_dir, max_bytes, max_files, max_disk, max_disk_files):
     disk, count, special, large = disk_usage(".", max_bytes)
-    report = {"deleted": [], "refused": [], "disk_bytes": disk, "disk_files": count,
-              "bytes": 0, "files": 0}  # fmt: skip
+    report = {
+        "deleted": [],
+        "refused": [],
+        "disk_bytes": disk,
+        "disk_files": count,
+        "bytes": 0,
+        "files": 0,
+    }
     if disk > max_disk or count > max_disk_files:  # not worth staging: the bound says no
         with open(os.path.join(out_dir, "change.json"), "w") as f:
             json.dump(report, f)
@@ -162,11 +189,17 @@ def main(base, out_dir, max_bytes, max_files, max_disk, max_disk_files):
     total = sum(sizes([sha for _, _, sha, _ in kept], env)) if kept else 0
     report = {
         "deleted": [path for status, _, _, path in entries if status == "D"],
-        "refused": [[path, "a nested git repository"] for status, mode, _, path in entries
-                    if status != "D" and mode == "160000"]
+        "refused": [
+            [path, "a nested git repository"]
+            for status, mode, _, path in entries
+            if status != "D" and mode == "160000"
+        ]
         + [[path, "a fifo, socket or device file"] for path in not_ignored(special, env)],
-        "disk_bytes": disk, "disk_files": count, "bytes": total, "files": len(kept),
-    }  # fmt: skip
+        "disk_bytes": disk,
+        "disk_files": count,
+        "bytes": total,
+        "files": len(kept),
+    }
     if total <= max_bytes and len(kept) <= max_files:
         write_tar(os.path.join(out_dir, "change.tar"), kept, env)
     with open(os.path.join(out_dir, "change.json"), "w") as f:

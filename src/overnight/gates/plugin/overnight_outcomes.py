@@ -117,8 +117,14 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    _send({"kind": "finish", "exitstatus": int(exitstatus), "stopped": _state["stopped"],
-           "imported": _imported()})  # fmt: skip
+    _send(
+        {
+            "kind": "finish",
+            "exitstatus": int(exitstatus),
+            "stopped": _state["stopped"],
+            "imported": _imported(),
+        }
+    )
 
 
 def _imported():
@@ -130,8 +136,9 @@ def _imported():
         if module is None:
             found[name] = None
             continue
-        where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])),
-                                                          None)  # fmt: skip
+        where = getattr(module, "__file__", None) or next(
+            iter(getattr(module, "__path__", [])), None
+        )
         found[name] = os.path.realpath(where) if where else None
     return found
 

@@ -156,8 +156,14 @@ def _scan(change: FileChange, report: Report) -> _Scanned | None:
             pass  # nothing counted at the base: all the candidate has is new
     if change.before is None or before_tree is not None:
         report.findings += _settings(change.path, kind, before_tree, tree)
-    return _Scanned(change.path, kind, after_hits, _counts(before_hits),
-                    _touched(before_text, text), change.before is None)  # fmt: skip
+    return _Scanned(
+        change.path,
+        kind,
+        after_hits,
+        _counts(before_hits),
+        _touched(before_text, text),
+        change.before is None,
+    )
 
 
 def _settings(path: str, kind: str, before: ast.Module | None, after: ast.Module) -> list[Finding]:
@@ -168,9 +174,11 @@ def _settings(path: str, kind: str, before: ast.Module | None, after: ast.Module
         return []
     old = harness_settings(before, names) if before is not None else {}
     new = harness_settings(after, names)
-    return [Finding(path, line, r.HARNESS, f"`{name}` added or changed")
-            for name, (line, dump) in sorted(new.items())
-            if old.get(name, (0, None))[1] != dump]  # fmt: skip
+    return [
+        Finding(path, line, r.HARNESS, f"`{name}` added or changed")
+        for name, (line, dump) in sorted(new.items())
+        if old.get(name, (0, None))[1] != dump
+    ]
 
 
 def _hits(path: str, data: bytes | None) -> list[Hit]:
@@ -188,14 +196,22 @@ def _entry_points(change: FileChange) -> _Scanned:
 
     def hits(data: bytes | None) -> list[Hit]:
         text = (data or b"").decode("utf-8", "replace")
-        return [Hit(r.INTERNALS, f"`{r.PLUGIN_ENTRY_POINT}` entry point", n)
-                for n, line in enumerate(text.splitlines(), 1)
-                if r.PLUGIN_ENTRY_POINT in line]  # fmt: skip
+        return [
+            Hit(r.INTERNALS, f"`{r.PLUGIN_ENTRY_POINT}` entry point", n)
+            for n, line in enumerate(text.splitlines(), 1)
+            if r.PLUGIN_ENTRY_POINT in line
+        ]
 
     before = (change.before or b"").decode("utf-8", "replace")
     after = (change.after or b"").decode("utf-8", "replace")
-    return _Scanned(change.path, CODE, hits(change.after), _counts(hits(change.before)),
-                    _touched(before, after), False)  # fmt: skip
+    return _Scanned(
+        change.path,
+        CODE,
+        hits(change.after),
+        _counts(hits(change.before)),
+        _touched(before, after),
+        False,
+    )
 
 
 def _counts(hits: list[Hit]) -> Counter[tuple[str, str]]:
@@ -204,8 +220,12 @@ def _counts(hits: list[Hit]) -> Counter[tuple[str, str]]:
 
 def _touched(before: str, after: str) -> set[int]:
     matcher = difflib.SequenceMatcher(None, before.splitlines(), after.splitlines(), autojunk=False)
-    return {n + 1 for tag, _, _, j1, j2 in matcher.get_opcodes() if tag != "equal"
-            for n in range(j1, j2)}  # fmt: skip
+    return {
+        n + 1
+        for tag, _, _, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+        for n in range(j1, j2)
+    }
 
 
 def _added(item: _Scanned) -> list[Hit]:

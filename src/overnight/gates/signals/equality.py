@@ -23,8 +23,15 @@ from overnight.gates.signals.rules import ALWAYS_EQUAL
 ALWAYS_TRUE = ("__eq__", "__contains__", "__instancecheck__", "__subclasscheck__")
 ALWAYS_FALSE = ("__ne__",)
 # scalars a test compares a result with
-VALUE_TYPES = {"builtins.int", "builtins.str", "builtins.float", "builtins.bytes",
-               "builtins.complex", "decimal.Decimal", "fractions.Fraction"}  # fmt: skip
+VALUE_TYPES = {
+    "builtins.int",
+    "builtins.str",
+    "builtins.float",
+    "builtins.bytes",
+    "builtins.complex",
+    "decimal.Decimal",
+    "fractions.Fraction",
+}
 Callable = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
 
@@ -48,14 +55,25 @@ def _bound_outside_classes(node: ast.AST, names: Names) -> list[tuple[str, ast.e
     """(dunder, value) for ``X.__eq__ = v``, ``setattr(X, "__eq__", v)``, ``{"__eq__": v}``."""
     watched = set(ALWAYS_TRUE + ALWAYS_FALSE)
     if isinstance(node, ast.Assign):
-        return [(t.attr, node.value) for t in node.targets
-                if isinstance(t, ast.Attribute) and t.attr in watched]  # fmt: skip
-    if isinstance(node, ast.Call) and len(node.args) == 3 and \
-            names.refs(node.func) & {"builtins.setattr"}:  # fmt: skip
+        return [
+            (t.attr, node.value)
+            for t in node.targets
+            if isinstance(t, ast.Attribute) and t.attr in watched
+        ]
+    if (
+        isinstance(node, ast.Call)
+        and len(node.args) == 3
+        and names.refs(node.func) & {"builtins.setattr"}
+    ):
         return [(s, node.args[2]) for s in names.strings(node.args[1]) if s in watched]
     if isinstance(node, ast.Dict):
-        return [(s, v) for k, v in zip(node.keys, node.values, strict=True) if k is not None
-                for s in names.strings(k) if s in watched]  # fmt: skip
+        return [
+            (s, v)
+            for k, v in zip(node.keys, node.values, strict=True)
+            if k is not None
+            for s in names.strings(k)
+            if s in watched
+        ]
     return []
 
 
@@ -80,24 +98,36 @@ class _Truth:
         hits = []
         for dunder, value in methods.items():
             if dunder in ALWAYS_TRUE + ALWAYS_FALSE and self.rigged(dunder, value, cls):
-                hits.append(Hit(ALWAYS_EQUAL, f"`{cls.name}.{dunder}` {_verdict(dunder)}",
-                                value.lineno))  # fmt: skip
+                hits.append(
+                    Hit(ALWAYS_EQUAL, f"`{cls.name}.{dunder}` {_verdict(dunder)}", value.lineno)
+                )
         if "__eq__" not in methods and "__ne__" not in methods:
             return hits
         bases = {ref for b in cls.bases for ref in self.names.refs(b)} & VALUE_TYPES
         eq = methods.get("__eq__") or methods["__ne__"]
         for base in sorted(bases):
             shown = base.removeprefix("builtins.")
-            hits.append(Hit(ALWAYS_EQUAL, f"`{cls.name}` subclasses `{shown}` and overrides "
-                            "equality", eq.lineno))  # fmt: skip
+            hits.append(
+                Hit(
+                    ALWAYS_EQUAL,
+                    f"`{cls.name}` subclasses `{shown}` and overrides equality",
+                    eq.lineno,
+                )
+            )
         hashing = methods.get("__hash__")
         if hashing is not None and self._constant(hashing):
-            hits.append(Hit(ALWAYS_EQUAL, f"`{cls.name}.__hash__` returns a constant beside a "
-                            "custom `__eq__`", hashing.lineno))  # fmt: skip
+            hits.append(
+                Hit(
+                    ALWAYS_EQUAL,
+                    f"`{cls.name}.__hash__` returns a constant beside a custom `__eq__`",
+                    hashing.lineno,
+                )
+            )
         boolean = methods.get("__bool__")
         if hits and boolean is not None and self.always(boolean, True, cls):
-            hits.append(Hit(ALWAYS_EQUAL, f"`{cls.name}.__bool__` always returns true",
-                            boolean.lineno))  # fmt: skip
+            hits.append(
+                Hit(ALWAYS_EQUAL, f"`{cls.name}.__bool__` always returns true", boolean.lineno)
+            )
         return hits
 
     def rigged(self, dunder: str, value: ast.expr | ast.stmt, cls: ast.ClassDef | None) -> bool:
@@ -112,7 +142,7 @@ class _Truth:
             if isinstance(value, ast.Name):
                 target = self.functions.get(value.id) or (
                     _methods(cls).get(value.id) if cls else None
-                )  # fmt: skip
+                )
                 return target is not None and self.always(target, truthy, cls)
             if isinstance(value, ast.Lambda):
                 return self._is(value.body, truthy, cls, _self_name(value))
@@ -212,8 +242,9 @@ def _returns(func: ast.FunctionDef | ast.AsyncFunctionDef):
         node = todo.pop()
         if isinstance(node, ast.Return):
             yield node
-        elif not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda |
-                            ast.ClassDef):  # fmt: skip
+        elif not isinstance(
+            node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+        ):
             todo.extend(ast.iter_child_nodes(node))
 
 

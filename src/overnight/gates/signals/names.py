@@ -21,12 +21,25 @@ import builtins
 from overnight.gates.signals.values import Folder
 
 BUILTINS = set(dir(builtins))
-GETATTR = {"builtins.getattr", "builtins.setattr", "builtins.delattr", "builtins.hasattr",
-           "inspect.getattr_static", "object.__getattribute__", "builtins.object.__getattribute__",
-           "object.__setattr__", "builtins.object.__setattr__"}  # fmt: skip
+GETATTR = {
+    "builtins.getattr",
+    "builtins.setattr",
+    "builtins.delattr",
+    "builtins.hasattr",
+    "inspect.getattr_static",
+    "object.__getattribute__",
+    "builtins.object.__getattribute__",
+    "object.__setattr__",
+    "builtins.object.__setattr__",
+}
 IMPORTERS = {"builtins.__import__", "importlib.import_module", "importlib.__import__"}
-MODULE_GETTERS = {"sys.modules.get", "sys.modules.pop", "sys.modules.setdefault",
-                  "sys.modules.__getitem__", "sys.modules.__setitem__"}  # fmt: skip
+MODULE_GETTERS = {
+    "sys.modules.get",
+    "sys.modules.pop",
+    "sys.modules.setdefault",
+    "sys.modules.__getitem__",
+    "sys.modules.__setitem__",
+}
 MAX_REFS = 8
 
 
@@ -62,18 +75,28 @@ class Names:
         callee = self.refs(node.func)
         args = node.args
         if callee & GETATTR and len(args) >= 2:
-            return _cap({f"{base}.{name}" for base in self.refs(args[0])
-                         for name in self.strings(args[1])})  # fmt: skip
+            return _cap(
+                {f"{base}.{name}" for base in self.refs(args[0]) for name in self.strings(args[1])}
+            )
         if callee & IMPORTERS and args:
             return {name for name in self.strings(args[0]) if not name.startswith(".")}
         if callee & MODULE_GETTERS and args:
             return self.strings(args[0])
         if callee & {"builtins.vars"} and args:
             return {f"{base}.__dict__" for base in self.refs(args[0])}
-        if isinstance(node.func, ast.Call) and len(args) == 1 and \
-                self.refs(node.func.func) & {"operator.attrgetter"} and node.func.args:  # fmt: skip
-            return _cap({f"{base}.{name}" for base in self.refs(args[0])
-                         for name in self.strings(node.func.args[0])})  # fmt: skip
+        if (
+            isinstance(node.func, ast.Call)
+            and len(args) == 1
+            and self.refs(node.func.func) & {"operator.attrgetter"}
+            and node.func.args
+        ):
+            return _cap(
+                {
+                    f"{base}.{name}"
+                    for base in self.refs(args[0])
+                    for name in self.strings(node.func.args[0])
+                }
+            )
         return set()
 
     def _subscript(self, node: ast.Subscript) -> set[str]:
@@ -115,8 +138,9 @@ class Names:
         if value is None:
             return set()
         found = self.refs(value)
-        if isinstance(value, ast.Name) and not (value.id in self.aliases or found & GETATTR
-                                                or value.id == "__builtins__"):  # fmt: skip
+        if isinstance(value, ast.Name) and not (
+            value.id in self.aliases or found & GETATTR or value.id == "__builtins__"
+        ):
             return {f for f in found if f.startswith("builtins.")}
         return {f for f in found if not f.startswith("?")}
 

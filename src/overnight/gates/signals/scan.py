@@ -28,9 +28,18 @@ PATCHERS = {"setattr", "delattr", "setitem", "delitem", "patch", "object", "dict
 NAMES = (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Name)  # how a patched attribute is named
 USES = {r.EXIT_HOOK, r.FRAMES, r.IMPORT_HOOK, r.HARNESS}  # found where used, not where imported
 RUNNERS = {"builtins.exec", "builtins.eval", "builtins.compile"}
-DECODERS = ("base64", "binascii", "codecs.decode", "zlib.decompress", "lzma.decompress",
-            "bz2.decompress", "gzip.decompress", "marshal.loads", "builtins.bytes.fromhex",
-            "pickle.loads")  # fmt: skip
+DECODERS = (
+    "base64",
+    "binascii",
+    "codecs.decode",
+    "zlib.decompress",
+    "lzma.decompress",
+    "bz2.decompress",
+    "gzip.decompress",
+    "marshal.loads",
+    "builtins.bytes.fromhex",
+    "pickle.loads",
+)
 
 
 def scan(tree: ast.Module, role: str) -> list[Hit]:
@@ -52,8 +61,10 @@ def harness_settings(tree: ast.Module, names: tuple[str, ...]) -> dict[str, tupl
         used = {n.id for part in parts for n in ast.walk(part) if isinstance(n, ast.Name)}
         for name in used & set(names):
             found.setdefault(name, []).append(stmt)
-    return {name: (stmts[0].lineno, "\n".join(ast.dump(s) for s in stmts))
-            for name, stmts in found.items()}  # fmt: skip
+    return {
+        name: (stmts[0].lineno, "\n".join(ast.dump(s) for s in stmts))
+        for name, stmts in found.items()
+    }
 
 
 @dataclass
@@ -87,8 +98,12 @@ class _Scanner:
                 continue
             self.node(child, at_import, quiet)
 
-    def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
-                  at_import: bool, quiet: frozenset[str]) -> None:  # fmt: skip
+    def _function(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda,
+        at_import: bool,
+        quiet: frozenset[str],
+    ) -> None:
         """Decorators and defaults run where the function is defined; the body when called."""
         decorators = [] if isinstance(node, ast.Lambda) else node.decorator_list
         defaults = [*node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
@@ -108,8 +123,11 @@ class _Scanner:
         replaced = {h.signal for h in found}  # `x.y = ...` is one finding, not also a use of x.y
         imported = isinstance(node, ast.Import | ast.ImportFrom)
         for ref in self._refs(node):
-            found += [Hit(signal, what, line) for signal, what in self._ref_rules(ref, at_import)
-                      if signal not in replaced and not (imported and signal in USES)]  # fmt: skip
+            found += [
+                Hit(signal, what, line)
+                for signal, what in self._ref_rules(ref, at_import)
+                if signal not in replaced and not (imported and signal in USES)
+            ]
         if isinstance(node, ast.Call):
             found += self._executed(node, line)
         if isinstance(node, FOLDABLE):
@@ -159,8 +177,12 @@ class _Scanner:
         if self.role == CONFTEST:
             if r.in_family(ref, ("_pytest", "pluggy")) or r.matches(ref, r.PYTEST_MACHINERY):
                 out.append((r.INTERNALS, shown))
-            elif at_import and r.in_family(ref) and ref != "pytest" and \
-                    not r.matches(ref, r.CONFTEST_IMPORT_TIME_OK):  # fmt: skip
+            elif (
+                at_import
+                and r.in_family(ref)
+                and ref != "pytest"
+                and not r.matches(ref, r.CONFTEST_IMPORT_TIME_OK)
+            ):
                 out.append((r.HARNESS, f"{shown} runs when conftest.py is imported"))
         return out
 
@@ -201,9 +223,10 @@ class _Scanner:
         if self.role == CONFTEST:  # a hook defined in a string is still a hook
             found.append(Hit(r.HIDDEN, "runs code from a string", line))
         elif not isinstance(source, ast.Constant) and any(
-            _decoders(self.names.refs(sub.func)) for sub in ast.walk(source)
+            _decoders(self.names.refs(sub.func))
+            for sub in ast.walk(source)
             if isinstance(sub, ast.Call)
-        ):  # fmt: skip
+        ):
             found.append(Hit(r.HIDDEN, "runs code decoded at run time", line))
         return found
 

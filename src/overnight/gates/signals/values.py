@@ -29,15 +29,41 @@ MAX_CHOICES = 8  # values kept for one expression
 
 Value = str | bytes | int | bool | tuple
 _BINOPS: dict[type, Callable] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-    ast.Mod: operator.mod, ast.BitXor: operator.xor, ast.BitAnd: operator.and_,
-    ast.BitOr: operator.or_, ast.FloorDiv: operator.floordiv,
-}  # fmt: skip
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Mod: operator.mod,
+    ast.BitXor: operator.xor,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.FloorDiv: operator.floordiv,
+}
 _STR_METHODS = {
-    "lower", "upper", "swapcase", "title", "capitalize", "casefold", "strip", "lstrip",
-    "rstrip", "replace", "removeprefix", "removesuffix", "decode", "encode", "join",
-    "format", "hex", "translate", "zfill", "center", "ljust", "rjust", "split", "rsplit",
-}  # fmt: skip
+    "lower",
+    "upper",
+    "swapcase",
+    "title",
+    "capitalize",
+    "casefold",
+    "strip",
+    "lstrip",
+    "rstrip",
+    "replace",
+    "removeprefix",
+    "removesuffix",
+    "decode",
+    "encode",
+    "join",
+    "format",
+    "hex",
+    "translate",
+    "zfill",
+    "center",
+    "ljust",
+    "rjust",
+    "split",
+    "rsplit",
+}
 
 
 def _rot13(text: str) -> str:
@@ -62,21 +88,35 @@ def _codecs_decode(data: str | bytes, encoding: str = "utf-8", *_: object) -> st
 
 # pure functions a cheat decodes names with, by the dotted name they are called by
 FUNCTIONS: dict[str, Callable[..., object]] = {
-    "builtins.chr": chr, "builtins.ord": ord, "builtins.str": str, "builtins.int": int,
-    "builtins.bytes": lambda *a: bytes(*_no_size(a)), "builtins.len": len,
+    "builtins.chr": chr,
+    "builtins.ord": ord,
+    "builtins.str": str,
+    "builtins.int": int,
+    "builtins.bytes": lambda *a: bytes(*_no_size(a)),
+    "builtins.len": len,
     "builtins.bytearray": lambda *a: bytes(*_no_size(a)),
-    "builtins.reversed": lambda x: tuple(reversed(x)), "builtins.tuple": tuple,
-    "builtins.list": tuple, "builtins.sorted": lambda x: tuple(sorted(x)),
+    "builtins.reversed": lambda x: tuple(reversed(x)),
+    "builtins.tuple": tuple,
+    "builtins.list": tuple,
+    "builtins.sorted": lambda x: tuple(sorted(x)),
     "builtins.map": lambda f, *xs: tuple(map(f, *xs)),
-    "base64.b64decode": base64.b64decode, "base64.standard_b64decode": base64.b64decode,
-    "base64.urlsafe_b64decode": base64.urlsafe_b64decode, "base64.b32decode": base64.b32decode,
-    "base64.b16decode": base64.b16decode, "base64.a85decode": base64.a85decode,
-    "base64.b85decode": base64.b85decode, "base64.decodebytes": base64.decodebytes,
-    "binascii.unhexlify": binascii.unhexlify, "binascii.a2b_hex": binascii.a2b_hex,
-    "binascii.a2b_base64": binascii.a2b_base64, "bytes.fromhex": bytes.fromhex,
-    "builtins.bytes.fromhex": bytes.fromhex, "zlib.decompress": _decompress,
-    "codecs.decode": _codecs_decode, "codecs.encode": _codecs_decode,
-}  # fmt: skip
+    "base64.b64decode": base64.b64decode,
+    "base64.standard_b64decode": base64.b64decode,
+    "base64.urlsafe_b64decode": base64.urlsafe_b64decode,
+    "base64.b32decode": base64.b32decode,
+    "base64.b16decode": base64.b16decode,
+    "base64.a85decode": base64.a85decode,
+    "base64.b85decode": base64.b85decode,
+    "base64.decodebytes": base64.decodebytes,
+    "binascii.unhexlify": binascii.unhexlify,
+    "binascii.a2b_hex": binascii.a2b_hex,
+    "binascii.a2b_base64": binascii.a2b_base64,
+    "bytes.fromhex": bytes.fromhex,
+    "builtins.bytes.fromhex": bytes.fromhex,
+    "zlib.decompress": _decompress,
+    "codecs.decode": _codecs_decode,
+    "codecs.encode": _codecs_decode,
+}
 
 
 class Unknown(Exception):
@@ -85,10 +125,19 @@ class Unknown(Exception):
 
 # what evaluating a constant expression of the code under test may raise
 FAILURES = (
-    Unknown, ValueError, TypeError, LookupError, OverflowError, MemoryError, ZeroDivisionError,
+    Unknown,
+    ValueError,
+    TypeError,
+    LookupError,
+    OverflowError,
+    MemoryError,
+    ZeroDivisionError,
     AttributeError,
-    binascii.Error, zlib.error, UnicodeError, RecursionError,
-)  # fmt: skip
+    binascii.Error,
+    zlib.error,
+    UnicodeError,
+    RecursionError,
+)
 
 
 class Folder:
@@ -195,8 +244,9 @@ class Folder:
             return
         raise Unknown(node)
 
-    def _product(self, nodes: list[ast.expr], env: dict[str, Value],
-                 combine: Callable[..., Value]) -> Iterator[Value]:  # fmt: skip
+    def _product(
+        self, nodes: list[ast.expr], env: dict[str, Value], combine: Callable[..., Value]
+    ) -> Iterator[Value]:
         combos: list[tuple[Value, ...]] = [()]
         for n in nodes:
             if isinstance(n, ast.Starred):
@@ -238,10 +288,15 @@ class Folder:
         if node.keywords:
             raise Unknown(node)
         func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in _STR_METHODS and not (
-            isinstance(func.value, ast.Name) and func.value.id not in env
-            and func.value.id not in self.constants
-        ):  # fmt: skip
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr in _STR_METHODS
+            and not (
+                isinstance(func.value, ast.Name)
+                and func.value.id not in env
+                and func.value.id not in self.constants
+            )
+        ):
             yield from self._method(node, func, env)
             return
         names = self.resolve(func)
@@ -276,8 +331,9 @@ class Folder:
                     raise Unknown(node)
                 yield _bounded(method(items))
                 continue
-            yield from self._product(list(node.args), env,
-                                     lambda *xs, m=method: _bounded(m(*_small(xs))))  # fmt: skip
+            yield from self._product(
+                list(node.args), env, lambda *xs, m=method: _bounded(m(*_small(xs)))
+            )
 
     def _map(self, node: ast.Call, env: dict[str, Value]) -> Iterator[Value]:
         if len(node.args) != 2:
@@ -289,8 +345,7 @@ class Folder:
             raise Unknown(node)
         yield _bounded(tuple(func(x) for x in items))
 
-    def _comprehension(self, node: ast.GeneratorExp | ast.ListComp,
-                       env: dict[str, Value]) -> tuple:  # fmt: skip
+    def _comprehension(self, node: ast.GeneratorExp | ast.ListComp, env: dict[str, Value]) -> tuple:
         if len(node.generators) != 1:
             raise Unknown(node)
         gen = node.generators[0]
