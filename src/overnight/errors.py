@@ -11,13 +11,17 @@
     ├── SetupError                  the environment's setup commands failed
     ├── LeaseLost                   a worker lost its lease: it must not write results
     ├── MergeConflict               approve/rebase met conflicts
+    ├── ForgeError                  GitHub or GitLab refused an operation (token, permission,
+    │                               protection, a pull request closed by a human)
     ├── InfrastructureError         not the task's fault (database gone, disk full, model
     │                               server unreachable): the task is retried with backoff
     └── ModelError                  a model request failed for good (after retries),
                                     or the embedded model cannot be started
+    ForgeUnavailable                a forge unreachable or failing (ForgeError and
+                                    InfrastructureError): retried later
 
 Third-party errors are translated where they enter (git and subprocess in
-``workspace``, SQLAlchemy in ``store``, httpx in ``llm.http``) with ``raise ... from exc``.
+``workspace``, SQLAlchemy in ``store``, httpx in ``llm.http`` and ``forges.http``) with ``raise ... from exc``.
 Every message is one line that says what to do next.
 """
 
@@ -103,3 +107,18 @@ class InfrastructureError(OvernightError):
 class ModelUnavailable(ModelError, InfrastructureError):
     """The model server could not be reached, or kept failing with errors worth a
     retry (429, 5xx, timeouts) after every retry: the task is retried later."""
+
+
+class ForgeError(OvernightError):
+    """A forge (GitHub, GitLab) refused an operation: a wrong or expired token, a
+    missing permission, a protected branch, a closed pull request. ``status`` is the
+    HTTP status of its answer."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ForgeUnavailable(ForgeError, InfrastructureError):
+    """The forge could not be reached or kept failing (5xx, rate limit past the
+    longest wait): the delivery is retried later, nothing is lost."""

@@ -1,0 +1,251 @@
+"""The ``github`` forge: GitHub's REST API and git over HTTPS, with a token.
+
+The task branch is pushed with the token in an ``http.extraHeader`` given to
+git through its environment (never in a URL, an argument or a file), then the
+task's pull request is found by its branch and updated, or opened: a run
+delivered twice, or a later run of the same task, updates the one pull request
+instead of opening another. Merging, closing and commenting go through the
+API, so branch protection and required reviews are GitHub's to enforce; a
+refusal is a ``ForgeError`` with GitHub's reason. Works with GitHub Enterprise
+Server through ``api_url`` (``https://HOST/api/v3``) and ``git_url``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from overnight.errors import ConfigError, ForgeError
+from overnight.forges.http import Api
+from overnight.workspace.git import git
+
+MERGE_METHODS = ("merge", "squash", "rebase")
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    repo: str  # OWNER/NAME
+    api_url: str = "https://api.github.com"
+    git_url: str = "https://github.com"
+    token_env: str = "GITHUB_TOKEN"  # the variable that holds the token (never the token)
+    merge_method: str = "squash"
+    draft: bool = False
+    labels: tuple[str, ...] = ("overnight",)
+
+    def __post_init__(self) -> None:
+        owner, _, name = self.repo.partition("/")
+        if not owner or not name or "/" in name:
+            raise ConfigError(f"[forge] repo {self.repo!r} is not OWNER/NAME")
+        if self.merge_method not in MERGE_METHODS:
+            raise ConfigError(
+                f"[forge] merge_method {self.merge_method!r} is not one of {', '.join(MERGE_METHODS)}"
+            )
+
+
+@dataclass(frozen=True)
+class Published:
+    """A pull request as the forge has it after a delivery."""
+
+    number: int
+    url: str
+    pushed: bool  # False when the branch was already at the commit (a resumed delivery)
+    opened: bool  # False when an existing pull request was updated
+
+
+@dataclass(frozen=True)
+class Check:
+    """A CI check on a commit: a check run or a commit status."""
+
+    name: str
+    state: str  # success | failure | pending | neutral | skipped | cancelled ...
+    summary: str = ""
+    url: str = ""
+
+
+@dataclass
+class GitHubForge:
+    settings: GitHubSettings
+    token: str = field(repr=False)
+    transport: httpx.BaseTransport | None = None
+    sleep: Callable[[float], None] | None = None
+    name: str = "github"
+
+    def __post_init__(self) -> None:
+        if not self.token:
+            raise ForgeError(
+                f"no GitHub token: set ${self.settings.token_env} "
+                "(a token with contents, pull requests and issues write access)"
+            )
+        extra: dict[str, Any] = {"sleep": self.sleep} if self.sleep else {}
+        self.api = Api(
+            "GitHub",
+            self.settings.api_url,
+            {
+                "Authorization": f"Bearer {self.token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "overnight",
+            },
+            token_hint=f"${self.settings.token_env}",
+            transport=self.transport,
+            **extra,
+        )
+
+    def __enter__(self) -> GitHubForge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+    def disconnect(self) -> None:
+        self.api.close()
+
+    @classmethod
+    def from_environment(cls, settings: GitHubSettings) -> GitHubForge:
+        return cls(settings, os.environ.get(settings.token_env, ""))
+
+    @property
+    def _repo(self) -> str:
+        return f"/repos/{self.settings.repo}"
+
+    # -- delivery -------------------------------------------------------------------------
+
+    def push(self, workspace: Path, sha: str, branch: str) -> bool:
+        """Publish ``sha`` as ``branch``; False if it was already there."""
+        url = f"{self.settings.git_url.rstrip('/')}/{self.settings.repo}.git"
+        env = self._git_auth()
+        current = git(["ls-remote", url, f"refs/heads/{branch}"], workspace, env=env)
+        if current.split("\t")[0] == sha:
+            return False
+        git(["push", "--quiet", "--force", url, f"{sha}:refs/heads/{branch}"], workspace, env=env)
+        return True
+
+    def deliver(
+        self, workspace: Path, *, branch: str, base: str, sha: str, title: str, body: str
+    ) -> Published:
+        """Push the branch and open or update its pull request (exactly one per branch)."""
+        pushed = self.push(workspace, sha, branch)
+        existing = self.find(branch, base)
+        if existing is not None:
+            number = existing["number"]
+            if existing["title"] != title or (existing.get("body") or "") != body:
+                self.api.call(
+                    "PATCH", f"{self._repo}/pulls/{number}", json={"title": title, "body": body}
+                )
+            return Published(number, existing["html_url"], pushed, opened=False)
+        try:
+            created = self.api.call(
+                "POST",
+                f"{self._repo}/pulls",
+                json={
+                    "title": title,
+                    "head": branch,
+                    "base": base,
+                    "body": body,
+                    "draft": self.settings.draft,
+                },
+            )
+        except ForgeError as exc:  # opened meanwhile (a crash after the POST): update that one
+            again = self.find(branch, base) if exc.status == 422 else None
+            if again is None:
+                raise
+            return Published(again["number"], again["html_url"], pushed, opened=False)
+        if self.settings.labels:
+            self.api.call(
+                "POST",
+                f"{self._repo}/issues/{created['number']}/labels",
+                json={"labels": list(self.settings.labels)},
+            )
+        return Published(created["number"], created["html_url"], pushed, opened=True)
+
+    def find(self, branch: str, base: str) -> dict[str, Any] | None:
+        """The open pull request of ``branch`` into ``base``, if there is one."""
+        owner = self.settings.repo.split("/")[0]
+        params = {"head": f"{owner}:{branch}", "base": base, "state": "open"}
+        return next(iter(self.api.pages(f"{self._repo}/pulls", params)), None)
+
+    # -- review ----------------------------------------------------------------------------
+
+    def merge(self, number: int, *, sha: str, title: str = "") -> str:
+        """Merge the pull request at exactly ``sha``; the merge commit's sha."""
+        body: dict[str, Any] = {"sha": sha, "merge_method": self.settings.merge_method}
+        if title:
+            body["commit_title"] = title
+        try:
+            result = self.api.call("PUT", f"{self._repo}/pulls/{number}/merge", json=body)
+        except ForgeError as exc:
+            if exc.status in (405, 409, 422):
+                raise ForgeError(
+                    f"GitHub refused to merge pull request #{number}: {exc}. "
+                    "Satisfy the branch's protection on GitHub (checks, reviews) and approve again, "
+                    "or merge it there",
+                    exc.status,
+                ) from exc
+            raise
+        return str(result["sha"])
+
+    def close(self, number: int, reason: str) -> None:
+        if reason.strip():
+            self.comment(number, reason)
+        self.api.call("PATCH", f"{self._repo}/pulls/{number}", json={"state": "closed"})
+
+    def comment(self, number: int, text: str) -> None:
+        self.api.call("POST", f"{self._repo}/issues/{number}/comments", json={"body": text})
+
+    def state(self, number: int) -> str:
+        """``open``, ``closed`` or ``merged``, as GitHub has it now."""
+        pull = self.api.call("GET", f"{self._repo}/pulls/{number}")
+        return "merged" if pull.get("merged") else str(pull["state"])
+
+    def checks(self, sha: str) -> list[Check]:
+        """The check runs and commit statuses on ``sha``."""
+        runs = self.api.call(
+            "GET", f"{self._repo}/commits/{sha}/check-runs", params={"per_page": 100}
+        )
+        found = [
+            Check(
+                run["name"],
+                run.get("conclusion") or run.get("status") or "pending",
+                _excerpt(
+                    (run.get("output") or {}).get("summary"), (run.get("output") or {}).get("text")
+                ),
+                run.get("details_url") or run.get("html_url") or "",
+            )
+            for run in runs.get("check_runs", [])
+        ]
+        combined = self.api.call("GET", f"{self._repo}/commits/{sha}/status")
+        found += [
+            Check(s["context"], s["state"], s.get("description") or "", s.get("target_url") or "")
+            for s in combined.get("statuses", [])
+        ]
+        return found
+
+    def permission(self, login: str) -> str:
+        """``admin``, ``write``, ``read`` or ``none``: what ``login`` may do in the repository."""
+        try:
+            answer = self.api.call("GET", f"{self._repo}/collaborators/{login}/permission")
+        except ForgeError as exc:
+            if exc.status == 404:
+                return "none"
+            raise
+        return str(answer.get("permission") or "none")
+
+    def _git_auth(self) -> dict[str, str]:
+        """git's configuration for this push, in its environment: the token as a header."""
+        basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        }
+
+
+def _excerpt(*parts: str | None, limit: int = 2000) -> str:
+    text = "\n".join(p.strip() for p in parts if p and p.strip())
+    return text if len(text) <= limit else text[: limit - 20] + "\n… (cut)"
