@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from overnight.errors import ConfigError, ForgeError
+from overnight.forges.base import Check, Published
 from overnight.forges.http import Api
 from overnight.workspace.git import git
 
@@ -46,26 +47,6 @@ class GitHubSettings:
             raise ConfigError(
                 f"[forge] merge_method {self.merge_method!r} is not one of {', '.join(MERGE_METHODS)}"
             )
-
-
-@dataclass(frozen=True)
-class Published:
-    """A pull request as the forge has it after a delivery."""
-
-    number: int
-    url: str
-    pushed: bool  # False when the branch was already at the commit (a resumed delivery)
-    opened: bool  # False when an existing pull request was updated
-
-
-@dataclass(frozen=True)
-class Check:
-    """A CI check on a commit: a check run or a commit status."""
-
-    name: str
-    state: str  # success | failure | pending | neutral | skipped | cancelled ...
-    summary: str = ""
-    url: str = ""
 
 
 @dataclass
