@@ -194,3 +194,19 @@ def test_the_fake_answers_in_github_s_shapes_with_pagination(hub, work):
     assert len(page.items) == 3 and 'rel="next"' in page.link and "page=3" in page.link
     issues = list(forge(hub, token).api.pages("/repos/acme/app/issues", {"per_page": 3}))
     assert [i["number"] for i in issues] == list(range(1, 8))
+
+
+def test_a_pull_request_that_conflicts_with_its_base_is_not_merged(hub, work):
+    token = hub.add_user("bot", repo="acme/app", permission="write")
+    gh = forge(hub, token)
+    sha = change(work, "def f():\n    return 2\n")
+    pr = gh.deliver(work, branch="b", base="main", sha=sha, title="T", body="B")
+    git(["checkout", "--quiet", "-b", "elsewhere", "HEAD~1"], work)
+    rival = change(work, "def f():\n    return 9\n")  # the same line, changed otherwise
+    base = hub.repos["acme/app"].path
+    git(["fetch", "--quiet", str(work), f"{rival}:refs/heads/main"], base)
+    before = git(["rev-parse", "refs/heads/main"], base)
+    with pytest.raises(ForgeError, match="not mergeable"):
+        gh.merge(pr.number, sha=sha)
+    assert git(["rev-parse", "refs/heads/main"], base) == before == rival
+    assert gh.state(pr.number) == "open"

@@ -467,10 +467,10 @@ class GitHubServer:
             "GIT_COMMITTER_NAME": "GitHub",
             "GIT_COMMITTER_EMAIL": "noreply@github.com",
         }
+        # a clean merge prints the tree alone; conflicts add their files and messages after it
         tree = git(["merge-tree", "--write-tree", base, head], r.path, check=False, env=env)
-        if not re.fullmatch(r"[0-9a-f]{40}", tree.split("\n")[0]):
+        if not re.fullmatch(r"[0-9a-f]{40}", tree.strip()):
             raise ApiError(405, "Pull Request is not mergeable")
-        tree = tree.split("\n")[0]
         message = title or f"{p.title} (#{p.number})"
         if method == "merge":
             message = f"Merge pull request #{p.number} from {r.full_name.split('/')[0]}:{p.head}"
