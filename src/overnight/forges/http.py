@@ -33,14 +33,16 @@ class Api:
         headers: dict[str, str],
         *,
         token_hint: str,
+        scope_hint: str = "write access to the repository (contents, pull requests, issues)",
         max_wait: float = 60.0,
         attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         """``forge`` names the forge in messages; ``token_hint`` says where the token
-        comes from ("$GITHUB_TOKEN"), for the message when it is refused."""
-        self.forge, self.token_hint = forge, token_hint
+        comes from ("$GITHUB_TOKEN"), for the message when it is refused; ``scope_hint``
+        what the token needs, for the message when it lacks a permission."""
+        self.forge, self.token_hint, self.scope_hint = forge, token_hint, scope_hint
         self.max_wait, self.attempts, self.sleep = max_wait, attempts, sleep
         self.client = httpx.Client(
             base_url=base_url.rstrip("/"),
@@ -56,6 +58,10 @@ class Api:
         """One request; its JSON answer (None for 204)."""
         response = self._send(method, path, json=json, params=params)
         return response.json() if response.content else None
+
+    def text(self, path: str) -> str:
+        """One GET whose answer is plain text (a CI job's log)."""
+        return self._send("GET", path).text
 
     def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Every item of a paginated list, following ``Link: rel="next"``."""
@@ -117,25 +123,34 @@ class Api:
             return ForgeUnavailable(f"{where}: {said}; the task is retried later", status)
         advice = {
             401: f"the token was refused: set a valid, unexpired token in {self.token_hint}",
-            403: "the token lacks a permission: give it write access to the repository "
-            "(contents, pull requests, issues)",
+            403: f"the token lacks a permission: give it {self.scope_hint}",
             404: "not found: check the repository's name and that the token can see it",
         }.get(status, "")
         return ForgeError(one_line(f"{where}: {said}" + (f"; {advice}" if advice else "")), status)
 
 
 def _message(response: httpx.Response) -> str:
-    """What the forge said: its ``message`` and validation ``errors``, on one line."""
+    """What the forge said: its ``message`` (GitLab's may be a list, or a field -> errors
+    mapping) and validation ``errors``, on one line."""
     try:
         body = response.json()
     except ValueError:
         return response.reason_phrase or "no message"
     if not isinstance(body, dict):
         return response.reason_phrase or "no message"
-    said = str(body.get("message") or body.get("error") or response.reason_phrase)
+    said = _flat(body.get("message") or body.get("error") or response.reason_phrase)
     details = [
         str(e.get("message") or f"{e.get('field', '?')} {e.get('code', '')}".strip())
         for e in body.get("errors") or []
         if isinstance(e, dict)
     ]
     return said + (f" ({'; '.join(details)})" if details else "")
+
+
+def _flat(said: Any) -> str:
+    """``["a", "b"]`` as "a; b" and ``{"title": ["is too long"]}`` as "title is too long"."""
+    if isinstance(said, list):
+        return "; ".join(_flat(item) for item in said)
+    if isinstance(said, dict):
+        return "; ".join(f"{key} {_flat(value)}" for key, value in said.items())
+    return str(said)

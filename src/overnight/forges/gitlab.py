@@ -1,0 +1,317 @@
+"""The ``gitlab`` forge: GitLab's REST API v4 and git over HTTPS, with a token.
+
+The same operations as the ``github`` forge, in GitLab's words: a pull request
+is a merge request, named by its ``iid`` (``!1``) within the project; comments
+are notes; CI checks are the jobs of the commit's pipelines (a failed job's log
+tail is the check's summary) and other CI's commit statuses. The task branch is
+pushed with the token in an ``http.extraHeader`` given to git through its
+environment (Basic ``oauth2:TOKEN``; never in a URL, an argument or a file),
+then the branch's merge request is found and updated, or opened with the
+labels: a run delivered twice, or a later run of the same task, updates the one
+merge request. Merging goes through the API, so the project's merge checks
+(pipeline, approvals, protected branches) are GitLab's to enforce; a refusal is
+a ``ForgeError`` with GitLab's reason. Works with self-hosted GitLab through
+``api_url`` (``https://HOST/api/v4``) and ``git_url`` (``https://HOST``).
+
+GitLab's access levels map to overnight's permissions: Guest (10) and Reporter
+(20) read, Developer (30) writes, Maintainer (40) and Owner (50) administer.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from overnight.errors import ConfigError, ForgeError, ForgeUnavailable, GitError, one_line
+from overnight.forges.base import Check, Published
+from overnight.forges.http import Api
+from overnight.workspace.git import git
+
+MERGE_METHODS = ("merge", "squash")
+DRAFT = "Draft: "
+# GitLab's job and commit status names -> the states a Check carries (GitHub's words)
+STATES = {
+    "success": "success",
+    "failed": "failure",
+    "canceled": "cancelled",
+    "skipped": "skipped",
+    "manual": "neutral",
+}
+LOG_NOISE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|section_(?:start|end):\d+:[^\r\n]*\r")
+
+
+@dataclass(frozen=True)
+class GitLabSettings:
+    repo: str  # GROUP/NAME, or GROUP/SUBGROUP/.../NAME
+    api_url: str = "https://gitlab.com/api/v4"
+    git_url: str = "https://gitlab.com"
+    token_env: str = "GITLAB_TOKEN"  # the variable that holds the token (never the token)
+    merge_method: str = "squash"
+    draft: bool = False
+    labels: tuple[str, ...] = ("overnight",)
+
+    def __post_init__(self) -> None:
+        parts = self.repo.split("/")
+        if len(parts) < 2 or not all(parts) or self.repo.endswith(".git"):
+            raise ConfigError(
+                f"[forge] repo {self.repo!r} is not GROUP/NAME (or GROUP/SUBGROUP/NAME)"
+            )
+        if self.merge_method not in MERGE_METHODS:
+            raise ConfigError(
+                f"[forge] merge_method {self.merge_method!r} is not one of {', '.join(MERGE_METHODS)}"
+            )
+
+
+@dataclass
+class GitLabForge:
+    settings: GitLabSettings
+    token: str = field(repr=False)
+    transport: httpx.BaseTransport | None = None
+    sleep: Callable[[float], None] | None = None
+    name: str = "gitlab"
+
+    def __post_init__(self) -> None:
+        if not self.token:
+            raise ForgeError(
+                f"no GitLab token: set ${self.settings.token_env} "
+                "(a token with the api scope, of a Developer of the project)"
+            )
+        extra: dict[str, Any] = {"sleep": self.sleep} if self.sleep else {}
+        self.api = Api(
+            "GitLab",
+            self.settings.api_url,
+            {"PRIVATE-TOKEN": self.token, "User-Agent": "overnight"},
+            token_hint=f"${self.settings.token_env}",
+            scope_hint="the api scope, and the Developer role (or higher) in the project",
+            transport=self.transport,
+            **extra,
+        )
+
+    def __enter__(self) -> GitLabForge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.disconnect()
+
+    def disconnect(self) -> None:
+        self.api.close()
+
+    @classmethod
+    def from_environment(cls, settings: GitLabSettings) -> GitLabForge:
+        return cls(settings, os.environ.get(settings.token_env, ""))
+
+    @property
+    def _project(self) -> str:
+        return f"/projects/{quote(self.settings.repo, safe='')}"
+
+    # -- delivery -------------------------------------------------------------------------
+
+    def push(self, workspace: Path, sha: str, branch: str) -> bool:
+        """Publish ``sha`` as ``branch``; False if it was already there."""
+        url = f"{self.settings.git_url.rstrip('/')}/{self.settings.repo}.git"
+        env = self._git_auth()
+        try:
+            current = git(["ls-remote", url, f"refs/heads/{branch}"], workspace, env=env)
+            if current.split("\t")[0] == sha:
+                return False
+            git(
+                ["push", "--quiet", "--force", url, f"{sha}:refs/heads/{branch}"],
+                workspace,
+                env=env,
+            )
+        except GitError as exc:
+            raise _push_refusal(str(exc)) from exc
+        return True
+
+    def deliver(
+        self, workspace: Path, *, branch: str, base: str, sha: str, title: str, body: str
+    ) -> Published:
+        """Push the branch and open or update its merge request (exactly one per branch)."""
+        pushed = self.push(workspace, sha, branch)
+        existing = self.find(branch, base)
+        if existing is not None:
+            return self._update(existing, title, body, pushed)
+        try:
+            created = self.api.call(
+                "POST",
+                f"{self._project}/merge_requests",
+                json={
+                    "source_branch": branch,
+                    "target_branch": base,
+                    "title": DRAFT + title if self.settings.draft else title,
+                    "description": body,
+                    "labels": ",".join(self.settings.labels),
+                },
+            )
+        except ForgeError as exc:  # opened meanwhile (a crash after the POST): update that one
+            again = self.find(branch, base) if exc.status == 409 else None
+            if again is None:
+                raise
+            return self._update(again, title, body, pushed)
+        return Published(created["iid"], created["web_url"], pushed, opened=True)
+
+    def _update(self, existing: dict[str, Any], title: str, body: str, pushed: bool) -> Published:
+        iid = existing["iid"]
+        if existing.get("draft") and not title.startswith(DRAFT):
+            title = DRAFT + title  # a draft stays one until someone marks it ready
+        if existing["title"] != title or (existing.get("description") or "") != body:
+            self.api.call(
+                "PUT",
+                f"{self._project}/merge_requests/{iid}",
+                json={"title": title, "description": body},
+            )
+        return Published(iid, existing["web_url"], pushed, opened=False)
+
+    def find(self, branch: str, base: str) -> dict[str, Any] | None:
+        """The open merge request of ``branch`` into ``base``, if there is one."""
+        params = {"source_branch": branch, "target_branch": base, "state": "opened"}
+        return next(iter(self.api.pages(f"{self._project}/merge_requests", params)), None)
+
+    # -- review ----------------------------------------------------------------------------
+
+    def merge(self, number: int, *, sha: str, title: str = "") -> str:
+        """Merge the merge request at exactly ``sha``; the sha now at the target branch's
+        head (the merge commit, or the squashed commit when the project fast-forwards)."""
+        squash = self.settings.merge_method == "squash"
+        body: dict[str, Any] = {"sha": sha, "squash": squash}
+        if title:
+            body["squash_commit_message" if squash else "merge_commit_message"] = title
+        try:
+            result = self.api.call(
+                "PUT", f"{self._project}/merge_requests/{number}/merge", json=body
+            )
+        except ForgeError as exc:
+            if exc.status in (401, 405, 406, 409, 422):
+                raise ForgeError(
+                    f"GitLab refused to merge merge request !{number}: "
+                    f"{self._merge_refusal(number, exc)}. Satisfy the project's merge checks "
+                    "on GitLab (pipeline, approvals, conflicts, who may merge into the "
+                    "target branch) and approve again, or merge it there",
+                    exc.status,
+                ) from exc
+            raise
+        return str(result.get("merge_commit_sha") or result.get("squash_commit_sha") or sha)
+
+    def _merge_refusal(self, number: int, exc: ForgeError) -> str:
+        """Why: GitLab's answer to the merge says only "405 Method Not Allowed", so the
+        merge request's ``detailed_merge_status`` is read and named as well."""
+        if exc.status == 401:
+            return "the token's user may not merge into the target branch (a protected branch)"
+        if exc.status == 409:
+            return "the source branch moved: SHA does not match HEAD of source branch"
+        try:
+            status = self.api.call("GET", f"{self._project}/merge_requests/{number}")
+        except ForgeError:
+            return str(exc)
+        return f"{exc} (detailed_merge_status: {status.get('detailed_merge_status')})"
+
+    def close(self, number: int, reason: str) -> None:
+        if reason.strip():
+            self.comment(number, reason)
+        self.api.call(
+            "PUT", f"{self._project}/merge_requests/{number}", json={"state_event": "close"}
+        )
+
+    def comment(self, number: int, text: str) -> None:
+        self.api.call("POST", f"{self._project}/merge_requests/{number}/notes", json={"body": text})
+
+    def state(self, number: int) -> str:
+        """``open``, ``closed`` or ``merged``, as GitLab has it now (``locked`` is open)."""
+        mr = self.api.call("GET", f"{self._project}/merge_requests/{number}")
+        return {"opened": "open", "locked": "open"}.get(mr["state"], str(mr["state"]))
+
+    def checks(self, sha: str) -> list[Check]:
+        """The jobs of the pipelines on ``sha`` (the latest pipeline's job of each name;
+        a failed job's log tail as its summary) and the other commit statuses."""
+        found: dict[str, Check] = {}
+        jobs: set[int] = set()
+        for pipeline in self.api.pages(f"{self._project}/pipelines", {"sha": sha}):
+            for job in self.api.pages(f"{self._project}/pipelines/{pipeline['id']}/jobs"):
+                jobs.add(job["id"])
+                if job["name"] not in found:  # pipelines come newest first
+                    found[job["name"]] = self._job_check(job)
+        statuses = self.api.pages(f"{self._project}/repository/commits/{sha}/statuses")
+        for s in statuses:
+            if s["id"] not in jobs and s["name"] not in found:
+                found[s["name"]] = Check(
+                    s["name"],
+                    _state(s["status"], s.get("allow_failure")),
+                    s.get("description") or "",
+                    s.get("target_url") or "",
+                )
+        return list(found.values())
+
+    def _job_check(self, job: dict[str, Any]) -> Check:
+        state = _state(job["status"], job.get("allow_failure"))
+        summary = f"stage {job.get('stage')}"
+        if job["status"] == "failed":
+            summary += f", {job.get('failure_reason') or 'failed'}"
+            log = self.api.text(f"{self._project}/jobs/{job['id']}/trace")
+            summary += "\n" + _tail(LOG_NOISE.sub("", log).replace("\r\n", "\n"))
+        return Check(job["name"], state, summary.strip(), job.get("web_url") or "")
+
+    def permission(self, login: str) -> str:
+        """``admin``, ``write``, ``read`` or ``none``: what ``login`` may do in the project."""
+        users = self.api.call("GET", "/users", params={"username": login}) or []
+        if not users:
+            return "none"
+        try:
+            member = self.api.call("GET", f"{self._project}/members/all/{users[0]['id']}")
+        except ForgeError as exc:
+            if exc.status == 404:
+                return "none"
+            raise
+        level = int(member.get("access_level") or 0)
+        return (
+            "admin"
+            if level >= 40
+            else "write"
+            if level >= 30
+            else "read"
+            if level >= 10
+            else "none"
+        )
+
+    def _git_auth(self) -> dict[str, str]:
+        """git's configuration for this push, in its environment: the token as a header."""
+        basic = base64.b64encode(f"oauth2:{self.token}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        }
+
+
+def _state(status: str, allow_failure: Any = False) -> str:
+    """A GitLab status as a Check's state; a failure allowed to fail is ``neutral``."""
+    if status == "failed" and allow_failure:
+        return "neutral"
+    return STATES.get(status, "pending")  # created, pending, running, scheduled ...
+
+
+def _tail(log: str, limit: int = 2000) -> str:
+    """The end of a job's log, where the failure is."""
+    log = log.strip()
+    return log if len(log) <= limit else "(cut) …\n" + log[-(limit - 20) :]
+
+
+def _push_refusal(said: str) -> ForgeError:
+    """git's failure to push (its message names the URL, never the token) in one line."""
+    if re.search(r"error: 5\d\d|Could not resolve|Failed to connect|timed out", said):
+        return ForgeUnavailable(
+            one_line(f"GitLab's git server cannot be reached ({said}); the task is retried later")
+        )
+    return ForgeError(
+        one_line(
+            f"GitLab refused the push: {said}; the token needs the write_repository (or api) "
+            "scope and the Developer role in the project, and the branch must not be protected"
+        )
+    )
