@@ -38,7 +38,6 @@ from overnight.agents.settings import AgentConfig
 from overnight.agents.tools import TOOLS, Action, FormatError, parse_text, parse_tools
 from overnight.cost import usd
 from overnight.errors import ModelError, ModelUnavailable
-from overnight.gates.feedback import trim
 from overnight.llm import (
     Model,
     Reply,
@@ -48,6 +47,7 @@ from overnight.llm import (
 )
 from overnight.llm.redact import redact, redact_data
 from overnight.sandbox import Completed
+from overnight.text import trim
 
 if TYPE_CHECKING:
     pass
