@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from overnight.config import GateConfig, ProjectConfig
 from overnight.gates.pytest_run import Pinned
+from overnight.registry import Argument
 from overnight.sandbox import Sandbox
 from overnight.spec import Spec
 from overnight.workspace import Workspace
@@ -132,6 +133,7 @@ class BaseGate:
     no gate to wait for, nothing to measure on the base."""
 
     name: str
+    argument: Argument | None = None  # named by its ``[gates.NAME]`` table, never ``KIND:ARG``
     config_type: type[GateConfig] = GateConfig
     needs: tuple[str, ...] = ()
 

@@ -17,7 +17,8 @@ from dataclasses import asdict
 from functools import partial
 
 from overnight import cost, lifecycle
-from overnight.agents import AgentContext, Interrupted, Turn, get_agent
+from overnight.agents import AgentContext, Interrupted, Turn
+from overnight.agents.registry import get_agent
 from overnight.config import Bounds
 from overnight.errors import (
     InfrastructureError,
@@ -27,7 +28,7 @@ from overnight.errors import (
     WorkspaceError,
 )
 from overnight.forges import Delivery, pr_body
-from overnight.forges.local import LocalForge
+from overnight.forges.registry import get_forge
 from overnight.gates import (
     Baseline,
     GateContext,
@@ -432,7 +433,7 @@ class Pipeline:
             )
             with self.store.session() as session:
                 guard(session, self.claim)
-                LocalForge().deliver(session, delivery, grade.path)
+                get_forge("local").deliver(session, delivery, grade.path)
             rec.summary = f"pushed {self.branch} at {sha[:10]}; pull request recorded"
         self.record.finish(
             TaskStatus.READY,
