@@ -57,6 +57,7 @@ class AgentContext:
     tokens_left: int | None = None  # of the run's budget; None: no limit
     usd_left: float | None = None
     live: Callable[[str], None] | None = None  # the commands and output, as they come
+    rate_limit: Callable[[str], None] | None = None  # before each model request, by host
 
 
 class Interrupted(Exception):

@@ -88,7 +88,9 @@ class BuiltinAgent(BaseAgent):
 
     def run(self, ctx: AgentContext) -> AgentResult:
         notes: list[str] = []
-        model_config = replace(self.config.model_config, notify=notes.append)
+        model_config = replace(
+            self.config.model_config, notify=notes.append, before_request=ctx.rate_limit
+        )
         model = self.model or get_model(self.config.model, model_config)
         return Loop(self.config, model, ctx, notes).run()
 

@@ -20,6 +20,7 @@ their names); ``runner.py`` runs them, independent ones in parallel.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -81,6 +82,7 @@ class GateContext:
     repo: str | None = None  # the task's repository (downstream paths are relative to it)
     evidence: dict[str, Any] = field(default_factory=dict)  # gate name -> what it left for others
     pinned: Pinned | None = None  # what steers test runs, from the base commit
+    rate_limit: Callable[[str], None] | None = None  # before each model request, by host
 
     @property
     def path(self) -> Path:

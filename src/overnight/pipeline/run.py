@@ -16,7 +16,7 @@ import threading
 from dataclasses import asdict
 from functools import partial
 
-from overnight import cost, lifecycle
+from overnight import cost, lifecycle, ratelimit
 from overnight.agents import AgentContext, Interrupted, Turn
 from overnight.agents.registry import get_agent
 from overnight.config import Bounds
@@ -304,6 +304,7 @@ class Pipeline:
                 live=live,
                 tokens_left=None if budget.tokens is None else budget.tokens - tokens,
                 usd_left=None if budget.usd is None or usd is None else budget.usd - usd,
+                rate_limit=ratelimit.Limiter(self.store),  # shared with every other worker
             )
             try:
                 result = get_agent(self.agent_name, self.config).run(context)
@@ -465,6 +466,7 @@ class Pipeline:
             cancel=self.cancel,
             repo=self.repo,
             pinned=self.pinned,
+            rate_limit=ratelimit.Limiter(self.store),  # shared with every other worker
         )
 
     def commit_message(self) -> str:
