@@ -75,7 +75,7 @@ class Registry(Generic[P]):
 
     def problem(self, name: str) -> str | None:
         """What is wrong with ``KIND[:ARG]``, or None when it names a part here."""
-        kind, colon, arg = name.partition(":")
+        kind, _, arg = name.partition(":")
         part = self._parts.get(kind)
         if part is not None:
             if part.argument is None and not arg:
