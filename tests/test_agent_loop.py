@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from overnight.agents import AgentContext, Turn, get_agent
+from overnight.agents import AgentContext, Turn
 from overnight.agents.loop import BuiltinAgent
+from overnight.agents.registry import get_agent
 from overnight.agents.settings import AgentConfig, agent_config
 from overnight.config import ProjectConfig
 from overnight.errors import ConfigError, ModelError

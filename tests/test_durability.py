@@ -222,6 +222,17 @@ def test_a_provider_rate_limit_is_shared_by_two_workers(store):
     assert reserve(store, "anthropic") == 0.0  # no limit configured
 
 
+def test_a_runs_limiter_takes_its_requests_from_the_stores_window(store):
+    from overnight.ratelimit import Limiter, set_limit
+    from overnight.store import RateWindow
+
+    set_limit(store, "api.example", rpm=1, tpm=None)
+    Limiter(store)("api.example")
+    with store.session() as session:
+        windows = session.scalars(select(RateWindow).where(RateWindow.key == "api.example"))
+        assert [w.requests for w in windows] == [1]  # counted where every worker sees it
+
+
 def test_an_unreachable_model_is_retried_later_and_fails_after_the_last_try(store, tmp_path):
     from overnight.store import Run
 

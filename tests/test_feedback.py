@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from overnight.gates import ERROR, FAIL, PASS, SKIPPED, GateOutcome
-from overnight.gates.feedback import BUDGET, condense, trim
+from overnight.gates.feedback import BUDGET, condense
+from overnight.text import trim
 
 
 def test_trim_keeps_short_text_and_cuts_long_text_to_the_limit_keeping_head_and_tail():

@@ -122,6 +122,17 @@ def test_429_is_retried_after_what_retry_after_asks_and_the_wait_is_said(server,
     assert "waiting 1 s for rate limit" in caplog.text
 
 
+def test_the_shared_rate_limit_is_asked_before_every_try(server):
+    server.add(Fail(503), Say("ok"))
+    asked: list[str] = []
+
+    config = ModelConfig(backoff=0.01, before_request=asked.append)
+    reply = get_model(server.model_name, config).query(HELLO)
+
+    assert reply.content == "ok"
+    assert asked == [server.base[7:], server.base[7:]]  # the host, once per request
+
+
 def test_5xx_and_overload_are_retried_with_backoff(server):
     server.add(Fail(500), Fail(503), Fail(529), Say("ok"))
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight import queue
-from overnight.agents import agent_problem, get_agent
+from overnight.agents.registry import agent_problem, get_agent
 from overnight.config import CONFIG_FILE, ProjectConfig, cache_dir
 from overnight.errors import UsageError, WorkspaceError
 from overnight.gates.settings import parse_config

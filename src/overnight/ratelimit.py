@@ -2,7 +2,8 @@
 
 Each request reserves one request and its expected tokens in the current
 minute's window; when the window is full the caller waits for the next one,
-visibly, instead of hitting the provider's 429s.
+visibly, instead of hitting the provider's 429s. A run hands a ``Limiter`` over
+its store to the model clients it builds (``ModelConfig.before_request``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,19 +21,15 @@ from overnight.store import ProviderLimit, RateWindow, Store
 log = logging.getLogger(__name__)
 
 
-_shared: list[Store] = []  # the store whose limits this process honours (set by the worker)
+@dataclass(frozen=True)
+class Limiter:
+    """The limits in ``store``, honoured before each model request: called by the
+    model client with ``key``, the provider's host."""
 
+    store: Store
 
-def use(store: Store | None) -> None:
-    """Honour the limits in ``store`` for every model request this process makes
-    (None: stop, when the worker that set it stops)."""
-    _shared[:] = [store] if store is not None else []
-
-
-def before_request(key: str) -> None:
-    """Called by the model client before each request to ``key`` (the provider's host)."""
-    if _shared:
-        wait_for_slot(_shared[0], key)
+    def __call__(self, key: str) -> None:
+        wait_for_slot(self.store, key)
 
 
 def set_limit(store: Store, key: str, rpm: int | None, tpm: int | None) -> None:

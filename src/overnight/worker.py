@@ -20,7 +20,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 
-from overnight import holds, lifecycle, queue, ratelimit
+from overnight import holds, lifecycle, queue
 from overnight.errors import InfrastructureError, LeaseLost
 from overnight.pipeline import Paths, Paused, execute
 from overnight.pipeline.recorder import Recorder
@@ -86,7 +86,6 @@ class Worker:
         """Work until stopped (or, with ``drain``, until nothing left can run: the
         tasks still queued are in ``held``); return tasks done."""
         queue.register_worker(self.store, self.id, self.slots, self.limits)
-        ratelimit.use(self.store)  # provider rate limits, shared with every other worker
         beat = threading.Thread(target=self._heartbeats, name="heartbeat", daemon=True)
         beat.start()
         failures = 0
@@ -113,7 +112,6 @@ class Worker:
             for slot in list(self.active.values()):
                 slot.thread.join()
         finally:
-            ratelimit.use(None)
             self.stopping.set()
             self.finished.set()
             try:

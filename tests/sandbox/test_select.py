@@ -43,7 +43,8 @@ def test_none_warns_on_every_run(caplog, tmp_path):
 
 
 def test_an_unknown_name_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="'auto', 'bwrap', 'container\\[:IMAGE\\]' or 'none'"):
+    known = "'auto', 'bwrap', 'container', 'container:<image>' or 'none'"  # from SANDBOXES
+    with pytest.raises(ConfigError, match=f"unknown sandbox 'firejail': use {known}"):
         get_sandbox("firejail")
 
 

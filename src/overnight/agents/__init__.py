@@ -1,7 +1,7 @@
-"""Agents edit a workspace to satisfy a spec. Picked by name:
-``builtin`` (overnight's own loop, ``agents/loop.py``; ``builtin:<model>`` picks
-the model, else the project's ``model``, else the embedded default) or
-``command:<shell>`` (any CLI agent or script)."""
+"""Agents edit a workspace to satisfy a spec. Picked by name from
+``agents/registry.py``: ``builtin`` (overnight's own loop, ``agents/loop.py``;
+``builtin:<model>`` picks the model, else the project's ``model``, else the
+embedded default) or ``command:<shell>`` (any CLI agent or script)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from overnight.errors import ConfigError
+from overnight.registry import Argument
 from overnight.sandbox import Sandbox
 
 if TYPE_CHECKING:
@@ -57,6 +57,7 @@ class AgentContext:
     tokens_left: int | None = None  # of the run's budget; None: no limit
     usd_left: float | None = None
     live: Callable[[str], None] | None = None  # the commands and output, as they come
+    rate_limit: Callable[[str], None] | None = None  # before each model request, by host
 
 
 class Interrupted(Exception):
@@ -77,29 +78,19 @@ class Agent(Protocol):
     def run(self, ctx: AgentContext) -> AgentResult: ...
 
 
-AGENT_NAMES = "'builtin', 'builtin:<model>' or 'command:<shell command>'"
+class BaseAgent:
+    """What an agent kind declares for its registry (``agents/registry.py``): its
+    ``name``, what may follow ``KIND:`` (``argument``), the type of its settings
+    (``config_type``; None: it has none) and how it is built from those."""
 
+    name: str
+    argument: Argument | None = None
+    config_type: type | None = None
 
-def agent_problem(name: str) -> str | None:
-    """What is wrong with an agent name, or None when it names an agent."""
-    kind, _, arg = name.partition(":")
-    if not name.strip():
-        return f"the agent is empty: name one ({AGENT_NAMES}), or leave it out"
-    if kind == "builtin" or (kind == "command" and arg.strip()):
-        return None
-    return f"unknown agent '{name}': use {AGENT_NAMES}"
+    @classmethod
+    def build(cls, arg: str, config: ProjectConfig | None) -> Agent:
+        """The agent ``KIND:arg`` names, with the project's settings."""
+        raise NotImplementedError
 
-
-def get_agent(spec: str, config: ProjectConfig | None = None) -> Agent:
-    problem = agent_problem(spec)
-    if problem:
-        raise ConfigError(problem)
-    kind, _, arg = spec.partition(":")
-    if kind == "command":
-        from overnight.agents.command import CommandAgent
-
-        return CommandAgent(arg.strip())
-    from overnight.agents.loop import BuiltinAgent
-    from overnight.agents.settings import agent_config
-
-    return BuiltinAgent(agent_config(config, arg.strip() or None))
+    def run(self, ctx: AgentContext) -> AgentResult:
+        raise NotImplementedError

@@ -11,15 +11,26 @@ proves nothing: only the gates decide. Its command and output go to
 
 from __future__ import annotations
 
-from overnight.agents import AgentContext, AgentResult
+from typing import TYPE_CHECKING
+
+from overnight.agents import Agent, AgentContext, AgentResult, BaseAgent
+from overnight.registry import Argument
 from overnight.sandbox import Access
 
+if TYPE_CHECKING:
+    from overnight.config import ProjectConfig
 
-class CommandAgent:
+
+class CommandAgent(BaseAgent):
     name = "command"
+    argument = Argument("shell command", required=True)
 
     def __init__(self, command: str) -> None:
         self.command = command
+
+    @classmethod
+    def build(cls, arg: str, config: ProjectConfig | None) -> Agent:
+        return cls(arg.strip())
 
     def run(self, ctx: AgentContext) -> AgentResult:
         feedback_file = ctx.spec_file.with_name(f"feedback-{ctx.attempt}.md")

@@ -32,13 +32,12 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from overnight.agents import AgentContext, AgentResult, Interrupted, Turn
+from overnight.agents import Agent, AgentContext, AgentResult, BaseAgent, Interrupted, Turn
 from overnight.agents.prompts import Convention, Prompts, conventions
-from overnight.agents.settings import AgentConfig
+from overnight.agents.settings import AgentConfig, agent_config
 from overnight.agents.tools import TOOLS, Action, FormatError, parse_text, parse_tools
 from overnight.cost import usd
 from overnight.errors import ModelError, ModelUnavailable
-from overnight.gates.feedback import trim
 from overnight.llm import (
     Model,
     Reply,
@@ -47,10 +46,12 @@ from overnight.llm import (
     get_model,
 )
 from overnight.llm.redact import redact, redact_data
+from overnight.registry import Argument
 from overnight.sandbox import Completed
+from overnight.text import trim
 
 if TYPE_CHECKING:
-    pass
+    from overnight.config import ProjectConfig
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +74,23 @@ class Cancelled(AgentStop):
     pass
 
 
-class BuiltinAgent:
+class BuiltinAgent(BaseAgent):
     name = "builtin"
+    argument = Argument("model")  # else the project's model, else the embedded default
+    config_type = AgentConfig
 
     def __init__(self, config: AgentConfig, model: Model | None = None) -> None:
         self.config, self.model = config, model
 
+    @classmethod
+    def build(cls, arg: str, config: ProjectConfig | None) -> Agent:
+        return cls(agent_config(config, arg.strip() or None))
+
     def run(self, ctx: AgentContext) -> AgentResult:
         notes: list[str] = []
-        model_config = replace(self.config.model_config, notify=notes.append)
+        model_config = replace(
+            self.config.model_config, notify=notes.append, before_request=ctx.rate_limit
+        )
         model = self.model or get_model(self.config.model, model_config)
         return Loop(self.config, model, ctx, notes).run()
 

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 from overnight.errors import ConfigError
-from overnight.gates.feedback import trim
+from overnight.text import trim
 
 PROMPTS = Path(__file__).resolve().parent.parent / "templates" / "prompts"
 DEFAULT_VERSION = "v1"

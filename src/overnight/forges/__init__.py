@@ -1,5 +1,5 @@
-"""Delivery: a branch and a pull request for a run. Forges are picked by name;
-``local`` pushes the branch into the user's repository and keeps the pull
+"""Delivery: a branch and a pull request for a run. Forges are picked by name
+from ``forges/registry.py``; ``local`` pushes the branch into the user's repository and keeps the pull
 request as a record in the store, which masks the task's keys in its body like
 in every row (``store/masking.py``). A forge that sends the body elsewhere
 masks it first: ``Mask.of(task.config).text(body)`` (``overnight.masking``)."""
@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from overnight import markdown
 from overnight.cost import usd
 from overnight.gates import GateOutcome
+from overnight.registry import Argument
 from overnight.store import PullRequest
 
 
@@ -35,6 +36,19 @@ class Forge(Protocol):
     name: str
 
     def deliver(self, session: Session, delivery: Delivery, workspace: Path) -> PullRequest: ...
+
+
+class BaseForge:
+    """What a forge declares for its registry (``forges/registry.py``): its ``name``,
+    what may follow ``KIND:`` (``argument``; none yet) and the type of its settings
+    (``config_type``; None: it has none). It is built with no arguments."""
+
+    name: str
+    argument: Argument | None = None
+    config_type: type | None = None
+
+    def deliver(self, session: Session, delivery: Delivery, workspace: Path) -> PullRequest:
+        raise NotImplementedError
 
 
 def pr_body(

@@ -9,12 +9,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from overnight.forges import Delivery
+from overnight.forges import BaseForge, Delivery
 from overnight.store import PullRequest
 from overnight.workspace import push_branch
 
 
-class LocalForge:
+class LocalForge(BaseForge):
     name = "local"
 
     def deliver(self, session: Session, delivery: Delivery, workspace: Path) -> PullRequest:

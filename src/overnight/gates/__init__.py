@@ -20,12 +20,14 @@ their names); ``runner.py`` runs them, independent ones in parallel.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from overnight.config import GateConfig, ProjectConfig
 from overnight.gates.pytest_run import Pinned
+from overnight.registry import Argument
 from overnight.sandbox import Sandbox
 from overnight.spec import Spec
 from overnight.workspace import Workspace
@@ -80,6 +82,7 @@ class GateContext:
     repo: str | None = None  # the task's repository (downstream paths are relative to it)
     evidence: dict[str, Any] = field(default_factory=dict)  # gate name -> what it left for others
     pinned: Pinned | None = None  # what steers test runs, from the base commit
+    rate_limit: Callable[[str], None] | None = None  # before each model request, by host
 
     @property
     def path(self) -> Path:
@@ -132,6 +135,7 @@ class BaseGate:
     no gate to wait for, nothing to measure on the base."""
 
     name: str
+    argument: Argument | None = None  # named by its ``[gates.NAME]`` table, never ``KIND:ARG``
     config_type: type[GateConfig] = GateConfig
     needs: tuple[str, ...] = ()
 

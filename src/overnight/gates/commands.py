@@ -14,7 +14,7 @@ import time
 
 from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome
 from overnight.gates.evidence import NOT_EXECUTABLE, NOT_FOUND, not_run
-from overnight.gates.feedback import trim
+from overnight.text import trim
 
 
 class AcceptanceCommandsGate(BaseGate):

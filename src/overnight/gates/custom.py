@@ -19,7 +19,7 @@ from typing import ClassVar
 from overnight.config import GateConfig
 from overnight.gates import ERROR, FAIL, PASS, BaseGate, GateContext, GateOutcome
 from overnight.gates.evidence import not_run
-from overnight.gates.feedback import trim
+from overnight.text import trim
 
 
 @dataclass

@@ -25,9 +25,9 @@ from overnight.config import DEPENDENCY_FILES, GateConfig, ProjectConfig, cache_
 from overnight.environment import Environment, ensure_environment
 from overnight.errors import OvernightError, WorkspaceError
 from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome
-from overnight.gates.feedback import trim
 from overnight.gates.pytest_run import PASSED, Pinned, TestRun, run_tests
 from overnight.sandbox import Access, Granted
+from overnight.text import trim
 from overnight.workspace import RepoCache, Workspace, default_branch, git, is_url, read_files
 
 

@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 from overnight.gates import ERROR, FAIL, GateOutcome
+from overnight.text import trim
 
 BUDGET = 6000
-
-
-def trim(text: str, limit: int) -> str:
-    """Keep the head and the tail of long text, which is where the signal is."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    head = limit // 3
-    tail = limit - head - 40
-    return f"{text[:head]}\n[... {len(text) - head - tail} characters cut ...]\n{text[-tail:]}"
 
 
 def condense(results: list[GateOutcome], budget: int = BUDGET) -> str:

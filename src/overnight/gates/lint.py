@@ -27,8 +27,8 @@ from pathlib import Path
 
 from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome
 from overnight.gates.evidence import configures, crashed, not_run, present, tail
-from overnight.gates.feedback import trim
 from overnight.sandbox import Sandbox
+from overnight.text import trim
 
 _LOCATION = re.compile(r"^(?P<file>[^\s:]+):\d+(?::\d+)?:?\s*(?P<rest>.*)$")
 IO_ERROR = "E902"  # ruff could not read a path it was given

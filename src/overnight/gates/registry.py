@@ -3,7 +3,7 @@ their names.
 
 Adding a gate is one module (a ``BaseGate`` subclass with its ``name``, its
 ``config_type`` and, if it has them, ``needs`` and ``measure``) and one line
-here. Custom commands (``[gates.command.NAME]``) are gates too, one per table,
+here (``overnight/registry.py`` is the mechanism every kind of part shares). Custom commands (``[gates.command.NAME]``) are gates too, one per table,
 listed before the gates that wait for every other gate (the review).
 """
 
@@ -23,28 +23,32 @@ from overnight.gates.scope import ScopeGate
 from overnight.gates.security import SecurityGate
 from overnight.gates.tests import TestsGate
 from overnight.gates.typecheck import TypesGate
+from overnight.registry import Registry
 
-BUILT_IN: tuple[type[BaseGate], ...] = (
-    ScopeGate,
-    TestIntegrityGate,
-    LintGate,
-    TypesGate,
-    DocsGate,
-    SecurityGate,
-    AcceptanceCommandsGate,
-    TestsGate,
-    CoverageGate,
-    DownstreamGate,
-    ReviewGate,
+GATES: Registry[BaseGate] = Registry(
+    "gate",
+    (
+        ScopeGate,
+        TestIntegrityGate,
+        LintGate,
+        TypesGate,
+        DocsGate,
+        SecurityGate,
+        AcceptanceCommandsGate,
+        TestsGate,
+        CoverageGate,
+        DownstreamGate,
+        ReviewGate,
+    ),
 )
-GATE_NAMES = tuple(gate.name for gate in BUILT_IN)
-CONFIG_TYPES: dict[str, type[GateConfig]] = {gate.name: gate.config_type for gate in BUILT_IN}
+GATE_NAMES = GATES.names
+CONFIG_TYPES: dict[str, type[GateConfig]] = {gate.name: gate.config_type for gate in GATES}
 
 
 def gate_list(config: ProjectConfig | None = None) -> list[Gate]:
     """The built-in gates in their order, the configured custom commands before the
     gates that wait for every other one."""
-    gates: list[Gate] = [kind() for kind in BUILT_IN]
+    gates: list[Gate] = [kind() for kind in GATES]
     customs: list[Gate] = []
     if config is not None:
         customs = [

@@ -98,7 +98,12 @@ class ReviewGate(BaseGate):
             from overnight.llm import ModelConfig, Sampling, get_model
 
             model = get_model(
-                cfg.model, ModelConfig(key_env=cfg.key_env, timeout=min(ctx.timeout, 300))
+                cfg.model,
+                ModelConfig(
+                    key_env=cfg.key_env,
+                    timeout=min(ctx.timeout, 300),
+                    before_request=ctx.rate_limit,
+                ),
             )
             reply = model.query(messages, sampling=Sampling(temperature=0))
         except OvernightError as exc:

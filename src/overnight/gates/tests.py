@@ -14,9 +14,9 @@ import time
 from overnight.gates import ERROR, FAIL, PASS, SKIPPED, BaseGate, GateContext, GateOutcome, tamper
 from overnight.gates.canary import judge
 from overnight.gates.coverage import coverage_files
-from overnight.gates.feedback import trim
 from overnight.gates.hidden import error_type, hidden_nodes
 from overnight.gates.pytest_run import PASSED, TestRun, run_suite
+from overnight.text import trim
 
 
 class TestsGate(BaseGate):

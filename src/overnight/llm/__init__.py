@@ -103,6 +103,9 @@ class ModelConfig:
     backoff: float = 1.0  # seconds before the first retry (doubling; Retry-After wins)
     max_tokens: int | None = None  # per reply; None: the kind's default
     notify: Notify | None = None
+    # called with the provider's host before each request: waits for the rate limit
+    # every worker shares (``ratelimit.Limiter``); None: no shared limit
+    before_request: Callable[[str], None] | None = None
 
 
 def parse_name(name: str) -> tuple[str, str]:

@@ -31,6 +31,7 @@ class AnthropicClient:
             retry,
             config.notify,
             self.secrets,
+            config.before_request,
         )
 
     def query(

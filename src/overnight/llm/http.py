@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from overnight import ratelimit
 from overnight.errors import ModelError, ModelUnavailable
 from overnight.llm.redact import redact
 
@@ -53,6 +52,7 @@ class Endpoint:
     retry: Retry = field(default_factory=Retry)
     notify: Callable[[str], None] | None = None
     secrets: tuple[str, ...] = ()
+    before_request: Callable[[str], None] | None = None  # the shared rate limit, by host
 
     def post(
         self, path: str, body: dict[str, Any], deadline: float | None = None
@@ -62,7 +62,8 @@ class Endpoint:
         host = urlsplit(url).netloc
         for attempt in range(1, self.retry.attempts + 1):
             last = attempt == self.retry.attempts
-            ratelimit.before_request(host)  # the provider's limit, shared by all workers
+            if self.before_request is not None:
+                self.before_request(host)  # the provider's limit, shared by all workers
             timeout = self.timeout
             if deadline is not None:
                 timeout = min(timeout, deadline - time.monotonic())

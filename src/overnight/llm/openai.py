@@ -22,7 +22,13 @@ class OpenAIClient:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         retry = Retry(config.retries, config.backoff)
         self.endpoint = Endpoint(
-            base_url, headers, config.timeout, retry, config.notify, self.secrets
+            base_url,
+            headers,
+            config.timeout,
+            retry,
+            config.notify,
+            self.secrets,
+            config.before_request,
         )
         self.official = name.startswith("openai:")
 

@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from overnight.errors import GitError
 from overnight.gates import FAIL, PASS, GateOutcome
-from overnight.gates.feedback import trim
+from overnight.text import trim
 from overnight.workspace import Workspace
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "carry"

@@ -16,8 +16,9 @@ import threading
 from dataclasses import asdict
 from functools import partial
 
-from overnight import cost, lifecycle
-from overnight.agents import AgentContext, Interrupted, Turn, get_agent
+from overnight import cost, lifecycle, ratelimit
+from overnight.agents import AgentContext, Interrupted, Turn
+from overnight.agents.registry import get_agent
 from overnight.config import Bounds
 from overnight.errors import (
     InfrastructureError,
@@ -27,7 +28,7 @@ from overnight.errors import (
     WorkspaceError,
 )
 from overnight.forges import Delivery, pr_body
-from overnight.forges.local import LocalForge
+from overnight.forges.registry import get_forge
 from overnight.gates import (
     Baseline,
     GateContext,
@@ -303,6 +304,7 @@ class Pipeline:
                 live=live,
                 tokens_left=None if budget.tokens is None else budget.tokens - tokens,
                 usd_left=None if budget.usd is None or usd is None else budget.usd - usd,
+                rate_limit=ratelimit.Limiter(self.store),  # shared with every other worker
             )
             try:
                 result = get_agent(self.agent_name, self.config).run(context)
@@ -432,7 +434,7 @@ class Pipeline:
             )
             with self.store.session() as session:
                 guard(session, self.claim)
-                LocalForge().deliver(session, delivery, grade.path)
+                get_forge("local").deliver(session, delivery, grade.path)
             rec.summary = f"pushed {self.branch} at {sha[:10]}; pull request recorded"
         self.record.finish(
             TaskStatus.READY,
@@ -464,6 +466,7 @@ class Pipeline:
             cancel=self.cancel,
             repo=self.repo,
             pinned=self.pinned,
+            rate_limit=ratelimit.Limiter(self.store),  # shared with every other worker
         )
 
     def commit_message(self) -> str:

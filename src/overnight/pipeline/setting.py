@@ -15,8 +15,8 @@ from pathlib import Path
 from overnight.config import DEPENDENCY_FILES, ProjectConfig, cache_dir, home
 from overnight.environment import Environment, ensure_environment
 from overnight.gates import FAIL, GateOutcome
-from overnight.gates.feedback import trim
 from overnight.sandbox import Access, Completed, Granted, Sandbox, get_sandbox
+from overnight.text import trim
 from overnight.workspace import Workspace, read_files
 from overnight.workspace.change import Change
 

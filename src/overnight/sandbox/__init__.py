@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from overnight.registry import Argument
+
 KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "TERM", "TMPDIR", "USER", "LOGNAME", "SHELL", "TZ")
 
 
@@ -59,6 +61,20 @@ class Sandbox(Protocol):
         access: Access | None = None,
         on_output: Callable[[str], None] | None = None,
     ) -> Completed: ...
+
+
+class BaseSandbox:
+    """What a sandbox kind declares for its registry (``sandbox/select.py``): its
+    ``name``, what may follow ``KIND:`` (``argument``) and how it is built."""
+
+    name: str
+    argument: Argument | None = None
+
+    @classmethod
+    def build(cls, arg: str, *, model_endpoint: str | None, role: str) -> Sandbox:
+        """The sandbox ``KIND:arg`` names; ``model_endpoint`` is where the model socket
+        forwards to, ``role`` is ``agent`` for the agent's commands."""
+        raise NotImplementedError
 
 
 class Granted:

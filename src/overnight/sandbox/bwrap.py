@@ -43,7 +43,7 @@ from pathlib import Path
 
 from overnight.config import cache_dir, home
 from overnight.errors import ConfigError
-from overnight.sandbox import Access, Completed
+from overnight.sandbox import Access, BaseSandbox, Completed, Sandbox
 from overnight.sandbox.cgroups import CgroupHost, RunGroup, detect
 from overnight.sandbox.limits import CPU_TIME_EXIT, Limits, describe, rlimit_commands
 from overnight.sandbox.process import Exit, kill_session, supervise
@@ -58,8 +58,12 @@ INSTALL_HINT = "install bubblewrap: apt-get install bubblewrap socat (or scripts
 LIMIT_ORDER = ("memory", "pids", "cpu-time", "wall-time")
 
 
-class BwrapSandbox:
+class BwrapSandbox(BaseSandbox):
     name = "bwrap"
+
+    @classmethod
+    def build(cls, arg: str, *, model_endpoint: str | None, role: str) -> Sandbox:
+        return cls(model_endpoint=model_endpoint, role=role)
 
     def __init__(
         self,

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from overnight.errors import ConfigError
-from overnight.sandbox import Access, Completed
+from overnight.registry import Argument
+from overnight.sandbox import Access, BaseSandbox, Completed, Sandbox
 from overnight.sandbox.bwrap import hand_over, readable_paths, task_uid
 from overnight.sandbox.limits import Limits, describe
 from overnight.sandbox.process import Exit, kill_session, supervise
@@ -64,8 +65,13 @@ def engine_status(engine: str | None = None) -> tuple[str | None, str]:
     return None, "; ".join(problems)
 
 
-class ContainerSandbox:
+class ContainerSandbox(BaseSandbox):
     name = "container"
+    argument = Argument("image")  # else the default image
+
+    @classmethod
+    def build(cls, arg: str, *, model_endpoint: str | None, role: str) -> Sandbox:
+        return cls(image=arg or None, model_endpoint=model_endpoint, role=role)
 
     def __init__(
         self,

@@ -11,14 +11,18 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from overnight.sandbox import Access, Completed
+from overnight.sandbox import Access, BaseSandbox, Completed, Sandbox
 from overnight.sandbox.process import kill_group, kill_session, supervise
 
 log = logging.getLogger(__name__)
 
 
-class NoSandbox:
+class NoSandbox(BaseSandbox):
     name = "none"
+
+    @classmethod
+    def build(cls, arg: str, *, model_endpoint: str | None, role: str) -> Sandbox:
+        return cls()
 
     def run(
         self,

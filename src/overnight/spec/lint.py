@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from overnight.agents import AGENT_NAMES, agent_problem
+from overnight.agents.registry import AGENT_NAMES, agent_problem
 from overnight.errors import SpecError
 from overnight.spec.acceptance import NODE_ID, check_node_id, read_acceptance
 from overnight.spec.frontmatter import load_front_matter, split_front_matter
