@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from overnight import cost, live
 from overnight.holds import waiting
@@ -18,29 +16,109 @@ from overnight.masking import Mask
 from overnight.pipeline.base import EVENT as REPINNED
 from overnight.pipeline.recorder import spent_time
 from overnight.spec import Budget
-from overnight.store import Artifact, Event, PullRequest, Run, Task, TaskStatus, Turn, now
+from overnight.store import PullRequest, Session, Task, TaskStatus, now, reads
+
+
+@dataclass
+class TaskRow:
+    """A task as every task list shows it: ``overnight status``, the dashboard's
+    list and the API's (``web/schemas.TaskRow``). ``summary`` is its shape in
+    the CLI's JSON (``status``, ``submit``, ``review``)."""
+
+    id: int
+    title: str
+    status: str
+    priority: int
+    repo: str
+    branch: str
+    base_sha: str
+    head_sha: str | None
+    failure_reason: str | None
+    instance_id: str | None
+    cancel_requested: bool
+    created_at: datetime
+    updated_at: datetime
+    runs: int
+    attempts: int
+    failing_gates: list[str]
+    elapsed: float | None = None  # seconds its runs ran; None: none started
+    cost_usd: float | None = None  # None: unknown, never shown as 0 (``costs``)
+    tokens: int | None = None
+    holds: list[dict[str, Any]] = field(default_factory=list)  # why it is still queued
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "priority": self.priority,
+            "repo": self.repo,
+            "branch": self.branch,
+            "base_sha": self.base_sha,
+            "head_sha": self.head_sha,
+            "failure_reason": self.failure_reason,
+            "runs": self.runs,
+            "attempts": self.attempts,
+            "failing_gates": self.failing_gates,
+            "instance_id": self.instance_id,
+            "created_at": self.created_at.isoformat(timespec="seconds"),
+            "updated_at": self.updated_at.isoformat(timespec="seconds"),
+        }
+
+
+def task_row(task: Any, runs: Sequence[Any], gates: Iterable[Any], moment: datetime) -> TaskRow:
+    """The row of ``task`` (a ``Task``, or a row of ``reads.find_tasks``), given its
+    ``runs`` (with ``number``, ``attempts``, ``started_at``, ``finished_at``) and
+    the gates of its latest run (``failing_gates`` picks the ones that count)."""
+    run = max(runs, key=lambda r: r.number, default=None)
+    started = [r for r in runs if r.started_at]
+    return TaskRow(
+        id=task.id,
+        title=task.title,
+        status=task.status,
+        priority=task.priority,
+        repo=task.repo,
+        branch=task.branch,
+        base_sha=task.base_sha,
+        head_sha=task.head_sha,
+        failure_reason=task.failure_reason,
+        instance_id=task.instance_id,
+        cancel_requested=task.cancel_requested,
+        created_at=task.created_at,
+        updated_at=task.updated_at,
+        runs=len(runs),
+        attempts=run.attempts if run else 0,
+        failing_gates=failing_gates(gates, run.attempts) if run else [],
+        elapsed=sum(((r.finished_at or moment) - r.started_at).total_seconds() for r in started)
+        if started
+        else None,
+    )
+
+
+def task_rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[TaskRow]:
+    """The rows of ``tasks`` (rows of ``reads.find_tasks`` or ``reads.newest_tasks``),
+    in their order, with cost and holds: a few queries whatever their number."""
+    ids = [t.id for t in tasks]
+    runs = reads.runs_of(session, ids)
+    latest = {tid: max(rs, key=lambda r: r.number) for tid, rs in runs.items()}
+    failed = reads.blocking_failures(session, [r.id for r in latest.values()])
+    spent = costs(session, ids)
+    held = waiting(session, [t.id for t in tasks if t.status == TaskStatus.QUEUED], moment)
+    rows = []
+    for t in tasks:
+        run = latest.get(t.id)
+        row = task_row(t, runs.get(t.id, []), failed[run.id] if run else [], moment)
+        row.cost_usd = spent.get(t.id, {}).get("usd")
+        row.tokens = spent.get(t.id, {}).get("tokens")
+        row.holds = [h.to_dict() for h in held.get(t.id, [])]
+        rows.append(row)
+    return rows
 
 
 def task_summary(task: Task) -> dict[str, Any]:
-    run = task.runs[-1] if task.runs else None
-    failing = failing_gates(run.gates, run.attempts) if run else []
-    return {
-        "id": task.id,
-        "title": task.title,
-        "status": task.status,
-        "priority": task.priority,
-        "repo": task.repo,
-        "branch": task.branch,
-        "base_sha": task.base_sha,
-        "head_sha": task.head_sha,
-        "failure_reason": task.failure_reason,
-        "runs": len(task.runs),
-        "attempts": run.attempts if run else 0,
-        "failing_gates": failing,
-        "instance_id": task.instance_id,
-        "created_at": task.created_at.isoformat(timespec="seconds"),
-        "updated_at": task.updated_at.isoformat(timespec="seconds"),
-    }
+    """A loaded task's row in the CLI's JSON shape (``TaskRow.summary``)."""
+    gates = task.runs[-1].gates if task.runs else []
+    return task_row(task, task.runs, gates, now()).summary()
 
 
 def failing_gates(gates: Iterable[Any], attempts: int) -> list[str]:
@@ -183,20 +261,12 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
 
 def base_notes(session: Session, task_id: int) -> dict[int | None, str]:
     """Per run that waited for a merge: the note that says its new base."""
-    return dict(
-        session.execute(
-            select(Event.run_id, Event.message).where(
-                Event.task_id == task_id, Event.kind == REPINNED
-            )
-        ).all()
-    )
+    return reads.event_notes(session, task_id, REPINNED)
 
 
 def pull_request(session: Session, task_id: int) -> PullRequest | None:
     """The task's latest pull request (one per delivered run), if any."""
-    return session.scalars(
-        select(PullRequest).where(PullRequest.task_id == task_id).order_by(PullRequest.id.desc())
-    ).first()
+    return reads.pull_request(session, task_id)
 
 
 def budget_view(task: Task) -> dict[str, Any]:
@@ -293,20 +363,9 @@ def usage(turns: list[Any], agent: str) -> dict[str, Any]:
 def costs(session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Per task: USD spent on model calls (None: unknown, ``cost.spent``), tokens and
     turns of the recorded calls, aggregated by the database."""
-    agents = dict(session.execute(select(Task.id, Task.agent).where(Task.id.in_(task_ids))).all())
+    agents, rows = reads.spend(session, task_ids)
     out = {i: {"usd": cost.spent(a, []), "turns": 0, "tokens": 0} for i, a in agents.items()}
-    for task_id, usd, priced, turns, tokens in session.execute(
-        select(
-            Run.task_id,
-            func.sum(Turn.cost),
-            func.count(Turn.cost),
-            func.count(Turn.id),
-            func.sum(Turn.input_tokens + Turn.output_tokens),
-        )
-        .join(Run, Turn.run_id == Run.id)
-        .where(Run.task_id.in_(task_ids))
-        .group_by(Run.task_id)
-    ):
+    for task_id, usd, priced, turns, tokens in rows:
         known = priced == turns and cost.recorded(agents[task_id])
         out[task_id] = {
             "usd": float(usd or 0) if known else None,
@@ -331,12 +390,7 @@ def gate_view(g: Any) -> dict[str, Any]:
 
 
 def latest_artifact(session: Session, task: Task, prefix: str) -> str | None:
-    row = session.scalars(
-        select(Artifact)
-        .where(Artifact.task_id == task.id, Artifact.name.startswith(prefix))
-        .order_by(Artifact.id.desc())
-    ).first()
-    return row.content if row else None
+    return reads.latest_artifact(session, task.id, prefix)
 
 
 def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[str, str]]:
@@ -349,14 +403,14 @@ def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[st
                 label = f"run {run.number} · {step.name}" + (
                     f" (attempt {step.attempt})" if step.attempt else ""
                 )
-                text = session.get(Artifact, step.log_id).content if step.log_id else ""  # type: ignore[union-attr]
+                text = reads.artifact_text(session, step.log_id)
                 if not step.log_id and step.name == "agent":  # running, or cut off
                     text = live.text_of(session, run.id, step.attempt)
                 out.append((f"{label} · {step.status}: {step.summary or ''}", text))
         for g in run.gates:
             if gate is not None and g.name != gate:
                 continue
-            text = session.get(Artifact, g.log_id).content if g.log_id else ""  # type: ignore[union-attr]
+            text = reads.artifact_text(session, g.log_id)
             out.append(
                 (
                     f"run {run.number} · gate {g.name} (attempt {g.attempt}) · "
@@ -364,11 +418,7 @@ def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[st
                     text,
                 )
             )
-        for art in session.scalars(
-            select(Artifact).where(
-                Artifact.run_id == run.id, Artifact.name.in_(["setup.log", "crash.log"])
-            )
-        ):
+        for art in reads.extra_logs(session, run.id):
             if gate is None:
                 out.append((f"run {run.number} · {art.name}", art.content))
     mask = Mask.of(task.config or {})
