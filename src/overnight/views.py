@@ -1,5 +1,5 @@
-"""Read models: tasks as plain data, for the CLI and the HTTP API.
-Everything here only reads the store. The store holds a task's keys masked
+"""The read model: tasks as plain data, for the CLI, the dashboard and the HTTP
+API. Everything here only reads the store, through ``store/reads.py``. The store holds a task's keys masked
 already (``store/masking.py``); a task's details and logs are masked once more
 with the keys this process sees, for rows written before masking existed."""
 
@@ -113,6 +113,12 @@ def task_rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[
         row.holds = [h.to_dict() for h in held.get(t.id, [])]
         rows.append(row)
     return rows
+
+
+def summaries(session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The tasks' rows in the CLI's JSON shape (``TaskRow.summary``), by id."""
+    rows = task_rows(session, reads.tasks_by_id(session, task_ids), now())
+    return {row.id: row.summary() for row in rows}
 
 
 def task_summary(task: Task) -> dict[str, Any]:

@@ -93,6 +93,13 @@ def newest_tasks(session: Session, limit: int) -> list[Record]:
     return list(session.execute(select(*_ROW_COLUMNS).order_by(Task.id.desc()).limit(limit)))
 
 
+def tasks_by_id(session: Session, task_ids: Sequence[int]) -> list[Record]:
+    """The tasks' list columns, by id."""
+    return list(
+        session.execute(select(*_ROW_COLUMNS).where(Task.id.in_(task_ids)).order_by(Task.id))
+    )
+
+
 def status_counts(session: Session) -> dict[str, int]:
     """How many tasks each status has (statuses no task has are absent)."""
     rows = session.execute(select(Task.status, func.count()).group_by(Task.status)).all()

@@ -1,6 +1,7 @@
-"""The dashboard's page models: the task list and task page in a few indexed
-queries. Facts the CLI shows too come from their one owner: costs, checks,
-budgets and task details from ``overnight.views``, holds from
+"""The dashboard's page shapes: the task list (filter, paging) and the task page
+in a few indexed queries (``store/reads.py``). Facts the CLI shows too come from
+their one owner: the list's rows (``views.TaskRow``), costs, checks, budgets and
+task details from ``overnight.views``, holds from
 ``overnight.holds``, the review queue from ``overnight.review_queue``, workers
 and their liveness from ``overnight.fleet``.
 
@@ -33,7 +34,7 @@ from overnight.views import (
     usage,
 )
 
-STATUSES = ["queued", "running", "ready", "failed", "cancelled", "merged", "rejected"]
+STATUSES = [str(s) for s in TaskStatus]
 GROUPS = {"active": ["queued", "running"], "finished": ["failed", "cancelled", "rejected"]}
 PER_PAGE = 50
 
