@@ -32,7 +32,7 @@ from typing import Any
 from overnight.errors import UsageError
 from overnight.intake import submit_text
 from overnight.store import Event, Store, TaskStatus, Turn, now, reads
-from overnight.views import failing_gates, task_summary
+from overnight.task_list import failing_gates, task_summary
 from overnight.worker import Worker
 from overnight.workspace import IDENTITY, git
 

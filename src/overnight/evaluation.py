@@ -30,7 +30,7 @@ from overnight.intake import submit_spec
 from overnight.spec import Spec, TestPatch
 from overnight.spec.lint import NODE_ID
 from overnight.store import Store
-from overnight.views import task_summary
+from overnight.task_list import task_summary
 from overnight.worker import Worker
 from overnight.workspace.cache import is_url
 

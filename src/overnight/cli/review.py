@@ -12,7 +12,7 @@ from rich.table import Table
 from overnight import review as actions
 from overnight.cli import store
 from overnight.review_queue import flagged_tasks, ready_tasks
-from overnight.views import summaries
+from overnight.task_list import summaries
 
 
 @click.command("review")

@@ -19,15 +19,8 @@ from overnight.masking import Mask
 from overnight.spec import load_spec, read_spec
 from overnight.spec.model import duration
 from overnight.store import Store, Task, now, reads
-from overnight.views import (
-    badge,
-    logs,
-    masked,
-    task_detail,
-    task_rows,
-    task_summary,
-    turn_view,
-)
+from overnight.task_list import task_rows, task_summary
+from overnight.views import badge, logs, masked, task_detail, turn_view
 
 STATUS_STYLE = {
     "ready": "green",

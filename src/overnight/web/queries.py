@@ -1,7 +1,7 @@
 """The dashboard's page shapes: the task list (filter, paging) and the task page
 in a few indexed queries (``store/reads.py``). Facts the CLI shows too come from
-their one owner: the list's rows (``views.TaskRow``), costs, checks, budgets and
-task details from ``overnight.views``, holds from
+their one owner: the list's rows and costs from ``overnight.task_list``, checks,
+budgets and task details from ``overnight.views``, holds from
 ``overnight.holds``, the review queue from ``overnight.review_queue``, workers
 and their liveness from ``overnight.fleet``.
 
@@ -23,16 +23,8 @@ from overnight.holds import waiting
 from overnight.pipeline.recorder import spent_time
 from overnight.review import base_moved
 from overnight.store import GateResult, Run, Session, Step, Task, TaskStatus, Turn, reads
-from overnight.views import (
-    TaskRow,
-    base_notes,
-    budget_view,
-    checks,
-    latest_artifact,
-    pull_request,
-    task_rows,
-    usage,
-)
+from overnight.task_list import TaskRow, task_rows
+from overnight.views import base_notes, budget_view, checks, latest_artifact, pull_request, usage
 
 STATUSES = [str(s) for s in TaskStatus]
 GROUPS = {"active": ["queued", "running"], "finished": ["failed", "cancelled", "rejected"]}
