@@ -8,6 +8,8 @@ from overnight.task_list import summaries, task_summary
 from overnight.testing.history import populate
 from overnight.web.queries import TaskFilter, task_page
 
+BOTH_DATABASES = True  # the list's queries are plain SQL on both
+
 
 def test_every_task_list_shows_a_task_as_the_task_loaded_whole_does(store):
     populate(store, tasks=40, events=0)

@@ -1,6 +1,6 @@
 """The insights page's read model: outcomes overall, by repository, by agent and
-per day, failing gates and cost per outcome, each aggregated by the database
-(a few grouped scans, whatever the history)."""
+per day, failing gates and cost per outcome, shaped from aggregates the database
+computes (``store/insights.py``: a few grouped scans, whatever the history)."""
 
 from __future__ import annotations
 
