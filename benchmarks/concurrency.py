@@ -91,7 +91,7 @@ def main() -> None:
         from sqlalchemy import select
 
         from overnight.store import Step, Task
-        from overnight.views import task_summary
+        from overnight.task_list import task_summary
 
         with store.session() as session:
             statuses = [task_summary(t)["status"] for t in session.scalars(select(Task))]

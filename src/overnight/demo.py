@@ -29,12 +29,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from overnight.errors import UsageError
 from overnight.intake import submit_text
-from overnight.store import Event, GateResult, Run, Store, Task, TaskStatus, Turn, now
-from overnight.views import task_summary
+from overnight.store import Event, Store, TaskStatus, Turn, now, reads
+from overnight.task_list import failing_gates, task_summary
 from overnight.worker import Worker
 from overnight.workspace import IDENTITY, git
 
@@ -238,25 +236,13 @@ def snapshot(store: Store, tasks: list[DemoTask]) -> list[Progress]:
 def events_after(store: Store, tasks: list[DemoTask], after: int) -> list[Event]:
     """The demo tasks' events with ids above ``after``, oldest first."""
     with store.session() as session:
-        return list(
-            session.scalars(
-                select(Event)
-                .where(Event.task_id.in_([t.id for t in tasks]), Event.id > after)
-                .order_by(Event.id)
-            )
-        )
+        return reads.events_of(session, [t.id for t in tasks], after)
 
 
 def turns_after(store: Store, tasks: list[DemoTask], after: int) -> list[tuple[int, Turn]]:
     """(task id, turn) of the demo tasks' agent turns with ids above ``after``, oldest first."""
     with store.session() as session:
-        rows = session.execute(
-            select(Run.task_id, Turn)
-            .join(Turn, Turn.run_id == Run.id)
-            .where(Run.task_id.in_([t.id for t in tasks]), Turn.id > after)
-            .order_by(Turn.id)
-        ).all()
-        return [(task_id, turn) for task_id, turn in rows]
+        return reads.turns_after(session, [t.id for t in tasks], after)
 
 
 def check(store: Store, tasks: list[DemoTask]) -> list[Outcome]:
@@ -266,13 +252,7 @@ def check(store: Store, tasks: list[DemoTask]) -> list[Outcome]:
         for item in tasks:
             task = store.task(session, item.id)
             run = task.runs[-1]
-            failing = sorted(
-                {
-                    g.name
-                    for g in run.gates
-                    if g.attempt == run.attempts and g.blocking and g.verdict in ("fail", "error")
-                }
-            )
+            failing = failing_gates(run.gates, run.attempts)
             outcomes.append(
                 Outcome(item, task.status, run.attempts, tuple(failing), task.failure_reason)
             )
@@ -285,27 +265,16 @@ def evidence(store: Store, task_id: int) -> list[tuple[str, str]]:
         run = store.task(session, task_id).runs[-1]
         return [
             (g.name, (g.feedback or g.summary).strip())
-            for g in session.scalars(
-                select(GateResult)
-                .where(GateResult.run_id == run.id, GateResult.attempt == run.attempts)
-                .order_by(GateResult.id)
-            )
-            if g.blocking and g.verdict in ("fail", "error")
+            for g in run.gates
+            if g.attempt == run.attempts and g.blocking and g.verdict in ("fail", "error")
         ]
 
 
 def review_queue(store: Store, tasks: list[DemoTask]) -> list[dict[str, Any]]:
     """The demo's tasks that wait for review (what ``overnight review`` lists)."""
     with store.session() as session:
-        ids = [t.id for t in tasks]
-        return [
-            task_summary(task)
-            for task in session.scalars(
-                select(Task)
-                .where(Task.id.in_(ids), Task.status == TaskStatus.READY)
-                .order_by(Task.id)
-            )
-        ]
+        ready = reads.tasks_with_status(session, [t.id for t in tasks], TaskStatus.READY)
+        return [task_summary(task) for task in ready]
 
 
 def run_demo(directory: Path, store: Store, slots: int = 2) -> list[Outcome]:

@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
 
 from overnight import queue
 from overnight.errors import OvernightError, UsageError
 from overnight.intake import submit_spec
 from overnight.spec import Spec, TestPatch
 from overnight.spec.lint import NODE_ID
-from overnight.store import Store, Task
-from overnight.views import task_summary
+from overnight.store import Store
+from overnight.task_list import task_summary
 from overnight.worker import Worker
 from overnight.workspace.cache import is_url
 
@@ -216,7 +215,7 @@ def report(store: Store, ids: dict[str, int]) -> list[dict]:
     rows = []
     with store.session() as session:
         for instance_id, task_id in ids.items():
-            task = session.scalars(select(Task).where(Task.id == task_id)).one()
+            task = store.task(session, task_id)
             summary = task_summary(task)
             run = task.runs[-1]
             seconds = (

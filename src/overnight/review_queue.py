@@ -8,50 +8,29 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from overnight.review import TAMPERED
 from overnight.risk import assess, coverage_of
-from overnight.store import Artifact, GateResult, Review, Run, Task, TaskStatus
+from overnight.store import Session, reads
 
 
 def flagged_tasks(session: Session, limit: int = 100) -> list[dict[str, Any]]:
     """FAILED tasks whose grading caught the run lying about its outcomes, newest first."""
-    rows = session.execute(
-        select(Task.id, Task.title, Task.repo, Task.failure_reason)
-        .where(Task.status == TaskStatus.FAILED, Task.failure_reason.like(f"{TAMPERED}%"))
-        .order_by(Task.id.desc())
-        .limit(limit)
-    ).all()
-    return [dict(r._mapping) for r in rows]
+    return [dict(r._mapping) for r in reads.flagged(session, TAMPERED, limit)]
 
 
 def ready_tasks(session: Session, limit: int | None = 500) -> list[dict[str, Any]]:
     """READY tasks, safest first: each a ``task`` (id, title, repo, branch, priority,
     updated_at), its ``risk`` (``risk.Risk``), the delivered ``run`` and its ``attempts``."""
-    tasks = session.execute(
-        select(Task.id, Task.title, Task.repo, Task.branch, Task.priority, Task.updated_at)
-        .where(Task.status == TaskStatus.READY)
-        .order_by(Task.priority.desc(), Task.id)
-        .limit(limit)
-    ).all()
+    tasks = reads.ready(session, limit)
     ids = [t.id for t in tasks]
     latest: dict[int, Any] = {}
-    for row in session.execute(
-        select(Run.id, Run.task_id, Run.number, Run.attempts).where(Run.task_id.in_(ids))
-    ):
-        if row.task_id not in latest or row.number > latest[row.task_id].number:
-            latest[row.task_id] = row
+    for runs in reads.runs_of(session, ids).values():
+        for row in runs:
+            if row.task_id not in latest or row.number > latest[row.task_id].number:
+                latest[row.task_id] = row
     by_run = {r.id: r for r in latest.values()}
     advisory, coverage = _graded(session, by_run)
-    requests = Counter(
-        session.scalars(
-            select(Review.task_id).where(
-                Review.task_id.in_(ids), Review.action == "request-changes"
-            )
-        )
-    )
+    requests = Counter(reads.change_requests(session, ids))
     diffs = _delivered_diffs(session, ids, by_run)
     items = []
     for t in tasks:
@@ -73,16 +52,7 @@ def _graded(
     """Per delivered run: its advisory gates that did not pass, and its coverage."""
     advisory: dict[int, list[str]] = defaultdict(list)
     coverage: dict[int, float | None] = {}
-    for g in session.execute(
-        select(
-            GateResult.run_id,
-            GateResult.name,
-            GateResult.attempt,
-            GateResult.verdict,
-            GateResult.blocking,
-            GateResult.summary,
-        ).where(GateResult.run_id.in_(list(by_run)))
-    ):
+    for g in reads.gate_summaries(session, list(by_run)):
         if g.attempt != by_run[g.run_id].attempts:
             continue
         if not g.blocking and g.verdict in ("fail", "error"):
@@ -96,11 +66,7 @@ def _delivered_diffs(session: Session, ids: list[int], by_run: dict[int, Any]) -
     """Per delivered run: the diff of its last attempt."""
     diffs: dict[int, str] = {}
     names = [f"diff-attempt-{r.attempts}.diff" for r in by_run.values()]
-    for a in session.execute(
-        select(Artifact.run_id, Artifact.name, Artifact.content).where(
-            Artifact.task_id.in_(ids), Artifact.name.in_(names)
-        )
-    ):
+    for a in reads.named_artifacts(session, ids, names):
         delivered = by_run.get(a.run_id)
         if delivered is not None and a.name == f"diff-attempt-{delivered.attempts}.diff":
             diffs[a.run_id] = a.content

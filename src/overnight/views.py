@@ -1,16 +1,14 @@
-"""Read models: tasks as plain data, for the CLI and the HTTP API.
-Everything here only reads the store. The store holds a task's keys masked
-already (``store/masking.py``); a task's details and logs are masked once more
-with the keys this process sees, for rows written before masking existed."""
+"""The read model: tasks as plain data, for the CLI, the dashboard and the HTTP
+API. Everything here only reads the store, through ``store/reads.py``. The
+store holds a task's keys masked already (``store/masking.py``); a task's
+details and logs are masked once more with the keys this process sees, for rows
+written before masking existed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from overnight import cost, live
 from overnight.holds import waiting
@@ -18,41 +16,8 @@ from overnight.masking import Mask
 from overnight.pipeline.base import EVENT as REPINNED
 from overnight.pipeline.recorder import spent_time
 from overnight.spec import Budget
-from overnight.store import Artifact, Event, PullRequest, Run, Task, TaskStatus, Turn, now
-
-
-def task_summary(task: Task) -> dict[str, Any]:
-    run = task.runs[-1] if task.runs else None
-    failing = failing_gates(run.gates, run.attempts) if run else []
-    return {
-        "id": task.id,
-        "title": task.title,
-        "status": task.status,
-        "priority": task.priority,
-        "repo": task.repo,
-        "branch": task.branch,
-        "base_sha": task.base_sha,
-        "head_sha": task.head_sha,
-        "failure_reason": task.failure_reason,
-        "runs": len(task.runs),
-        "attempts": run.attempts if run else 0,
-        "failing_gates": failing,
-        "instance_id": task.instance_id,
-        "created_at": task.created_at.isoformat(timespec="seconds"),
-        "updated_at": task.updated_at.isoformat(timespec="seconds"),
-    }
-
-
-def failing_gates(gates: Iterable[Any], attempts: int) -> list[str]:
-    """The blocking gates that failed (or erred) on a run's last attempt, by name:
-    why a task failed, in the task list of the CLI and the dashboard."""
-    return sorted(
-        {
-            g.name
-            for g in gates
-            if g.attempt == attempts and g.blocking and g.verdict in ("fail", "error")
-        }
-    )
+from overnight.store import PullRequest, Session, Task, TaskStatus, now, reads
+from overnight.task_list import task_summary
 
 
 @dataclass
@@ -183,20 +148,12 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
 
 def base_notes(session: Session, task_id: int) -> dict[int | None, str]:
     """Per run that waited for a merge: the note that says its new base."""
-    return dict(
-        session.execute(
-            select(Event.run_id, Event.message).where(
-                Event.task_id == task_id, Event.kind == REPINNED
-            )
-        ).all()
-    )
+    return reads.event_notes(session, task_id, REPINNED)
 
 
 def pull_request(session: Session, task_id: int) -> PullRequest | None:
     """The task's latest pull request (one per delivered run), if any."""
-    return session.scalars(
-        select(PullRequest).where(PullRequest.task_id == task_id).order_by(PullRequest.id.desc())
-    ).first()
+    return reads.pull_request(session, task_id)
 
 
 def budget_view(task: Task) -> dict[str, Any]:
@@ -290,32 +247,6 @@ def usage(turns: list[Any], agent: str) -> dict[str, Any]:
     }
 
 
-def costs(session: Session, task_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-    """Per task: USD spent on model calls (None: unknown, ``cost.spent``), tokens and
-    turns of the recorded calls, aggregated by the database."""
-    agents = dict(session.execute(select(Task.id, Task.agent).where(Task.id.in_(task_ids))).all())
-    out = {i: {"usd": cost.spent(a, []), "turns": 0, "tokens": 0} for i, a in agents.items()}
-    for task_id, usd, priced, turns, tokens in session.execute(
-        select(
-            Run.task_id,
-            func.sum(Turn.cost),
-            func.count(Turn.cost),
-            func.count(Turn.id),
-            func.sum(Turn.input_tokens + Turn.output_tokens),
-        )
-        .join(Run, Turn.run_id == Run.id)
-        .where(Run.task_id.in_(task_ids))
-        .group_by(Run.task_id)
-    ):
-        known = priced == turns and cost.recorded(agents[task_id])
-        out[task_id] = {
-            "usd": float(usd or 0) if known else None,
-            "turns": int(turns),
-            "tokens": int(tokens or 0),
-        }
-    return out
-
-
 def gate_view(g: Any) -> dict[str, Any]:
     return {
         "name": g.name,
@@ -331,12 +262,7 @@ def gate_view(g: Any) -> dict[str, Any]:
 
 
 def latest_artifact(session: Session, task: Task, prefix: str) -> str | None:
-    row = session.scalars(
-        select(Artifact)
-        .where(Artifact.task_id == task.id, Artifact.name.startswith(prefix))
-        .order_by(Artifact.id.desc())
-    ).first()
-    return row.content if row else None
+    return reads.latest_artifact(session, task.id, prefix)
 
 
 def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[str, str]]:
@@ -349,14 +275,14 @@ def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[st
                 label = f"run {run.number} · {step.name}" + (
                     f" (attempt {step.attempt})" if step.attempt else ""
                 )
-                text = session.get(Artifact, step.log_id).content if step.log_id else ""  # type: ignore[union-attr]
+                text = reads.artifact_text(session, step.log_id)
                 if not step.log_id and step.name == "agent":  # running, or cut off
                     text = live.text_of(session, run.id, step.attempt)
                 out.append((f"{label} · {step.status}: {step.summary or ''}", text))
         for g in run.gates:
             if gate is not None and g.name != gate:
                 continue
-            text = session.get(Artifact, g.log_id).content if g.log_id else ""  # type: ignore[union-attr]
+            text = reads.artifact_text(session, g.log_id)
             out.append(
                 (
                     f"run {run.number} · gate {g.name} (attempt {g.attempt}) · "
@@ -364,11 +290,7 @@ def logs(session: Session, task: Task, gate: str | None = None) -> list[tuple[st
                     text,
                 )
             )
-        for art in session.scalars(
-            select(Artifact).where(
-                Artifact.run_id == run.id, Artifact.name.in_(["setup.log", "crash.log"])
-            )
-        ):
+        for art in reads.extra_logs(session, run.id):
             if gate is None:
                 out.append((f"run {run.number} · {art.name}", art.content))
     mask = Mask.of(task.config or {})

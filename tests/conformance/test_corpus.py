@@ -35,7 +35,8 @@ from sqlalchemy import select
 from overnight.evaluation import instance_spec
 from overnight.intake import submit_spec
 from overnight.store import Artifact, GateResult, Step, Store, Task
-from overnight.views import task_detail, task_summary
+from overnight.task_list import task_summary
+from overnight.views import task_detail
 from overnight.worker import Worker
 
 pytestmark = [pytest.mark.conformance, pytest.mark.slow]

@@ -217,7 +217,7 @@ def test_insights_and_workers_pages(web):
 
 
 def test_insights_count_tasks_of_unknown_cost_instead_of_adding_zero(web):
-    from overnight.views import costs
+    from overnight.task_list import costs
 
     populate(web.store, tasks=40, events=0)  # odd ids run a command agent: cost unknown
     with web.store.reading() as session:

@@ -12,7 +12,7 @@ from rich.table import Table
 from overnight import review as actions
 from overnight.cli import store
 from overnight.review_queue import flagged_tasks, ready_tasks
-from overnight.views import task_summary
+from overnight.task_list import summaries
 
 
 @click.command("review")
@@ -23,9 +23,10 @@ def review_cmd(as_json: bool) -> None:
     (a run caught lying about its test outcomes: never READY, worth a look)."""
     db = store()
     with db.reading() as session:
-        items = ready_tasks(session, limit=None)
-        rows = [task_summary(db.task(session, i["task"]["id"])) | _risk(i) for i in items]
-        flagged = [task_summary(db.task(session, f["id"])) for f in flagged_tasks(session)]
+        items, caught = ready_tasks(session, limit=None), flagged_tasks(session)
+        by_id = summaries(session, [i["task"]["id"] for i in items] + [f["id"] for f in caught])
+    rows = [by_id[i["task"]["id"]] | _risk(i) for i in items]
+    flagged = [by_id[f["id"]] for f in caught]
     if as_json:
         click.echo(json.dumps(flagged + rows, indent=2))
         return

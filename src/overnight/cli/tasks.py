@@ -10,7 +10,6 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import select
 
 from overnight import cost, live, queue
 from overnight.cli import store
@@ -19,17 +18,9 @@ from overnight.intake import inline_spec, submit_all
 from overnight.masking import Mask
 from overnight.spec import load_spec, read_spec
 from overnight.spec.model import duration
-from overnight.store import Store, Task
-from overnight.views import (
-    badge,
-    costs,
-    logs,
-    masked,
-    task_detail,
-    task_summary,
-    turn_view,
-    with_holds,
-)
+from overnight.store import Store, Task, now, reads
+from overnight.task_list import task_rows, task_summary
+from overnight.views import badge, logs, masked, task_detail, turn_view
 
 STATUS_STYLE = {
     "ready": "green",
@@ -131,12 +122,11 @@ def status(as_json: bool, limit: int) -> None:
     (its calls are not recorded).
     """
     with store().session() as session:
-        tasks = list(session.scalars(select(Task).order_by(Task.id.desc()).limit(limit)))
-        spent = costs(session, [t.id for t in tasks])
-        rows = with_holds(
-            session,
-            [task_summary(t) | {"cost_usd": spent[t.id]["usd"]} for t in reversed(tasks)],
-        )
+        tasks = reads.newest_tasks(session, limit)
+        rows = [
+            r.summary() | {"cost_usd": r.cost_usd, "holds": r.holds}
+            for r in task_rows(session, tasks[::-1], now())
+        ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -1,4 +1,8 @@
-"""The store: state of record for tasks, runs, steps, gates, artifacts and events."""
+"""The store: state of record for tasks, runs, steps, gates, artifacts and events.
+``Session`` is the type of the session the read side's query functions
+(``store/reads.py``, ``store/insights.py``) take."""
+
+from sqlalchemy.orm import Session
 
 from overnight.store.db import Store, StoreError, open_store
 from overnight.store.models import (
@@ -37,6 +41,7 @@ __all__ = [
     "Review",
     "Run",
     "RunStatus",
+    "Session",
     "Step",
     "StepStatus",
     "Store",

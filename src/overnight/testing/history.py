@@ -10,8 +10,6 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
-
 from overnight.store import (
     Artifact,
     Event,
@@ -24,6 +22,7 @@ from overnight.store import (
     TaskStatus,
     Turn,
     Worker,
+    bulk,
     now,
 )
 
@@ -66,7 +65,7 @@ def populate(
     rng = random.Random(seed)
     start = now() - timedelta(days=30)
     with store.session() as session:
-        first = (session.query(Task.id).order_by(Task.id.desc()).limit(1).scalar() or 0) + 1
+        first = bulk.next_id(session, Task)
     ids = list(range(first, first + tasks))
     rows: dict[type, list[dict[str, Any]]] = {
         k: []
@@ -197,8 +196,7 @@ def populate(
         )
     with store.session() as session:
         for model, items in rows.items():
-            for chunk in range(0, len(items), batch):
-                session.execute(insert(model), items[chunk : chunk + batch])
+            bulk.insert_rows(session, model, items, batch)
     return ids
 
 
@@ -272,4 +270,4 @@ def _artifact(id: int, task_id: int, run_id: int, name: str, content: str) -> di
 
 def _next_id(store: Store, model: Any) -> int:
     with store.session() as session:
-        return int(session.query(model.id).order_by(model.id.desc()).limit(1).scalar() or 0) + 1
+        return bulk.next_id(session, model)

@@ -20,7 +20,7 @@ from overnight import fleet, live, queue, review
 from overnight.intake import submit_text
 from overnight.review_queue import ready_tasks
 from overnight.spec.lint import lint_text
-from overnight.store import now
+from overnight.store import now, reads
 from overnight.views import logs, task_detail
 from overnight.web import queries
 from overnight.web.deps import store_of
@@ -69,7 +69,7 @@ def list_tasks(
     with store_of(request).reading() as session:
         result = queries.task_page(session, f, now())
     return TaskList(
-        tasks=[TaskRow(elapsed_seconds=r["elapsed"], **r) for r in result.rows],
+        tasks=[TaskRow(elapsed_seconds=r.elapsed, **vars(r)) for r in result.rows],
         total=result.total,
         page=result.page,
         pages=result.pages,
@@ -123,7 +123,7 @@ def task_events(
     store = store_of(request)
     with store.reading() as session:
         store.task(session, task_id)
-        rows = queries.events_after(session, after, limit, task_id)
+        rows = reads.events_after(session, after, limit, task_id)
         return [EventOut.model_validate(e, from_attributes=True) for e in rows]
 
 

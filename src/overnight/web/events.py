@@ -24,11 +24,9 @@ from functools import partial
 from typing import TypeVar
 
 import anyio
-from sqlalchemy.orm import Session
 
 from overnight import live
-from overnight.store import Store
-from overnight.web import queries
+from overnight.store import Session, Store, reads
 from overnight.web.render import redact
 
 KEEPALIVE_SECONDS = 15.0
@@ -167,7 +165,7 @@ class EventHub:
     async def _last_id(self) -> int:
         def read() -> int:
             with self.store.reading() as session:
-                return queries.last_event_id(session)
+                return reads.last_event_id(session)
 
         return await anyio.to_thread.run_sync(read)
 
@@ -176,7 +174,7 @@ class EventHub:
             with self.store.reading() as session:
                 return [
                     Message(e.id, e.task_id, e.kind, e.message)
-                    for e in queries.events_after(session, after, 500, task_id)
+                    for e in reads.events_after(session, after, 500, task_id)
                 ]
 
         return await anyio.to_thread.run_sync(read)

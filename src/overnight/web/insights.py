@@ -1,6 +1,6 @@
 """The insights page's read model: outcomes overall, by repository, by agent and
-per day, failing gates and cost per outcome, each aggregated by the database
-(a few grouped scans, whatever the history)."""
+per day, failing gates and cost per outcome, shaped from aggregates the database
+computes (``store/insights.py``: a few grouped scans, whatever the history)."""
 
 from __future__ import annotations
 
@@ -9,106 +9,55 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session
-
 from overnight import cost
-from overnight.store import TERMINAL, GateResult, Run, Task, TaskStatus, Turn
+from overnight.store import Session, TaskStatus
+from overnight.store import insights as aggregates
 from overnight.web.queries import STATUSES
 
 
 def report(session: Session, moment: datetime, days: int = 30) -> dict[str, Any]:
     """Outcomes overall, by repository and by agent, per day, and failing gates;
-    aggregated by the database (a few grouped scans, whatever the history)."""
-    attempts = (
-        select(Run.task_id, func.sum(Run.attempts).label("attempts"))
-        .group_by(Run.task_id)
-        .subquery()
-    )
-    finished = Task.status.in_(TERMINAL)
+    aggregated by the database (``store/insights.py``)."""
 
-    def grouped(column: Any) -> list[tuple[str, dict[str, Any]]]:
+    def grouped(key: aggregates.Key) -> list[tuple[str, dict[str, Any]]]:
         counts: dict[str, Counter[str]] = defaultdict(Counter)
-        for key, status, n in session.execute(
-            select(column, Task.status, func.count()).group_by(column, Task.status)
-        ):
-            counts[str(key)][status] += int(n)
-        means: dict[Any, Any] = dict(
-            session.execute(
-                select(column, func.avg(attempts.c.attempts))
-                .join(attempts, attempts.c.task_id == Task.id)
-                .where(finished)
-                .group_by(column)
-            ).all()
-        )
-        rows = [(str(k), _outcomes(c, means.get(k))) for k, c in counts.items()]
+        for k, status, n in aggregates.statuses_by(session, key):
+            counts[k][status] += n
+        means = aggregates.mean_attempts_by(session, key)
+        rows = [(k, _outcomes(c, means.get(k))) for k, c in counts.items()]
         return sorted(rows, key=lambda kv: -kv[1]["tasks"])
 
-    overall_mean = session.scalar(
-        select(func.avg(attempts.c.attempts))
-        .join(Task, attempts.c.task_id == Task.id)
-        .where(finished)
-    )
-    overall = Counter(
-        {
-            status: int(n)
-            for status, n in session.execute(
-                select(Task.status, func.count()).group_by(Task.status)
-            )
-        }
-    )
-    to_ready = [
-        (done - created).total_seconds()
-        for created, done in session.execute(
-            select(Task.created_at, func.min(Run.finished_at))
-            .join(Run, Run.task_id == Task.id)
-            .where(Run.status == TaskStatus.READY, Run.finished_at.is_not(None))
-            .group_by(Task.id, Task.created_at)
-        )
-        if done is not None
-    ]
+    to_ready = aggregates.seconds_to_ready(session)
     since = (moment - timedelta(days=days - 1)).date()
     per_day: dict[str, Counter[str]] = {
         (since + timedelta(days=i)).isoformat(): Counter() for i in range(days)
     }
-    day = func.date(Task.created_at)
-    for d, status, n in session.execute(
-        select(day, Task.status, func.count())
-        .where(Task.created_at >= datetime.combine(since, datetime.min.time()))
-        .group_by(day, Task.status)
+    for day, status, n in aggregates.statuses_per_day(
+        session, datetime.combine(since, datetime.min.time())
     ):
-        key = str(d)[:10]
-        if key in per_day:
-            per_day[key][_outcome(status)] += int(n)
+        if day in per_day:
+            per_day[day][_outcome(status)] += n
     by_model: dict[str, Counter[str]] = defaultdict(Counter)
-    for model, status, n in session.execute(
-        select(Turn.model, Task.status, func.count(func.distinct(Task.id)))
-        .join(Run, Turn.run_id == Run.id)
-        .join(Task, Run.task_id == Task.id)
-        .group_by(Turn.model, Task.status)
-    ):
-        by_model[str(model)][status] += int(n)
-    failing = session.execute(
-        select(GateResult.name, func.count())
-        .where(GateResult.blocking.is_(True), GateResult.verdict.in_(("fail", "error")))
-        .group_by(GateResult.name)
-        .order_by(func.count().desc())
-        .limit(10)
-    ).all()
+    for model, status, n in aggregates.statuses_by_model(session):
+        by_model[model][status] += n
     return {
-        "overall": _outcomes(overall, overall_mean),
+        "overall": _outcomes(
+            Counter(aggregates.statuses(session)), aggregates.mean_attempts(session)
+        ),
         "time_to_ready": {
             "median": statistics.median(to_ready) if to_ready else None,
             "p90": _percentile(to_ready, 0.9),
             "count": len(to_ready),
         },
-        "by_repo": grouped(Task.repo)[:20],
-        "by_agent": grouped(Task.agent)[:20],
+        "by_repo": grouped("repo")[:20],
+        "by_agent": grouped("agent")[:20],
         "by_model": sorted(
             ((m, _outcomes(c, None)) for m, c in by_model.items()), key=lambda kv: -kv[1]["tasks"]
         )[:20],
         "per_day": [{"day": d, **dict(c)} for d, c in per_day.items()],
-        "failing_gates": [{"gate": name, "failures": int(n)} for name, n in failing],
+        "failing_gates": [
+            {"gate": name, "failures": n} for name, n in aggregates.failing_gates(session)
+        ],
         "cost": _cost_per_outcome(session),
     }
 
@@ -117,38 +66,10 @@ def _cost_per_outcome(session: Session) -> dict[str, Any]:
     """Per READY and per merged task: the mean USD of model calls over the tasks whose
     cost is known, and how many tasks' cost is unknown (``cost.spent``: a price
     unknown, or an agent run as a command), never counted as 0."""
-    spend = (
-        select(
-            Run.task_id,
-            func.sum(Turn.cost).label("usd"),
-            func.count(Turn.id).label("turns"),
-            func.count(Turn.cost).label("priced"),
-        )
-        .join(Run, Turn.run_id == Run.id)
-        .group_by(Run.task_id)
-        .subquery()
-    )
-    known = and_(
-        Task.agent.not_like(f"{cost.COMMAND}%"),
-        func.coalesce(spend.c.priced, 0) == func.coalesce(spend.c.turns, 0),
-    )
     out: dict[str, Any] = {}
     for key, status in (("ready", TaskStatus.READY), ("merged", TaskStatus.MERGED)):
-        total, priced, unknown = session.execute(
-            select(
-                func.sum(case((known, func.coalesce(spend.c.usd, 0.0)), else_=0.0)),
-                func.sum(case((known, 1), else_=0)),
-                func.sum(case((known, 0), else_=1)),
-            )
-            .select_from(Task)
-            .outerjoin(spend, spend.c.task_id == Task.id)
-            .where(Task.status == status)
-        ).one()
-        out[key] = {
-            "usd": float(total or 0) / priced if priced else None,
-            "tasks": int(priced or 0),
-            "unknown": int(unknown or 0),
-        }
+        total, priced, unknown = aggregates.spend_of(session, status, cost.COMMAND)
+        out[key] = {"usd": total / priced if priced else None, "tasks": priced, "unknown": unknown}
     return out
 
 
@@ -177,6 +98,3 @@ def _percentile(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-# -- workers ----------------------------------------------------------------

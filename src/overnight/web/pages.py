@@ -19,7 +19,7 @@ from overnight.intake import submit_text
 from overnight.review_queue import flagged_tasks, ready_tasks
 from overnight.spec.lint import lint_text
 from overnight.spec.text import MAX_SPEC_BYTES
-from overnight.store import Artifact, Store, now
+from overnight.store import Store, now, reads
 from overnight.web import api, charts, queries
 from overnight.web.deps import config_of, status_of, store_of
 from overnight.web.insights import report as insights_report
@@ -52,7 +52,7 @@ def page(
     base = {"csrf": request.state.csrf, "now": now(), "nav": name.split(".")[0], "last_event": 0}
     if live and not name.startswith("_"):
         with store_of(request).reading() as session:
-            base["last_event"] = queries.last_event_id(session)
+            base["last_event"] = reads.last_event_id(session)
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
 
@@ -122,7 +122,7 @@ def log_page(request: Request, artifact_id: TaskId) -> HTMLResponse:
 
 def _artifact_context(request: Request, artifact_id: int) -> dict[str, Any]:
     with store_of(request).reading() as session:
-        row = session.get(Artifact, artifact_id)
+        row = reads.artifact(session, artifact_id)
         if row is None:
             raise NotFound(f"no artifact {artifact_id}")
         text, cut = clip(row.content)
@@ -132,7 +132,7 @@ def _artifact_context(request: Request, artifact_id: int) -> dict[str, Any]:
 @router.get("/artifacts/{artifact_id}/raw")
 def artifact_raw(request: Request, artifact_id: TaskId) -> PlainTextResponse:
     with store_of(request).reading() as session:
-        row = session.get(Artifact, artifact_id)
+        row = reads.artifact(session, artifact_id)
         if row is None:
             raise NotFound(f"no artifact {artifact_id}")
         text, _ = clip(row.content, limit=50_000_000)

@@ -1,5 +1,6 @@
-"""The dashboard's page models: the task list and task page in a few indexed
-queries. Facts the CLI shows too come from their one owner: costs, checks,
+"""The dashboard's page shapes: the task list (filter, paging) and the task page
+in a few indexed queries (``store/reads.py``). Facts the CLI shows too come from
+their one owner: the list's rows and costs from ``overnight.task_list``, checks,
 budgets and task details from ``overnight.views``, holds from
 ``overnight.holds``, the review queue from ``overnight.review_queue``, workers
 and their liveness from ``overnight.fleet``.
@@ -12,42 +13,20 @@ large texts (logs, transcripts) are fetched only when opened.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
-
 from overnight.holds import waiting
 from overnight.pipeline.recorder import spent_time
 from overnight.review import base_moved
-from overnight.store import (
-    Artifact,
-    Event,
-    GateResult,
-    Review,
-    Run,
-    Step,
-    Task,
-    TaskStatus,
-    Turn,
-)
-from overnight.views import (
-    base_notes,
-    budget_view,
-    checks,
-    costs,
-    failing_gates,
-    latest_artifact,
-    pull_request,
-    usage,
-)
+from overnight.store import GateResult, Run, Session, Step, Task, TaskStatus, Turn, reads
+from overnight.task_list import TaskRow, task_rows
+from overnight.views import base_notes, budget_view, checks, latest_artifact, pull_request, usage
 
-STATUSES = ["queued", "running", "ready", "failed", "cancelled", "merged", "rejected"]
+STATUSES = [str(s) for s in TaskStatus]
 GROUPS = {"active": ["queued", "running"], "finished": ["failed", "cancelled", "rejected"]}
 PER_PAGE = 50
 
@@ -68,7 +47,7 @@ class TaskFilter:
 
 @dataclass
 class TaskPage:
-    rows: list[dict[str, Any]]
+    rows: list[TaskRow]
     total: int
     page: int
     pages: int
@@ -78,100 +57,15 @@ class TaskPage:
 
 
 def task_page(session: Session, f: TaskFilter, moment: datetime) -> TaskPage:
-    where: list[ColumnElement[bool]] = []
-    statuses = f.statuses()
-    if statuses:
-        where.append(Task.status.in_(statuses))
-    if f.repo:
-        where.append(Task.repo == f.repo)
-    if f.q.strip():
-        q = f.q.strip()
-        match = Task.title.icontains(q, autoescape=True) | Task.branch.icontains(q, autoescape=True)
-        if re.fullmatch(r"#?[0-9]{1,15}", q):
-            match = match | (Task.id == int(q.lstrip("#")))
-        where.append(match)
-    total = session.scalar(select(func.count(Task.id)).where(*where)) or 0
+    total = reads.count_tasks(session, f.statuses(), f.repo, f.q)
     pages = max(1, math.ceil(total / f.per_page))
     page = min(max(1, f.page), pages)
-    tasks = session.execute(
-        select(
-            Task.id,
-            Task.title,
-            Task.status,
-            Task.repo,
-            Task.failure_reason,
-            Task.priority,
-            Task.created_at,
-            Task.updated_at,
-            Task.cancel_requested,
-        )
-        .where(*where)
-        .order_by(Task.id.desc())
-        .offset((page - 1) * f.per_page)
-        .limit(f.per_page)
-    ).all()
-    rows = _rows(session, tasks, moment)
-    counts = dict(session.execute(select(Task.status, func.count()).group_by(Task.status)).all())
-    repos = list(session.scalars(select(Task.repo).distinct().order_by(Task.repo).limit(200)))
-    return TaskPage(rows, total, page, pages, f, {str(k): int(v) for k, v in counts.items()}, repos)
-
-
-def _rows(session: Session, tasks: Sequence[Any], moment: datetime) -> list[dict[str, Any]]:
-    ids = [t.id for t in tasks]
-    spent = costs(session, ids)
-    runs: dict[int, list[Any]] = defaultdict(list)
-    for row in session.execute(
-        select(
-            Run.id, Run.task_id, Run.number, Run.attempts, Run.started_at, Run.finished_at
-        ).where(Run.task_id.in_(ids))
-    ):
-        runs[row.task_id].append(row)
-    latest = {tid: max(rs, key=lambda r: r.number) for tid, rs in runs.items()}
-    failed: dict[int, list[Any]] = defaultdict(list)
-    for gate in session.execute(
-        select(
-            GateResult.run_id,
-            GateResult.name,
-            GateResult.attempt,
-            GateResult.blocking,
-            GateResult.verdict,
-        ).where(
-            GateResult.run_id.in_([r.id for r in latest.values()]),
-            GateResult.blocking.is_(True),
-            GateResult.verdict.in_(("fail", "error")),
-        )
-    ):
-        failed[gate.run_id].append(gate)
-    held = waiting(session, [t.id for t in tasks if t.status == TaskStatus.QUEUED], moment)
-    rows = []
-    for t in tasks:
-        run = latest.get(t.id)
-        elapsed = sum(
-            ((r.finished_at or moment) - r.started_at).total_seconds()
-            for r in runs.get(t.id, [])
-            if r.started_at
-        )
-        rows.append(
-            {
-                "id": t.id,
-                "title": t.title,
-                "status": t.status,
-                "repo": t.repo,
-                "priority": t.priority,
-                "failure_reason": t.failure_reason,
-                "runs": len(runs.get(t.id, [])),
-                "attempts": run.attempts if run else 0,
-                "elapsed": elapsed if any(r.started_at for r in runs.get(t.id, [])) else None,
-                "cost_usd": spent.get(t.id, {}).get("usd"),  # None: unknown, never shown as 0
-                "tokens": spent.get(t.id, {}).get("tokens"),
-                "failing_gates": failing_gates(failed[run.id], run.attempts) if run else [],
-                "cancel_requested": t.cancel_requested,
-                "holds": [h.to_dict() for h in held.get(t.id, [])],  # why it is still queued
-                "created_at": t.created_at,
-                "updated_at": t.updated_at,
-            }
-        )
-    return rows
+    tasks = reads.find_tasks(
+        session, f.statuses(), f.repo, f.q, (page - 1) * f.per_page, f.per_page
+    )
+    rows = task_rows(session, tasks, moment)
+    counts, repos = reads.status_counts(session), reads.repositories(session)
+    return TaskPage(rows, total, page, pages, f, counts, repos)
 
 
 # -- one task ---------------------------------------------------------------
@@ -194,34 +88,13 @@ def actions(status: str, cancel_requested: bool = False, moved: bool = False) ->
 def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
     """The task page: header, runs (steps, attempts with gates, transcript),
     pull request, reviews, recent events. Logs are referenced by artifact id."""
-    runs = list(session.scalars(select(Run).where(Run.task_id == task.id).order_by(Run.number)))
+    runs = reads.task_run_rows(session, task.id)
     run_ids = [r.id for r in runs]
-    steps: dict[int, list[Step]] = defaultdict(list)
-    for s in session.scalars(select(Step).where(Step.run_id.in_(run_ids)).order_by(Step.id)):
-        steps[s.run_id].append(s)
-    gates: dict[int, list[GateResult]] = defaultdict(list)
-    for g in session.scalars(
-        select(GateResult).where(GateResult.run_id.in_(run_ids)).order_by(GateResult.id)
-    ):
-        gates[g.run_id].append(g)
-    diffs = {
-        (a.run_id, a.name): a.id
-        for a in session.execute(
-            select(Artifact.id, Artifact.run_id, Artifact.name).where(
-                Artifact.task_id == task.id, Artifact.name.like("diff-attempt-%")
-            )
-        )
-    }
-    extra_logs = session.execute(
-        select(Artifact.id, Artifact.run_id, Artifact.name).where(
-            Artifact.task_id == task.id, Artifact.name.in_(["setup.log", "crash.log"])
-        )
-    ).all()
-    turns: dict[int, list[Turn]] = defaultdict(list)
-    for turn in session.scalars(
-        select(Turn).where(Turn.run_id.in_(run_ids)).order_by(Turn.attempt, Turn.number)
-    ):
-        turns[turn.run_id].append(turn)
+    steps = reads.steps_of(session, run_ids)
+    gates = reads.gates_of(session, run_ids)
+    diffs = reads.attempt_diff_ids(session, task.id)
+    extra_logs = reads.extra_log_ids(session, task.id)
+    turns = reads.turns_of(session, run_ids)
     run_views = [
         _run_view(run, steps[run.id], gates[run.id], diffs, extra_logs, moment)
         | {"turns": turns[run.id], "spent": _spent(turns[run.id], task.agent)}
@@ -229,14 +102,6 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
     ]
     pr = pull_request(session, task.id)
     diff = latest_artifact(session, task, "diff-attempt-")
-    reviews = list(
-        session.scalars(select(Review).where(Review.task_id == task.id).order_by(Review.id))
-    )
-    events = list(
-        session.scalars(
-            select(Event).where(Event.task_id == task.id).order_by(Event.id.desc()).limit(200)
-        )
-    )
     repinned = base_notes(session, task.id)
     for view in run_views:
         view["base_note"] = repinned.get(view["run"].id)
@@ -246,8 +111,8 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
         "runs": run_views,
         "pull_request": pr,
         "diff": diff,
-        "reviews": reviews,
-        "events": list(reversed(events)),
+        "reviews": reads.reviews(session, task.id),
+        "events": reads.recent_events(session, task.id, 200),
         "actions": actions(task.status, task.cancel_requested, base_moved(task)),
         "checks": checks(gates[runs[-1].id], runs[-1].number) if runs else checks([]),
         "budget": budget_view(task),
@@ -291,16 +156,3 @@ def _run_view(
         "logs": [a for a in extra_logs if a.run_id == run.id],
         "time_spent": spent_time(steps),
     }
-
-
-def events_after(
-    session: Session, after: int, limit: int = 200, task_id: int | None = None
-) -> list[Event]:
-    query = select(Event).where(Event.id > after)
-    if task_id is not None:
-        query = query.where(Event.task_id == task_id)
-    return list(session.scalars(query.order_by(Event.id).limit(limit)))
-
-
-def last_event_id(session: Session) -> int:
-    return session.scalar(select(func.max(Event.id))) or 0
