@@ -1,4 +1,11 @@
-"""The store: state of record for tasks, runs, steps, gates, artifacts and events."""
+"""The store: state of record for tasks, runs, steps, gates, artifacts and events.
+
+Modules outside ``store/`` import no SQLAlchemy: the SQL is here, as query
+functions per concept (``tasks``, ``scheduling``, ``workers``, ``output``,
+``events``, ``ratelimits``, ``tokens``, ``delivery``) that take a ``Session``.
+"""
+
+from sqlalchemy.orm import Session
 
 from overnight.store.db import Store, StoreError, open_store
 from overnight.store.models import (
@@ -37,6 +44,7 @@ __all__ = [
     "Review",
     "Run",
     "RunStatus",
+    "Session",
     "Step",
     "StepStatus",
     "Store",
