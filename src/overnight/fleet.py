@@ -5,19 +5,16 @@ through the store."""
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from overnight.errors import UsageError
 from overnight.holds import SILENT_AFTER, QueueState, queue_states, spent_today
-from overnight.store import Queue, Store, Task, TaskStatus, Worker, now
+from overnight.store import Session, Store, TaskStatus, now, scheduling
+from overnight.store.workers import WorkerRow, recent, running_tasks
 
 
-def worker_state(worker: Worker, moment: datetime) -> str:
+def worker_state(worker: WorkerRow, moment: datetime) -> str:
     """live, silent (no heartbeat for ``SILENT_AFTER``: crashed or partitioned) or stopped."""
     if worker.stopped_at is not None:
         return "stopped"
@@ -27,14 +24,7 @@ def worker_state(worker: Worker, moment: datetime) -> str:
 def workers(session: Session, moment: datetime, limit: int | None = 100) -> list[dict[str, Any]]:
     """Workers, the most recently heard first: their slots, state (``worker_state``),
     heartbeat age and running tasks (id and title), for the CLI and the dashboard."""
-    running: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
-    for t in session.execute(
-        select(Task.id, Task.title, Task.lease_owner)
-        .where(Task.status == TaskStatus.RUNNING)
-        .order_by(Task.id)
-    ):
-        running[t.lease_owner].append({"id": t.id, "title": t.title})
-    rows = session.scalars(select(Worker).order_by(Worker.heartbeat_at.desc()).limit(limit))
+    running = running_tasks(session)
     return [
         {
             "id": w.id,
@@ -46,9 +36,9 @@ def workers(session: Session, moment: datetime, limit: int | None = 100) -> list
             "started_at": w.started_at,
             "heartbeat_at": w.heartbeat_at,
             "stopped_at": w.stopped_at,
-            "tasks": running.get(w.id, []),
+            "tasks": [{"id": i, "title": title} for i, title in running.get(w.id, [])],
         }
-        for w in rows
+        for w in recent(session, limit)
     ]
 
 
@@ -79,12 +69,7 @@ def set_queue(
     """Change a queue's settings (``until``: pause it until then, UTC); returns its
     state as ``queue_list`` shows it."""
     with store.session() as session:
-        queue = session.get(Queue, name) or Queue(name=name, paused=False)
-        session.add(queue)
-        if usd_per_day is not None:
-            queue.usd_per_day = usd_per_day
-        if paused is not None or until is not None:
-            queue.paused, queue.paused_until = paused is not False, until
+        scheduling.set_queue(session, name, usd_per_day=usd_per_day, paused=paused, until=until)
     return next(q for q in queue_list(store) if q["name"] == name)
 
 
@@ -117,13 +102,7 @@ def queue_list(store: Store) -> list[dict[str, Any]]:
     with store.reading() as session:
         states = queue_states(session, moment)
         spent = spent_today(session, moment, None)
-        counts: dict[str, dict[str, int]] = {}
-        for name, status, count in session.execute(
-            select(Task.queue, Task.status, func.count())
-            .where(Task.status.in_([TaskStatus.QUEUED, TaskStatus.RUNNING]))
-            .group_by(Task.queue, Task.status)
-        ):
-            counts.setdefault(name, {})[status] = count
+        counts = scheduling.active_per_queue(session)
     rows = []
     for name in sorted(set(states) | set(counts) | set(spent) | {"default"}):
         state = states.get(name) or QueueState(name, False, None, 0.0, moment)

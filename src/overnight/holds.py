@@ -16,10 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
-from overnight.store import Queue, Run, Task, TaskStatus, Turn, Worker
+from overnight.store import Session, TaskStatus, scheduling
 
 SILENT_AFTER = timedelta(seconds=15)  # 15 missed beats (a worker beats at least once a second):
 # a worker this quiet counts as gone, here and wherever workers are shown (``fleet``)
@@ -93,29 +90,18 @@ def day_start(moment: datetime) -> datetime:
 def spent_today(session: Session, moment: datetime, names: list[str] | None) -> dict[str, float]:
     """USD spent on model calls since 00:00 UTC per queue (of ``names``, or all);
     a call of unknown price counts as 0."""
-    query = (
-        select(Task.queue, func.coalesce(func.sum(Turn.cost), 0.0))
-        .join(Run, Run.id == Turn.run_id)
-        .join(Task, Task.id == Run.task_id)
-        .where(Turn.created_at >= day_start(moment))
-        .group_by(Task.queue)
-    )
-    if names is not None:
-        if not names:
-            return {}
-        query = query.where(Task.queue.in_(names))
-    return {name: float(usd or 0.0) for name, usd in session.execute(query).all()}
+    return scheduling.spent_since(session, day_start(moment), names)
 
 
 def queue_states(session: Session, moment: datetime) -> dict[str, QueueState]:
     """Every configured queue (a queue nobody configured is never held)."""
-    queues = list(session.scalars(select(Queue)))
+    queues = scheduling.queue_settings(session)
     spent = spent_today(session, moment, [q.name for q in queues if q.usd_per_day is not None])
     resets = day_start(moment) + timedelta(days=1)
     states = {}
     for q in queues:
         ended = q.paused_until is not None and q.paused_until <= moment
-        paused = bool(q.paused) and not ended
+        paused = q.paused and not ended
         until = q.paused_until if paused else None
         states[q.name] = QueueState(
             q.name, paused, q.usd_per_day, spent.get(q.name, 0.0), resets, until
@@ -125,13 +111,7 @@ def queue_states(session: Session, moment: datetime) -> dict[str, QueueState]:
 
 def running_per_repo(session: Session, moment: datetime) -> dict[str, int]:
     """Tasks running under a live lease, per repository (what the limits count)."""
-    return dict(
-        session.execute(  # type: ignore[arg-type]
-            select(Task.repo, func.count())
-            .where(Task.status == TaskStatus.RUNNING, Task.lease_expires >= moment)
-            .group_by(Task.repo)
-        ).all()
-    )
+    return scheduling.running_per_repo(session, moment)
 
 
 def limit_hold(repo: str, live: dict[str, int], limits: Limits) -> Hold | None:
@@ -170,9 +150,7 @@ def retry_hold(not_before: datetime | None, moment: datetime) -> Hold | None:
 
 
 def dependency_statuses(session: Session, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    return dict(session.execute(select(Task.id, Task.status).where(Task.id.in_(ids))).all())  # type: ignore[arg-type]
+    return scheduling.statuses(session, ids)
 
 
 def holds(
@@ -181,25 +159,19 @@ def holds(
     """For each queued task of ``task_ids`` (None: every queued task): what keeps it
     from being claimed under ``limits`` (empty when a worker with a free slot would
     take it). A few queries whatever the number of tasks."""
-    query = select(Task.id, Task.queue, Task.repo, Task.not_before, Task.spec).where(
-        Task.status == TaskStatus.QUEUED
-    )
-    if task_ids is not None:
-        if not task_ids:
-            return {}
-        query = query.where(Task.id.in_(list(task_ids)))
-    rows = session.execute(query).all()
+    if task_ids is not None and not task_ids:
+        return {}
+    rows = scheduling.queued(session, None if task_ids is None else list(task_ids))
     if not rows:
         return {}
     states = queue_states(session, moment)
     live = running_per_repo(session, moment)
-    deps = {r.id: (r.spec or {}).get("depends_on", []) for r in rows}
-    statuses = dependency_statuses(session, {d["task"] for ds in deps.values() for d in ds})
+    statuses = dependency_statuses(session, {d["task"] for r in rows for d in r.depends_on})
     out = {}
     for r in rows:
         state = states.get(r.queue)
         found = (
-            dependency_hold(deps[r.id], statuses),
+            dependency_hold(r.depends_on, statuses),
             state.hold if state else None,
             retry_hold(r.not_before, moment),
             limit_hold(r.repo, live, limits),
@@ -211,13 +183,7 @@ def holds(
 def live_limits(session: Session, moment: datetime) -> tuple[Limits, int, int]:
     """(the loosest limits of the live workers, their slots, their number): a task
     is held by a limit only if no live worker may take it."""
-    alive = list(
-        session.execute(
-            select(Worker.slots, Worker.max_running, Worker.max_per_repo).where(
-                Worker.stopped_at.is_(None), Worker.heartbeat_at >= moment - SILENT_AFTER
-            )
-        ).all()
-    )
+    alive = scheduling.worker_limits(session, moment - SILENT_AFTER)
 
     def loosest(values: list[int | None]) -> int | None:
         return None if not values or None in values else max(v for v in values if v is not None)
@@ -254,17 +220,15 @@ def settled(session: Session, limits: Limits, moment: datetime) -> list[Held] | 
     """None while something may still run (a task running anywhere, a queued task
     nothing holds, a retry due); else the queued tasks left, each with its holds
     (a dependency, a pause or a spent budget: none lifts within a few minutes)."""
-    if session.scalar(select(Task.id).where(Task.status == TaskStatus.RUNNING).limit(1)):
+    if scheduling.any_running(session):
         return None
-    queued = session.execute(
-        select(Task.id, Task.title).where(Task.status == TaskStatus.QUEUED).order_by(Task.id)
-    ).all()
+    queued = scheduling.queued_titles(session)
     found = holds(session, None, limits, moment)
     left = []
-    for t in queued:
-        reasons = found.get(t.id, [])
+    for task_id, title in queued:
+        reasons = found.get(task_id, [])
         kinds = {h.kind for h in reasons}
         if not reasons or "retry" in kinds or kinds == {"dependency-dead"}:
             return None  # claimable, due soon, or failed by the next claim
-        left.append(Held(t.id, t.title, reasons))
+        left.append(Held(task_id, title, reasons))
     return left

@@ -19,11 +19,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-
 from overnight.errors import StateError
-from overnight.store import Run, RunStatus, Step, StepStatus, Store, Task, TaskStatus, now
+from overnight.store import Run, RunStatus, Session, StepStatus, Store, Task, TaskStatus, now, tasks
 
 
 @dataclass(frozen=True)
@@ -48,15 +45,8 @@ RETRIES = Retries()
 def take(session: Session, task_id: int, run_id: int, starts: int, **lease: Any) -> None:
     """A worker claims the task: it runs under ``lease`` (owner, expiry, fence, the
     moment) and its run counts one more start. (The claim's event is the queue's.)"""
-    session.execute(update(Run).where(Run.id == run_id).values(claims=starts))
-    session.execute(
-        update(Task)
-        .where(Task.id == task_id)
-        .values(
-            status=TaskStatus.RUNNING,
-            not_before=None,
-            **lease,
-        )
+    tasks.claimed(
+        session, task_id, run_id, starts, status=TaskStatus.RUNNING, not_before=None, **lease
     )
 
 
@@ -106,9 +96,7 @@ def requeue(session: Session, task: Task, run: Run | None, reason: str, delay: f
 
 def interrupt_steps(session: Session, run_id: int, why: str) -> None:
     """Steps a run left running (its worker stopped or gave it back) end interrupted."""
-    for step in session.scalars(
-        select(Step).where(Step.run_id == run_id, Step.status == StepStatus.RUNNING)
-    ):
+    for step in tasks.running_steps(session, run_id):
         step.status, step.finished_at = StepStatus.INTERRUPTED, now()
         step.summary = f"{why}; the run resumes from its last checkpoint"
 

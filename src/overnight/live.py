@@ -25,12 +25,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from overnight.errors import LeaseLost
 from overnight.masking import Mask
-from overnight.store import Event, Output, Run, Store, StoreError, Task, TaskStatus
+from overnight.store import Event, Session, Store, StoreError, TaskStatus, events, output, tasks
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +122,7 @@ def key_start(text: str, mask: Mask) -> int:
 
 def text_of(session: Session, run_id: int, attempt: int) -> str:
     """An attempt's live output so far."""
-    rows = session.scalars(
-        select(Output.text)
-        .where(Output.run_id == run_id, Output.attempt == attempt)
-        .order_by(Output.id)
-    )
-    return "".join(rows)
+    return output.text_of(session, run_id, attempt)
 
 
 def chunks_after(
@@ -138,43 +130,27 @@ def chunks_after(
 ) -> list[dict[str, Any]]:
     """The task's output chunks after chunk ``after``: id, run (its number), attempt,
     text and when it was written (``at``)."""
-    rows = session.execute(
-        select(Output.id, Run.number, Output.attempt, Output.text, Output.created_at)
-        .join(Run, Run.id == Output.run_id)
-        .where(Output.task_id == task_id, Output.id > after)
-        .order_by(Output.id)
-        .limit(limit)
-    )
-    return [{"id": i, "run": n, "attempt": a, "text": t, "at": at} for i, n, a, t, at in rows]
+    return output.chunks_after(session, task_id, after, limit)
 
 
 def last_chunk_id(session: Session, task_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.coalesce(func.max(Output.id), 0)).where(Output.task_id == task_id)
-        )
-        or 0
-    )
+    return output.last_chunk_id(session, task_id)
 
 
 def latest_run_start(session: Session, task_id: int) -> int:
     """The chunk id just before the output of the task's latest run: to read it from
     its start (the last chunk id when that run has written none yet)."""
-    run_id = session.scalar(select(func.max(Run.id)).where(Run.task_id == task_id))
-    first = session.scalar(select(func.min(Output.id)).where(Output.run_id == run_id))
+    first = output.first_of_latest_run(session, task_id)
     return first - 1 if first else last_chunk_id(session, task_id)
 
 
 def last_event_id(session: Session, task_id: int) -> int:
-    return (
-        session.scalar(select(func.coalesce(func.max(Event.id), 0)).where(Event.task_id == task_id))
-        or 0
-    )
+    return events.last_id(session, task_id)
 
 
 def active(session: Session, task_id: int) -> bool:
     """Is the task queued or running (so more output may come)?"""
-    return session.scalar(select(Task.status).where(Task.id == task_id)) in ACTIVE
+    return tasks.status_of(session, task_id) in ACTIVE
 
 
 def news(session: Session, task_id: int, after: int) -> tuple[bool, list[dict[str, Any]]]:
@@ -192,18 +168,12 @@ def follow(
     while True:
         with store.reading() as session:
             more, chunks = news(session, task_id, after)
-            events = list(
-                session.scalars(
-                    select(Event)
-                    .where(Event.task_id == task_id, Event.id > events_after)
-                    .order_by(Event.id)
-                )
-            )
-        both: list[list[Event | dict[str, Any]]] = [list(events), list(chunks)]
+            written = events.after(session, events_after, task_id)
+        both: list[list[Event | dict[str, Any]]] = [list(written), list(chunks)]
         yield from heapq.merge(*both, key=_written)
         after = chunks[-1]["id"] if chunks else after
-        events_after = events[-1].id if events else events_after
-        if not chunks and not events:
+        events_after = written[-1].id if written else events_after
+        if not chunks and not written:
             if not more:
                 return
             time.sleep(poll)

@@ -8,13 +8,9 @@ results go through ``guard``, which refuses a worker that lost its lease.
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy import bindparam, select, text, update
-from sqlalchemy.orm import Session
 
 from overnight import lifecycle
 from overnight.config import ProjectConfig
@@ -28,7 +24,7 @@ from overnight.holds import (
     running_per_repo,
 )
 from overnight.spec import Spec
-from overnight.store import Run, Store, Task, TaskStatus, Worker, now
+from overnight.store import Run, Session, Store, Task, TaskStatus, now, scheduling, tasks, workers
 
 LEASE_SECONDS = 30.0
 
@@ -99,17 +95,17 @@ def claim(
         live: dict[str, int] = {}  # running tasks per repository, counted only for limits
         if limits.running is not None or limits.per_repo is not None:
             if not store.is_sqlite:
-                session.execute(text("SELECT pg_advisory_xact_lock(7355609)"))  # exact counts
+                scheduling.lock_counts(session)  # exact counts
             live = running_per_repo(session, moment)
         if limit_hold("", live, Limits(running=limits.running)):  # nothing may start
             return None
         paused = paused_queues(session, moment)
-        for task_id, queue_name, repo, status, previous, fence in _candidates(
-            session, store, moment, paused
+        for task_id, queue_name, repo, status, previous, fence in scheduling.candidates(
+            session, moment, paused, lock=not store.is_sqlite
         ):
             if queue_name in paused or limit_hold(repo, live, limits):
                 continue
-            spec, run_id, claims = session.execute(_CURRENT_RUN, {"task": task_id}).one()
+            spec, run_id, claims = scheduling.current_run(session, task_id)
             depends_on = (spec or {}).get("depends_on") if status == TaskStatus.QUEUED else None
             if depends_on and not _dependencies_ready(session, task_id, depends_on):
                 continue
@@ -133,56 +129,7 @@ def claim(
     return None
 
 
-# claimable: queued and due (walking the claim-order index), or running with an expired
-# lease (found by the lease index): two queries, where one OR of both sorts the queue
-CANDIDATES = 50  # looked at per claim (and locked, on PostgreSQL)
-_COLUMNS = (
-    Task.id,
-    Task.queue,
-    Task.repo,
-    Task.status,
-    Task.lease_owner,
-    Task.fence,
-    Task.priority,
-)
-_DUE = (
-    select(*_COLUMNS)
-    .where(
-        Task.status == TaskStatus.QUEUED,
-        Task.not_before.is_(None) | (Task.not_before <= bindparam("moment")),
-    )
-    .order_by(Task.priority.desc(), Task.id)
-    .limit(CANDIDATES)
-)
-_EXPIRED = (
-    select(*_COLUMNS)
-    .where(  # few, found by their lease; sorted with the others
-        Task.status == TaskStatus.RUNNING,
-        Task.lease_expires < bindparam("moment"),
-    )
-    .limit(CANDIDATES)
-)
-_CURRENT_RUN = (
-    select(Task.spec, Run.id, Run.claims)
-    .join(Run, Run.task_id == Task.id)
-    .where(Task.id == bindparam("task"))
-    .order_by(Run.number.desc())
-    .limit(1)
-)
-
-
-def _candidates(session: Session, store: Store, moment: datetime, paused: set[str]) -> list[Any]:
-    """The first claimable tasks in claim order, locked on PostgreSQL (skipping
-    those another worker is claiming). Queued tasks of paused queues are left out
-    here, so however many there are, they never hide the tasks behind them."""
-    rows: list[Any] = []
-    due = _DUE.where(Task.queue.not_in(paused)) if paused else _DUE
-    for query in (due, _EXPIRED):
-        if not store.is_sqlite:
-            query = query.with_for_update(skip_locked=True, of=Task)
-        rows += session.execute(query, {"moment": moment}).all()
-    rows = sorted(rows, key=lambda r: (-r.priority, r.id))[:CANDIDATES]  # merged
-    return [row[:6] for row in rows]
+CANDIDATES = scheduling.CANDIDATES  # tasks a claim looks at (and locks, on PostgreSQL)
 
 
 def _give_up(session: Session, task_id: int, run_id: int) -> None:
@@ -221,10 +168,7 @@ def _dependencies_ready(session: Session, task_id: int, depends_on: list[dict[st
 
 def guard(session: Session, claim: Claim) -> Task:
     """The claimed task, locked for this write; LeaseLost if the claim is stale."""
-    query = select(Task).where(Task.id == claim.task_id)
-    if session.get_bind().dialect.name != "sqlite":
-        query = query.with_for_update()
-    task = session.scalars(query).one()
+    task = tasks.locked(session, claim.task_id)
     if task.fence != claim.fence or task.lease_owner != claim.worker_id:
         raise LeaseLost(
             f"task {claim.task_id}: lease lost by {claim.worker_id} "
@@ -238,13 +182,10 @@ def heartbeat(store: Store, claims: list[Claim], lease: float = LEASE_SECONDS) -
     cancelled = set()
     with store.session() as session:
         for c in claims:
-            result = session.execute(
-                update(Task)
-                .where(Task.id == c.task_id, Task.fence == c.fence, Task.lease_owner == c.worker_id)
-                .values(lease_expires=now() + timedelta(seconds=lease))
-            )
+            expires = now() + timedelta(seconds=lease)
+            held = tasks.renew_lease(session, c.task_id, c.fence, c.worker_id, expires)
             task = session.get(Task, c.task_id)
-            if result.rowcount == 0 or (task is not None and task.cancel_requested):  # type: ignore[attr-defined]
+            if not held or (task is not None and task.cancel_requested):
                 cancelled.add(c.task_id)
     return cancelled
 
@@ -258,36 +199,16 @@ def cancel(store: Store, task_id: int | str) -> Task:
 
 def register_worker(store: Store, worker_id: str, slots: int, limits: Limits = NO_LIMITS) -> None:
     """Record a starting worker, with the limits it enforces (``status`` shows them)."""
-    import os
-
     with store.session() as session:
-        session.merge(
-            Worker(
-                id=worker_id,
-                hostname=socket.gethostname(),
-                pid=os.getpid(),
-                slots=slots,
-                max_running=limits.running,
-                max_per_repo=limits.per_repo,
-                started_at=now(),
-                heartbeat_at=now(),
-            )
-        )
+        workers.register(session, worker_id, slots, limits.running, limits.per_repo)
 
 
 def worker_heartbeat(store: Store, worker_id: str, stopped: bool = False) -> None:
     with store.session() as session:
-        worker = session.get(Worker, worker_id)
-        if worker is not None:
-            worker.heartbeat_at = now()
-            if stopped:
-                worker.stopped_at = now()
+        workers.beat(session, worker_id, stopped)
 
 
 def pending(store: Store) -> int:
     """Tasks still queued or running (used by ``worker --drain``)."""
     with store.session() as session:
-        rows = session.scalars(
-            select(Task.id).where(Task.status.in_([TaskStatus.QUEUED, TaskStatus.RUNNING]))
-        ).all()
-        return len(rows)
+        return tasks.count_active(session)

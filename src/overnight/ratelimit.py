@@ -13,10 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-
-from overnight.store import ProviderLimit, RateWindow, Store
+from overnight.store import Store, ratelimits
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +31,7 @@ class Limiter:
 
 def set_limit(store: Store, key: str, rpm: int | None, tpm: int | None) -> None:
     with store.session() as session:
-        row = session.get(ProviderLimit, key) or ProviderLimit(key=key)
-        row.rpm, row.tpm = rpm, tpm
-        session.add(row)
+        ratelimits.set_limit(session, key, rpm, tpm)
 
 
 def reserve(
@@ -44,21 +39,12 @@ def reserve(
 ) -> float:
     """Reserve a request in this minute's window: 0 if granted, else seconds to wait."""
     with store.session() as session:
-        limit = session.get(ProviderLimit, key)
+        limit = ratelimits.limit_of(session, key)
         if limit is None or (limit.rpm is None and limit.tpm is None):
             return 0.0
         moment = clock()
         window = int(moment // 60)
-        if session.get(RateWindow, (key, window)) is None:
-            try:  # two workers may open the same window at once: one insert wins
-                with session.begin_nested():
-                    session.add(RateWindow(key=key, window=window, requests=0, tokens=0))
-            except IntegrityError:
-                pass
-        query = select(RateWindow).where(RateWindow.key == key, RateWindow.window == window)
-        if not store.is_sqlite:
-            query = query.with_for_update()
-        row = session.scalars(query).one()
+        row = ratelimits.window(session, key, window, lock=not store.is_sqlite)
         over_requests = limit.rpm is not None and row.requests + 1 > limit.rpm
         over_tokens = limit.tpm is not None and row.tokens > 0 and row.tokens + tokens > limit.tpm
         if over_requests or over_tokens:

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import subprocess
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from overnight import lifecycle
 from overnight.config import cache_dir
 from overnight.errors import MergeConflict, StateError
-from overnight.store import PullRequest, Review, Run, Store, Task, TaskStatus
+from overnight.store import (
+    PullRequest,
+    Review,
+    Run,
+    Session,
+    Store,
+    Task,
+    TaskStatus,
+    pull_requests,
+)
 from overnight.workspace import IDENTITY, RepoCache, git, is_url, known_head, succeeds
 from overnight.workspace.git import argv as git_argv
 from overnight.workspace.git import environ as git_environ
@@ -23,11 +29,7 @@ TAMPERED = "tampered:"
 
 
 def open_pull_request(session: Session, task: Task) -> PullRequest | None:
-    return session.scalars(
-        select(PullRequest)
-        .where(PullRequest.task_id == task.id, PullRequest.state == "open")
-        .order_by(PullRequest.id.desc())
-    ).first()
+    return pull_requests.newest_open(session, task.id)
 
 
 def approve(store: Store, task_id: int | str, message: str = "") -> str:

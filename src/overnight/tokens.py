@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
-
-from sqlalchemy import select
 
 from overnight.errors import NotFound
-from overnight.store import ApiToken, Store, now
+from overnight.store import Store
+from overnight.store import tokens as rows
+from overnight.store.tokens import TokenInfo
 
 PREFIX = "ovn_"
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    id: int
-    name: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked: bool
 
 
 def digest(token: str) -> str:
@@ -37,7 +26,7 @@ def create(store: Store, name: str = "default") -> str:
     """A new token; the plain text is returned once and never stored."""
     token = PREFIX + secrets.token_urlsafe(32)
     with store.session() as session:
-        session.add(ApiToken(name=name, digest=digest(token)))
+        rows.add(session, name, digest(token))
     return token
 
 
@@ -46,29 +35,21 @@ def verify(store: Store, token: str) -> bool:
     if not token.startswith(PREFIX) or len(token) > 200:
         return False
     with store.reading() as session:
-        row = session.scalars(select(ApiToken).where(ApiToken.digest == digest(token))).first()
-        return row is not None and row.revoked_at is None
+        return rows.valid(session, digest(token))
 
 
 def touch(store: Store, token: str) -> None:
     """Record that a token was used (done at most once per login, not per request)."""
     with store.session() as session:
-        row = session.scalars(select(ApiToken).where(ApiToken.digest == digest(token))).first()
-        if row is not None:
-            row.last_used_at = now()
+        rows.touch(session, digest(token))
 
 
 def listing(store: Store) -> list[TokenInfo]:
     with store.reading() as session:
-        return [
-            TokenInfo(t.id, t.name, t.created_at, t.last_used_at, t.revoked_at is not None)
-            for t in session.scalars(select(ApiToken).order_by(ApiToken.id))
-        ]
+        return rows.listing(session)
 
 
 def revoke(store: Store, token_id: int) -> None:
     with store.session() as session:
-        row = session.get(ApiToken, token_id)
-        if row is None:
+        if not rows.revoke(session, token_id):
             raise NotFound(f"no token {token_id}: see 'overnight token list'")
-        row.revoked_at = row.revoked_at or now()

@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy.orm import Session
-
 from overnight import markdown
 from overnight.cost import usd
 from overnight.gates import GateOutcome
 from overnight.registry import Argument
-from overnight.store import PullRequest
+from overnight.store import PullRequest, Session
 
 
 @dataclass

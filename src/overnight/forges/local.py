@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from overnight.forges import BaseForge, Delivery
-from overnight.store import PullRequest
+from overnight.store import PullRequest, Session, pull_requests
 from overnight.workspace import push_branch
 
 
@@ -18,9 +15,7 @@ class LocalForge(BaseForge):
     name = "local"
 
     def deliver(self, session: Session, delivery: Delivery, workspace: Path) -> PullRequest:
-        existing = session.scalars(
-            select(PullRequest).where(PullRequest.run_id == delivery.run_id)
-        ).first()
+        existing = pull_requests.of_run(session, delivery.run_id)
         if existing is not None and existing.head_sha == delivery.head_sha:
             return existing
         push_branch(workspace, delivery.repo, delivery.head_sha, delivery.branch)
@@ -29,12 +24,7 @@ class LocalForge(BaseForge):
         pr.head_sha, pr.title, pr.body = delivery.head_sha, delivery.title, delivery.body
         session.add(pr)
         # earlier runs' pull requests are superseded by this one
-        for old in session.scalars(
-            select(PullRequest).where(
-                PullRequest.task_id == delivery.task_id,
-                PullRequest.state == "open",
-                PullRequest.run_id != delivery.run_id,
-            )
-        ):
-            old.state = "closed"
+        for old in pull_requests.open_of_task(session, delivery.task_id):
+            if old.run_id != delivery.run_id:
+                old.state = "closed"
         return pr

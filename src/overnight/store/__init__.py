@@ -1,6 +1,11 @@
 """The store: state of record for tasks, runs, steps, gates, artifacts and events.
-``Session`` is the type of the session the read side's query functions
-(``store/reads.py``, ``store/insights.py``) take."""
+
+Modules outside ``store/`` import no SQLAlchemy: the SQL is here, as query
+functions per concept that take a ``Session`` (``tasks``, ``scheduling``,
+``workers``, ``output``, ``events``, ``ratelimits``, ``tokens``,
+``pull_requests`` on the write side; ``reads``, ``insights``, ``bulk`` on the
+read side).
+"""
 
 from sqlalchemy.orm import Session
 
