@@ -1,0 +1,223 @@
+"""Which notices to send: each becomes a pending ``Notice`` row with a unique key,
+so however often this runs, a notice is planned once.
+
+- ``plan_events``: READY and FAILED events after the dispatcher's cursor; the
+  cursor moves in the same transaction as the notices are written.
+- ``plan_holds``: queued tasks held by their queue's spent daily budget, once a UTC day.
+- ``plan_reminders``: READY runs nobody reviewed after ``review_after``, once a run.
+- ``plan_digest``: one summary per channel that wants it.
+
+A task's channels are its project's ``[[notify.channel]]`` tables (stored with
+the task) and the channels set for its queue or for every queue (``*``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from overnight.errors import ConfigError
+from overnight.holds import queue_states
+from overnight.notify.notices import SECTIONS, digest_payload, task_facts, task_payload
+from overnight.notify.settings import Channel, parse_channel, parse_notify
+from overnight.store import Event, Run, RunStatus, Task, TaskStatus
+from overnight.store.notices import Notice, NotifyChannel, NotifyCursor
+
+log = logging.getLogger(__name__)
+EVENT_KINDS = {"ready": "ready", "failed": "failed"}  # event kind -> notice kind
+CURSOR = "events"
+BATCH = 500
+
+
+class Channels:
+    """The channels of tasks, read once per planning pass."""
+
+    def __init__(self, session: Session) -> None:
+        self.by_queue: dict[str, list[Channel]] = defaultdict(list)
+        for row in session.scalars(select(NotifyChannel).order_by(NotifyChannel.id)):
+            self.by_queue[row.queue].append(parse_channel(row.settings, f"channel {row.id}"))
+
+    def of(self, task: Task, kind: str) -> list[Channel]:
+        """The channels that want ``kind`` notices about ``task``, each once."""
+        try:
+            project = parse_notify((task.config or {}).get("notify") or {}, f"task {task.id}")
+        except ConfigError as exc:  # read at submit only for secrets; say it, use the rest
+            log.warning("notify: %s", exc)
+            project = []
+        found = [*project, *self.by_queue.get(task.queue, []), *self.by_queue.get("*", [])]
+        wanted = {c.label: c for c in found if c.wants(kind, task.queue)}
+        return list(wanted.values())
+
+    def digest_only(self) -> list[tuple[str, Channel]]:
+        """The queue channels that want the digest, with their queue."""
+        return [(q, c) for q, cs in self.by_queue.items() for c in cs if c.wants("digest")]
+
+
+def enqueue(
+    session: Session,
+    moment: datetime,
+    key: str,
+    channel: Channel,
+    payload: dict[str, Any],
+    *,
+    task_id: int | None = None,
+    event_id: int | None = None,
+) -> bool:
+    """Write the notice unless one with ``key`` exists; True if written."""
+    if session.scalar(select(Notice.id).where(Notice.key == key)) is not None:
+        return False
+    session.add(
+        Notice(
+            key=key,
+            delivery=uuid.uuid4().hex,
+            kind=payload["event"],
+            task_id=task_id,
+            event_id=event_id,
+            channel=channel.label,
+            target=channel.to_dict(),
+            payload=payload,
+            next_at=moment,
+            created_at=moment,
+        )
+    )
+    return True
+
+
+def plan_events(session: Session, moment: datetime, dashboard_url: str | None) -> int:
+    """Notices for the events after the cursor (the first pass starts at the last event)."""
+    cursor = session.get(NotifyCursor, CURSOR, with_for_update=True)
+    if cursor is None:
+        last = session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0
+        session.add(NotifyCursor(name=CURSOR, value=str(last)))
+        return 0
+    events = list(
+        session.scalars(
+            select(Event).where(Event.id > int(cursor.value)).order_by(Event.id).limit(BATCH)
+        )
+    )
+    channels, planned = Channels(session), 0
+    for event in events:
+        kind = EVENT_KINDS.get(event.kind)
+        task = session.get(Task, event.task_id) if kind else None
+        if kind is None or task is None:
+            continue
+        facts = task_facts(session, task, dashboard_url, reason=_reason(kind, event, task))
+        facts["status"] = kind  # as the event says, though the task may have moved on
+        for channel in channels.of(task, kind):
+            key = f"event:{event.id}:{channel.label}"
+            planned += enqueue(
+                session,
+                moment,
+                key,
+                channel,
+                task_payload(kind, facts),
+                task_id=task.id,
+                event_id=event.id,
+            )
+    if events:
+        cursor.value = str(events[-1].id)
+    return planned
+
+
+def plan_holds(session: Session, moment: datetime, dashboard_url: str | None) -> int:
+    """A notice for each queued task its queue's spent budget holds, once a UTC day."""
+    held = {name: s.hold for name, s in queue_states(session, moment).items() if s.budget_spent}
+    if not held:
+        return 0
+    tasks = session.scalars(
+        select(Task).where(Task.status == TaskStatus.QUEUED, Task.queue.in_(list(held)))
+    )
+    channels, planned = Channels(session), 0
+    for task in tasks:
+        hold = held[task.queue]
+        facts = task_facts(session, task, dashboard_url, reason=hold.message if hold else None)
+        for channel in channels.of(task, "held"):
+            key = f"held:{task.id}:{moment:%Y-%m-%d}:{channel.label}"
+            planned += enqueue(
+                session, moment, key, channel, task_payload("held", facts), task_id=task.id
+            )
+    return planned
+
+
+def plan_reminders(
+    session: Session, moment: datetime, after: timedelta, dashboard_url: str | None
+) -> int:
+    """A reminder for each READY run that waited for review longer than ``after``."""
+    rows = session.execute(
+        select(Task, Run)
+        .join(Run, Run.task_id == Task.id)
+        .where(
+            Task.status == TaskStatus.READY,
+            Run.status == RunStatus.READY,
+            Run.finished_at <= moment - after,
+        )
+    )
+    channels, planned = Channels(session), 0
+    for task, run in rows:
+        waited = f"READY since {run.finished_at:%Y-%m-%d %H:%M} UTC"
+        facts = task_facts(session, task, dashboard_url, reason=waited)
+        for channel in channels.of(task, "review"):
+            key = f"review:{run.id}:{channel.label}"
+            planned += enqueue(
+                session, moment, key, channel, task_payload("review", facts), task_id=task.id
+            )
+    return planned
+
+
+def plan_digest(
+    session: Session, since: datetime, until: datetime, key: str, dashboard_url: str | None
+) -> int:
+    """One digest per channel that wants it, of the tasks it hears about; the
+    channels set per queue get one even when nothing happened."""
+    found: dict[str, list[int]] = {
+        kind: list(
+            session.scalars(
+                select(Event.task_id)
+                .where(Event.kind == kind, Event.created_at >= since, Event.created_at < until)
+                .distinct()
+            )
+        )
+        for kind in ("ready", "failed")
+    }
+    found["review"] = list(session.scalars(select(Task.id).where(Task.status == TaskStatus.READY)))
+    held = {name: s.hold for name, s in queue_states(session, until).items() if s.budget_spent}
+    found["held"] = list(
+        session.scalars(
+            select(Task.id).where(Task.status == TaskStatus.QUEUED, Task.queue.in_(list(held)))
+        )
+    )
+    channels = Channels(session)
+    groups: dict[str, tuple[Channel, dict[str, list[dict[str, Any]]]]] = {}
+    for _queue, channel in channels.digest_only():
+        groups[channel.label] = (channel, {s: [] for s in SECTIONS})
+    facts: dict[int, dict[str, Any]] = {}
+    for section in SECTIONS:
+        for task_id in sorted(set(found[section])):
+            task = session.get(Task, task_id)
+            if task is None:
+                continue
+            hold = held.get(task.queue) if section == "held" else None
+            if task_id not in facts or hold:
+                facts[task_id] = task_facts(
+                    session, task, dashboard_url, reason=hold.message if hold else None
+                )
+            for channel in channels.of(task, "digest"):
+                groups.setdefault(channel.label, (channel, {s: [] for s in SECTIONS}))
+                groups[channel.label][1][section].append(facts[task_id])
+    planned = 0
+    for label, (channel, sections) in groups.items():
+        payload = digest_payload(since, until, sections)
+        planned += enqueue(session, until, f"digest:{key}:{label}", channel, payload)
+    return planned
+
+
+def _reason(kind: str, event: Event, task: Task) -> str | None:
+    if kind == "failed":
+        return event.message.removeprefix("FAILED: ")
+    return None
