@@ -22,11 +22,9 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from overnight import lifecycle
-from overnight.cli import main
 from overnight.fleet import set_queue
 from overnight.notify.dispatcher import DispatchConfig, Dispatcher
 from overnight.notify.outbox import Policy
@@ -39,6 +37,13 @@ BOTH_DATABASES = True
 SECRET = "webhook-signing-secret"
 AGENT_KEY = "sk-agent-key-0123456789"
 OVERNIGHT = str(Path(sys.executable).with_name("overnight"))
+
+
+def env() -> dict[str, str]:
+    """This test's environment, for an `overnight` subprocess of this tree."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
 FAST = DispatchConfig(
     dashboard_url="https://overnight.example.com/",
     digest_hour=None,
@@ -235,8 +240,11 @@ def test_queue_channels_budget_holds_reminders_and_the_digest(
     assert held_again == []  # a new UTC day: the budget starts again from $0
     assert [r["task"]["id"] for r in review] == [ready]
     count = len(receiver.received)
-    result = CliRunner().invoke(main, ["notify", "--no-digest", "digest", "--since", "48"])
-    assert result.exit_code == 0, result.output
+    result = subprocess.run(
+        [OVERNIGHT, "notify", "digest", "--since", "48"], env=env(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.endswith("UTC: 2 channel(s), 2 sent, 0 failed\n")
     digests = [r.json for r in receiver.received[count:]]
     assert [d["event"] for d in digests] == ["digest", "digest"]  # one per channel
     everyone = next(d for d in digests if len(d["review"]) == 2)
@@ -295,11 +303,10 @@ def test_a_dispatcher_killed_after_sending_loses_nothing_and_resends_at_most_one
     store: Store, receiver: NoticeReceiver, tmp_path: Path
 ) -> None:
     command = [OVERNIGHT, "notify", "--no-digest", "--retry-base", "0", "--lease", "0"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    subprocess.run([*command, "--once"], env=env, check=True, capture_output=True)
+    subprocess.run([*command, "--once"], env=env(), check=True, capture_output=True)
     for _ in range(4):
         end(store, make_task(store, [webhook(receiver.url)]), TaskStatus.READY, None)
-    process = subprocess.Popen([*command, "--poll", "0.1"], env=env)
+    process = subprocess.Popen([*command, "--poll", "0.1"], env=env())
 
     def kill_on_the_second(item: Any) -> None:
         if len(receiver.received) == 1:  # the second request: kill before answering
@@ -312,7 +319,7 @@ def test_a_dispatcher_killed_after_sending_loses_nothing_and_resends_at_most_one
         time.sleep(0.1)
     assert process.returncode == -signal.SIGKILL
     receiver.on_request = None
-    result = subprocess.run([*command, "--once"], env=env, capture_output=True, text=True)
+    result = subprocess.run([*command, "--once"], env=env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     deliveries = receiver.deliveries()
     assert sorted(set(deliveries)) == sorted(n.delivery for n in notices(store))

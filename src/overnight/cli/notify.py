@@ -121,11 +121,14 @@ def digest_cmd(config: DispatchConfig, since: str) -> None:
     channels that want it."""
     moment = now()
     start = _since(since, moment)
-    dispatcher = Dispatcher(store(), config)
-    planned = dispatcher.digest(start, f"manual:{moment:%Y-%m-%dT%H:%M:%S.%f}")
-    while dispatcher.deliver():
-        pass
-    click.echo(f"digest since {start:%Y-%m-%d %H:%M} UTC: {planned} channel(s)")
+    states = Dispatcher(store(), config).send_digest(start, f"manual:{moment:%Y%m%dT%H%M%S%f}")
+    sent, failed = states.get("sent", 0), states.get("failed", 0)
+    later = sum(states.values()) - sent - failed
+    retry = f", {later} to retry (overnight notify)" if later else ""
+    click.echo(
+        f"digest since {start:%Y-%m-%d %H:%M} UTC: {sum(states.values())} channel(s), "
+        f"{sent} sent, {failed} failed{retry}"
+    )
 
 
 @notify_group.command("list")

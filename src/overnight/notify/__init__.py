@@ -8,6 +8,7 @@ incoming webhooks and email (SMTP).
     planner.py     which notices to send: events after a cursor, holds, reminders, digests
     outbox.py      the outbox: claim a notice, send it, record how it went, back off
     dispatcher.py  the loop that plans and delivers (``overnight notify``)
+    queues.py      channels set per queue, the outbox listed (the CLI's store side)
 
 Exactly once per (event, channel): a notice is planned once (unique key, the
 cursor moves in the same transaction) and recorded as sending before it is

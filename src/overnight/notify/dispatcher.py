@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import func, select
+
 from overnight.notify import channels, outbox, planner
 from overnight.store import Store, now
-from overnight.store.notices import NotifyCursor
+from overnight.store.notices import Notice, NotifyCursor
 
 log = logging.getLogger(__name__)
 DIGEST_CURSOR = "digest"
@@ -57,6 +59,19 @@ class Dispatcher:
         """Plan a digest of what happened since ``since``, under ``key`` (once per key)."""
         with self.store.session() as session:
             return planner.plan_digest(session, since, self.clock(), key, self.config.dashboard_url)
+
+    def send_digest(self, since: datetime, key: str) -> dict[str, int]:
+        """Plan a digest under ``key`` and deliver what is due; how many notices are in each state."""
+        self.digest(since, key)
+        while self.deliver():
+            pass
+        with self.store.session() as session:
+            rows = session.execute(
+                select(Notice.state, func.count())
+                .where(Notice.key.startswith(f"digest:{key}:", autoescape=True))
+                .group_by(Notice.state)
+            )
+            return {state: count for state, count in rows}
 
     def deliver(self) -> int:
         """Try each notice due now once."""

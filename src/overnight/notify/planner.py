@@ -135,10 +135,15 @@ def plan_holds(session: Session, moment: datetime, dashboard_url: str | None) ->
     )
     channels, planned = Channels(session), 0
     for task in tasks:
+        wanted = _unplanned(
+            session,
+            {f"held:{task.id}:{moment:%Y-%m-%d}:{c.label}": c for c in channels.of(task, "held")},
+        )
+        if not wanted:
+            continue
         hold = held[task.queue]
         facts = task_facts(session, task, dashboard_url, reason=hold.message if hold else None)
-        for channel in channels.of(task, "held"):
-            key = f"held:{task.id}:{moment:%Y-%m-%d}:{channel.label}"
+        for key, channel in wanted.items():
             planned += enqueue(
                 session, moment, key, channel, task_payload("held", facts), task_id=task.id
             )
@@ -160,10 +165,14 @@ def plan_reminders(
     )
     channels, planned = Channels(session), 0
     for task, run in rows:
+        wanted = _unplanned(
+            session, {f"review:{run.id}:{c.label}": c for c in channels.of(task, "review")}
+        )
+        if not wanted:
+            continue
         waited = f"READY since {run.finished_at:%Y-%m-%d %H:%M} UTC"
         facts = task_facts(session, task, dashboard_url, reason=waited)
-        for channel in channels.of(task, "review"):
-            key = f"review:{run.id}:{channel.label}"
+        for key, channel in wanted.items():
             planned += enqueue(
                 session, moment, key, channel, task_payload("review", facts), task_id=task.id
             )
@@ -215,6 +224,15 @@ def plan_digest(
         payload = digest_payload(since, until, sections)
         planned += enqueue(session, until, f"digest:{key}:{label}", channel, payload)
     return planned
+
+
+def _unplanned(session: Session, wanted: dict[str, Channel]) -> dict[str, Channel]:
+    """The notices of ``wanted`` (by key) not planned yet: a pass over held and
+    waiting tasks reads their facts only for notices it will write."""
+    if not wanted:
+        return {}
+    planned = set(session.scalars(select(Notice.key).where(Notice.key.in_(list(wanted)))))
+    return {key: channel for key, channel in wanted.items() if key not in planned}
 
 
 def _reason(kind: str, event: Event, task: Task) -> str | None:
