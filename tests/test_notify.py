@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlalchemy import select
 
 from overnight import lifecycle
@@ -135,35 +136,52 @@ def test_ready_and_failed_reach_a_signed_webhook_once_with_cost_link_and_keys_ma
     assert [n.state for n in notices(store)] == ["sent", "sent"]
 
 
+class Inbox:
+    """An SMTP server on loopback (aiosmtpd) that keeps what it receives and,
+    given ``users``, asks for a login (AUTH without TLS: loopback only)."""
+
+    def __init__(self, users: dict[str, str] | None = None) -> None:
+        self.messages: list[Any] = []
+        self.users = users
+        with socket.socket() as probe:  # a free port on loopback
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        extra: dict[str, Any] = {}
+        if users is not None:
+            extra = {"authenticator": self.login, "auth_require_tls": False}
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **extra)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+    def login(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        assert isinstance(data, LoginPassword) and self.users is not None
+        good = self.users.get(data.login.decode()) == data.password.decode()
+        return AuthResult(success=good, handled=False)
+
+    def __enter__(self) -> Inbox:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.controller.stop()
+
+
 def test_slack_gets_mrkdwn_text_and_email_reaches_a_real_smtp_server(
     store: Store, receiver: NoticeReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class Inbox:
-        messages: list[Any] = []
-
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            self.messages.append(envelope)
-            return "250 OK"
-
-    inbox = Inbox()
-    with socket.socket() as probe:  # a free port on loopback
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with Inbox() as inbox:
         monkeypatch.setenv("SLACK_URL", receiver.url)
         channels = [
             {"kind": "slack", "url_env": "SLACK_URL"},
-            {"kind": "email", "host": "127.0.0.1", "port": port, "to": ["team@example.com"]},
+            {"kind": "email", "host": "127.0.0.1", "port": inbox.port, "to": ["team@example.com"]},
         ]
         dispatcher = Dispatcher(store, FAST)
         dispatcher.plan()
         task_id = make_task(store, channels)
         end(store, task_id, TaskStatus.FAILED, "tests: test_mul failed <here> & there")
         assert dispatcher.drain() == 2
-    finally:
-        controller.stop()
     (slack,) = receiver.received
     assert list(slack.json) == ["text"]
     assert slack.json["text"].startswith(f"*Task {task_id} FAILED: Add mul")
@@ -176,6 +194,46 @@ def test_slack_gets_mrkdwn_text_and_email_reaches_a_real_smtp_server(
         message["Subject"].strip().startswith(f"overnight: Task {task_id} FAILED: Add mul (tests:")
     )
     assert "Cost:   $0.0125" in message.get_content()
+
+
+def test_email_logs_in_with_credentials_from_the_environment_and_never_quotes_them(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMTP_USER", "overnight")
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong-password-1234")
+    with Inbox(users={"overnight": "right-password-1234"}) as inbox:
+        channel = {
+            "kind": "email",
+            "name": "mail",
+            "host": "127.0.0.1",
+            "port": inbox.port,
+            "to": ["team@example.com"],
+            "from": "overnight@example.com",
+            "username_env": "SMTP_USER",
+            "password_env": "SMTP_PASSWORD",
+        }
+        dispatcher = Dispatcher(store, FAST)
+        dispatcher.plan()
+        end(store, make_task(store, [channel]), TaskStatus.READY, None)
+        end(store, make_task(store, [channel]), TaskStatus.READY, None)
+        assert dispatcher.drain() == 6  # two notices, three attempts each
+        refused = notices(store)
+        assert [n.state for n in refused] == ["failed", "failed"]
+        reason = refused[0].last_error or ""
+        assert reason.startswith("mail: SMTPAuthenticationError") and "\n" not in reason
+        assert "wrong-password-1234" not in reason
+        monkeypatch.setenv("SMTP_PASSWORD", "right-password-1234")
+        end(store, make_task(store, [channel]), TaskStatus.READY, None)
+        assert dispatcher.drain() == 1
+    (mail,) = inbox.messages
+    assert mail.mail_from == "overnight@example.com" and mail.rcpt_tos == ["team@example.com"]
+    assert store_config_has_no_password(store)
+
+
+def store_config_has_no_password(store: Store) -> bool:
+    with store.session() as session:
+        rows = [*session.scalars(select(Task.config)), *session.scalars(select(Notice.target))]
+    return all("right-password" not in json.dumps(row) for row in rows)
 
 
 def test_a_dead_endpoint_is_retried_then_failed_and_holds_nothing_up(

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from overnight.notify import channels, outbox, planner
-from overnight.store import Store, now
+from overnight.store import Store, StoreError, now
 from overnight.store.notices import Notice, NotifyCursor
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,16 @@ class Dispatcher:
     def plan(self) -> int:
         """Write the notices due to be sent; returns how many."""
         url, moment = self.config.dashboard_url, self.clock()
-        with self.store.session() as session:
-            planned = planner.plan_events(session, moment, url)
-        with self.store.session() as session:
-            planned += planner.plan_holds(session, moment, url)
-            planned += planner.plan_reminders(session, moment, self.config.review_after, url)
-        return planned + self._daily_digest(moment)
+        try:
+            with self.store.session() as session:
+                planned = planner.plan_events(session, moment, url)
+            with self.store.session() as session:
+                planned += planner.plan_holds(session, moment, url)
+                planned += planner.plan_reminders(session, moment, self.config.review_after, url)
+            return planned + self._daily_digest(moment)
+        except IntegrityError:  # a notice's key is unique: nothing was written twice
+            log.info("another dispatcher planned the same notices; planning again next pass")
+            return 0
 
     def digest(self, since: datetime, key: str) -> int:
         """Plan a digest of what happened since ``since``, under ``key`` (once per key)."""
@@ -89,7 +94,12 @@ class Dispatcher:
         """Pass after pass until ``stop`` is set."""
         stop = stop or threading.Event()
         while not stop.is_set():
-            if not (self.plan() + self.deliver()):
+            try:
+                busy = self.plan() + self.deliver()
+            except StoreError as exc:  # the database is away: nothing is lost, try again
+                log.warning("notify: %s; trying again in %s s", exc, self.config.poll)
+                busy = 0
+            if not busy:
                 stop.wait(self.config.poll)
 
     def _daily_digest(self, moment: datetime) -> int:
