@@ -3,11 +3,17 @@ stored with the task, secrets only by variable name, everything else checked."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from conftest import INHERIT
 
 from overnight.errors import ConfigError
 from overnight.gates.settings import parse_config
+from overnight.intake import submit_text
 from overnight.notify.settings import Channel, parse_channel, parse_notify
+from overnight.store import Store
+from overnight.testing import make_repo
 
 TOML = """test_cmd = "python -m pytest"
 
@@ -95,3 +101,42 @@ def test_a_stored_channel_reads_back_the_same_with_a_stable_label() -> None:
     again = parse_channel(channel.to_dict(), "stored")
     assert again == channel and again.label == channel.label and channel.label.startswith("slack-")
     assert Channel(kind="slack", name="team").label == "team"
+
+
+SPEC = """---
+title: Add done.txt
+repo: {repo}
+acceptance:
+  - tests: tests/test_done.py::test_done
+agent: "command:touch done.txt"
+---
+Create done.txt.
+"""
+TEST_DONE = """from pathlib import Path
+
+
+def test_done():
+    assert (Path(__file__).parent.parent / "done.txt").exists()
+"""
+
+
+@pytest.mark.parametrize(
+    ("channel", "refused"),
+    [
+        ('kind = "slack"\nurl_env = "SLACK_URL"', None),
+        ('kind = "pager"', "overnight.toml: notify.channel #1: 'kind' must be one of"),
+        ('kind = "slack"\nurl = "https://hooks.slack.com/x"', "Slack webhook URL is a secret"),
+    ],
+)
+def test_submit_stores_the_notify_table_or_refuses_a_wrong_one(
+    store: Store, tmp_path: Path, channel: str, refused: str | None
+) -> None:
+    toml = f"{INHERIT}\n[[notify.channel]]\n{channel}\n"
+    repo = make_repo(tmp_path / "proj", {"tests/test_done.py": TEST_DONE, "overnight.toml": toml})
+    spec = SPEC.format(repo=repo)
+    if refused:
+        with pytest.raises(ConfigError, match=refused):
+            submit_text(store, spec, source="spec.md", base_dir=tmp_path)
+        return
+    task = submit_text(store, spec, source="spec.md", base_dir=tmp_path).task
+    assert task.config["notify"] == {"channel": [{"kind": "slack", "url_env": "SLACK_URL"}]}
