@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,6 +33,7 @@ from overnight.store.notices import Notice, NotifyChannel, NotifyCursor
 log = logging.getLogger(__name__)
 EVENT_KINDS = {"ready": "ready", "failed": "failed"}  # event kind -> notice kind
 CURSOR = "events"
+Sections = dict[str, list[dict[str, Any]]]  # a digest's section -> its tasks' facts
 BATCH = 500
 
 
@@ -42,21 +44,27 @@ class Channels:
         self.by_queue: dict[str, list[Channel]] = defaultdict(list)
         for row in session.scalars(select(NotifyChannel).order_by(NotifyChannel.id)):
             self.by_queue[row.queue].append(parse_channel(row.settings, f"channel {row.id}"))
+        self._projects: dict[int, list[Channel]] = {}
 
     def of(self, task: Task, kind: str) -> list[Channel]:
         """The channels that want ``kind`` notices about ``task``, each once."""
-        try:
-            project = parse_notify((task.config or {}).get("notify") or {}, f"task {task.id}")
-        except ConfigError as exc:  # read at submit only for secrets; say it, use the rest
-            log.warning("notify: %s", exc)
-            project = []
-        found = [*project, *self.by_queue.get(task.queue, []), *self.by_queue.get("*", [])]
+        found = [*self._project(task), *self.by_queue[task.queue], *self.by_queue["*"]]
         wanted = {c.label: c for c in found if c.wants(kind, task.queue)}
         return list(wanted.values())
 
-    def digest_only(self) -> list[tuple[str, Channel]]:
-        """The queue channels that want the digest, with their queue."""
-        return [(q, c) for q, cs in self.by_queue.items() for c in cs if c.wants("digest")]
+    def for_digest(self) -> list[Channel]:
+        """The channels set per queue that want the digest."""
+        return [c for cs in self.by_queue.values() for c in cs if c.wants("digest")]
+
+    def _project(self, task: Task) -> list[Channel]:
+        if task.id not in self._projects:
+            table = (task.config or {}).get("notify") or {}
+            try:
+                self._projects[task.id] = parse_notify(table, f"task {task.id}")
+            except ConfigError as exc:  # a task stored before submit checked the table
+                log.warning("notify: %s; its project's channels are skipped", exc)
+                self._projects[task.id] = []
+        return self._projects[task.id]
 
 
 def enqueue(
@@ -107,7 +115,7 @@ def plan_events(session: Session, moment: datetime, dashboard_url: str | None) -
         task = session.get(Task, event.task_id) if kind else None
         if kind is None or task is None:
             continue
-        facts = task_facts(session, task, dashboard_url, reason=_reason(kind, event, task))
+        facts = task_facts(session, task, dashboard_url, reason=_reason(kind, event))
         facts["status"] = kind  # as the event says, though the task may have moved on
         for channel in channels.of(task, kind):
             key = f"event:{event.id}:{channel.label}"
@@ -184,46 +192,38 @@ def plan_digest(
 ) -> int:
     """One digest per channel that wants it, of the tasks it hears about; the
     channels set per queue get one even when nothing happened."""
-    found: dict[str, list[int]] = {
-        kind: list(
-            session.scalars(
-                select(Event.task_id)
-                .where(Event.kind == kind, Event.created_at >= since, Event.created_at < until)
-                .distinct()
-            )
-        )
-        for kind in ("ready", "failed")
-    }
-    found["review"] = list(session.scalars(select(Task.id).where(Task.status == TaskStatus.READY)))
-    held = {name: s.hold for name, s in queue_states(session, until).items() if s.budget_spent}
-    found["held"] = list(
-        session.scalars(
-            select(Task.id).where(Task.status == TaskStatus.QUEUED, Task.queue.in_(list(held)))
-        )
-    )
     channels = Channels(session)
-    groups: dict[str, tuple[Channel, dict[str, list[dict[str, Any]]]]] = {}
-    for _queue, channel in channels.digest_only():
-        groups[channel.label] = (channel, {s: [] for s in SECTIONS})
-    facts: dict[int, dict[str, Any]] = {}
-    for section in SECTIONS:
-        for task_id in sorted(set(found[section])):
-            task = session.get(Task, task_id)
-            if task is None:
-                continue
-            hold = held.get(task.queue) if section == "held" else None
-            if task_id not in facts or hold:
-                facts[task_id] = task_facts(
-                    session, task, dashboard_url, reason=hold.message if hold else None
-                )
-            for channel in channels.of(task, "digest"):
-                groups.setdefault(channel.label, (channel, {s: [] for s in SECTIONS}))
-                groups[channel.label][1][section].append(facts[task_id])
+    groups: dict[str, tuple[Channel, Sections]] = {
+        c.label: (c, {s: [] for s in SECTIONS}) for c in channels.for_digest()
+    }
+    held = {name: s.hold for name, s in queue_states(session, until).items() if s.budget_spent}
+    for section, task in _digest_tasks(session, since, until, list(held)):
+        hold = held.get(task.queue) if section == "held" else None
+        facts = task_facts(session, task, dashboard_url, reason=hold.message if hold else None)
+        for channel in channels.of(task, "digest"):
+            groups.setdefault(channel.label, (channel, {s: [] for s in SECTIONS}))
+            groups[channel.label][1][section].append(facts)
     planned = 0
     for label, (channel, sections) in groups.items():
         payload = digest_payload(since, until, sections)
         planned += enqueue(session, until, f"digest:{key}:{label}", channel, payload)
     return planned
+
+
+def _digest_tasks(
+    session: Session, since: datetime, until: datetime, held_queues: list[str]
+) -> Iterator[tuple[str, Task]]:
+    """(section, task): READY or FAILED in the window, READY now, held now."""
+    for kind in ("ready", "failed"):
+        ids = select(Event.task_id).where(
+            Event.kind == kind, Event.created_at >= since, Event.created_at < until
+        )
+        found = select(Task).where(Task.id.in_(ids)).order_by(Task.id)
+        yield from ((kind, t) for t in session.scalars(found))
+    waiting = select(Task).where(Task.status == TaskStatus.READY).order_by(Task.id)
+    yield from (("review", t) for t in session.scalars(waiting))
+    queued = select(Task).where(Task.status == TaskStatus.QUEUED, Task.queue.in_(held_queues))
+    yield from (("held", t) for t in session.scalars(queued.order_by(Task.id)))
 
 
 def _unplanned(session: Session, wanted: dict[str, Channel]) -> dict[str, Channel]:
@@ -235,7 +235,7 @@ def _unplanned(session: Session, wanted: dict[str, Channel]) -> dict[str, Channe
     return {key: channel for key, channel in wanted.items() if key not in planned}
 
 
-def _reason(kind: str, event: Event, task: Task) -> str | None:
+def _reason(kind: str, event: Event) -> str | None:
     if kind == "failed":
         return event.message.removeprefix("FAILED: ")
     return None
