@@ -100,6 +100,7 @@ class ProjectConfig:
     model_timeout: float = 300.0  # seconds, for each model request
     prices: dict[str, dict[str, float]] = field(default_factory=dict)  # USD per 1M tokens
     bounds: dict[str, float] = field(default_factory=dict)  # Bounds, above
+    notify: dict[str, Any] = field(default_factory=dict)  # [notify]: overnight/notify/settings.py
 
     def gate(self, name: str, kind: type[G]) -> G:
         """Gate ``name``'s table as a ``kind``, its ``config_type`` (whose defaults,
@@ -144,6 +145,7 @@ class ProjectConfig:
             raise ConfigError(f"{source}: 'environment' must be 'venv' or 'inherit'")
         _check_env(data.get("env") or {}, source)
         _check_bounds(data.get("bounds") or {}, source)
+        _check_notify(data.get("notify") or {}, source)
         for path in data.get("agent_paths") or []:
             if isinstance(path, str) and not path.startswith(("/", "~")):
                 raise ConfigError(
@@ -174,6 +176,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "prices": (dict,),
     "env": (dict,),
     "bounds": (dict,),
+    "notify": (dict,),
 }
 
 
@@ -186,6 +189,28 @@ def _check_env(env: dict[str, Any], source: str) -> None:
             raise ConfigError(
                 f"{source}: env.{name} looks like a secret, and the configuration is stored "
                 f"with every task; name it in 'agent_env' to pass it from the worker instead"
+            )
+
+
+def _check_notify(notify: dict[str, Any], source: str) -> None:
+    """``[notify]`` is stored with every task: a channel names the variables that hold
+    its secrets (``secret_env``, ``url_env``…), never the secrets themselves. The rest
+    of the table is read by ``overnight/notify/settings.py``."""
+    channels = notify.get("channel") or []
+    if not isinstance(channels, list) or not all(isinstance(c, dict) for c in channels):
+        raise ConfigError(f"{source}: notify.channel must be a list of [[notify.channel]] tables")
+    for number, channel in enumerate(channels, 1):
+        for name in channel:
+            if SECRET_NAME.search(name) and not name.endswith("_env"):
+                raise ConfigError(
+                    f"{source}: notify.channel #{number}: '{name}' looks like a secret, and the "
+                    f"configuration is stored with every task; name the variable that holds it "
+                    f"in '{name}_env' instead"
+                )
+        if channel.get("kind") == "slack" and "url" in channel:
+            raise ConfigError(
+                f"{source}: notify.channel #{number}: a Slack webhook URL is a secret; name the "
+                "variable that holds it in 'url_env' instead"
             )
 
 

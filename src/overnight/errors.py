@@ -11,6 +11,8 @@
     ├── SetupError                  the environment's setup commands failed
     ├── LeaseLost                   a worker lost its lease: it must not write results
     ├── MergeConflict               approve/rebase met conflicts
+    ├── NotifyError                 a notice could not be sent (endpoint down or refusing,
+    │                               a secret's variable unset): retried, then marked failed
     ├── ForgeError                  GitHub or GitLab refused an operation (token, permission,
     │                               protection, a pull request closed by a human)
     ├── InfrastructureError         not the task's fault (database gone, disk full, model
@@ -122,3 +124,8 @@ class ForgeError(OvernightError):
 class ForgeUnavailable(ForgeError, InfrastructureError):
     """The forge could not be reached or kept failing (5xx, rate limit past the
     longest wait): the delivery is retried later, nothing is lost."""
+
+
+class NotifyError(OvernightError):
+    """A notice could not be sent on a channel: the endpoint refused or was away,
+    or a variable the channel names is unset. The outbox retries it with backoff."""

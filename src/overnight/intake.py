@@ -16,6 +16,7 @@ from overnight.agents.registry import agent_problem, get_agent
 from overnight.config import CONFIG_FILE, ProjectConfig, cache_dir
 from overnight.errors import UsageError, WorkspaceError
 from overnight.gates.settings import parse_config
+from overnight.notify.settings import parse_notify
 from overnight.spec import Problem, Spec, load_spec, parse_spec
 from overnight.spec.limits import control_character
 from overnight.spec.text import check_text as spec_text
@@ -164,7 +165,7 @@ def enqueue(store: Store, prepared: Prepared) -> Submitted:
 
 
 def load_config(cache: Path, sha: str) -> ProjectConfig:
-    return parse_config(
+    config = parse_config(
         read_files(
             cache,
             sha,
@@ -183,6 +184,8 @@ def load_config(cache: Path, sha: str) -> ProjectConfig:
             ),
         )
     )
+    parse_notify(config.notify, CONFIG_FILE)  # [[notify.channel]] checked whole at submit
+    return config
 
 
 def inline_spec(title: str, tests: list[str], runs: list[str], body: str = "") -> str:

@@ -103,6 +103,14 @@ def m008_live_output(conn: Connection) -> None:
     Output.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def m010_notices(conn: Connection) -> None:
+    """The notifications outbox (notices), channels per queue, the dispatcher's cursors."""
+    from overnight.store.notices import Notice, NotifyChannel, NotifyCursor
+
+    for model in (Notice, NotifyChannel, NotifyCursor):
+        model.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
     if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
@@ -117,6 +125,7 @@ MIGRATIONS: list[Migration] = [
     m006_tamper_evidence,
     m007_worker_limits,
     m008_live_output,
+    m010_notices,  # m009 is another change's
 ]
 
 
