@@ -1,4 +1,10 @@
-"""Sending one notice on one channel: the seam to the network.
+"""The kinds of notification channel, one registry (``NOTIFIERS``), and sending
+one notice on one channel: the seam to the network.
+
+A kind is a ``BaseNotifier`` subclass: its ``name`` (the ``kind`` in a
+``[[notify.channel]]`` table), ``check`` (what its table must hold; a
+``ConfigError`` in one line) and ``send``; adding one is the class and one line
+in ``NOTIFIERS``.
 
 ``send`` raises ``NotifyError`` with one line naming the channel (by its label,
 never its URL, which may hold a secret) for anything the endpoint or the
@@ -22,35 +28,104 @@ import json
 import os
 import smtplib
 import ssl
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 import httpx
 
-from overnight.errors import NotifyError, one_line
+from overnight.errors import ConfigError, NotifyError, one_line
+from overnight.notify.channel import Channel
 from overnight.notify.notices import mrkdwn, plain, subject
-from overnight.notify.settings import Channel
+from overnight.registry import Argument, Registry
 
 SIGNATURE = "X-Overnight-Signature-256"
 DELIVERY = "X-Overnight-Delivery"
 TIMESTAMP = "X-Overnight-Timestamp"
 
 
+class BaseNotifier:
+    """A kind of channel, for ``NOTIFIERS``."""
+
+    name: str
+    argument: Argument | None = None
+
+    @staticmethod
+    def check(channel: Channel, data: Mapping[str, Any], where: str) -> None:
+        """Refuse a table this kind cannot send with (``data``: the table as written)."""
+
+    @staticmethod
+    def send(channel: Channel, payload: dict[str, Any], delivery: str, moment: datetime) -> None:
+        raise NotImplementedError
+
+
+class WebhookNotifier(BaseNotifier):
+    """The notice as signed JSON (see above)."""
+
+    name = "webhook"
+
+    @staticmethod
+    def check(channel: Channel, data: Mapping[str, Any], where: str) -> None:
+        if not (channel.url or channel.url_env):
+            raise ConfigError(f"{where}: a webhook needs 'url' (or 'url_env')")
+        if not channel.secret_env:
+            raise ConfigError(
+                f"{where}: a webhook is signed: name the variable holding its secret in 'secret_env'"
+            )
+
+    @staticmethod
+    def send(channel: Channel, payload: dict[str, Any], delivery: str, moment: datetime) -> None:
+        _webhook(channel, payload, delivery, moment)
+
+
+class SlackNotifier(BaseNotifier):
+    """A Slack-compatible incoming webhook: ``{"text": ...}`` in mrkdwn."""
+
+    name = "slack"
+
+    @staticmethod
+    def check(channel: Channel, data: Mapping[str, Any], where: str) -> None:
+        if "url" in data:
+            raise ConfigError(
+                f"{where}: a Slack webhook URL is a secret; name its variable in 'url_env'"
+            )
+        if not channel.url_env:
+            raise ConfigError(f"{where}: a Slack channel needs 'url_env'")
+
+    @staticmethod
+    def send(channel: Channel, payload: dict[str, Any], delivery: str, moment: datetime) -> None:
+        body = json.dumps({"text": mrkdwn(payload)}).encode()
+        _post(channel, _env(channel, channel.url_env), body, {})
+
+
+class EmailNotifier(BaseNotifier):
+    """Email over SMTP, STARTTLS and login optional."""
+
+    name = "email"
+
+    @staticmethod
+    def check(channel: Channel, data: Mapping[str, Any], where: str) -> None:
+        if not channel.to:
+            raise ConfigError(f"{where}: an email channel needs 'to' (a list of addresses)")
+        if bool(channel.username_env) != bool(channel.password_env):
+            raise ConfigError(f"{where}: give both 'username_env' and 'password_env', or neither")
+
+    @staticmethod
+    def send(channel: Channel, payload: dict[str, Any], delivery: str, moment: datetime) -> None:
+        _email(channel, payload, delivery)
+
+
+NOTIFIERS: Registry[BaseNotifier] = Registry(
+    "notification channel", (WebhookNotifier, SlackNotifier, EmailNotifier)
+)
+
+
 def send(channel: Channel, payload: dict[str, Any], delivery: str, moment: datetime) -> None:
     """Deliver ``payload`` on ``channel``, or raise ``NotifyError``."""
+    notifier, _ = NOTIFIERS.get(channel.kind)
     try:
-        if channel.kind == "webhook":
-            _webhook(channel, payload, delivery, moment)
-        elif channel.kind == "slack":
-            _post(
-                channel,
-                _env(channel, channel.url_env),
-                json.dumps({"text": mrkdwn(payload)}).encode(),
-                {},
-            )
-        else:
-            _email(channel, payload, delivery)
+        notifier.send(channel, payload, delivery, moment)
     except NotifyError:
         raise
     except (httpx.HTTPError, smtplib.SMTPException, OSError) as exc:
