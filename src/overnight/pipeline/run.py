@@ -228,7 +228,7 @@ class Pipeline:
                 )
             baseline, rec.log = measure_baseline(self.gate_context(Baseline(), [], patched))
             self.grading.reset()
-            self.record.artifact("baseline.json", json.dumps(asdict(baseline), indent=1))
+            self.record.baseline(asdict(baseline), json.dumps(asdict(baseline), indent=1))
             rec.summary = (
                 f"{len(baseline.passing())} of {len(baseline.tests)} tests pass on "
                 f"the base; {len(baseline.lint)} lint finding(s)"
@@ -314,13 +314,13 @@ class Pipeline:
             self.check_killed()  # an interrupted agent's change is not a checkpoint
             agent_tree = self.tree()
             diff = self.change(agent_tree) if agent_tree else ""
-            self.record.artifact(f"agent-attempt-{attempt}.diff", diff)
+            self.record.agent_change(attempt, diff)
         self.record.attempts(attempt)
 
     def save_turn(self, turn: Turn) -> None:
         """Record a turn; once it is done, with the workspace's change if it made one."""
         change = None
-        if turn.meta.get("done"):
+        if turn.done:
             tree = self.tree()
             if tree and tree != self.turn_tree:
                 change, self.turn_tree = self.change(tree), tree
@@ -367,7 +367,7 @@ class Pipeline:
             grade = self.grading.workspace
             self.record.artifact(f"diff-attempt-{attempt}.diff", grade.diff(self.base_sha, sha))
             changes = grade.diff(self.patched_tree, sha)
-            self.record.artifact(f"changes-attempt-{attempt}.diff", changes)
+            self.record.graded_changes(attempt, changes)
             installed = self.grading.install(self.sandbox, self.command_timeout(), self.cancel)
             if installed is not None and not installed.ok:
                 results = [install_failed(installed)]

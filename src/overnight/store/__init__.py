@@ -5,6 +5,7 @@ from overnight.store.models import (
     TERMINAL,
     ApiToken,
     Artifact,
+    Checkpoint,
     Event,
     GateResult,
     Output,
@@ -27,6 +28,7 @@ from overnight.store.models import (
 __all__ = [
     "ApiToken",
     "Artifact",
+    "Checkpoint",
     "Event",
     "GateResult",
     "Output",
