@@ -15,9 +15,11 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from overnight import lifecycle
 from overnight.agents import Turn
+from overnight.forges import Delivery, Forge
 from overnight.gates import GateOutcome
 from overnight.masking import Mask
 from overnight.queue import Claim, guard
@@ -97,6 +99,16 @@ class Recorder:
     def __init__(self, store: Store, claim: Claim) -> None:
         self.store, self.claim = store, claim
         self.task_id, self.run_id = claim.task_id, claim.run_id
+
+    def start(self, resumed: str) -> None:
+        """The run is running (``lifecycle.start``); ``resumed``: after which checkpoints."""
+        with self.store.session() as session:
+            task = guard(session, self.claim)
+            run = session.get(Run, self.run_id)
+            assert run is not None
+            lifecycle.start(session, run, f"run {run.number} started{resumed}")
+            taken = "taken over" if self.claim.takeover else "claimed"
+            self.progress(task, f"{taken} · {task.title} · run {run.number}{resumed}")
 
     @contextmanager
     def step(self, name: str, attempt: int = 0) -> Iterator[StepRecord]:
@@ -250,6 +262,12 @@ class Recorder:
             checkpoints.checkpoint(session, self.run_id, attempt, 0).changes = changes
             name = f"changes-attempt-{attempt}.diff"
             self.store.artifact(session, self.task_id, name, changes, self.run_id)
+
+    def deliver(self, forge: Forge, delivery: Delivery, workspace: Path) -> None:
+        """The forge's delivery: the branch pushed, the pull request recorded."""
+        with self.store.session() as session:
+            guard(session, self.claim)
+            forge.deliver(session, delivery, workspace)
 
     def artifact(self, name: str, content: str) -> None:
         with self.store.session() as session:
