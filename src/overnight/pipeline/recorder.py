@@ -11,11 +11,13 @@ line each to the ``overnight.progress`` logger, masked here.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from overnight import lifecycle
 from overnight.agents import Turn
@@ -238,11 +240,12 @@ class Recorder:
                 )
         return done
 
-    def baseline(self, baseline: dict, shown: str) -> None:
-        """The baseline's checkpoint, and ``baseline.json`` (``shown``) to read."""
+    def baseline(self, baseline: dict[str, Any]) -> None:
+        """The baseline's checkpoint, and ``baseline.json`` to read."""
         with self.store.session() as session:
             guard(session, self.claim)
             checkpoints.checkpoint(session, self.run_id, 0, 0).baseline = baseline
+            shown = json.dumps(baseline, indent=1)
             self.store.artifact(session, self.task_id, "baseline.json", shown, self.run_id)
 
     def agent_change(self, attempt: int, diff: str) -> None:

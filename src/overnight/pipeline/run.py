@@ -10,7 +10,6 @@ delivers (READY) or ends FAILED with a reason naming the step that failed.
 from __future__ import annotations
 
 import errno
-import json
 import threading
 from dataclasses import asdict
 
@@ -159,10 +158,8 @@ class Pipeline:
         """A first run that waited for a merge starts on the base after it
         (``base.py``); a resumed one keeps the base its baseline was measured on."""
         if self.facts.kind == "initial" and self.facts.number == 1 and not self.done.any:
-            cache = RepoCache(self.paths.cache / "repos")
-            sha = repin(
-                self.store, self.claim, self.facts.spec, self.facts.repo, self.facts.base_ref, cache
-            )
+            cache, facts = RepoCache(self.paths.cache / "repos"), self.facts
+            sha = repin(self.store, self.claim, facts.spec, facts.repo, facts.base_ref, cache)
             self.base_sha = sha or self.base_sha
 
     def prepare(self) -> None:
@@ -211,9 +208,8 @@ class Pipeline:
                     f"$ {installed.command}\n{installed.output}\n[exit {installed.exit_code}]\n"
                 )
             check_installed(installed)
-            self.agent.apply_patches(
-                self.facts.spec
-            )  # after the install: they are not its products
+            # after the install: the patches are not its products
+            self.agent.apply_patches(self.facts.spec)
             state = "built" if self.env.built else "reused from the cache"
             env = "inherited" if self.env.path is None else state
             rec.summary = f"clones at {self.base_sha[:10]}; environment {env}"
@@ -236,7 +232,7 @@ class Pipeline:
                 )
             baseline, rec.log = measure_baseline(self.gate_context(Baseline(), [], patched))
             self.grading.reset()
-            self.record.baseline(asdict(baseline), json.dumps(asdict(baseline), indent=1))
+            self.record.baseline(asdict(baseline))
             rec.summary = (
                 f"{len(baseline.passing())} of {len(baseline.tests)} tests pass on "
                 f"the base; {len(baseline.lint)} lint finding(s)"

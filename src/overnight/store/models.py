@@ -287,11 +287,11 @@ class Checkpoint(Base):
         Text
     )  # the graded candidate's, from the patched base
     # a turn of the built-in agent (``agents.Turn``)
-    prompts: Mapped[str | None] = mapped_column(String(100))  # the templates' version
+    prompts: Mapped[str | None] = mapped_column(Text)  # the templates' version
     protocol: Mapped[str | None] = mapped_column(String(20))
     sampling: Mapped[dict[str, Any] | None]
     feedback: Mapped[str | None] = mapped_column(Text)  # the first turn's
-    start: Mapped[str | None] = mapped_column(String(64))  # the first turn's workspace digest
+    start: Mapped[str | None] = mapped_column(Text)  # the first turn's workspace digest
     waits: Mapped[list[Any] | None]  # rate limit waits before the turn
     messages: Mapped[list[Any] | None]  # the turn's part of the conversation
     done: Mapped[bool] = mapped_column(default=False)  # its command ran
