@@ -54,7 +54,7 @@ def context(workspace: Path, turns: list[Turn] | None = None, **overrides) -> Ag
 
 
 def _copy(turn: Turn) -> Turn:
-    return Turn(**{**vars(turn), "meta": dict(turn.meta)})
+    return Turn(**{**vars(turn), "waits": list(turn.waits)})
 
 
 def agent(server: ScriptedLLMServer, **config) -> BuiltinAgent:
@@ -96,9 +96,9 @@ def test_every_turn_is_saved_when_the_model_answers_and_again_after_its_command(
     assert (first[-1].input_tokens, first[-1].output_tokens) == (100, 20)
     assert first[-1].request["messages"][0]["role"] == "system"
     assert first[-1].response["choices"][0]["message"]["content"].startswith("I will run")
-    assert first[-1].meta["prompts"].startswith("v1@")
+    assert first[-1].prompts.startswith("v1@")
     assert turns[-1].number == 2 and turns[-1].command == "submit"
-    assert turns[-1].meta["end"] == "submitted after 2 turn(s)"
+    assert turns[-1].end == "submitted after 2 turn(s)"
 
 
 def test_native_tools_view_edit_bash_and_submit(server, workspace):
@@ -185,7 +185,7 @@ def test_a_submit_with_nothing_changed_is_sent_back_once(server, workspace):
 
     assert "You have not changed any file yet" in last_message(server.requests[2])
     assert result.summary.startswith("submitted after 3 turn(s)")
-    assert [t.meta.get("unchanged") for t in turns if t.number == 2][-1] is True
+    assert [t.unchanged for t in turns if t.number == 2][-1] is True
 
 
 def test_a_submit_after_a_change_is_taken_at_once(server, workspace):

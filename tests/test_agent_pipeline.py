@@ -80,7 +80,7 @@ def test_a_failed_attempt_comes_back_with_the_gate_feedback_and_other_sampling(
     with store.session() as session:
         rows = session.scalars(select(Turn).order_by(Turn.id)).all()
         assert [(t.attempt, t.number) for t in rows] == [(1, 1), (1, 2), (2, 1), (2, 2)]
-        assert rows[2].meta["feedback"].startswith("The previous attempt did not pass")
+        assert rows[2].checkpoint.feedback.startswith("The previous attempt did not pass")
 
 
 def test_the_token_budget_of_the_spec_spans_the_attempts(store, mul_spec, server):

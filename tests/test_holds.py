@@ -113,7 +113,6 @@ def spend(store: Store, task_id: int, usd: float) -> None:
                 cost=usd,
                 request={},
                 response={},
-                meta={},
             )
         )
 

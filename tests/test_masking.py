@@ -148,7 +148,6 @@ def test_every_row_a_run_writes_is_masked_before_it_reaches_the_database(
                 content=key,
                 request={"h": key},
                 response={"r": [key]},
-                meta={},
             )
         )
         session.get(Task, task_id).failure_reason = f"setup: {key}"  # type: ignore[union-attr]

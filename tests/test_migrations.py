@@ -3,6 +3,7 @@ older database brought up to date."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,8 +11,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.orm import Session
 
-from overnight.store import open_store
+from overnight.store import Run, Task, checkpoints, open_store
 from overnight.store.migrations import MIGRATIONS
 
 
@@ -87,4 +89,77 @@ def test_an_older_database_gets_the_worker_limits_and_timed_pauses(url):
     assert {"max_running", "max_per_repo"} <= columns
     assert "paused_until" in {c["name"] for c in inspect(store.engine).get_columns("queues")}
     assert "m007_worker_limits" in applied(url)
+    store.engine.dispose()
+
+
+def test_an_older_database_keeps_its_checkpoints_as_typed_rows(url):
+    engine = create_engine(url)
+    with engine.begin() as conn:  # as overnight before m009 left it: turns.meta, artifact names
+        conn.execute(text("CREATE TABLE _migrations (name VARCHAR(100) PRIMARY KEY)"))
+        for migration in MIGRATIONS[:8]:
+            migration(conn)
+            conn.execute(text("INSERT INTO _migrations VALUES (:n)"), {"n": migration.__name__})
+        conn.execute(text("DROP TABLE checkpoints"))  # m001 makes today's tables
+        conn.execute(text("ALTER TABLE turns ADD COLUMN meta JSON"))
+    with Session(engine) as session, session.begin():
+        task = Task(
+            title="t",
+            slug="t",
+            spec={},
+            spec_text="",
+            config={},
+            repo="r",
+            base_ref="main",
+            base_sha="0" * 40,
+            branch="b",
+            agent="builtin",
+        )
+        session.add(task)
+        session.flush()
+        session.add(Run(task_id=task.id, number=1, base_sha="0" * 40))
+        session.flush()
+        task_id = task.id
+    with engine.begin() as conn:
+        run_id = conn.execute(text("SELECT id FROM runs")).scalar_one()
+        messages = [{"role": "assistant", "content": "ls"}]
+        for number, meta in (
+            (1, {"feedback": "", "start": "abc", "messages": messages, "done": True}),
+            (2, {"messages": messages, "rerun": 1, "end": "submitted", "exit_code": 0}),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO turns (run_id, attempt, number, model, content, input_tokens, "
+                    "output_tokens, latency, request, response, meta, created_at) VALUES "
+                    "(:r, 1, :n, 'm', '', 0, 0, 0, '{}', '{}', :meta, CURRENT_TIMESTAMP)"
+                ),
+                {"r": run_id, "n": number, "meta": json.dumps(meta)},
+            )
+        for name, content in (
+            ("baseline.json", json.dumps({"tests": {"t": "passed"}})),
+            ("agent-turn-1-1.diff", "diff 1"),
+            ("agent-attempt-1.diff", "attempt diff"),
+            ("changes-attempt-1.diff", "changes"),
+            ("step-agent-1.log", "a log"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO artifacts (task_id, run_id, name, content, created_at) "
+                    "VALUES (:t, :r, :n, :c, CURRENT_TIMESTAMP)"
+                ),
+                {"t": task_id, "r": run_id, "n": name, "c": content},
+            )
+    engine.dispose()
+
+    store = open_store(url)
+
+    assert "meta" not in {c["name"] for c in inspect(store.engine).get_columns("turns")}
+    with store.session() as session:
+        (first, one), (second, two) = checkpoints.turns(session, run_id, 1)
+        assert one is not None and two is not None
+        assert (one.messages, one.done, one.start, one.feedback) == (messages, True, "abc", "")
+        assert (two.done, two.rerun, two.end, two.end_exit_code) == (False, 1, "submitted", 0)
+        assert checkpoints.last_turn_diff(session, run_id, 1) == "diff 1"
+        assert checkpoints.baseline(session, run_id) == {"tests": {"t": "passed"}}
+        assert checkpoints.agent_changes(session, run_id) == {1: "attempt diff"}
+        assert checkpoints.previous_changes(session, task_id, 2) == "changes"
     store.engine.dispose()

@@ -77,6 +77,7 @@ def replay(store: Store, task_id: int | str, run_number: int | None = None) -> R
                 f"task {task.id} run {run.number} has no recorded turns: only "
                 "runs of the built-in agent can be replayed"
             )
+        states = {(t.attempt, t.number): t.checkpoint for t in turns}  # read in the session
         spec, config = Spec.from_dict(task.spec), config_from_dict(task.config)
         repo, base_sha, number = task.repo, run.base_sha, run.number
     root = home() / "replays"
@@ -93,12 +94,20 @@ def replay(store: Store, task_id: int | str, run_number: int | None = None) -> R
     report = ReplayReport(int(task_id), number, work.path)
     for attempt in sorted({t.attempt for t in turns}):
         recorded = [t for t in turns if t.attempt == attempt]
-        report.attempts.append(_replay_attempt(recorded, config, work, env, sandbox, spec_file))
+        first, last = states[attempt, recorded[0].number], states[attempt, recorded[-1].number]
+        noted = (
+            (first.feedback if first else None) or "",
+            (last.end if last else None) or "(not recorded)",
+        )
+        report.attempts.append(
+            _replay_attempt(recorded, noted, config, work, env, sandbox, spec_file)
+        )
     return report
 
 
 def _replay_attempt(
     recorded: list[TurnRow],
+    noted: tuple[str, str],
     config: ProjectConfig,
     work: Workspace,
     env: Environment,
@@ -120,7 +129,7 @@ def _replay_attempt(
         attempt=first.attempt,
         workspace=work.path,
         spec_file=spec_file,
-        feedback=first.meta.get("feedback", ""),
+        feedback=noted[0],  # what the attempt began with
         sandbox=sandbox,
         environ=env.environ(work.path),
         timeout=config.timeout_minutes * 60,
@@ -128,9 +137,7 @@ def _replay_attempt(
         on_turn=keep,
     )
     result = agent.run(ctx)
-    out = AttemptReplay(
-        first.attempt, len(recorded), result.summary, recorded[-1].meta.get("end", "(not recorded)")
-    )
+    out = AttemptReplay(first.attempt, len(recorded), result.summary, noted[1])
     for turn, old, same in zip(new, recorded, model.same, strict=False):
         out.turns.append(
             TurnCheck(

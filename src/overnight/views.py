@@ -17,6 +17,7 @@ from overnight.pipeline.base import EVENT as REPINNED
 from overnight.pipeline.recorder import spent_time
 from overnight.spec import Budget
 from overnight.store import PullRequest, Session, Task, TaskStatus, now, reads
+from overnight.store.checkpoints import notes as checkpoint_notes
 from overnight.task_list import task_summary
 
 
@@ -202,9 +203,6 @@ def run_view(run: Any) -> dict[str, Any]:
     }
 
 
-_NOT_NOTES = ("prompts", "sampling", "protocol", "messages", "start", "done", "exit_code")
-
-
 def turn_view(t: Any, raw: bool = False) -> dict[str, Any]:
     """One agent turn; ``raw`` adds the request and response bodies as sent and received."""
     view = {
@@ -219,8 +217,8 @@ def turn_view(t: Any, raw: bool = False) -> dict[str, Any]:
         "output_tokens": t.output_tokens,
         "cost_usd": t.cost,
         "latency": round(t.latency, 3),
-        "prompts": t.meta.get("prompts"),
-        "notes": {k: v for k, v in t.meta.items() if k not in _NOT_NOTES},
+        "prompts": t.checkpoint.prompts if t.checkpoint else None,
+        "notes": checkpoint_notes(t.checkpoint),
     }
     if raw:
         view["request"], view["response"] = t.request, t.response

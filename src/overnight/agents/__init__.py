@@ -35,7 +35,21 @@ class Turn:
     latency: float = 0.0
     request: dict[str, Any] = field(default_factory=dict)
     response: dict[str, Any] = field(default_factory=dict)
-    meta: dict[str, Any] = field(default_factory=dict)  # prompt version, sampling, notes
+    # the loop's state after it: recorded as the turn's checkpoint, a resume picks it up
+    prompts: str | None = None  # the prompt templates' version
+    protocol: str | None = None
+    sampling: dict[str, Any] = field(default_factory=dict)
+    feedback: str | None = None  # the first turn's: what the attempt began with
+    start: str | None = None  # the first turn's: a digest of the workspace then
+    waits: list[str] = field(default_factory=list)  # rate limit waits before it
+    messages: list[dict[str, Any]] | None = None  # its part of the conversation
+    done: bool = False  # its command ran: its part of the conversation is final
+    rerun: int = 0  # how often a resume ran its command again
+    unchanged: bool = False  # a submit with nothing changed, sent back
+    stuck: int | None = None  # the repeats when the model was told it is in a loop
+    format_error: bool = False  # its answer did not follow the protocol
+    end: str | None = None  # the attempt's final word, on its last turn
+    end_exit_code: int | None = None  # the attempt's exit code, with ``end``
 
 
 @dataclass

@@ -11,7 +11,7 @@
 Each turn is handed to ``ctx.on_turn`` twice: when the model has answered
 (so a killed worker still has the paid-for answer) and when its command has
 run, in a ``finally``; then it is ``done`` and holds its part of the
-conversation (``meta["messages"]``). An attempt cut off mid-way resumes from
+conversation (``messages``). An attempt cut off mid-way resumes from
 its recorded turns (``ctx.recorded_turns``): the conversation is rebuilt from
 them, a turn answered but not done runs its command again, and no recorded
 answer is asked of the model twice. The text protocol (one fenced bash block per answer,
@@ -120,9 +120,10 @@ class Loop:
         answered = None  # a recorded answer whose command has not run yet
         if self.ctx.recorded_turns:
             answered = self.resume(self.ctx.recorded_turns)
-            if "end" in self.turns[-1].meta:  # the attempt had ended: nothing left to do
-                ended = self.turns[-1].meta
-                return self.result(AgentStop(ended["end"]), ended.get("exit_code", 1))
+            ended = self.turns[-1]
+            if ended.end is not None:  # the attempt had ended: nothing left to do
+                code = 1 if ended.end_exit_code is None else ended.end_exit_code
+                return self.result(AgentStop(ended.end), code)
         else:
             self.begin()
         while True:
@@ -130,7 +131,7 @@ class Loop:
                 reply, answered = answered or self.ask(), None
                 self.execute(reply)
             except FormatError as exc:
-                self.turns[-1].meta["format_error"] = True
+                self.turns[-1].format_error = True
                 self.add(
                     "user",
                     self.prompts.render(
@@ -164,20 +165,20 @@ class Loop:
         self.turns = list(recorded)
         for turn in self.turns:
             self.mark = len(self.messages)
-            self.messages += turn.meta["messages"]
+            self.messages += turn.messages or []
             self.tokens += turn.input_tokens + turn.output_tokens
             if turn.cost is None:
                 self.cost_known = False
             else:
                 self.cost += turn.cost
-            self.nudged = self.nudged or bool(turn.meta.get("unchanged"))
-            self.warned_stuck = self.warned_stuck or "stuck" in turn.meta
-        self.start_state = self.turns[0].meta.get("start", "")
+            self.nudged = self.nudged or turn.unchanged
+            self.warned_stuck = self.warned_stuck or turn.stuck is not None
+        self.start_state = self.turns[0].start or ""
         last = self.turns[-1]
-        if last.meta.get("done"):
+        if last.done:
             self.mark = len(self.messages)
             return None
-        last.meta["rerun"] = last.meta.get("rerun", 0) + 1  # its command runs again
+        last.rerun += 1  # its command runs again
         answer = self.messages[-1]
         calls = [ToolCall(c["id"], c["name"], c["arguments"]) for c in answer.get("tool_calls", [])]
         return Reply(answer["content"], tool_calls=calls, model=last.model)
@@ -198,15 +199,8 @@ class Loop:
             self.cost_known = False
         else:
             self.cost += reply.cost
-        meta: dict[str, Any] = {
-            "prompts": self.prompts.label,
-            "protocol": self.config.protocol,
-            "sampling": dict(vars(self.sampling)),
-        }
-        if not self.turns:
-            meta["feedback"], meta["start"] = self.ctx.feedback, self.start_state
-        if self.notes:
-            meta["waits"], self.notes[:] = list(self.notes), []
+        first = not self.turns
+        waits, self.notes[:] = list(self.notes), []
         self.turns.append(
             Turn(
                 attempt=self.ctx.attempt,
@@ -219,10 +213,15 @@ class Loop:
                 latency=reply.latency,
                 request=reply.request,
                 response=reply.response,
-                meta=meta,
+                prompts=self.prompts.label,
+                protocol=self.config.protocol,
+                sampling=dict(vars(self.sampling)),
+                feedback=self.ctx.feedback if first else None,
+                start=self.start_state if first else None,
+                waits=waits,
+                messages=self.conversation(),
             )
         )
-        meta["messages"] = self.conversation()
         self.save()  # the answer is paid for: keep it even if the command never ends
         self.show(
             f"\n# turn {len(self.turns)}: {reply.usage.output_tokens} tokens from the "
@@ -275,7 +274,7 @@ class Loop:
             return False
         self.nudged = self.workspace_state() == self.start_state
         if self.nudged:
-            self.turns[-1].meta["unchanged"] = True
+            self.turns[-1].unchanged = True
         return self.nudged
 
     def workspace_state(self) -> str:
@@ -346,7 +345,7 @@ class Loop:
             raise LimitReached(f"stopped in a loop: the same action {count} times in a row")
         if count >= self.config.repeat_limit and not self.warned_stuck:
             self.warned_stuck = True
-            self.turns[-1].meta["stuck"] = count
+            self.turns[-1].stuck = count
             command = action.splitlines()[0][:200] if action else ""
             self.add("user", self.prompts.render("stuck", count=count, command=command))
 
@@ -407,8 +406,8 @@ class Loop:
         """The turn's part of the conversation is final: it is done, and saved. Not when
         its command was killed (a stop past its grace): a resumed attempt reruns it."""
         killed = self.ctx.cancel is not None and self.ctx.cancel.is_set()
-        if self.turns and not self.turns[-1].meta.get("done") and not killed:
-            self.turns[-1].meta.update(messages=self.conversation(), done=True)
+        if self.turns and not self.turns[-1].done and not killed:
+            self.turns[-1].messages, self.turns[-1].done = self.conversation(), True
             self.mark = len(self.messages)
         self.save()
 
@@ -416,7 +415,7 @@ class Loop:
         message = str(stop)
         exit_code = stop.exit_code if exit_code is None else exit_code
         if self.turns:
-            self.turns[-1].meta.update(end=message, exit_code=exit_code)
+            self.turns[-1].end, self.turns[-1].end_exit_code = message, exit_code
         cost = f"cost {usd(self.cost if self.cost_known else None)}"
         summary = f"{message} · {self.tokens} tokens · {cost} · {self.config.model}"
         log.info("agent: %s", summary)
@@ -433,7 +432,7 @@ class Loop:
                 f"tokens, {turn.latency:.1f} s)",
                 turn.content.strip(),
             ]
-            for wait in turn.meta.get("waits", []):
+            for wait in turn.waits:
                 lines.append(f"[{wait}]")
             if turn.command and turn.command != "submit":
                 lines += [f"$ {turn.command}", f"[exit {turn.exit_code}]", turn.output or ""]

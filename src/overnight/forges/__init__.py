@@ -1,52 +1,18 @@
-"""Delivery: a branch and a pull request for a run. Forges are picked by name
-from ``forges/registry.py``; ``local`` pushes the branch into the user's repository and keeps the pull
-request as a record in the store, which masks the task's keys in its body like
-in every row (``store/masking.py``). A forge that sends the body elsewhere
-masks it first: ``Mask.of(task.config).text(body)`` (``overnight.masking``)."""
+"""Delivery: a branch and a pull request for a run, on the forge the project's
+``[forge]`` table names (``forges/registry.py``): ``local`` pushes the branch
+into the user's repository and keeps the pull request as a row in the store;
+``github`` and ``gitlab`` open it there (docs/forges.md). What every forge
+offers is in ``forges/base.py``; the pull request's body, the same on every
+forge, is made here. The deliver step masks it before any forge sees it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
-
 from overnight import markdown
 from overnight.cost import usd
+from overnight.forges.base import BaseForge, Check, Forge, Published
 from overnight.gates import GateOutcome
-from overnight.registry import Argument
-from overnight.store import PullRequest, Session
 
-
-@dataclass
-class Delivery:
-    task_id: int
-    run_id: int
-    repo: str
-    branch: str
-    base_branch: str
-    base_sha: str
-    head_sha: str
-    title: str
-    body: str
-
-
-class Forge(Protocol):
-    name: str
-
-    def deliver(self, session: Session, delivery: Delivery, workspace: Path) -> PullRequest: ...
-
-
-class BaseForge:
-    """What a forge declares for its registry (``forges/registry.py``): its ``name``,
-    what may follow ``KIND:`` (``argument``; none yet) and the type of its settings
-    (``config_type``; None: it has none). It is built with no arguments."""
-
-    name: str
-    argument: Argument | None = None
-    config_type: type | None = None
-
-    def deliver(self, session: Session, delivery: Delivery, workspace: Path) -> PullRequest:
-        raise NotImplementedError
+__all__ = ["BaseForge", "Check", "Forge", "Published", "pr_body"]
 
 
 def pr_body(

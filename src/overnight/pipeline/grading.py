@@ -26,6 +26,7 @@ from overnight.errors import GitError
 from overnight.gates.integrity import pytest_config
 from overnight.gates.pytest_run import Pinned
 from overnight.gates.scope import acceptance_files
+from overnight.pipeline.carry import leftover_markers
 from overnight.sandbox import Completed, Sandbox
 from overnight.spec import Spec, TestPatch
 from overnight.workspace import Workspace
@@ -104,6 +105,21 @@ class GradingClone:
         gates would then read no such file and miss what it holds."""
         out = self.workspace.git(["diff", "--name-only", "-z", "--no-renames", before, after])
         return [name for name in out.split("\0") if name]
+
+    def from_base(self, rev: str) -> str:
+        """The diff from the base to a tree or commit."""
+        return self.workspace.diff(self.workspace.base_sha, rev)
+
+    def changes(self, sha: str) -> str:
+        """A candidate's changes from the patched base: what a later run carries over."""
+        return self.workspace.diff(self.patched_tree(), sha)
+
+    def diffstat(self, sha: str) -> str:
+        return self.workspace.diffstat(sha)
+
+    def markers_left(self, sha: str) -> list[str]:
+        """Files in which a candidate added conflict markers."""
+        return leftover_markers(self.workspace, self.patched_tree(), sha)
 
     def protected_files(self) -> list[str]:
         """Acceptance test files: those the patches touch and those named by node ids."""

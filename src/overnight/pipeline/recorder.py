@@ -16,28 +16,29 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import Any
 
 from overnight import lifecycle
 from overnight.agents import Turn
+from overnight.forges.base import Published
 from overnight.gates import GateOutcome
 from overnight.masking import Mask
+from overnight.pipeline.facts import RunFacts
 from overnight.queue import Claim, guard
 from overnight.store import (
-    Artifact,
-    GateResult,
-    Output,
+    Checkpoint,
     Run,
     Step,
     StepStatus,
     Store,
     Task,
     TaskStatus,
-    now,
+    checkpoints,
+    pull_requests,
+    runs,
 )
 from overnight.store import Turn as TurnRow
+from overnight.store.checkpoints import TURN_COLUMNS, TURN_STATE
 
 progress = logging.getLogger("overnight.progress")  # `overnight worker` prints these lines
 
@@ -102,15 +103,22 @@ class Recorder:
         self.store, self.claim = store, claim
         self.task_id, self.run_id = claim.task_id, claim.run_id
 
+    def start(self, resumed: str) -> None:
+        """The run is running (``lifecycle.start``); ``resumed``: after which checkpoints."""
+        with self.store.session() as session:
+            task = guard(session, self.claim)
+            run = session.get(Run, self.run_id)
+            assert run is not None
+            lifecycle.start(session, run, f"run {run.number} started{resumed}")
+            taken = "taken over" if self.claim.takeover else "claimed"
+            self.progress(task, f"{taken} · {task.title} · run {run.number}{resumed}")
+
     @contextmanager
     def step(self, name: str, attempt: int = 0) -> Iterator[StepRecord]:
         label = f"{name} (attempt {attempt})" if attempt else name
         with self.store.session() as session:
             task = guard(session, self.claim)
-            row = Step(run_id=self.run_id, name=name, attempt=attempt)
-            session.add(row)
-            session.flush()
-            step_id = row.id
+            step_id = runs.start_step(session, self.run_id, name, attempt)
             self.store.event(session, self.task_id, "step", f"{label} started", self.run_id)
             if name == "agent":
                 self.progress(task, f"attempt {attempt} started")
@@ -125,19 +133,18 @@ class Recorder:
         finally:
             with self.store.session() as session:
                 task = guard(session, self.claim)
-                done = session.get(Step, step_id)
-                assert done is not None
-                done.status, done.summary, done.finished_at = status, record.summary, now()
                 if name == "gates" and status == StepStatus.DONE:
                     self.progress(task, f"gates (attempt {attempt}): {record.summary}")
+                log_id = None
                 if record.log:
-                    done.log_id = self.store.artifact(
+                    log_id = self.store.artifact(
                         session,
                         self.task_id,
                         f"step-{name}-{attempt}.log",
                         record.log,
                         self.run_id,
                     )
+                runs.end_step(session, step_id, status, record.summary, log_id)
                 self.store.event(
                     session,
                     self.task_id,
@@ -155,117 +162,48 @@ class Recorder:
                     log_id = self.store.artifact(
                         session, self.task_id, f"gate-{r.name}-{attempt}.log", r.log, self.run_id
                     )
-                session.add(
-                    GateResult(
-                        run_id=self.run_id,
-                        attempt=attempt,
-                        name=r.name,
-                        verdict=r.verdict,
-                        blocking=r.blocking,
-                        command=r.command,
-                        exit_code=r.exit_code,
-                        duration=r.duration,
-                        summary=r.summary,
-                        feedback=r.feedback,
-                        sha=sha,
-                        log_id=log_id,
-                        tampered=r.tampered,
-                    )
+                runs.add_gate_result(
+                    session,
+                    self.run_id,
+                    attempt=attempt,
+                    name=r.name,
+                    verdict=r.verdict,
+                    blocking=r.blocking,
+                    command=r.command,
+                    exit_code=r.exit_code,
+                    duration=r.duration,
+                    summary=r.summary,
+                    feedback=r.feedback,
+                    sha=sha,
+                    log_id=log_id,
+                    tampered=r.tampered,
                 )
 
     def turn(self, turn: Turn, change: str | None = None) -> None:
-        """Save an agent turn, or update it (it is saved when the model has answered,
-        and again when its command has run). ``change``: the workspace's diff from the
-        base once the turn is done, when the turn changed it; in the same
-        transaction, so a resumed attempt never sees a done turn without its change."""
-        fields = {
-            k: getattr(turn, k)
-            for k in (
-                "model",
-                "content",
-                "command",
-                "output",
-                "exit_code",
-                "input_tokens",
-                "output_tokens",
-                "cost",
-                "latency",
-                "request",
-                "response",
-                "meta",
-            )
-        }
+        """Save an agent turn and its checkpoint, or update them (it is saved when the
+        model has answered, and again when its command has run). ``change``: the
+        workspace's diff from the base once the turn is done, when the turn changed
+        it; in the same transaction, so a resumed attempt never sees a done turn
+        without its change."""
+        values = {k: getattr(turn, k) for k in TURN_COLUMNS + TURN_STATE}
         with self.store.session() as session:
             guard(session, self.claim)
-            row = session.scalars(
-                select(TurnRow).where(
-                    TurnRow.run_id == self.run_id,
-                    TurnRow.attempt == turn.attempt,
-                    TurnRow.number == turn.number,
-                )
-            ).first()
-            if row is None:
-                session.add(
-                    TurnRow(run_id=self.run_id, attempt=turn.attempt, number=turn.number, **fields)
-                )
-            else:
-                for key, value in fields.items():
-                    setattr(row, key, value)
-            if change is not None:
-                name = f"agent-turn-{turn.attempt}-{turn.number}.diff"
-                self.store.artifact(session, self.task_id, name, change, self.run_id)
+            checkpoints.save_turn(session, self.run_id, turn.attempt, turn.number, values, change)
 
     def output(self, attempt: int, text: str) -> None:
         """A chunk of the agent's live output (``live.LiveLog`` writes them)."""
         with self.store.session() as session:
             guard(session, self.claim)
-            session.add(
-                Output(task_id=self.task_id, run_id=self.run_id, attempt=attempt, text=text)
-            )
+            runs.add_output(session, self.task_id, self.run_id, attempt, text)
 
     def turns(self, attempt: int) -> tuple[list[Turn], str | None]:
         """The recorded turns of an attempt cut off mid-way, and the workspace's diff
         from the base as the last of them to change it left it (None: none did).
         Turns recorded before turns kept their conversation are not resumable: []."""
         with self.store.session() as session:
-            rows = session.scalars(
-                select(TurnRow)
-                .where(
-                    TurnRow.run_id == self.run_id,
-                    TurnRow.attempt == attempt,
-                )
-                .order_by(TurnRow.number)
-            ).all()
-            turns = [
-                Turn(
-                    attempt=r.attempt,
-                    number=r.number,
-                    model=r.model,
-                    content=r.content,
-                    command=r.command,
-                    output=r.output,
-                    exit_code=r.exit_code,
-                    input_tokens=r.input_tokens,
-                    output_tokens=r.output_tokens,
-                    cost=r.cost,
-                    latency=r.latency,
-                    request=r.request,
-                    response=r.response,
-                    meta=dict(r.meta),
-                )
-                for r in rows
-            ]
-            prefix = f"agent-turn-{attempt}-"
-            change = session.scalars(
-                select(Artifact.content)
-                .where(
-                    Artifact.run_id == self.run_id,
-                    Artifact.name.like(prefix + "%"),
-                )
-                .order_by(Artifact.id.desc())
-                .limit(1)
-            ).first()
-        if not all("messages" in t.meta for t in turns):
+            turns = [_turn(r, c) for r, c in checkpoints.turns(session, self.run_id, attempt)]
+            change = checkpoints.last_turn_diff(session, self.run_id, attempt)
+        if any(t.messages is None for t in turns):
             return [], None
         return turns, change
 
@@ -273,34 +211,20 @@ class Recorder:
         """Tokens and USD this run's turns used before attempt ``before`` (USD None:
         a price is unknown)."""
         with self.store.session() as session:
-            rows = session.scalars(
-                select(TurnRow).where(
-                    TurnRow.run_id == self.run_id,
-                    TurnRow.attempt < before,
-                )
-            ).all()
-            tokens = sum(r.input_tokens + r.output_tokens for r in rows)
-            costs = [r.cost for r in rows]
-        return tokens, None if None in costs else sum(c for c in costs if c is not None)
+            return runs.spent(session, self.run_id, before)
 
     def spent_time(self) -> dict[str, float]:
         """What this run's finished agent and gates steps took (earlier starts of it)."""
         with self.store.session() as session:
-            return spent_time(session.scalars(select(Step).where(Step.run_id == self.run_id)))
+            return spent_time(runs.steps(session, self.run_id))
 
     def checkpoints(self) -> Checkpoints:
-        done = Checkpoints()
         with self.store.session() as session:
-            for art in session.scalars(
-                select(Artifact).where(Artifact.run_id == self.run_id).order_by(Artifact.id)
-            ):
-                if art.name == "baseline.json":
-                    done.baseline = json.loads(art.content)
-                elif art.name.startswith("agent-attempt-"):
-                    done.agent[int(art.name.split("-")[2].split(".")[0])] = art.content
-            for row in session.scalars(
-                select(GateResult).where(GateResult.run_id == self.run_id).order_by(GateResult.id)
-            ):
+            done = Checkpoints(
+                checkpoints.baseline(session, self.run_id),
+                checkpoints.agent_changes(session, self.run_id),
+            )
+            for row in runs.gate_results(session, self.run_id):
                 sha, results = done.gates.setdefault(row.attempt, (row.sha or "", []))
                 results.append(
                     GateOutcome(
@@ -317,6 +241,52 @@ class Recorder:
                 )
         return done
 
+    def baseline(self, baseline: dict[str, Any]) -> None:
+        """The baseline's checkpoint, and ``baseline.json`` to read."""
+        with self.store.session() as session:
+            guard(session, self.claim)
+            checkpoints.checkpoint(session, self.run_id, 0, 0).baseline = baseline
+            shown = json.dumps(baseline, indent=1)
+            self.store.artifact(session, self.task_id, "baseline.json", shown, self.run_id)
+
+    def agent_change(self, attempt: int, diff: str) -> None:
+        """The change an agent attempt left, from the base: its checkpoint and
+        ``agent-attempt-N.diff``."""
+        with self.store.session() as session:
+            guard(session, self.claim)
+            checkpoints.checkpoint(session, self.run_id, attempt, 0).diff = diff
+            name = f"agent-attempt-{attempt}.diff"
+            self.store.artifact(session, self.task_id, name, diff, self.run_id)
+
+    def graded_changes(self, attempt: int, changes: str) -> None:
+        """A candidate's changes from the patched base, which a later run carries:
+        its checkpoint and ``changes-attempt-N.diff``."""
+        with self.store.session() as session:
+            guard(session, self.claim)
+            checkpoints.checkpoint(session, self.run_id, attempt, 0).changes = changes
+            name = f"changes-attempt-{attempt}.diff"
+            self.store.artifact(session, self.task_id, name, changes, self.run_id)
+
+    def pull_request(
+        self, forge: str, facts: RunFacts, sha: str, body: str, published: Published
+    ) -> None:
+        """What the forge answered to the delivery, as the run's pull request."""
+        with self.store.session() as session:
+            guard(session, self.claim)
+            pull_requests.record(
+                session,
+                task_id=self.task_id,
+                run_id=self.run_id,
+                forge=forge,
+                branch=facts.branch,
+                base_branch=facts.base_ref,
+                head_sha=sha,
+                title=facts.spec.title,
+                body=body,
+                number=published.number or None,
+                url=published.url or None,
+            )
+
     def artifact(self, name: str, content: str) -> None:
         with self.store.session() as session:
             guard(session, self.claim)
@@ -325,9 +295,7 @@ class Recorder:
     def attempts(self, attempt: int) -> None:
         with self.store.session() as session:
             guard(session, self.claim)
-            run = session.get(Run, self.run_id)
-            assert run is not None
-            run.attempts = attempt
+            runs.set_attempts(session, self.run_id, attempt)
 
     def finish(
         self,
@@ -342,17 +310,13 @@ class Recorder:
             run = session.get(Run, self.run_id)
             assert run is not None
             message = lifecycle.finish(session, task, run, status, reason, head_sha, message)
-            self.progress(task, f"{message} · {self.spend(session)}")
-
-    def spend(self, session: Session) -> str:
-        """What the run's model calls cost, in words (unknown prices are unknown, never 0)."""
-        rows = session.scalars(select(TurnRow).where(TurnRow.run_id == self.run_id)).all()
-        if not rows:
-            return "no model calls recorded"
-        tokens = sum(r.input_tokens + r.output_tokens for r in rows)
-        costs = [r.cost for r in rows]
-        usd = "cost unknown" if None in costs else f"${sum(c for c in costs if c):.4f}"
-        return f"{tokens:,} tokens · {usd}"
+            if runs.turn_count(session, self.run_id):
+                tokens, usd = runs.spent(session, self.run_id)
+                cost = "cost unknown" if usd is None else f"${usd:.4f}"
+                spend = f"{tokens:,} tokens · {cost}"
+            else:
+                spend = "no model calls recorded"
+            self.progress(task, f"{message} · {spend}")
 
     @staticmethod
     def progress(task: Task, text: str) -> None:
@@ -364,14 +328,13 @@ class Recorder:
         """The last change an earlier run of this task graded (empty if none): a run that
         ended before grading (a setup failure) does not lose the work before it."""
         with self.store.session() as session:
-            row = session.scalars(
-                select(Artifact)
-                .join(Run, Artifact.run_id == Run.id)
-                .where(
-                    Run.task_id == self.task_id,
-                    Run.number < run_number,
-                    Artifact.name.like("changes-attempt-%"),
-                )
-                .order_by(Run.number.desc(), Artifact.id.desc())
-            ).first()
-            return row.content if row else ""
+            return checkpoints.previous_changes(session, self.task_id, run_number)
+
+
+def _turn(row: TurnRow, state: Checkpoint | None) -> Turn:
+    """A recorded turn as the agent loop keeps it (no checkpoint: not resumable)."""
+    values = {k: getattr(row, k) for k in TURN_COLUMNS}
+    if state is not None:
+        values |= {k: getattr(state, k) for k in TURN_STATE}
+        values["waits"], values["sampling"] = list(state.waits or []), dict(state.sampling or {})
+    return Turn(attempt=row.attempt, number=row.number, **values)

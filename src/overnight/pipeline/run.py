@@ -10,16 +10,12 @@ delivers (READY) or ends FAILED with a reason naming the step that failed.
 from __future__ import annotations
 
 import errno
-import json
-import os
 import threading
 from dataclasses import asdict
-from functools import partial
 
-from overnight import cost, lifecycle, ratelimit
-from overnight.agents import AgentContext, Interrupted, Turn
-from overnight.agents.registry import get_agent
+from overnight import ratelimit
 from overnight.config import Bounds
+from overnight.environment import Environment
 from overnight.errors import (
     InfrastructureError,
     LeaseLost,
@@ -27,8 +23,6 @@ from overnight.errors import (
     SetupError,
     WorkspaceError,
 )
-from overnight.forges import Delivery, pr_body
-from overnight.forges.registry import get_forge
 from overnight.gates import (
     Baseline,
     GateContext,
@@ -38,16 +32,17 @@ from overnight.gates import (
 )
 from overnight.gates.feedback import condense
 from overnight.gates.hidden import Withholder, hidden_text
-from overnight.gates.settings import config_from_dict
-from overnight.live import LiveLog
-from overnight.masking import Mask
+from overnight.gates.pytest_run import Pinned
 from overnight.pipeline.agent_clone import AgentClone
+from overnight.pipeline.attempt import AgentAttempts, Stops, check_installed
 from overnight.pipeline.base import repin
 from overnight.pipeline.baseline import measure_baseline
-from overnight.pipeline.carry import brief, conflicts_outcome, leftover_markers
+from overnight.pipeline.carry import brief, conflicts_outcome
 from overnight.pipeline.clock import Clock
+from overnight.pipeline.deliver import deliver
+from overnight.pipeline.facts import read_facts
 from overnight.pipeline.grading import GradingClone
-from overnight.pipeline.recorder import Cancelled, Paused, Recorder, RunFailed, StepRecord
+from overnight.pipeline.recorder import Cancelled, Recorder, RunFailed, StepRecord
 from overnight.pipeline.setting import (
     Paths,
     change_refused,
@@ -56,10 +51,9 @@ from overnight.pipeline.setting import (
     last_line,
     sandboxes,
 )
-from overnight.queue import Claim, guard
-from overnight.sandbox import Completed
-from overnight.spec import Spec
-from overnight.store import Run, Store, TaskStatus
+from overnight.queue import Claim
+from overnight.sandbox import Sandbox
+from overnight.store import Store, TaskStatus
 from overnight.workspace import RepoCache, Workspace
 from overnight.workspace.change import Change
 
@@ -85,64 +79,64 @@ class Pipeline:
         paths: Paths,
         pause: threading.Event | None = None,
     ):
-        self.store, self.claim, self.cancel, self.paths = store, claim, cancel, paths
-        self.pause = pause or threading.Event()
+        self.store, self.claim, self.paths = store, claim, paths
         self.record = Recorder(store, claim)
         self.done = self.record.checkpoints()  # what earlier starts of this run finished
-        with store.session() as session:
-            task = guard(session, claim)
-            run = session.get(Run, claim.run_id)
-            assert run is not None
-            self.spec = Spec.from_dict(task.spec)
-            self.config = config_from_dict(task.config)
-            if self.spec.setup is not None:
-                self.config.setup = self.spec.setup
-            self.task_id, self.repo, self.branch = task.id, task.repo, task.branch
-            self.base_ref, self.agent_name = task.base_ref, task.agent
-            self.run_number, self.kind, self.review = run.number, run.kind, run.feedback
-            self.base_sha, self.created = run.base_sha, run.created_at
-            earlier = [r for r in task.runs if r.kind == "changes" and r.number < run.number]
-            self.reviews = [r.feedback for r in earlier if r.feedback]  # requested changes
-            resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
-            lifecycle.start(session, run, f"run {run.number} started{resumed}")
-            taken = "taken over" if claim.takeover else "claimed"
-            self.record.progress(task, f"{taken} · {task.title} · run {run.number}{resumed}")
+        self.facts = read_facts(store, claim)
+        self.base_sha = self.facts.base_sha  # a first run that waited may re-pin it
+        self.stops = Stops(cancel, pause or threading.Event())
         self.clock: Clock | None = None  # the budget's minutes, from the first attempt
-        root = paths.workspace(self.task_id, self.run_number)
-        self.work_path, self.meta = root, root.with_suffix(".meta")
-        self.grade_path = root.with_suffix(".grade")
+        root = paths.workspace(self.facts.task_id, self.facts.number)
+        self.work_path, self.grade_path = root, root.with_suffix(".grade")
         self.carried = False  # the previous run's change replayed without a conflict
         self.conflicts: list[str] = []  # files the replay left to the agent
-        self.bounds = Bounds.from_dict(self.config.bounds)
-        self.withhold = Withholder(hidden_text(self.spec))  # feedback never quotes hidden tests
+        self.bounds = Bounds.from_dict(self.facts.config.bounds)
+        # feedback never quotes hidden tests
+        self.withhold = Withholder(hidden_text(self.facts.spec))
+        # made by prepare()
+        self.grading: GradingClone
+        self.pinned: Pinned
+        self.env: Environment
+        self.sandbox: Sandbox  # the gates'
+        self.agent: AgentClone
+        self.attempts: AgentAttempts
+        # measured by measure_baseline() and start_from_previous_run()
+        self.baseline: Baseline
+        self.patched_tree: str  # the base with every test patch
+        self.start_tree: str  # the base with the visible test patches: where the agent starts
 
     # -- the run -------------------------------------------------------------
 
     def run(self) -> str:
+        resumed = f", resuming after {self.done.describe()}" if self.done.any else ""
+        self.record.start(resumed)
         try:
             self.repin_base()
             self.prepare()
             self.baseline = self.measure_baseline()
             feedback = self.start_from_previous_run()
             results: list[GateOutcome] = []
-            self.clock = Clock(self.spec.budget, self.record.spent_time())
-            for attempt in range(1, self.spec.budget.attempts + 1):
+            self.clock = Clock(self.facts.spec.budget, self.record.spent_time())
+            for attempt in range(1, self.facts.spec.budget.attempts + 1):
                 self.clock.check_attempt(attempt, [r.name for r in blocking_failures(results)])
                 if attempt in self.done.agent:
-                    self.restore_agent_change(attempt)
-                elif attempt == 1 and self.carried and self.kind == "rebase":
+                    self.attempts.restore(self.done.agent[attempt])
+                    self.record.attempts(attempt)  # recorded before an interruption
+                elif attempt == 1 and self.carried and self.facts.kind == "rebase":
                     self.record.attempts(attempt)  # the replayed change is this attempt's
                 else:
-                    self.run_agent(attempt, feedback)
+                    self.stops.at_checkpoint()
+                    self.attempts.run(attempt, feedback, self.clock, self.agent_timeout)
                 results, sha = self.grade(attempt)
                 tampered = [f"{r.name}: {r.tampered}" for r in results if r.tampered]
                 if tampered:  # lying is not a mistake to fix: no feedback, no next attempt
                     raise RunFailed(f"tampered: {'; '.join(tampered)}")
                 if sha is not None and not blocking_failures(results):
-                    return self.deliver(results, sha, attempt)
+                    grading, base = self.grading, self.base_sha
+                    return deliver(self.record, self.facts, grading, base, results, sha, attempt)
                 feedback = self.withhold(condense(results))
             failing = ", ".join(r.name for r in blocking_failures(results))
-            attempts = self.spec.budget.attempts
+            attempts = self.facts.spec.budget.attempts
             raise RunFailed(f"gates: {failing} failed after {attempts} attempt(s)")
         except RunFailed as exc:
             return self.finish(TaskStatus.FAILED, exc.reason)
@@ -164,63 +158,73 @@ class Pipeline:
     def repin_base(self) -> None:
         """A first run that waited for a merge starts on the base after it
         (``base.py``); a resumed one keeps the base its baseline was measured on."""
-        if self.kind == "initial" and self.run_number == 1 and not self.done.any:
-            cache = RepoCache(self.paths.cache / "repos")
-            sha = repin(self.store, self.claim, self.spec, self.repo, self.base_ref, cache)
+        if self.facts.kind == "initial" and self.facts.number == 1 and not self.done.any:
+            cache, facts = RepoCache(self.paths.cache / "repos"), self.facts
+            sha = repin(self.store, self.claim, facts.spec, facts.repo, facts.base_ref, cache)
             self.base_sha = sha or self.base_sha
 
     def prepare(self) -> None:
         with self.record.step("prepare") as rec:
-            cache = RepoCache(self.paths.cache / "repos").fetch(self.repo, self.base_sha)
+            cache = RepoCache(self.paths.cache / "repos").fetch(self.facts.repo, self.base_sha)
             grade = Workspace.create(
-                cache, self.grade_path, self.base_sha, self.branch, separate=True
+                cache, self.grade_path, self.base_sha, self.facts.branch, separate=True
             )
-            self.grading = GradingClone(grade, self.spec)
+            self.grading = GradingClone(grade, self.facts.spec)
             self.pinned = self.grading.pinned()
             self.env = environment(
-                self.config, cache, self.base_sha, self.paths.cache / "envs", self.command_timeout()
+                self.facts.config,
+                cache,
+                self.base_sha,
+                self.paths.cache / "envs",
+                self.command_timeout(),
             )
             assert grade.git_dir is not None
             venv = AgentClone.layer_path(self.work_path) if self.env.path else None
-            self.sandbox, self.agent_sandbox = sandboxes(self.config, self.env, grade.git_dir, venv)
+            self.sandbox, agent_sandbox = sandboxes(
+                self.facts.config, self.env, grade.git_dir, venv
+            )
             self.agent = AgentClone(
                 cache,
                 self.work_path,
                 self.base_sha,
-                self.branch,
+                self.facts.branch,
                 self.env,
-                self.agent_sandbox,
+                agent_sandbox,
                 self.bounds,
+            )
+            self.attempts = AgentAttempts(
+                self.record,
+                self.agent,
+                self.grading,
+                self.stops,
+                self.command_timeout,
+                self.facts,
+                self.work_path.with_suffix(".meta"),
             )
             self.grading.layer = self.env.layer(self.grade_path) if self.env.path else None
             rec.log = self.env.log
-            installed = self.agent.install(self.command_timeout(), self.cancel)
+            installed = self.agent.install(self.command_timeout(), self.stops.cancel)
             if installed is not None:
                 rec.log += (
                     f"$ {installed.command}\n{installed.output}\n[exit {installed.exit_code}]\n"
                 )
-            self.check_installed(installed)
-            self.agent.apply_patches(self.spec)  # after the install: they are not its products
+            check_installed(installed)
+            # after the install: the patches are not its products
+            self.agent.apply_patches(self.facts.spec)
             state = "built" if self.env.built else "reused from the cache"
             env = "inherited" if self.env.path is None else state
             rec.summary = f"clones at {self.base_sha[:10]}; environment {env}"
-
-    @staticmethod
-    def check_installed(done: Completed | None) -> None:
-        if done is not None and not done.ok:
-            raise RunFailed(
-                f"environment: the project does not install from a clone of "
-                f"the base: {last_line(done.output)}"
-            )
 
     def measure_baseline(self) -> Baseline:
         self.patched_tree = self.grading.patched_tree()
         if self.done.baseline is not None:  # measured before this run was interrupted
             return Baseline(**self.done.baseline)
-        self.check_cancel()
+        self.stops.at_checkpoint()
         with self.record.step("baseline") as rec:
             patched = self.grading.check_out_patched()
-            installed = self.grading.install(self.sandbox, self.command_timeout(), self.cancel)
+            installed = self.grading.install(
+                self.sandbox, self.command_timeout(), self.stops.cancel
+            )
             if installed is not None and not installed.ok:
                 rec.log = installed.output
                 raise RunFailed(
@@ -229,7 +233,7 @@ class Pipeline:
                 )
             baseline, rec.log = measure_baseline(self.gate_context(Baseline(), [], patched))
             self.grading.reset()
-            self.record.artifact("baseline.json", json.dumps(asdict(baseline), indent=1))
+            self.record.baseline(asdict(baseline))
             rec.summary = (
                 f"{len(baseline.passing())} of {len(baseline.tests)} tests pass on "
                 f"the base; {len(baseline.lint)} lint finding(s)"
@@ -248,129 +252,48 @@ class Pipeline:
         """Review and rebase runs start from the previous run's change; returns
         the feedback for the first attempt."""
         parts = (
-            [f"A reviewer asked for changes to your previous work:\n{self.review}"]
-            if self.review
+            [f"A reviewer asked for changes to your previous work:\n{self.facts.review}"]
+            if self.facts.review
             else []
         )
-        diff = self.record.previous_changes(self.run_number) if self.run_number > 1 else ""
+        diff = self.record.previous_changes(self.facts.number) if self.facts.number > 1 else ""
         if diff:
             carried = self.agent.carry(diff)
             if carried.files:
                 self.conflicts = carried.files
-                parts.append(brief(carried, self.base_sha, self.reviews))
+                parts.append(brief(carried, self.base_sha, self.facts.reviews))
             else:
                 self.carried = True
-        start = self.take()
+        start = self.attempts.take()
         if start.problems:
             raise RunFailed(f"workspace: the starting change is unusable: {start.problems[0]}")
         self.agent.origin = (start.disk_bytes, start.disk_files)
         self.start_tree = self.grading.visible_tree()  # a carried change is checked again
         return "\n\n".join(parts)
 
-    def run_agent(self, attempt: int, feedback: str) -> None:
-        self.check_cancel()
-        recorded, change = self.record.turns(attempt)  # cut off mid-way by a kill
-        if change is not None:
-            self.restore_workspace(change)
-        self.turn_tree = self.tree()
-        assert self.clock is not None
-        live = LiveLog(partial(self.record.output, attempt), Mask.of(self.config))
-        with (
-            self.record.step("agent", attempt) as rec,
-            self.clock.part("agent"),
-            live,  # output readable as it comes
-        ):
-            self.meta.mkdir(parents=True, exist_ok=True)
-            spec_file = self.meta / "spec.md"
-            spec_file.write_text(self.spec.for_agent())
-            passthrough = {k: os.environ[k] for k in self.config.agent_env if k in os.environ}
-            tokens, usd = self.record.spent(before=attempt)
-            budget = self.spec.budget
-            context = AgentContext(
-                task_id=self.task_id,
-                run_number=self.run_number,
-                attempt=attempt,
-                workspace=self.agent.path,
-                spec_file=spec_file,
-                feedback=feedback,
-                sandbox=self.agent_sandbox,
-                environ=self.agent.environ(passthrough),
-                timeout=self.agent_timeout(),
-                instance_id=self.spec.instance_id,
-                cancel=self.cancel,
-                pause=self.pause,
-                on_turn=self.save_turn,
-                recorded_turns=recorded,
-                live=live,
-                tokens_left=None if budget.tokens is None else budget.tokens - tokens,
-                usd_left=None if budget.usd is None or usd is None else budget.usd - usd,
-                rate_limit=ratelimit.Limiter(self.store),  # shared with every other worker
-            )
-            try:
-                result = get_agent(self.agent_name, self.config).run(context)
-            except Interrupted:
-                raise Paused() from None  # at a turn: it resumes from the recorded turns
-            rec.summary, rec.log = result.summary, result.log
-            if recorded:
-                rec.summary += f" (resumed after turn {recorded[-1].number})"
-            self.check_killed()  # an interrupted agent's change is not a checkpoint
-            agent_tree = self.tree()
-            diff = self.change(agent_tree) if agent_tree else ""
-            self.record.artifact(f"agent-attempt-{attempt}.diff", diff)
-        self.record.attempts(attempt)
-
-    def save_turn(self, turn: Turn) -> None:
-        """Record a turn; once it is done, with the workspace's change if it made one."""
-        change = None
-        if turn.meta.get("done"):
-            tree = self.tree()
-            if tree and tree != self.turn_tree:
-                change, self.turn_tree = self.change(tree), tree
-        self.record.turn(turn, change)
-
-    def take(self) -> Change:
-        """The agent's change, packed inside the sandbox and checked: data, never files
-        the worker reads from the agent's clone."""
-        return self.agent.take(self.command_timeout(), self.cancel)
-
-    def tree(self) -> str | None:
-        """The tree of the agent's clone as it is now (None: its change is unusable)."""
-        change = self.take()
-        return None if change.problems else self.grading.import_change(change)
-
-    def change(self, tree: str) -> str:
-        """The diff from the base to a tree of the agent's clone."""
-        return self.grading.workspace.diff(self.base_sha, tree)
-
-    def restore_agent_change(self, attempt: int) -> None:
-        """Put back what the agent did in an attempt recorded before an interruption."""
-        self.restore_workspace(self.done.agent[attempt])
-        self.record.attempts(attempt)
-
-    def restore_workspace(self, change: str) -> None:
-        """The agent's clone as a recorded diff from the base left it."""
-        self.check_installed(self.agent.restore(change, self.command_timeout(), self.cancel))
-
     def grade(self, attempt: int) -> tuple[list[GateOutcome], str | None]:
-        self.check_cancel()
-        change = self.take()
+        self.stops.at_checkpoint()
+        change = self.attempts.take()
         if change.problems:
             return self.refuse(change, attempt), None
         agent_tree = self.grading.import_change(change)
         recorded = self.done.gates.get(attempt)
         if recorded is not None:  # graded before an interruption: same tree, same commit
-            sha = self.grading.candidate(agent_tree, self.commit_message(), self.created)
+            sha = self.grading.candidate(
+                agent_tree, self.facts.commit_message(), self.facts.created
+            )
             if sha == recorded[0]:
                 return recorded[1], sha
         assert self.clock is not None
         with self.record.step("gates", attempt) as rec, self.clock.part("gates"):
             changed = self.grading.changed(self.start_tree, agent_tree)
-            sha = self.grading.candidate(agent_tree, self.commit_message(), self.created)
-            grade = self.grading.workspace
-            self.record.artifact(f"diff-attempt-{attempt}.diff", grade.diff(self.base_sha, sha))
-            changes = grade.diff(self.patched_tree, sha)
-            self.record.artifact(f"changes-attempt-{attempt}.diff", changes)
-            installed = self.grading.install(self.sandbox, self.command_timeout(), self.cancel)
+            sha = self.grading.candidate(
+                agent_tree, self.facts.commit_message(), self.facts.created
+            )
+            self.record.artifact(f"diff-attempt-{attempt}.diff", self.grading.from_base(sha))
+            self.record.graded_changes(attempt, self.grading.changes(sha))
+            timeout = self.command_timeout()
+            installed = self.grading.install(self.sandbox, timeout, self.stops.cancel)
             if installed is not None and not installed.ok:
                 results = [install_failed(installed)]
                 self.check_time(results, attempt, rec)
@@ -378,22 +301,21 @@ class Pipeline:
                 rec.summary = f"{sha[:10]}: {results[0].summary}"
                 return results, sha
             ctx = self.gate_context(self.baseline, changed, sha)
-            ctx.protected = self.config.protected + self.grading.protected_files()
+            ctx.protected = self.facts.config.protected + self.grading.protected_files()
             results = run_gates(ctx)
             results += self.conflicts_left(sha)
-            self.check_killed()  # gates cut short by a kill are no evidence: not recorded
+            self.stops.after_commands()  # gates cut short by a kill are no evidence: not recorded
             self.check_time(results, attempt, rec)  # nor are gates cut short by the budget
             self.record.gates(results, attempt, sha)
             failed = blocking_failures(results)
             verdicts = ", ".join(f"{r.name} {r.verdict}" for r in failed)
             rec.summary = f"{sha[:10]}: {verdicts or 'all blocking gates pass'}"
-        self.check_cancel()
+        self.stops.at_checkpoint()
         return results, sha
 
     def conflicts_left(self, sha: str) -> list[GateOutcome]:
         """The ``conflicts`` gate, when a marker is left or the run started from conflicts."""
-        left = leftover_markers(self.grading.workspace, self.patched_tree, sha)
-        outcome = conflicts_outcome(left, self.conflicts)
+        outcome = conflicts_outcome(self.grading.markers_left(sha), self.conflicts)
         return [outcome] if outcome else []
 
     def refuse(self, change: Change, attempt: int) -> list[GateOutcome]:
@@ -403,46 +325,6 @@ class Pipeline:
             self.record.gates([result], attempt, None)
             rec.summary = result.summary
         return [result]
-
-    def deliver(self, results: list[GateOutcome], sha: str, attempt: int) -> str:
-        grade = self.grading.workspace
-        tokens, usd = self.record.spent(before=attempt + 1)
-        with self.record.step("deliver") as rec:
-            body = pr_body(
-                description=self.spec.description,
-                diffstat=grade.diffstat(sha),
-                gates=results,
-                attempts=attempt,
-                run_number=self.run_number,
-                base_sha=self.base_sha,
-                head_sha=sha,
-                task_id=self.task_id,
-                review_feedback=self.review,
-                tokens=tokens,
-                cost=cost.spent(self.agent_name, [usd]),
-            )
-            delivery = Delivery(
-                self.task_id,
-                self.claim.run_id,
-                self.repo,
-                self.branch,
-                self.base_ref,
-                self.base_sha,
-                sha,
-                self.spec.title,
-                body,
-            )
-            with self.store.session() as session:
-                guard(session, self.claim)
-                get_forge("local").deliver(session, delivery, grade.path)
-            rec.summary = f"pushed {self.branch} at {sha[:10]}; pull request recorded"
-        self.record.finish(
-            TaskStatus.READY,
-            None,
-            sha,
-            f"READY: {self.branch} at {sha[:10]} after {attempt} attempt(s)",
-        )
-        return TaskStatus.READY
 
     def finish(self, status: TaskStatus, reason: str) -> str:
         self.record.finish(status, reason)
@@ -454,35 +336,30 @@ class Pipeline:
         grade = self.grading.workspace
         return GateContext(
             workspace=grade,
-            spec=self.spec,
-            config=self.config,
+            spec=self.facts.spec,
+            config=self.facts.config,
             baseline=baseline,
             sandbox=self.sandbox,
             environ=self.env.environ(grade.path, layer=self.grading.layer),
             changed=changed,
-            protected=list(self.config.protected),
+            protected=list(self.facts.config.protected),
             sha=sha,
             timeout=self.command_timeout(),
-            cancel=self.cancel,
-            repo=self.repo,
+            cancel=self.stops.cancel,
+            repo=self.facts.repo,
             pinned=self.pinned,
             rate_limit=ratelimit.Limiter(self.store),  # shared with every other worker
         )
-
-    def commit_message(self) -> str:
-        first = self.spec.description.strip().split("\n\n")[0] if self.spec.description else ""
-        trailer = f"Overnight-Task: {self.task_id}\nOvernight-Run: {self.run_number}"
-        return "\n\n".join(p for p in (self.spec.title, first, trailer) if p) + "\n"
 
     def agent_timeout(self) -> float:
         """What is left for the agent: the budget's rest less the grading reserve
         (``Budget.grading_reserve``), so the gates are not cut short."""
         assert self.clock is not None
-        return min(self.config.timeout_minutes * 60, max(self.clock.agent_time(), 1.0))
+        return min(self.facts.config.timeout_minutes * 60, max(self.clock.agent_time(), 1.0))
 
     def command_timeout(self) -> float:
         """Any one command: ``timeout_minutes``, and within the attempts, what is left."""
-        single = self.config.timeout_minutes * 60
+        single = self.facts.config.timeout_minutes * 60
         return single if self.clock is None else min(single, max(self.clock.left(), 1.0))
 
     def check_time(self, results: list[GateOutcome], attempt: int, rec: StepRecord) -> None:
@@ -491,14 +368,3 @@ class Pipeline:
         if blocking_failures(results) and self.clock.ran_out():
             rec.summary = "cut short: the budget's minutes ran out"
             raise self.clock.cut_short(attempt)
-
-    def check_cancel(self) -> None:
-        """At every checkpoint: pause for a stopping worker, stop for a cancel."""
-        if self.pause.is_set():
-            raise Paused()
-        self.check_killed()
-
-    def check_killed(self) -> None:
-        """After a step's commands: were they killed (cancel, or a stop past its grace)?"""
-        if self.cancel.is_set():
-            raise Paused() if self.pause.is_set() else Cancelled()

@@ -14,6 +14,7 @@ from overnight.store.models import (
     TERMINAL,
     ApiToken,
     Artifact,
+    Checkpoint,
     Event,
     GateResult,
     Output,
@@ -36,6 +37,7 @@ from overnight.store.models import (
 __all__ = [
     "ApiToken",
     "Artifact",
+    "Checkpoint",
     "Event",
     "GateResult",
     "Output",

@@ -8,9 +8,12 @@ new database and an upgraded one end with the same schema.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, insert, inspect, text
 
 from overnight.store.models import Base
 
@@ -103,6 +106,79 @@ def m008_live_output(conn: Connection) -> None:
     Output.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def m009_checkpoints(conn: Connection) -> None:
+    """The checkpoints table: what a resumed run picks up, typed. Converts once what
+    older versions kept in ``turns.meta`` and in artifact names (``baseline.json``,
+    ``agent-attempt-N.diff``, ``changes-attempt-N.diff``, ``agent-turn-A-N.diff``),
+    then drops ``turns.meta``. The artifacts stay, to read."""
+    from overnight.store.models import Checkpoint
+
+    Checkpoint.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+    if "meta" not in {c["name"] for c in inspect(conn).get_columns("turns")}:
+        return  # created fresh: nothing to convert
+    rows: dict[tuple[int, int, int], dict[str, Any]] = {}
+    for run_id, attempt, number, meta in conn.execute(
+        text("SELECT run_id, attempt, number, meta FROM turns")
+    ):
+        rows[run_id, attempt, number] = _turn_state(_json(meta) or {})
+    for run_id, name, content in conn.execute(
+        text(
+            "SELECT run_id, name, content FROM artifacts WHERE run_id IS NOT NULL AND "
+            "(name = 'baseline.json' OR name LIKE 'agent-%' OR name LIKE 'changes-attempt-%') "
+            "ORDER BY id"
+        )
+    ):
+        key, column, value = _old_artifact(name, content)
+        if key is not None:  # the last one written is the checkpoint
+            rows.setdefault((run_id, key[0], key[1]), {})[column] = value
+    for (run_id, attempt, turn), values in rows.items():
+        conn.execute(insert(Checkpoint).values(run_id=run_id, attempt=attempt, turn=turn, **values))
+    conn.execute(text("ALTER TABLE turns DROP COLUMN meta"))
+
+
+def _turn_state(meta: dict[str, Any]) -> dict[str, Any]:
+    """A turn's checkpoint from the ``meta`` dict older versions kept."""
+    return {
+        "prompts": meta.get("prompts"),
+        "protocol": meta.get("protocol"),
+        "sampling": meta.get("sampling"),
+        "feedback": meta.get("feedback"),
+        "start": meta.get("start"),
+        "waits": meta.get("waits"),
+        "messages": meta.get("messages"),  # absent: recorded before turns kept it
+        "done": bool(meta.get("done")),
+        "rerun": meta.get("rerun", 0),
+        "unchanged": bool(meta.get("unchanged")),
+        "stuck": meta.get("stuck"),
+        "format_error": bool(meta.get("format_error")),
+        "end": meta.get("end"),
+        "end_exit_code": meta.get("exit_code"),
+    }
+
+
+_OLD_NAMES = (  # artifact names older versions resumed from: (attempt, turn) -> column
+    (re.compile(r"baseline\.json"), "baseline"),
+    (re.compile(r"agent-attempt-(\d+)\.diff"), "diff"),
+    (re.compile(r"changes-attempt-(\d+)\.diff"), "changes"),
+    (re.compile(r"agent-turn-(\d+)-(\d+)\.diff"), "diff"),
+)
+
+
+def _old_artifact(name: str, content: str) -> tuple[tuple[int, int] | None, str, Any]:
+    """(attempt, turn), column and value of an artifact older versions resumed from."""
+    for pattern, column in _OLD_NAMES:
+        found = pattern.fullmatch(name)
+        if found:
+            numbers = [int(n) for n in found.groups()] + [0, 0]
+            value = _json(content) if column == "baseline" else content
+            return (numbers[0], numbers[1]), column, value
+    return None, "", None
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def m010_notices(conn: Connection) -> None:
     """The notifications outbox (notices), channels per queue, the dispatcher's cursors."""
     from overnight.store.notices import Notice, NotifyChannel, NotifyCursor
@@ -125,7 +201,8 @@ MIGRATIONS: list[Migration] = [
     m006_tamper_evidence,
     m007_worker_limits,
     m008_live_output,
-    m010_notices,  # m009 is another change's
+    m009_checkpoints,
+    m010_notices,
 ]
 
 

@@ -1,5 +1,5 @@
-"""The state of record: tasks, runs, steps, gate results, agent turns, artifacts,
-live output, events, pull requests, reviews and workers. Same models on SQLite and PostgreSQL."""
+"""The state of record: tasks, runs, steps, gate results, agent turns, checkpoints,
+artifacts, live output, events, pull requests, reviews and workers. Same models on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -259,8 +259,48 @@ class Turn(Base):
     latency: Mapped[float] = mapped_column(default=0.0)
     request: Mapped[dict[str, Any]]
     response: Mapped[dict[str, Any]]
-    meta: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=now)
+
+    checkpoint: Mapped[Checkpoint | None] = relationship(  # the loop's state after it
+        primaryjoin="and_(Turn.run_id == foreign(Checkpoint.run_id), "
+        "Turn.attempt == foreign(Checkpoint.attempt), Turn.number == foreign(Checkpoint.turn))",
+        viewonly=True,
+    )
+
+
+class Checkpoint(Base):
+    """What a resumed run picks up, in typed columns (no name is parsed): the run's
+    baseline (attempt 0, turn 0); an attempt's agent change and graded changes
+    (turn 0); and the built-in agent's state after each of its turns (turn >= 1),
+    written with the turn (the workspace's diff in the same transaction)."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (UniqueConstraint("run_id", "attempt", "turn"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    attempt: Mapped[int]
+    turn: Mapped[int]
+    baseline: Mapped[dict[str, Any] | None]  # the gates' results on the base
+    diff: Mapped[str | None] = mapped_column(Text)  # from the base: the agent's, or a turn's
+    changes: Mapped[str | None] = mapped_column(
+        Text
+    )  # the graded candidate's, from the patched base
+    # a turn of the built-in agent (``agents.Turn``)
+    prompts: Mapped[str | None] = mapped_column(Text)  # the templates' version
+    protocol: Mapped[str | None] = mapped_column(String(20))
+    sampling: Mapped[dict[str, Any] | None]
+    feedback: Mapped[str | None] = mapped_column(Text)  # the first turn's
+    start: Mapped[str | None] = mapped_column(Text)  # the first turn's workspace digest
+    waits: Mapped[list[Any] | None]  # rate limit waits before the turn
+    messages: Mapped[list[Any] | None]  # the turn's part of the conversation
+    done: Mapped[bool] = mapped_column(default=False)  # its command ran
+    rerun: Mapped[int] = mapped_column(default=0)  # its command ran again on a resume
+    unchanged: Mapped[bool] = mapped_column(default=False)  # a submit sent back: no change
+    stuck: Mapped[int | None]  # the repeats the model was told about
+    format_error: Mapped[bool] = mapped_column(default=False)
+    end: Mapped[str | None] = mapped_column(Text)  # the attempt's final word (its last turn)
+    end_exit_code: Mapped[int | None]  # the attempt's exit code, with ``end``
 
 
 class Queue(Base):

@@ -252,7 +252,6 @@ def _turn(run_id: int, attempt: int, number: int) -> dict[str, Any]:
         "latency": 1.2,
         "request": {},
         "response": {},
-        "meta": {},
         "created_at": now(),
     }
 
