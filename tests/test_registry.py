@@ -4,7 +4,7 @@ import pytest
 
 from overnight.agents.registry import AGENTS
 from overnight.errors import ConfigError
-from overnight.forges.registry import FORGES, get_forge
+from overnight.forges.registry import FORGES, build_forge
 from overnight.gates.registry import GATE_NAMES, GATES
 from overnight.registry import Argument, Registry
 from overnight.sandbox.select import SANDBOXES, select_sandbox
@@ -60,13 +60,13 @@ def test_two_parts_with_one_name_are_refused():
 def test_every_kind_has_its_built_in_parts_in_order():
     assert AGENTS.names == ("builtin", "command")
     assert SANDBOXES.names == ("bwrap", "container", "none")
-    assert FORGES.names == ("local",)
+    assert FORGES.names == ("local", "github", "gitlab")
     assert GATES.names == GATE_NAMES and GATE_NAMES[0] == "scope"
 
 
 def test_unknown_sandbox_and_forge_name_the_valid_ones():
     with pytest.raises(ConfigError, match="use 'auto', 'bwrap', 'container', 'container:<image>'"):
         select_sandbox("jail")
-    with pytest.raises(ConfigError, match="unknown forge 'github': use 'local'"):
-        get_forge("github")
-    assert get_forge("local").name == "local"
+    with pytest.raises(ConfigError, match="unknown forge 'gitea': use 'local', 'github' or 'gitlab'"):
+        build_forge({"kind": "gitea"}, repo="r", base="main")
+    assert build_forge({}, repo="r", base="main").name == "local"

@@ -100,6 +100,9 @@ class ProjectConfig:
     model_timeout: float = 300.0  # seconds, for each model request
     prices: dict[str, dict[str, float]] = field(default_factory=dict)  # USD per 1M tokens
     bounds: dict[str, float] = field(default_factory=dict)  # Bounds, above
+    # where runs are delivered: kind = "local" (default), "github" or "gitlab", and the
+    # forge's settings (forges/registry.py reads them; docs/forges.md)
+    forge: dict[str, Any] = field(default_factory=dict)
     notify: dict[str, Any] = field(default_factory=dict)  # [notify]: overnight/notify/settings.py
 
     def gate(self, name: str, kind: type[G]) -> G:

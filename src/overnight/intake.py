@@ -15,6 +15,7 @@ from overnight import queue
 from overnight.agents.registry import agent_problem, get_agent
 from overnight.config import CONFIG_FILE, ProjectConfig, cache_dir
 from overnight.errors import UsageError, WorkspaceError
+from overnight.forges.registry import forge_settings
 from overnight.gates.settings import parse_config
 from overnight.notify.settings import parse_notify
 from overnight.spec import Problem, Spec, load_spec, parse_spec
@@ -185,6 +186,7 @@ def load_config(cache: Path, sha: str) -> ProjectConfig:
         )
     )
     parse_notify(config.notify, CONFIG_FILE)  # [[notify.channel]] checked whole at submit
+    forge_settings(config.forge, CONFIG_FILE)  # and [forge]: a wrong table queues nothing
     return config
 
 

@@ -3,11 +3,13 @@ run with the feedback), reject, and rebase (a new run on the current base)."""
 
 from __future__ import annotations
 
-import subprocess
+from collections.abc import Callable
 
 from overnight import lifecycle
 from overnight.config import cache_dir
 from overnight.errors import MergeConflict, StateError
+from overnight.forges.base import Forge
+from overnight.forges.registry import build_forge
 from overnight.store import (
     PullRequest,
     Review,
@@ -18,9 +20,7 @@ from overnight.store import (
     TaskStatus,
     pull_requests,
 )
-from overnight.workspace import IDENTITY, RepoCache, git, is_url, known_head, succeeds
-from overnight.workspace.git import argv as git_argv
-from overnight.workspace.git import environ as git_environ
+from overnight.workspace import RepoCache, known_head
 
 REVIEWABLE = (TaskStatus.READY, TaskStatus.FAILED)
 
@@ -33,7 +33,8 @@ def open_pull_request(session: Session, task: Task) -> PullRequest | None:
 
 
 def approve(store: Store, task_id: int | str, message: str = "") -> str:
-    """Merge the task's branch into its base branch; return the merge commit."""
+    """Merge the task's pull request through its forge; return the merge commit.
+    The forge is asked outside any transaction; the result is recorded after."""
     with store.session() as session:
         task = store.task(session, task_id)
         if task.status != TaskStatus.READY:
@@ -41,53 +42,41 @@ def approve(store: Store, task_id: int | str, message: str = "") -> str:
         pr = open_pull_request(session, task)
         if pr is None or pr.head_sha != task.head_sha:
             raise StateError(f"task {task.id} has no open pull request for {task.head_sha}")
-        merge_sha = merge(
-            task.repo,
-            task.base_ref,
-            pr.branch,
-            pr.head_sha,
-            task.id,
-            f"Merge {pr.branch}: {task.title}",
-        )
+        forge = _forge(task)
+        number, sha, run_id, title = pr.number or 0, pr.head_sha, pr.run_id, task.title
+        branch, tid = pr.branch, task.id
+    try:
+        merge_sha = forge.merge(number, sha=sha, title=f"Merge {branch}: {title}")
+    except MergeConflict as exc:
+        raise MergeConflict(
+            f"task {tid} cannot be merged: {exc}: run 'overnight rebase {tid}' to redo it "
+            "on the current base"
+        ) from exc
+    finally:
+        forge.disconnect()
+    with store.session() as session:
+        task = store.task(session, tid)
+        pr = pull_requests.of_run(session, run_id)
+        assert pr is not None  # pull requests are never deleted
         pr.state, pr.merge_sha = "merged", merge_sha
-        session.add(Review(task_id=task.id, run_id=pr.run_id, action="approve", message=message))
-        lifecycle.merge(session, task, session.get(Run, pr.run_id), merge_sha)
+        session.add(Review(task_id=task.id, run_id=run_id, action="approve", message=message))
+        lifecycle.merge(session, task, session.get(Run, run_id), merge_sha)
         return merge_sha
 
 
-def merge(repo: str, base: str, branch: str, head: str, task_id: int, message: str) -> str:
-    cache = RepoCache(cache_dir() / "repos").fetch(repo)
-    if not succeeds(["show-ref", "--verify", "--quiet", f"refs/heads/{base}"], cache):
-        raise StateError(f"base '{base}' is not a branch: merge {branch} yourself")
-    proc = subprocess.run(
-        git_argv(["merge-tree", "--write-tree", "--name-only", f"refs/heads/{base}", head], cache),
-        cwd=cache,
-        capture_output=True,
-        text=True,
-        env=git_environ(),
-    )
-    if proc.returncode == 1:
-        files = proc.stdout.split("\n\n")[0].splitlines()[1:]
-        raise MergeConflict(
-            f"task {task_id} conflicts with {base} ({', '.join(files[:5])}): "
-            f"run 'overnight rebase {task_id}' to redo it on the current {base}"
-        )
-    if proc.returncode != 0:
-        raise StateError(f"cannot merge {branch}: {proc.stderr.strip()}")
-    if not is_url(repo) and _checked_out(repo) == base:
-        git([*IDENTITY, "merge", "--no-ff", "--quiet", "-m", message, head], repo, user_config=True)
-        return git(["rev-parse", "HEAD"], repo, user_config=True)
-    tree = proc.stdout.splitlines()[0]
-    parent = git(["rev-parse", f"refs/heads/{base}"], cache)
-    sha = git([*IDENTITY, "commit-tree", tree, "-p", parent, "-p", head, "-m", message], cache)
-    git(["push", "--quiet", repo, f"{sha}:refs/heads/{base}"], cache, user_config=True)
-    return sha
+def _forge(task: Task) -> Forge:
+    return build_forge((task.config or {}).get("forge") or {}, repo=task.repo, base=task.base_ref)
 
 
-def _checked_out(repo: str) -> str | None:
-    if git(["rev-parse", "--is-bare-repository"], repo) == "true":
-        return None
-    return git(["symbolic-ref", "--quiet", "--short", "HEAD"], repo, check=False) or None
+def _tell_forge(task: Task, pr: PullRequest | None, say: Callable[[Forge, int], None]) -> None:
+    """Say something on the task's pull request when it lives on a remote forge."""
+    if pr is None or pr.number is None:
+        return
+    forge = _forge(task)
+    try:
+        say(forge, pr.number)
+    finally:
+        forge.disconnect()
 
 
 def request_changes(store: Store, task_id: int | str, message: str) -> Run:
@@ -101,6 +90,7 @@ def request_changes(store: Store, task_id: int | str, message: str) -> Run:
                 f"task {task.id} is {task.status}: changes can be requested on "
                 "READY or FAILED tasks"
             )
+        pr = open_pull_request(session, task)
         run = lifecycle.new_run(session, task, "changes", task.runs[-1].base_sha, message)
         session.add(
             Review(
@@ -108,7 +98,10 @@ def request_changes(store: Store, task_id: int | str, message: str) -> Run:
             )
         )
         store.event(session, task.id, "queued", f"changes requested; run {run.number} queued")
-        return run
+    _tell_forge(
+        task, pr, lambda forge, number: forge.comment(number, f"Changes requested:\n\n{message}")
+    )
+    return run
 
 
 def base_moved(task: Task) -> bool:
@@ -159,6 +152,10 @@ def reject(store: Store, task_id: int | str, message: str) -> None:
         task = store.task(session, task_id)
         if task.status in (TaskStatus.MERGED, TaskStatus.REJECTED, TaskStatus.RUNNING):
             raise StateError(f"task {task.id} is {task.status}: it cannot be rejected now")
+        pr = open_pull_request(session, task)
+    _tell_forge(task, pr, lambda forge, number: forge.close(number, message))
+    with store.session() as session:
+        task = store.task(session, task_id)
         pr = open_pull_request(session, task)
         if pr is not None:
             pr.state = "closed"

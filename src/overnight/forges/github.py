@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from overnight.errors import ConfigError, ForgeError
-from overnight.forges.base import Check, Published
+from overnight.forges.base import BaseForge, Check, Forge, Published
 from overnight.forges.http import Api
 from overnight.workspace.git import git
 
@@ -50,12 +50,13 @@ class GitHubSettings:
 
 
 @dataclass
-class GitHubForge:
+class GitHubForge(BaseForge):
     settings: GitHubSettings
     token: str = field(repr=False)
     transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] | None = None
-    name: str = "github"
+    name = "github"  # not fields: what the registry reads
+    config_type = GitHubSettings
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -90,6 +91,11 @@ class GitHubForge:
     @classmethod
     def from_environment(cls, settings: GitHubSettings) -> GitHubForge:
         return cls(settings, os.environ.get(settings.token_env, ""))
+
+    @classmethod
+    def build(cls, settings: Any, *, repo: str, base: str) -> Forge:
+        """The forge of ``settings.repo``; the token from the worker's environment."""
+        return cls.from_environment(settings)
 
     @property
     def _repo(self) -> str:

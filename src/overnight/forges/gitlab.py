@@ -31,7 +31,7 @@ from urllib.parse import quote
 import httpx
 
 from overnight.errors import ConfigError, ForgeError, ForgeUnavailable, GitError, one_line
-from overnight.forges.base import Check, Published
+from overnight.forges.base import BaseForge, Check, Forge, Published
 from overnight.forges.http import Api
 from overnight.workspace.git import git
 
@@ -71,12 +71,13 @@ class GitLabSettings:
 
 
 @dataclass
-class GitLabForge:
+class GitLabForge(BaseForge):
     settings: GitLabSettings
     token: str = field(repr=False)
     transport: httpx.BaseTransport | None = None
     sleep: Callable[[float], None] | None = None
-    name: str = "gitlab"
+    name = "gitlab"  # not fields: what the registry reads
+    config_type = GitLabSettings
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -107,6 +108,11 @@ class GitLabForge:
     @classmethod
     def from_environment(cls, settings: GitLabSettings) -> GitLabForge:
         return cls(settings, os.environ.get(settings.token_env, ""))
+
+    @classmethod
+    def build(cls, settings: Any, *, repo: str, base: str) -> Forge:
+        """The forge of ``settings.repo``; the token from the worker's environment."""
+        return cls.from_environment(settings)
 
     @property
     def _project(self) -> str:

@@ -187,6 +187,12 @@ def m010_notices(conn: Connection) -> None:
         model.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def m011_remote_pull_requests(conn: Connection) -> None:
+    """A pull request's number and address on a remote forge (GitHub, GitLab)."""
+    _add_column(conn, "pull_requests", "number", "INTEGER")
+    _add_column(conn, "pull_requests", "url", "VARCHAR(500)")
+
+
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
     if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
@@ -203,6 +209,7 @@ MIGRATIONS: list[Migration] = [
     m008_live_output,
     m009_checkpoints,
     m010_notices,
+    m011_remote_pull_requests,
 ]
 
 

@@ -197,6 +197,9 @@ class PullRequest(Base):
     body: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(20), default="open")  # open|merged|closed
     merge_sha: Mapped[str | None] = mapped_column(String(64))
+    # on a remote forge: the pull (merge) request's number and page; none on the local forge
+    number: Mapped[int | None] = mapped_column(default=None)
+    url: Mapped[str | None] = mapped_column(String(500), default=None)
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 

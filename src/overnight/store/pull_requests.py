@@ -27,3 +27,29 @@ def _open(task_id: int) -> Select[PullRequest]:
         .where(PullRequest.task_id == task_id, PullRequest.state == "open")
         .order_by(PullRequest.id.desc())
     )
+
+
+def record(
+    session: Session,
+    *,
+    task_id: int,
+    run_id: int,
+    forge: str,
+    branch: str,
+    base_branch: str,
+    head_sha: str,
+    title: str,
+    body: str,
+    number: int | None,
+    url: str | None,
+) -> PullRequest:
+    """The run's pull request as the forge has it now (one row per run, updated when
+    the run is delivered again); earlier runs' open ones are superseded by it."""
+    pr = of_run(session, run_id) or PullRequest(task_id=task_id, run_id=run_id)
+    pr.forge, pr.branch, pr.base_branch, pr.head_sha = forge, branch, base_branch, head_sha
+    pr.title, pr.body, pr.number, pr.url = title, body, number, url
+    session.add(pr)
+    for old in open_of_task(session, task_id):
+        if old.run_id != run_id:
+            old.state = "closed"
+    return pr
