@@ -140,6 +140,9 @@ def task_detail(session: Session, task: Task, *, diff: bool = True) -> dict[str,
             "title": pr.title,
             "body": pr.body,
             "merge_sha": pr.merge_sha,
+            "forge": pr.forge,
+            "number": pr.number,
+            "url": pr.url,
         }
     )
     if diff:

@@ -232,8 +232,12 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
                 )
             console.print(table)
     if data["pull_request"]:
-        console.rule(f"pull request ({data['pull_request']['state']})")
-        console.print(data["pull_request"]["body"], markup=False, highlight=False)
+        pr = data["pull_request"]
+        where = f" #{pr['number']} on {pr['forge']}" if pr.get("number") else ""
+        console.rule(f"pull request{where} ({pr['state']})")
+        if pr.get("url"):
+            console.print(pr["url"], markup=False, highlight=False)
+        console.print(pr["body"], markup=False, highlight=False)
     if diff and data.get("diff"):
         console.rule("diff")
         console.print(data["diff"], markup=False, highlight=False)

@@ -157,6 +157,9 @@ class PullRequestOut(BaseModel):
     title: str
     body: str
     merge_sha: str | None
+    forge: str = Field(description="local, github or gitlab")
+    number: int | None = Field(description="the pull (merge) request's number on a remote forge")
+    url: str | None = Field(description="its page on the remote forge")
 
 
 class ChecksOut(BaseModel):

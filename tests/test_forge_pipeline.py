@@ -1,0 +1,124 @@
+"""A project whose [forge] is GitHub, end to end on the GitHub fake: a task's
+pull request is opened there with the evidence, request-changes comments the
+feedback and the next run updates the same pull request, approve merges
+through the API (branch protection is GitHub's), reject closes it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import OVERNIGHT_TOML, drain
+from github_schema import check_all
+from sqlalchemy import func, select
+
+from overnight.errors import ConfigError, ForgeError
+from overnight.intake import submit_text
+from overnight.review import approve, reject, request_changes
+from overnight.store import Store, Task, TaskStatus
+from overnight.testing import commit_all
+from overnight.testing.github import GitHubServer
+from overnight.views import task_detail
+from overnight.workspace.git import git
+
+APPEND_MUL = (
+    "grep -q 'def mul' calc.py || printf '\\n\\ndef mul(a, b):\\n    return a * b\\n' >> calc.py\n"
+)
+TOKEN_ENV = "OVERNIGHT_TEST_GITHUB_TOKEN"
+
+
+@pytest.fixture
+def hub(tmp_path: Path, calc_repo: Path, monkeypatch: pytest.MonkeyPatch):
+    """GitHub holding the calc project, whose overnight.toml delivers there."""
+    with GitHubServer(tmp_path / "github") as server:
+        forge = (
+            f'\n[forge]\nkind = "github"\nrepo = "acme/calc"\napi_url = "{server.url}"\n'
+            f'git_url = "{server.url}"\ntoken_env = "{TOKEN_ENV}"\nlabels = ["overnight", "bot"]\n'
+        )
+        (calc_repo / "overnight.toml").write_text(OVERNIGHT_TOML + forge)
+        commit_all(calc_repo, "deliver to GitHub")
+        server.add_repo("acme/calc", source=calc_repo)
+        monkeypatch.setenv(TOKEN_ENV, server.add_user("bot", repo="acme/calc", permission="write"))
+        yield server
+
+
+def detail(store: Store, task_id: int) -> dict:
+    with store.session() as session:
+        return task_detail(session, store.task(session, task_id), diff=False)
+
+
+def agent(tmp_path: Path) -> str:
+    script = tmp_path / "agent.sh"
+    script.write_text(APPEND_MUL)
+    return f"command:sh {script}"
+
+
+def ready(store: Store, mul_spec, tmp_path: Path) -> int:
+    spec = mul_spec(agent(tmp_path))
+    task_id = submit_text(store, spec.read_text(), source=spec.name, base_dir=spec.parent).task.id
+    drain(store)
+    task = detail(store, task_id)
+    assert task["status"] == TaskStatus.READY, task["failure_reason"]
+    return task_id
+
+
+def test_a_task_s_pull_request_lives_on_github_from_delivery_to_merge(
+    store, mul_spec, hub, tmp_path
+):
+    task_id = ready(store, mul_spec, tmp_path)
+    [pull] = hub.pulls("acme/calc")
+    task = detail(store, task_id)
+    assert pull["head"]["ref"] == task["branch"] and pull["head"]["sha"] == task["head_sha"]
+    assert "## Evidence" in pull["body"] and "| tests | PASS" in pull["body"]
+    assert [label["name"] for label in pull["labels"]] == ["overnight", "bot"]
+    pr = task["pull_request"]
+    assert (pr["forge"], pr["number"], pr["url"]) == ("github", 1, pull["html_url"])
+
+    request_changes(store, task_id, "keep mul next to add")
+    assert hub.comments("acme/calc", 1) == ["Changes requested:\n\nkeep mul next to add"]
+    drain(store)
+    assert detail(store, task_id)["status"] == TaskStatus.READY
+    [pull] = hub.pulls("acme/calc")  # the same pull request, updated
+    assert "Review feedback addressed" in pull["body"]
+    assert len(hub.calls("POST", r"/repos/acme/calc/pulls")) == 1
+
+    sha = detail(store, task_id)["head_sha"]
+    hub.protect("acme/calc", "main", checks=["ci"])
+    hub.add_check("acme/calc", sha, "ci", "failure", summary="2 failed")
+    with pytest.raises(ForgeError, match=r'refused to merge pull request #1: .*"ci" is failing'):
+        approve(store, task_id)
+    assert detail(store, task_id)["status"] == TaskStatus.READY  # nothing recorded
+
+    hub.add_check("acme/calc", sha, "ci", "success")
+    merged = approve(store, task_id)
+    assert git(["rev-parse", "refs/heads/main"], hub.repos["acme/calc"].path) == merged
+    task = detail(store, task_id)
+    assert task["status"] == TaskStatus.MERGED and task["pull_request"]["state"] == "merged"
+    assert check_all(hub) >= 8  # every request overnight sent is one GitHub accepts
+
+
+def test_reject_closes_the_pull_request_on_github_with_the_reason(store, mul_spec, hub, tmp_path):
+    task_id = ready(store, mul_spec, tmp_path)
+    reject(store, task_id, "mul belongs in a new module")
+    [pull] = hub.pulls("acme/calc")
+    assert pull["state"] == "closed" and not pull["merged"]
+    assert hub.comments("acme/calc", 1) == ["mul belongs in a new module"]
+    assert detail(store, task_id)["status"] == TaskStatus.REJECTED
+
+
+def test_a_forge_table_that_cannot_work_is_refused_at_submit(store, mul_spec, calc_repo, tmp_path):
+    for table, says in [
+        ('kind = "github"\n', "missing 1 required positional argument: 'repo'"),
+        ('kind = "github"\nrepo = "acme"\n', "'acme' is not OWNER/NAME"),
+        ('kind = "github"\nrepo = "a/b"\ntoken = "ghp_x"\n', "looks like a secret"),
+        ('kind = "gitea"\n', "unknown forge 'gitea'"),
+        ('kind = "github"\nrepo = "a/b"\ndraft = "yes"\n', "forge.draft must be true or false"),
+    ]:
+        (calc_repo / "overnight.toml").write_text(OVERNIGHT_TOML + "\n[forge]\n" + table)
+        commit_all(calc_repo, "forge")
+        spec = mul_spec(agent(tmp_path))
+        with pytest.raises(ConfigError, match=says) as caught:
+            submit_text(store, spec.read_text(), source=spec.name, base_dir=spec.parent)
+        assert "\n" not in str(caught.value)
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Task)) == 0
