@@ -67,6 +67,8 @@ def test_every_kind_has_its_built_in_parts_in_order():
 def test_unknown_sandbox_and_forge_name_the_valid_ones():
     with pytest.raises(ConfigError, match="use 'auto', 'bwrap', 'container', 'container:<image>'"):
         select_sandbox("jail")
-    with pytest.raises(ConfigError, match="unknown forge 'gitea': use 'local', 'github' or 'gitlab'"):
+    with pytest.raises(
+        ConfigError, match="unknown forge 'gitea': use 'local', 'github' or 'gitlab'"
+    ):
         build_forge({"kind": "gitea"}, repo="r", base="main")
     assert build_forge({}, repo="r", base="main").name == "local"
