@@ -38,6 +38,17 @@ class Check:
     url: str = ""
 
 
+@dataclass(frozen=True)
+class Issue:
+    """An open issue: what intake reads as a spec."""
+
+    number: int
+    title: str
+    body: str
+    author: str
+    url: str
+
+
 class Forge(Protocol):
     name: str
 
@@ -54,6 +65,21 @@ class Forge(Protocol):
     def checks(self, sha: str) -> list[Check]: ...
 
     def disconnect(self) -> None: ...
+
+
+class IssueForge(Forge, Protocol):
+    """A forge with issues, for intake: the open issues with a label, their
+    comments, and a comment on one."""
+
+    def issues(self, label: str) -> list[Issue]: ...
+
+    def issue_comments(self, number: int) -> list[str]: ...
+
+    def comment_issue(self, number: int, text: str) -> None: ...
+
+    def permission(self, login: str) -> str:
+        """``admin``, ``write``, ``read`` or ``none``."""
+        ...
 
 
 class BaseForge:

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from overnight.errors import ConfigError, ForgeError
-from overnight.forges.base import BaseForge, Check, Forge, Published
+from overnight.forges.base import BaseForge, Check, Forge, Issue, Published
 from overnight.forges.http import Api
 from overnight.workspace.git import git
 
@@ -184,6 +184,23 @@ class GitHubForge(BaseForge):
 
     def comment(self, number: int, text: str) -> None:
         self.api.call("POST", f"{self._repo}/issues/{number}/comments", json={"body": text})
+
+    def issues(self, label: str) -> list[Issue]:
+        """The open issues with ``label`` (pull requests, which GitHub lists too, left out)."""
+        found = self.api.pages(f"{self._repo}/issues", {"labels": label, "state": "open"})
+        return [
+            Issue(i["number"], i["title"], i.get("body") or "", i["user"]["login"], i["html_url"])
+            for i in found
+            if "pull_request" not in i
+        ]
+
+    def issue_comments(self, number: int) -> list[str]:
+        return [
+            c.get("body") or "" for c in self.api.pages(f"{self._repo}/issues/{number}/comments")
+        ]
+
+    def comment_issue(self, number: int, text: str) -> None:
+        self.comment(number, text)  # on GitHub a pull request is an issue: one endpoint
 
     def state(self, number: int) -> str:
         """``open``, ``closed`` or ``merged``, as GitHub has it now."""

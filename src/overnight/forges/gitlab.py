@@ -31,7 +31,7 @@ from urllib.parse import quote
 import httpx
 
 from overnight.errors import ConfigError, ForgeError, ForgeUnavailable, GitError, one_line
-from overnight.forges.base import BaseForge, Check, Forge, Published
+from overnight.forges.base import BaseForge, Check, Forge, Issue, Published
 from overnight.forges.http import Api
 from overnight.workspace.git import git
 
@@ -228,6 +228,28 @@ class GitLabForge(BaseForge):
 
     def comment(self, number: int, text: str) -> None:
         self.api.call("POST", f"{self._project}/merge_requests/{number}/notes", json={"body": text})
+
+    def issues(self, label: str) -> list[Issue]:
+        """The open issues with ``label``."""
+        found = self.api.pages(f"{self._project}/issues", {"labels": label, "state": "opened"})
+        return [
+            Issue(
+                i["iid"],
+                i["title"],
+                i.get("description") or "",
+                i["author"]["username"],
+                i["web_url"],
+            )
+            for i in found
+        ]
+
+    def issue_comments(self, number: int) -> list[str]:
+        return [
+            n.get("body") or "" for n in self.api.pages(f"{self._project}/issues/{number}/notes")
+        ]
+
+    def comment_issue(self, number: int, text: str) -> None:
+        self.api.call("POST", f"{self._project}/issues/{number}/notes", json={"body": text})
 
     def state(self, number: int) -> str:
         """``open``, ``closed`` or ``merged``, as GitLab has it now (``locked`` is open)."""

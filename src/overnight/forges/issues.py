@@ -36,10 +36,15 @@ FORM = {  # a heading's first word(s) -> the spec field it fills
 }
 
 
+# what runs, and where, is the project's to say, never an issue author's
+PROJECT_FIELDS = ("repo", "agent", "setup", "test_cmd")
+
+
 @dataclass
 class IssueSpec:
     text: str
     patches: dict[str, str] = field(default_factory=dict)  # file name -> unified diff
+    refused: str = ""  # why the issue cannot be a spec, whatever the linter says
 
 
 class _Patches:
@@ -59,7 +64,11 @@ class _Patches:
         return _DIFF.sub(lambda match: self.add(match.group(1)), text)
 
 
-def spec_from_issue(title: str, body: str, *, number: int, url: str = "") -> IssueSpec:
+def spec_from_issue(
+    title: str, body: str, *, number: int, url: str = "", repo: str | None = None
+) -> IssueSpec:
+    """The issue as a spec for ``repo`` (None: the linter's default, the current
+    directory's repository)."""
     body = body.replace("\r\n", "\n")
     patches = _Patches(number)
     front, rest, _ = (
@@ -76,6 +85,15 @@ def spec_from_issue(title: str, body: str, *, number: int, url: str = "") -> Iss
     else:
         data, description = _form(body, patches)
     data.setdefault("title", title)
+    chosen = [name for name in PROJECT_FIELDS if name in data]
+    if chosen:
+        return IssueSpec(
+            body,
+            refused=f"an issue may not set {', '.join(chosen)}: what runs, and where, is "
+            "the project's (overnight.toml and the intake's repository)",
+        )
+    if repo is not None:
+        data["repo"] = repo
     if patches.files:
         acceptance = data.setdefault("acceptance", [])
         if isinstance(acceptance, list):

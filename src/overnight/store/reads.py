@@ -391,3 +391,8 @@ def named_artifacts(
             )
         )
     )
+
+
+def task_of_instance(session: Session, instance_id: str) -> int | None:
+    """The task made from an instance (an evaluation's, an issue's), if there is one."""
+    return session.scalar(select(Task.id).where(Task.instance_id == instance_id).limit(1))
