@@ -5,8 +5,10 @@ through the API (branch protection is GitHub's), reject closes it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import OVERNIGHT_TOML, drain
 from github_schema import check_all
@@ -17,8 +19,10 @@ from overnight.intake import submit_text
 from overnight.review import approve, reject, request_changes
 from overnight.store import Store, Task, TaskStatus
 from overnight.testing import commit_all
-from overnight.testing.github import GitHubServer
+from overnight.testing.github import GitHubServer, sign
 from overnight.views import task_detail
+from overnight.web import WebConfig, create_app
+from overnight.web.server import background
 from overnight.workspace.git import git
 
 APPEND_MUL = (
@@ -48,8 +52,11 @@ def detail(store: Store, task_id: int) -> dict:
 
 
 def agent(tmp_path: Path) -> str:
+    """Adds mul(); keeps the feedback it was given where the test reads it."""
     script = tmp_path / "agent.sh"
-    script.write_text(APPEND_MUL)
+    script.write_text(
+        f'printf %s "$OVERNIGHT_FEEDBACK" > {tmp_path}/agent-feedback.txt\n' + APPEND_MUL
+    )
     return f"command:sh {script}"
 
 
@@ -122,3 +129,75 @@ def test_a_forge_table_that_cannot_work_is_refused_at_submit(store, mul_spec, ca
         assert "\n" not in str(caught.value)
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(Task)) == 0
+
+
+SECRET = "hook-secret-for-tests"
+
+
+def deliver_hook(url: str, event: str, payload: dict, delivery: str, secret: str = SECRET):
+    body = json.dumps(payload).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": sign(secret, body),
+    }
+    return httpx.post(f"{url}/api/hooks/github", content=body, headers=headers, timeout=60)
+
+
+def comment_payload(number: int, body: str, author: str) -> dict:
+    return {
+        "action": "created",
+        "repository": {"full_name": "acme/calc"},
+        "issue": {"number": number, "pull_request": {}},
+        "comment": {"body": body, "user": {"login": author}},
+    }
+
+
+def test_webhooks_review_from_github_and_feed_failing_ci_back(
+    store, mul_spec, hub, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OVERNIGHT_GITHUB_WEBHOOK_SECRET", SECRET)
+    hub.add_user("visitor", repo="acme/calc", permission="read")
+    hub.add_user("lead", repo="acme/calc", permission="admin")
+    task_id = ready(store, mul_spec, tmp_path)
+    with background(create_app(store, WebConfig(poll=0.05))) as url:
+        # unsigned, wrongly signed, replayed: refused, nothing done
+        wrong = deliver_hook(
+            url, "issue_comment", comment_payload(1, "/overnight approve", "lead"), "d0", "x"
+        )
+        assert wrong.status_code == 401 and "bad signature" in wrong.json()["detail"]
+
+        said = deliver_hook(
+            url, "issue_comment", comment_payload(1, "/overnight approve", "visitor"), "d1"
+        )
+        assert said.json() == {
+            "done": ["#1: visitor has no write access: /overnight approve ignored"]
+        }
+        assert detail(store, task_id)["status"] == TaskStatus.READY
+
+        # CI fails on the delivered commit: its checks become the next run's feedback
+        sha = detail(store, task_id)["head_sha"]
+        hub.add_check("acme/calc", sha, "ci", "failure", summary="test_mul_negative FAILED")
+        suite = {
+            "action": "completed",
+            "repository": {"full_name": "acme/calc"},
+            "check_suite": {"head_sha": sha},
+        }
+        ci = deliver_hook(url, "check_suite", suite, "d2")
+        assert ci.json()["done"] == [f"task {task_id}: run 2 queued with the failing checks (ci)"]
+        replay = deliver_hook(url, "check_suite", suite, "d2")
+        assert replay.status_code == 409  # acted on once
+        drain(store)
+        assert detail(store, task_id)["status"] == TaskStatus.READY
+        feedback = (tmp_path / "agent-feedback.txt").read_text()
+        assert (
+            "CI checks failed on the pull request" in feedback and "test_mul_negative" in feedback
+        )
+
+        done = deliver_hook(
+            url, "issue_comment", comment_payload(1, "/overnight approve", "lead"), "d3"
+        )
+        assert done.json()["done"][0].startswith(f"#1: task {task_id} merged as ")
+    assert detail(store, task_id)["status"] == TaskStatus.MERGED
+    assert hub.comments("acme/calc", 1)[-1].startswith(f"task {task_id} merged as ")

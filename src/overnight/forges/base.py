@@ -64,6 +64,10 @@ class Forge(Protocol):
 
     def checks(self, sha: str) -> list[Check]: ...
 
+    def permission(self, login: str) -> str:
+        """``admin``, ``write``, ``read`` or ``none``: what ``login`` may do there."""
+        ...
+
     def disconnect(self) -> None: ...
 
 
@@ -76,10 +80,6 @@ class IssueForge(Forge, Protocol):
     def issue_comments(self, number: int) -> list[str]: ...
 
     def comment_issue(self, number: int, text: str) -> None: ...
-
-    def permission(self, login: str) -> str:
-        """``admin``, ``write``, ``read`` or ``none``."""
-        ...
 
 
 class BaseForge:

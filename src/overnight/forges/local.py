@@ -79,6 +79,9 @@ class LocalForge(BaseForge):
     def checks(self, sha: str) -> list[Check]:
         return []  # no CI runs on a local branch
 
+    def permission(self, login: str) -> str:
+        return "admin"  # whoever can run overnight here owns the repository
+
     def disconnect(self) -> None:
         pass
 

@@ -193,6 +193,13 @@ def m011_remote_pull_requests(conn: Connection) -> None:
     _add_column(conn, "pull_requests", "url", "VARCHAR(500)")
 
 
+def m012_hook_deliveries(conn: Connection) -> None:
+    """Forge webhook deliveries acted on, so a replayed one is refused."""
+    from overnight.store.models import HookDelivery
+
+    HookDelivery.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
     if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
@@ -210,6 +217,7 @@ MIGRATIONS: list[Migration] = [
     m009_checkpoints,
     m010_notices,
     m011_remote_pull_requests,
+    m012_hook_deliveries,
 ]
 
 

@@ -203,6 +203,15 @@ class PullRequest(Base):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
 
+class HookDelivery(Base):
+    """A forge webhook delivery acted on: a second one with the same id is a replay."""
+
+    __tablename__ = "hook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # forge:delivery id
+    received_at: Mapped[datetime] = mapped_column(default=now)
+
+
 class Review(Base):
     __tablename__ = "reviews"
 

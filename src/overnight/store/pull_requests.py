@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from overnight.store.models import PullRequest
+from overnight.store.models import HookDelivery, PullRequest
 
 
 def of_run(session: Session, run_id: int) -> PullRequest | None:
@@ -53,3 +53,37 @@ def record(
         if old.run_id != run_id:
             old.state = "closed"
     return pr
+
+
+def by_number(session: Session, forge: str, number: int) -> list[PullRequest]:
+    """The rows of a remote forge's pull request ``number``, the newest first (one per run
+    delivered to it; several repositories may share a number: the caller checks)."""
+    return list(
+        session.scalars(
+            select(PullRequest)
+            .where(PullRequest.forge == forge, PullRequest.number == number)
+            .order_by(PullRequest.id.desc())
+        )
+    )
+
+
+def open_at(session: Session, forge: str, head_sha: str) -> list[PullRequest]:
+    """The open pull requests on ``forge`` whose head is ``head_sha``."""
+    return list(
+        session.scalars(
+            select(PullRequest).where(
+                PullRequest.forge == forge,
+                PullRequest.head_sha == head_sha,
+                PullRequest.state == "open",
+            )
+        )
+    )
+
+
+def first_delivery(session: Session, delivery_id: str) -> bool:
+    """Record a webhook delivery; False if it was recorded before (a replay)."""
+    if session.get(HookDelivery, delivery_id) is not None:
+        return False
+    session.add(HookDelivery(id=delivery_id))
+    session.flush()
+    return True

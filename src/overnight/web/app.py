@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from overnight import __version__
 from overnight.errors import OvernightError, SpecError
 from overnight.store import Store
-from overnight.web import api, pages
+from overnight.web import api, hooks, pages
 from overnight.web.deps import status_of
 from overnight.web.events import EventHub
 from overnight.web.security import SecurityMiddleware, is_loopback
@@ -68,6 +68,7 @@ def create_app(store: Store, config: WebConfig | None = None) -> FastAPI:
     app.state.store, app.state.config, app.state.hub = store, config, hub
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(api.router)
+    app.include_router(hooks.router)
     app.include_router(pages.router)
     _errors(app)
     app.add_middleware(
