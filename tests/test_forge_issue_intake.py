@@ -13,7 +13,7 @@ import pytest
 from overnight.forges.github import GitHubForge, GitHubSettings
 from overnight.forges.gitlab import GitLabForge, GitLabSettings
 from overnight.issues import poll
-from overnight.store import Store
+from overnight.store import Store, TaskStatus
 from overnight.testing.github import GitHubServer
 from overnight.testing.gitlab import DEVELOPER, REPORTER, GitLabServer
 from overnight.views import task_detail
@@ -63,6 +63,14 @@ def test_a_writer_s_issue_becomes_one_task_and_hears_its_id_once(store, hub, git
 
     assert poll(store, github, forge_repo="acme/calc", repo=str(calc_repo)) == []
     assert len(hub.comments("acme/calc", number)) == 1  # nothing posted twice
+
+    with store.session() as session:  # as a worker leaves it when the agent gave up
+        task = store.task(session, taken.task_id)
+        task.status, task.failure_reason = TaskStatus.FAILED, "agent: gave up"
+    for _ in range(2):
+        poll(store, github, forge_repo="acme/calc", repo=str(calc_repo))
+    said = hub.comments("acme/calc", number)
+    assert len(said) == 2 and said[1].startswith(f"overnight: task {taken.task_id} FAILED: agent")
 
 
 def test_issues_of_people_without_write_access_are_not_queued(store, hub, github, calc_repo):

@@ -5,7 +5,8 @@ Each poll reads the labelled issues, reads each new one as a spec
 repository the user names (the forge's clone on this machine, or its URL).
 An issue becomes at most one task: the task carries the issue as its origin
 (``instance_id`` ``github:OWNER/NAME#N``), looked up before anything is
-queued. The issue hears back once: "queued as task N", or the spec's problems,
+queued. The issue hears back once per news: "queued as task N" (then READY,
+FAILED, merged or rejected, on the polls after), or the spec's problems,
 each comment marked so a later poll (or a crash between queuing and
 commenting) never posts it twice; an issue whose spec was refused is read
 again when its text changes.
@@ -22,7 +23,7 @@ from overnight.errors import OvernightError, one_line
 from overnight.forges.base import Issue, IssueForge
 from overnight.forges.issues import spec_from_issue
 from overnight.intake import submit_text
-from overnight.store import Store, reads
+from overnight.store import Store, TaskStatus, reads
 
 DEFAULT_LABEL = "overnight"
 WRITERS = ("write", "admin")  # whose issues are queued: an agent run costs the project
@@ -51,6 +52,7 @@ def poll(
             existing = reads.task_of_instance(session, key)
         if existing is not None:
             _tell(forge, issue, f"overnight: queued as task {existing}", f"task:{existing}")
+            _tell_status(store, forge, issue, existing)
             continue
         took = _take(store, forge, issue, key, repo)
         if took is not None:
@@ -87,6 +89,21 @@ def _take(store: Store, forge: IssueForge, issue: Issue, key: str, repo: str) ->
     said = f"overnight: queued as task {task.id}"
     _tell(forge, issue, said, f"task:{task.id}")
     return Taken(issue.number, task.id, said)
+
+
+def _tell_status(store: Store, forge: IssueForge, issue: Issue, task_id: int) -> None:
+    """Say on the issue where its task got to, once per status worth hearing."""
+    with store.session() as session:
+        task = store.task(session, task_id)
+        status, reason = task.status, task.failure_reason or ""
+    said = {
+        TaskStatus.READY: f"overnight: task {task_id} is READY: its pull request waits for review",
+        TaskStatus.FAILED: f"overnight: task {task_id} FAILED: {one_line(reason)}",
+        TaskStatus.MERGED: f"overnight: task {task_id} was merged",
+        TaskStatus.REJECTED: f"overnight: task {task_id} was rejected: {one_line(reason)}",
+    }.get(TaskStatus(status))
+    if said:
+        _tell(forge, issue, said, f"status:{task_id}:{status}")
 
 
 def _refused(forge: IssueForge, issue: Issue, said: str, mark: str, how: str = "") -> Taken | None:
