@@ -20,6 +20,8 @@ from overnight.review import approve, reject, request_changes
 from overnight.store import Store, Task, TaskStatus
 from overnight.testing import commit_all
 from overnight.testing.github import GitHubServer, sign
+from overnight.testing.gitlab import MAINTAINER, GitLabServer, Job
+from overnight.testing.gitlab import hooks as gitlab_hooks
 from overnight.views import task_detail
 from overnight.web import WebConfig, create_app
 from overnight.web.server import background
@@ -201,3 +203,64 @@ def test_webhooks_review_from_github_and_feed_failing_ci_back(
         assert done.json()["done"][0].startswith(f"#1: task {task_id} merged as ")
     assert detail(store, task_id)["status"] == TaskStatus.MERGED
     assert hub.comments("acme/calc", 1)[-1].startswith(f"task {task_id} merged as ")
+
+
+def test_a_gitlab_project_end_to_end_with_its_webhooks(
+    store, mul_spec, calc_repo, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OVERNIGHT_GITLAB_WEBHOOK_SECRET", SECRET)
+    with GitLabServer(tmp_path / "gitlab") as lab:
+        forge = (
+            f'\n[forge]\nkind = "gitlab"\nrepo = "acme/calc"\napi_url = "{lab.api_url}"\n'
+            f'git_url = "{lab.url}"\ntoken_env = "{TOKEN_ENV}"\n'
+        )
+        (calc_repo / "overnight.toml").write_text(OVERNIGHT_TOML + forge)
+        commit_all(calc_repo, "deliver to GitLab")
+        lab.add_project("acme/calc", source=calc_repo)
+        monkeypatch.setenv(TOKEN_ENV, lab.add_user("bot", project="acme/calc", access=MAINTAINER))
+        lab.add_user("lead", project="acme/calc", access=MAINTAINER)
+        task_id = ready(store, mul_spec, tmp_path)
+        [mr] = lab.merge_requests("acme/calc")
+        assert (
+            mr["source_branch"] == detail(store, task_id)["branch"]
+            and "## Evidence" in mr["description"]
+        )
+        sha = detail(store, task_id)["head_sha"]
+
+        with background(create_app(store, WebConfig(poll=0.05))) as url:
+
+            def hook(event: str, payload: dict, token: str = SECRET) -> httpx.Response:
+                headers = {**gitlab_hooks.headers(token, event), "Content-Type": "application/json"}
+                return httpx.post(
+                    f"{url}/api/hooks/gitlab", json=payload, headers=headers, timeout=60
+                )
+
+            failed = lab.add_pipeline(
+                "acme/calc",
+                sha,
+                [Job("test", "failed", "FAILED test_mul_zero")],
+                ref=mr["source_branch"],
+            )
+            assert (
+                hook(
+                    "Pipeline Hook", gitlab_hooks.pipeline(lab, "acme/calc", failed), "wrong"
+                ).status_code
+                == 401
+            )
+            done = hook("Pipeline Hook", gitlab_hooks.pipeline(lab, "acme/calc", failed)).json()[
+                "done"
+            ]
+            assert done == [f"task {task_id}: run 2 queued with the failing checks (test)"]
+            drain(store)
+            assert "FAILED test_mul_zero" in (tmp_path / "agent-feedback.txt").read_text()
+
+            note = lab.note(
+                "acme/calc", "merge_requests", mr["iid"], "/overnight approve", user="lead"
+            )
+            done = hook(
+                "Note Hook", gitlab_hooks.note(lab, "acme/calc", "merge_requests", mr["iid"], note)
+            ).json()["done"]
+            assert done[0].startswith(f"#{mr['iid']}: task {task_id} merged as ")
+        assert detail(store, task_id)["status"] == TaskStatus.MERGED
+        [mr] = lab.merge_requests("acme/calc")
+        assert mr["state"] == "merged"

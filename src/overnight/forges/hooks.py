@@ -1,4 +1,4 @@
-"""GitHub webhooks: verified, then read into what overnight acts on.
+"""Forge webhooks (GitHub's, GitLab's): verified, then read into what overnight acts on.
 
 A delivery is acted on only if its ``X-Hub-Signature-256`` is the HMAC-SHA256 of
 the exact body with the shared secret (compared in constant time) and its
@@ -11,6 +11,10 @@ becomes plain data:
   ``/overnight request-changes FEEDBACK`` in a pull request comment, or a
   submitted review that requests changes (its body is the feedback);
 - ``ChecksCompleted``: a check suite or a commit status finished on a commit.
+
+A GitLab delivery carries the hook's secret token itself in ``X-Gitlab-Token``
+(compared in constant time) and its id in ``X-Gitlab-Event-UUID``; notes on a
+merge request carry the same commands, a finished pipeline is ``ChecksCompleted``.
 
 Who may command is not decided here: the caller asks the forge for the
 author's permission (write or admin) before acting.
@@ -114,6 +118,37 @@ def read(event: str, body: bytes, *, label: str = "overnight") -> list[Action]:
         return [ChecksCompleted(repo, payload["check_suite"]["head_sha"])]
     if event == "status" and payload.get("state") in ("success", "failure", "error"):
         return [ChecksCompleted(repo, payload["sha"])]
+    return []
+
+
+def verify_gitlab(secret: str, token: str | None) -> None:
+    """GitLab does not sign: it sends the hook's secret token as entered."""
+    if not secret:
+        raise HookRefused("webhooks are off: set the webhook secret's variable to accept them")
+    if not token:
+        raise HookRefused("no X-Gitlab-Token: configure the webhook with the shared secret token")
+    if not hmac.compare_digest(secret.encode(), token.strip().encode()):
+        raise HookRefused("wrong X-Gitlab-Token: the webhook's secret differs from overnight's")
+
+
+def read_gitlab(body: bytes) -> list[Action]:
+    """What a GitLab delivery asks: merge request notes with commands, finished pipelines."""
+    try:
+        payload: dict[str, Any] = json.loads(body)
+    except ValueError as exc:
+        raise HookRefused(f"the delivery is not JSON ({exc})") from exc
+    repo = str((payload.get("project") or {}).get("path_with_namespace", ""))
+    kind, attributes = payload.get("object_kind"), payload.get("object_attributes") or {}
+    if kind == "note" and attributes.get("noteable_type") == "MergeRequest":
+        number = (payload.get("merge_request") or {}).get("iid")
+        author = (payload.get("user") or {}).get("username", "")
+        return [
+            ReviewCommand(repo, int(number), verb, text, author)
+            for verb, text in commands(attributes.get("note") or "")
+            if number is not None
+        ]
+    if kind == "pipeline" and attributes.get("status") in ("success", "failed", "canceled"):
+        return [ChecksCompleted(repo, str(attributes["sha"]))]
     return []
 
 

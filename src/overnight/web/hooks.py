@@ -1,10 +1,12 @@
-"""``POST /api/hooks/github``: GitHub's webhooks, signed, acted on once.
+"""``POST /api/hooks/github`` and ``/api/hooks/gitlab``: forge webhooks, acted on once.
 
-Authenticated by the signature, not by an overnight token: the body must carry
-``X-Hub-Signature-256`` made with the secret in ``$OVERNIGHT_GITHUB_WEBHOOK_SECRET``
-(the dashboard's environment), and its ``X-GitHub-Delivery`` id must be new
-(a replayed delivery is refused with 409, even correctly signed). What it asks
-is done by ``forge_events.py``; the answer lists what was done.
+Authenticated by the forge's secret, not by an overnight token: GitHub's body
+must carry ``X-Hub-Signature-256`` made with ``$OVERNIGHT_GITHUB_WEBHOOK_SECRET``;
+GitLab's ``X-Gitlab-Token`` must be ``$OVERNIGHT_GITLAB_WEBHOOK_SECRET`` (both
+read from the dashboard's environment). A delivery's id (``X-GitHub-Delivery``,
+``X-Gitlab-Event-UUID``) must be new: a replay is refused with 409, even
+correctly signed. What it asks is done by ``forge_events.py``; the answer lists
+what was done.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from overnight.store import pull_requests
 from overnight.web.deps import store_of
 
 SECRET_ENV = "OVERNIGHT_GITHUB_WEBHOOK_SECRET"
+GITLAB_SECRET_ENV = "OVERNIGHT_GITLAB_WEBHOOK_SECRET"
 router = APIRouter(prefix="/api/hooks", tags=["hooks"])
 
 
@@ -37,11 +40,32 @@ async def github(
         actions = hooks.read(x_github_event, body)
     except hooks.HookRefused as exc:
         raise HTTPException(401, str(exc)) from exc
-    if not x_github_delivery:
-        raise HTTPException(400, "no X-GitHub-Delivery id: a delivery must say which it is")
+    return await _act(request, "github", x_github_delivery, actions)
+
+
+@router.post("/gitlab")
+async def gitlab(
+    request: Request,
+    x_gitlab_token: Annotated[str | None, Header()] = None,
+    x_gitlab_event_uuid: Annotated[str, Header()] = "",
+) -> dict[str, list[str]]:
+    body = await request.body()
+    try:
+        hooks.verify_gitlab(os.environ.get(GITLAB_SECRET_ENV, ""), x_gitlab_token)
+        actions = hooks.read_gitlab(body)
+    except hooks.HookRefused as exc:
+        raise HTTPException(401, str(exc)) from exc
+    return await _act(request, "gitlab", x_gitlab_event_uuid, actions)
+
+
+async def _act(
+    request: Request, forge: str, delivery: str, actions: list[hooks.Action]
+) -> dict[str, list[str]]:
+    if not delivery:
+        raise HTTPException(400, "no delivery id: a delivery must say which it is")
     store = store_of(request)
     with store.session() as session:
-        if not pull_requests.first_delivery(session, f"github:{x_github_delivery[:80]}"):
-            raise HTTPException(409, f"delivery {x_github_delivery} was acted on already")
-    done = await anyio.to_thread.run_sync(forge_events.act, store, "github", actions)
+        if not pull_requests.first_delivery(session, f"{forge}:{delivery[:80]}"):
+            raise HTTPException(409, f"delivery {delivery} was acted on already")
+    done = await anyio.to_thread.run_sync(forge_events.act, store, forge, actions)
     return {"done": done}
