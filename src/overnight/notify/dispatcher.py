@@ -12,12 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-
 from overnight.notify import channels, outbox, planner
 from overnight.store import Store, StoreError, now
-from overnight.store.notices import Notice, NotifyCursor
+from overnight.store import notify as notice_rows
 
 log = logging.getLogger(__name__)
 DIGEST_CURSOR = "digest"
@@ -50,13 +47,13 @@ class Dispatcher:
         """Write the notices due to be sent; returns how many."""
         url, moment = self.config.dashboard_url, self.clock()
         try:
-            with self.store.session() as session:
+            with notice_rows.planning(self.store) as session:
                 planned = planner.plan_events(session, moment, url)
-            with self.store.session() as session:
+            with notice_rows.planning(self.store) as session:
                 planned += planner.plan_holds(session, moment, url)
                 planned += planner.plan_reminders(session, moment, self.config.review_after, url)
             return planned + self._daily_digest(moment)
-        except IntegrityError:  # a notice's key is unique: nothing was written twice
+        except notice_rows.AlreadyPlanned:  # a notice's key is unique: nothing written twice
             log.info("another dispatcher planned the same notices; planning again next pass")
             return 0
 
@@ -71,12 +68,7 @@ class Dispatcher:
         while self.deliver():
             pass
         with self.store.session() as session:
-            rows = session.execute(
-                select(Notice.state, func.count())
-                .where(Notice.key.startswith(f"digest:{key}:", autoescape=True))
-                .group_by(Notice.state)
-            )
-            return {state: count for state, count in rows}
+            return notice_rows.states(session, f"digest:{key}:")
 
     def deliver(self) -> int:
         """Try each notice due now once."""
@@ -107,8 +99,8 @@ class Dispatcher:
         if hour is None or moment.hour < hour:
             return 0
         day = f"{moment:%Y-%m-%d}"
-        with self.store.session() as session:
-            cursor = session.get(NotifyCursor, DIGEST_CURSOR, with_for_update=True)
+        with notice_rows.planning(self.store) as session:
+            cursor = notice_rows.locked_cursor(session, DIGEST_CURSOR)
             if cursor is not None and cursor.value == day:
                 return 0
             until = moment.replace(hour=hour, minute=0, second=0, microsecond=0)
@@ -116,7 +108,7 @@ class Dispatcher:
                 session, until - timedelta(days=1), until, day, self.config.dashboard_url
             )
             if cursor is None:
-                session.add(NotifyCursor(name=DIGEST_CURSOR, value=day))
+                notice_rows.start_cursor(session, DIGEST_CURSOR, day)
             else:
                 cursor.value = day
             log.info("daily digest for %s: %d notice(s)", day, planned)

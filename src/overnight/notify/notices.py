@@ -10,12 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from overnight.cost import spent, total, usd
 from overnight.masking import Mask
-from overnight.store import Run, Task, Turn
+from overnight.store import Session, Task
+from overnight.store import notify as notice_rows
 
 VERSION = 1
 SECTIONS = ("ready", "failed", "review", "held")  # a digest's parts, in this order
@@ -31,10 +29,7 @@ def task_facts(
     session: Session, task: Task, dashboard_url: str | None, reason: str | None = None
 ) -> dict[str, Any]:
     """A task as a notice shows it, masked: id, title, status, reason, cost, link."""
-    costs = session.scalars(
-        select(Turn.cost).join(Run, Run.id == Turn.run_id).where(Run.task_id == task.id)
-    )
-    cost = spent(task.agent, costs)
+    cost = spent(task.agent, notice_rows.task_costs(session, task.id))
     facts = {
         "id": task.id,
         "title": task.title,

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
-
 from overnight.errors import ConfigError, NotifyError
 from overnight.notify import channels
 from overnight.notify.settings import parse_channel
 from overnight.store import Store
+from overnight.store import notify as notice_rows
 from overnight.store.notices import Notice, NoticeState
 
 log = logging.getLogger(__name__)
@@ -45,23 +44,13 @@ class Policy:
 def due(store: Store, moment: datetime, limit: int = 50) -> list[int]:
     """The notices to try now: pending ones whose backoff ended, sending ones whose lease did."""
     with store.session() as session:
-        return list(
-            session.scalars(
-                select(Notice.id)
-                .where(
-                    or_(Notice.state == NoticeState.PENDING, Notice.state == NoticeState.SENDING),
-                    Notice.next_at <= moment,
-                )
-                .order_by(Notice.next_at, Notice.id)
-                .limit(limit)
-            )
-        )
+        return notice_rows.due(session, moment, limit)
 
 
 def claim(store: Store, notice_id: int, moment: datetime, policy: Policy) -> Notice | None:
     """Reserve a due notice for this pass (None: another took it or it is not due)."""
     with store.session() as session:
-        notice = session.get(Notice, notice_id, with_for_update=True)
+        notice = notice_rows.notice(session, notice_id, lock=True)
         if notice is None or notice.next_at > moment:
             return None
         if notice.state not in (NoticeState.PENDING, NoticeState.SENDING):
@@ -80,7 +69,7 @@ def record(
 ) -> str:
     """Write what came of sending it; returns its new state."""
     with store.session() as session:
-        notice = session.get(Notice, notice_id)
+        notice = notice_rows.notice(session, notice_id)
         assert notice is not None, "a notice is never deleted"
         notice.last_error = error
         if error is None:

@@ -20,15 +20,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from overnight.errors import ConfigError
 from overnight.holds import queue_states
 from overnight.notify.notices import SECTIONS, digest_payload, task_facts, task_payload
 from overnight.notify.settings import Channel, parse_channel, parse_notify
-from overnight.store import Event, Run, RunStatus, Task, TaskStatus
-from overnight.store.notices import Notice, NotifyChannel, NotifyCursor
+from overnight.store import Event, Session, Task, reads
+from overnight.store import notify as notice_rows
 
 log = logging.getLogger(__name__)
 EVENT_KINDS = {"ready": "ready", "failed": "failed"}  # event kind -> notice kind
@@ -42,7 +39,7 @@ class Channels:
 
     def __init__(self, session: Session) -> None:
         self.by_queue: dict[str, list[Channel]] = defaultdict(list)
-        for row in session.scalars(select(NotifyChannel).order_by(NotifyChannel.id)):
+        for row in notice_rows.queue_channels(session):
             self.by_queue[row.queue].append(parse_channel(row.settings, f"channel {row.id}"))
         self._projects: dict[int, list[Channel]] = {}
 
@@ -78,37 +75,28 @@ def enqueue(
     event_id: int | None = None,
 ) -> bool:
     """Write the notice unless one with ``key`` exists; True if written."""
-    if session.scalar(select(Notice.id).where(Notice.key == key)) is not None:
-        return False
-    session.add(
-        Notice(
-            key=key,
-            delivery=uuid.uuid4().hex,
-            kind=payload["event"],
-            task_id=task_id,
-            event_id=event_id,
-            channel=channel.label,
-            target=channel.to_dict(),
-            payload=payload,
-            next_at=moment,
-            created_at=moment,
-        )
+    return notice_rows.add_notice(
+        session,
+        key,
+        delivery=uuid.uuid4().hex,
+        kind=payload["event"],
+        task_id=task_id,
+        event_id=event_id,
+        channel=channel.label,
+        target=channel.to_dict(),
+        payload=payload,
+        next_at=moment,
+        created_at=moment,
     )
-    return True
 
 
 def plan_events(session: Session, moment: datetime, dashboard_url: str | None) -> int:
     """Notices for the events after the cursor (the first pass starts at the last event)."""
-    cursor = session.get(NotifyCursor, CURSOR, with_for_update=True)
+    cursor = notice_rows.locked_cursor(session, CURSOR)
     if cursor is None:
-        last = session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0
-        session.add(NotifyCursor(name=CURSOR, value=str(last)))
+        notice_rows.start_cursor(session, CURSOR, str(reads.last_event_id(session)))
         return 0
-    events = list(
-        session.scalars(
-            select(Event).where(Event.id > int(cursor.value)).order_by(Event.id).limit(BATCH)
-        )
-    )
+    events = reads.events_after(session, int(cursor.value), BATCH)
     channels, planned = Channels(session), 0
     for event in events:
         kind = EVENT_KINDS.get(event.kind)
@@ -138,11 +126,8 @@ def plan_holds(session: Session, moment: datetime, dashboard_url: str | None) ->
     held = {name: s.hold for name, s in queue_states(session, moment).items() if s.budget_spent}
     if not held:
         return 0
-    tasks = session.scalars(
-        select(Task).where(Task.status == TaskStatus.QUEUED, Task.queue.in_(list(held)))
-    )
     channels, planned = Channels(session), 0
-    for task in tasks:
+    for task in notice_rows.queued_in(session, list(held)):
         wanted = _unplanned(
             session,
             {f"held:{task.id}:{moment:%Y-%m-%d}:{c.label}": c for c in channels.of(task, "held")},
@@ -162,17 +147,8 @@ def plan_reminders(
     session: Session, moment: datetime, after: timedelta, dashboard_url: str | None
 ) -> int:
     """A reminder for each READY run that waited for review longer than ``after``."""
-    rows = session.execute(
-        select(Task, Run)
-        .join(Run, Run.task_id == Task.id)
-        .where(
-            Task.status == TaskStatus.READY,
-            Run.status == RunStatus.READY,
-            Run.finished_at <= moment - after,
-        )
-    )
     channels, planned = Channels(session), 0
-    for task, run in rows:
+    for task, run in notice_rows.waiting_reviews(session, moment - after):
         wanted = _unplanned(
             session, {f"review:{run.id}:{c.label}": c for c in channels.of(task, "review")}
         )
@@ -215,15 +191,9 @@ def _digest_tasks(
 ) -> Iterator[tuple[str, Task]]:
     """(section, task): READY or FAILED in the window, READY now, held now."""
     for kind in ("ready", "failed"):
-        ids = select(Event.task_id).where(
-            Event.kind == kind, Event.created_at >= since, Event.created_at < until
-        )
-        found = select(Task).where(Task.id.in_(ids)).order_by(Task.id)
-        yield from ((kind, t) for t in session.scalars(found))
-    waiting = select(Task).where(Task.status == TaskStatus.READY).order_by(Task.id)
-    yield from (("review", t) for t in session.scalars(waiting))
-    queued = select(Task).where(Task.status == TaskStatus.QUEUED, Task.queue.in_(held_queues))
-    yield from (("held", t) for t in session.scalars(queued.order_by(Task.id)))
+        yield from ((kind, t) for t in notice_rows.ended_in(session, kind, since, until))
+    yield from (("review", t) for t in notice_rows.ready_tasks(session))
+    yield from (("held", t) for t in notice_rows.queued_in(session, held_queues))
 
 
 def _unplanned(session: Session, wanted: dict[str, Channel]) -> dict[str, Channel]:
@@ -231,7 +201,7 @@ def _unplanned(session: Session, wanted: dict[str, Channel]) -> dict[str, Channe
     waiting tasks reads their facts only for notices it will write."""
     if not wanted:
         return {}
-    planned = set(session.scalars(select(Notice.key).where(Notice.key.in_(list(wanted)))))
+    planned = notice_rows.planned_keys(session, list(wanted))
     return {key: channel for key, channel in wanted.items() if key not in planned}
 
 

@@ -4,7 +4,8 @@ Modules outside ``store/`` import no SQLAlchemy: the SQL is here, as query
 functions per concept that take a ``Session`` (``tasks``, ``scheduling``,
 ``workers``, ``output``, ``events``, ``ratelimits``, ``tokens``,
 ``pull_requests`` on the write side; ``reads``, ``insights``, ``bulk`` on the
-read side).
+read side; ``notify`` for the notifications outbox, whose tables are
+``notices``).
 """
 
 from sqlalchemy.orm import Session
