@@ -100,7 +100,6 @@ def end(store: Store, task_id: int, status: TaskStatus, reason: str | None) -> N
                 cost=0.0125,
                 request={},
                 response={},
-                meta={},
             )
         )
         lifecycle.finish(session, task, run, status, reason)
