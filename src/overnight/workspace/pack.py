@@ -170,7 +170,16 @@ def main(base, out_dir, max_bytes, max_files, max_disk, max_disk_files):
         with open(os.path.join(out_dir, "change.json"), "w") as f:
             json.dump(report, f)
         return
-    tmp = tempfile.mkdtemp(prefix="pack-")
+    tmp = tempfile.mkdtemp(prefix="pack-")  # the private index, gone whatever happens
+    try:
+        stage(base, out_dir, tmp, max_bytes, max_files, report, special, large)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stage(base, out_dir, tmp, max_bytes, max_files, report, special, large):
+    """Stage the workspace in a private index in ``tmp``; write the tar and report."""
+    disk, count = report["disk_bytes"], report["disk_files"]
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, **GIT_ENV}
     env["GIT_INDEX_FILE"] = os.path.join(tmp, "index")
     if os.path.isfile(".git/index") and not os.path.islink(".git/index"):
