@@ -264,3 +264,17 @@ def test_a_gitlab_project_end_to_end_with_its_webhooks(
         assert detail(store, task_id)["status"] == TaskStatus.MERGED
         [mr] = lab.merge_requests("acme/calc")
         assert mr["state"] == "merged"
+
+
+def test_a_pull_request_closed_by_a_human_is_not_reopened_by_the_next_run(
+    store, mul_spec, hub, tmp_path
+):
+    task_id = ready(store, mul_spec, tmp_path)
+    hub.close_pull("acme/calc", 1)  # someone closed it on GitHub
+    request_changes(store, task_id, "also handle floats")
+    drain(store)
+    task = detail(store, task_id)
+    assert task["status"] == TaskStatus.FAILED
+    assert task["failure_reason"].startswith("deliver: pull request #1 was closed on github")
+    assert f"overnight retry {task_id}" in task["failure_reason"]
+    assert len(hub.calls("POST", r"/repos/acme/calc/pulls")) == 1  # no second pull request

@@ -62,6 +62,10 @@ class Forge(Protocol):
 
     def comment(self, number: int, text: str) -> None: ...
 
+    def state(self, number: int) -> str:
+        """``open``, ``closed`` or ``merged``, as the forge has it now."""
+        ...
+
     def checks(self, sha: str) -> list[Check]: ...
 
     def permission(self, login: str) -> str:

@@ -76,6 +76,9 @@ class LocalForge(BaseForge):
     def comment(self, number: int, text: str) -> None:
         """Review messages are kept in the store: nothing to send."""
 
+    def state(self, number: int) -> str:
+        return "open"  # the store's row is the pull request: it says
+
     def checks(self, sha: str) -> list[Check]:
         return []  # no CI runs on a local branch
 

@@ -3,7 +3,9 @@ request whose body lists each gate, the diffstat and what the run spent.
 
 The forge the project names (``[forge]``; ``local`` by default) is asked outside
 any transaction, with the body masked before it leaves; what it answers is
-recorded after, through the claim's fence. Delivering is idempotent on every
+recorded after, through the claim's fence. A pull request that someone closed
+on the forge (not merged) is not reopened by a later run: that run fails and
+says so. Delivering is idempotent on every
 forge (the branch is pushed only if it is not at the commit; the branch's one
 open pull request is found and updated), so a run that crashed between the
 call and the record delivers again without a second pull request.
@@ -18,7 +20,7 @@ from overnight.gates import GateOutcome
 from overnight.masking import Mask
 from overnight.pipeline.facts import RunFacts
 from overnight.pipeline.grading import GradingClone
-from overnight.pipeline.recorder import Recorder
+from overnight.pipeline.recorder import Recorder, RunFailed
 from overnight.store import TaskStatus
 
 
@@ -49,7 +51,13 @@ def deliver(
         )
         body = Mask.of(facts.config).text(body)
         forge = build_forge(facts.config.forge, repo=facts.repo, base=facts.base_ref)
+        earlier = record.pull_number(forge.name)
         try:
+            if earlier is not None and forge.state(earlier) == "closed":
+                raise RunFailed(
+                    f"deliver: pull request #{earlier} was closed on {forge.name} by someone "
+                    f"else: reopen it and run 'overnight retry {facts.task_id}', or reject the task"
+                )
             published = forge.deliver(
                 grading.path,
                 branch=facts.branch,

@@ -267,6 +267,11 @@ class Recorder:
             name = f"changes-attempt-{attempt}.diff"
             self.store.artifact(session, self.task_id, name, changes, self.run_id)
 
+    def pull_number(self, forge: str) -> int | None:
+        """The number of the task's pull request on ``forge`` from an earlier delivery."""
+        with self.store.session() as session:
+            return pull_requests.last_number(session, self.task_id, forge)
+
     def pull_request(
         self, forge: str, facts: RunFacts, sha: str, body: str, published: Published
     ) -> None:

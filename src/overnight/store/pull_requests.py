@@ -87,3 +87,17 @@ def first_delivery(session: Session, delivery_id: str) -> bool:
     session.add(HookDelivery(id=delivery_id))
     session.flush()
     return True
+
+
+def last_number(session: Session, task_id: int, forge: str) -> int | None:
+    """The number of the task's newest pull request on a remote ``forge``, if any."""
+    return session.scalar(
+        select(PullRequest.number)
+        .where(
+            PullRequest.task_id == task_id,
+            PullRequest.forge == forge,
+            PullRequest.number.is_not(None),
+        )
+        .order_by(PullRequest.id.desc())
+        .limit(1)
+    )
