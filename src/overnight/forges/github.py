@@ -12,19 +12,14 @@ Server through ``api_url`` (``https://HOST/api/v3``) and ``git_url``.
 
 from __future__ import annotations
 
-import base64
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from overnight.errors import ConfigError, ForgeError
-from overnight.forges.base import BaseForge, Check, Forge, Issue, Published
+from overnight.forges.base import Check, Issue, Published
 from overnight.forges.http import Api
-from overnight.workspace.git import git
+from overnight.forges.remote import RemoteForge
 
 MERGE_METHODS = ("merge", "squash", "rebase")
 
@@ -50,68 +45,36 @@ class GitHubSettings:
 
 
 @dataclass
-class GitHubForge(BaseForge):
+class GitHubForge(RemoteForge):
     settings: GitHubSettings
-    token: str = field(repr=False)
-    transport: httpx.BaseTransport | None = None
-    sleep: Callable[[float], None] | None = None
     name = "github"  # not fields: what the registry reads
     config_type = GitHubSettings
+    title = "GitHub"
+    git_user = "x-access-token"
+    token_needs = "write access to contents, pull requests and issues"
 
-    def __post_init__(self) -> None:
-        if not self.token:
-            raise ForgeError(
-                f"no GitHub token: set ${self.settings.token_env} "
-                "(a token with contents, pull requests and issues write access)"
-            )
-        extra: dict[str, Any] = {"sleep": self.sleep} if self.sleep else {}
-        self.api = Api(
+    def connect(self, extra: dict[str, Any]) -> Api:
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": "overnight",
+        }
+        hint = f"${self.settings.token_env}"
+        return Api(
             "GitHub",
             self.settings.api_url,
-            {
-                "Authorization": f"Bearer {self.token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": "2022-11-28",
-                "User-Agent": "overnight",
-            },
-            token_hint=f"${self.settings.token_env}",
+            headers,
+            token_hint=hint,
             transport=self.transport,
             **extra,
         )
-
-    def __enter__(self) -> GitHubForge:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.disconnect()
-
-    def disconnect(self) -> None:
-        self.api.close()
-
-    @classmethod
-    def from_environment(cls, settings: GitHubSettings) -> GitHubForge:
-        return cls(settings, os.environ.get(settings.token_env, ""))
-
-    @classmethod
-    def build(cls, settings: Any, *, repo: str, base: str) -> Forge:
-        """The forge of ``settings.repo``; the token from the worker's environment."""
-        return cls.from_environment(settings)
 
     @property
     def _repo(self) -> str:
         return f"/repos/{self.settings.repo}"
 
     # -- delivery -------------------------------------------------------------------------
-
-    def push(self, workspace: Path, sha: str, branch: str) -> bool:
-        """Publish ``sha`` as ``branch``; False if it was already there."""
-        url = f"{self.settings.git_url.rstrip('/')}/{self.settings.repo}.git"
-        env = self._git_auth()
-        current = git(["ls-remote", url, f"refs/heads/{branch}"], workspace, env=env)
-        if current.split("\t")[0] == sha:
-            return False
-        git(["push", "--quiet", "--force", url, f"{sha}:refs/heads/{branch}"], workspace, env=env)
-        return True
 
     def deliver(
         self, workspace: Path, *, branch: str, base: str, sha: str, title: str, body: str
@@ -239,15 +202,6 @@ class GitHubForge(BaseForge):
                 return "none"
             raise
         return str(answer.get("permission") or "none")
-
-    def _git_auth(self) -> dict[str, str]:
-        """git's configuration for this push, in its environment: the token as a header."""
-        basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
-        return {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-        }
 
 
 def _excerpt(*parts: str | None, limit: int = 2000) -> str:

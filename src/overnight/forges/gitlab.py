@@ -19,21 +19,16 @@ GitLab's access levels map to overnight's permissions: Guest (10) and Reporter
 
 from __future__ import annotations
 
-import base64
-import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
-from overnight.errors import ConfigError, ForgeError, ForgeUnavailable, GitError, one_line
-from overnight.forges.base import BaseForge, Check, Forge, Issue, Published
+from overnight.errors import ConfigError, ForgeError
+from overnight.forges.base import Check, Issue, Published
 from overnight.forges.http import Api
-from overnight.workspace.git import git
+from overnight.forges.remote import RemoteForge
 
 MERGE_METHODS = ("merge", "squash")
 DRAFT = "Draft: "
@@ -71,71 +66,30 @@ class GitLabSettings:
 
 
 @dataclass
-class GitLabForge(BaseForge):
+class GitLabForge(RemoteForge):
     settings: GitLabSettings
-    token: str = field(repr=False)
-    transport: httpx.BaseTransport | None = None
-    sleep: Callable[[float], None] | None = None
     name = "gitlab"  # not fields: what the registry reads
     config_type = GitLabSettings
+    title = "GitLab"
+    git_user = "oauth2"
+    token_needs = "the api scope, and the Developer role (or higher) in the project"
 
-    def __post_init__(self) -> None:
-        if not self.token:
-            raise ForgeError(
-                f"no GitLab token: set ${self.settings.token_env} "
-                "(a token with the api scope, of a Developer of the project)"
-            )
-        extra: dict[str, Any] = {"sleep": self.sleep} if self.sleep else {}
-        self.api = Api(
+    def connect(self, extra: dict[str, Any]) -> Api:
+        return Api(
             "GitLab",
             self.settings.api_url,
             {"PRIVATE-TOKEN": self.token, "User-Agent": "overnight"},
             token_hint=f"${self.settings.token_env}",
-            scope_hint="the api scope, and the Developer role (or higher) in the project",
+            scope_hint=self.token_needs,
             transport=self.transport,
             **extra,
         )
-
-    def __enter__(self) -> GitLabForge:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.disconnect()
-
-    def disconnect(self) -> None:
-        self.api.close()
-
-    @classmethod
-    def from_environment(cls, settings: GitLabSettings) -> GitLabForge:
-        return cls(settings, os.environ.get(settings.token_env, ""))
-
-    @classmethod
-    def build(cls, settings: Any, *, repo: str, base: str) -> Forge:
-        """The forge of ``settings.repo``; the token from the worker's environment."""
-        return cls.from_environment(settings)
 
     @property
     def _project(self) -> str:
         return f"/projects/{quote(self.settings.repo, safe='')}"
 
     # -- delivery -------------------------------------------------------------------------
-
-    def push(self, workspace: Path, sha: str, branch: str) -> bool:
-        """Publish ``sha`` as ``branch``; False if it was already there."""
-        url = f"{self.settings.git_url.rstrip('/')}/{self.settings.repo}.git"
-        env = self._git_auth()
-        try:
-            current = git(["ls-remote", url, f"refs/heads/{branch}"], workspace, env=env)
-            if current.split("\t")[0] == sha:
-                return False
-            git(
-                ["push", "--quiet", "--force", url, f"{sha}:refs/heads/{branch}"],
-                workspace,
-                env=env,
-            )
-        except GitError as exc:
-            raise _push_refusal(str(exc)) from exc
-        return True
 
     def deliver(
         self, workspace: Path, *, branch: str, base: str, sha: str, title: str, body: str
@@ -308,15 +262,6 @@ class GitLabForge(BaseForge):
             else "none"
         )
 
-    def _git_auth(self) -> dict[str, str]:
-        """git's configuration for this push, in its environment: the token as a header."""
-        basic = base64.b64encode(f"oauth2:{self.token}".encode()).decode()
-        return {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": "http.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-        }
-
 
 def _state(status: str, allow_failure: Any = False) -> str:
     """A GitLab status as a Check's state; a failure allowed to fail is ``neutral``."""
@@ -329,17 +274,3 @@ def _tail(log: str, limit: int = 2000) -> str:
     """The end of a job's log, where the failure is."""
     log = log.strip()
     return log if len(log) <= limit else "(cut) …\n" + log[-(limit - 20) :]
-
-
-def _push_refusal(said: str) -> ForgeError:
-    """git's failure to push (its message names the URL, never the token) in one line."""
-    if re.search(r"error: 5\d\d|Could not resolve|Failed to connect|timed out", said):
-        return ForgeUnavailable(
-            one_line(f"GitLab's git server cannot be reached ({said}); the task is retried later")
-        )
-    return ForgeError(
-        one_line(
-            f"GitLab refused the push: {said}; the token needs the write_repository (or api) "
-            "scope and the Developer role in the project, and the branch must not be protected"
-        )
-    )
