@@ -72,11 +72,13 @@ def ready(store: Store, mul_spec, tmp_path: Path) -> int:
 
 
 def test_a_task_s_pull_request_lives_on_github_from_delivery_to_merge(
-    store, mul_spec, hub, tmp_path
+    store, mul_spec, hub, tmp_path, monkeypatch
 ):
+    monkeypatch.setenv("OVERNIGHT_DASHBOARD_URL", "https://overnight.example.com/")
     task_id = ready(store, mul_spec, tmp_path)
     [pull] = hub.pulls("acme/calc")
     task = detail(store, task_id)
+    assert f"on the dashboard: https://overnight.example.com/tasks/{task_id}." in pull["body"]
     assert pull["head"]["ref"] == task["branch"] and pull["head"]["sha"] == task["head_sha"]
     assert "## Evidence" in pull["body"] and "| tests | PASS" in pull["body"]
     assert [label["name"] for label in pull["labels"]] == ["overnight", "bot"]
@@ -278,3 +280,41 @@ def test_a_pull_request_closed_by_a_human_is_not_reopened_by_the_next_run(
     assert task["failure_reason"].startswith("deliver: pull request #1 was closed on github")
     assert f"overnight retry {task_id}" in task["failure_reason"]
     assert len(hub.calls("POST", r"/repos/acme/calc/pulls")) == 1  # no second pull request
+
+
+ISSUE_FORM = (
+    "### What should change\n\nAdd `mul(a, b)` to calc.py.\n\n"
+    "### Acceptance tests\n\ntests/test_mul.py::test_mul\n"
+)
+
+
+def test_a_labelled_issue_delivered_by_webhook_is_queued_on_the_repository_s_clone(
+    store, mul_spec, hub, tmp_path, calc_repo, monkeypatch
+):
+    monkeypatch.setenv("OVERNIGHT_GITHUB_WEBHOOK_SECRET", SECRET)
+    hub.add_user("dev", repo="acme/calc", permission="write")
+    number = hub.open_issue("acme/calc", "Add mul", ISSUE_FORM, user="dev", labels=["overnight"])
+    issue = {
+        "number": number,
+        "title": "Add mul",
+        "body": ISSUE_FORM,
+        "user": {"login": "dev"},
+        "labels": [{"name": "overnight"}],
+        "html_url": f"{hub.url}/acme/calc/issues/{number}",
+    }
+    payload = {"action": "labeled", "repository": {"full_name": "acme/calc"}, "issue": issue}
+    with background(create_app(store, WebConfig(poll=0.05))) as url:
+        early = deliver_hook(url, "issues", payload, "i1").json()["done"]
+        assert early == [
+            f"issue #{number}: no task of acme/calc here yet: run "
+            "'overnight intake github acme/calc' once where its clone is"
+        ]
+        first = ready(store, mul_spec, tmp_path)  # now a task delivers to acme/calc
+        done = deliver_hook(url, "issues", payload, "i2").json()["done"]
+        assert done == [f"issue #{number}: overnight: queued as task {first + 1}"]
+        assert deliver_hook(url, "issues", payload, "i3").json()["done"] == [
+            f"issue #{number}: nothing new"
+        ]
+    task = detail(store, first + 1)
+    assert (task["repo"], task["instance_id"]) == (str(calc_repo), f"github:acme/calc#{number}")
+    assert len(hub.comments("acme/calc", number)) == 1

@@ -1,6 +1,11 @@
 """What overnight does when a forge tells it something (a webhook, read by
-``forges/hooks.py``): review commands on a task's pull request, and CI feedback.
+``forges/hooks.py``): labelled issues, review commands on a task's pull request,
+and CI feedback.
 
+- An issue opened or labelled with the intake label is taken like ``overnight
+  intake`` takes it (``issues.py``), on the clone and with the forge settings of
+  the newest task delivering to that repository (none yet: the answer says to
+  run ``overnight intake`` once where the clone is).
 - ``/overnight approve``, ``/overnight reject REASON``, ``/overnight
   request-changes FEEDBACK`` in a comment on a task's pull request, or a review
   requesting changes, run the review action as ``overnight approve`` would, if
@@ -14,10 +19,12 @@
 
 from __future__ import annotations
 
-from overnight import review
+from typing import cast
+
+from overnight import issues, review
 from overnight.errors import OvernightError, one_line
-from overnight.forges.base import Check
-from overnight.forges.hooks import Action, ChecksCompleted, ReviewCommand
+from overnight.forges.base import Check, Issue, IssueForge
+from overnight.forges.hooks import Action, ChecksCompleted, IssueLabelled, ReviewCommand
 from overnight.forges.registry import build_forge
 from overnight.store import PullRequest, Store, Task, TaskStatus, pull_requests, reads
 
@@ -36,8 +43,30 @@ def act(store: Store, forge: str, actions: list[Action]) -> list[str]:
         elif isinstance(action, ChecksCompleted):
             done += _checks(store, forge, action)
         else:
-            done.append(f"issue #{action.number}: intake polls issues (overnight intake)")
+            done.append(_issue(store, forge, action))
     return done
+
+
+def _issue(store: Store, forge: str, labelled: IssueLabelled) -> str:
+    """Queue a labelled issue on the clone the repository's tasks run on (the newest
+    task delivering to it says which, and with which forge settings)."""
+    with store.session() as session:
+        known = reads.newest_delivering_to(session, forge, labelled.repo)
+    if known is None:
+        return (
+            f"issue #{labelled.number}: no task of {labelled.repo} here yet: run "
+            f"'overnight intake {forge} {labelled.repo}' once where its clone is"
+        )
+    repo, config = known
+    remote = build_forge(config["forge"], repo=repo, base="")
+    issue = Issue(labelled.number, labelled.title, labelled.body, labelled.author, labelled.url)
+    try:
+        took = issues.take(
+            store, cast(IssueForge, remote), issue, forge_repo=labelled.repo, repo=repo
+        )
+    finally:
+        remote.disconnect()
+    return f"issue #{labelled.number}: {took.said if took else 'nothing new'}"
 
 
 def _task_of(store: Store, forge: str, repo: str, pulls: list[PullRequest]) -> Task | None:

@@ -47,17 +47,25 @@ def poll(
     what was newly done (an issue already told is not told, nor listed, again)."""
     taken = []
     for issue in forge.issues(label):
-        key = origin(forge.name, forge_repo, issue.number)
-        with store.session() as session:
-            existing = reads.task_of_instance(session, key)
-        if existing is not None:
-            _tell(forge, issue, f"overnight: queued as task {existing}", f"task:{existing}")
-            _tell_status(store, forge, issue, existing)
-            continue
-        took = _take(store, forge, issue, key, repo)
+        took = take(store, forge, issue, forge_repo=forge_repo, repo=repo)
         if took is not None:
             taken.append(took)
     return taken
+
+
+def take(
+    store: Store, forge: IssueForge, issue: Issue, *, forge_repo: str, repo: str
+) -> Taken | None:
+    """One issue (polled, or named by a webhook): queued if it is not a task yet;
+    None when there was nothing new to do or say."""
+    key = origin(forge.name, forge_repo, issue.number)
+    with store.session() as session:
+        existing = reads.task_of_instance(session, key)
+    if existing is None:
+        return _take(store, forge, issue, key, repo)
+    _tell(forge, issue, f"overnight: queued as task {existing}", f"task:{existing}")
+    _tell_status(store, forge, issue, existing)
+    return None
 
 
 def _take(store: Store, forge: IssueForge, issue: Issue, key: str, repo: str) -> Taken | None:

@@ -28,8 +28,10 @@ def pr_body(
     review_feedback: str | None = None,
     tokens: int = 0,
     cost: float | None = None,
+    dashboard: str = "",
 ) -> str:
-    """The Markdown body: summary, evidence of each gate, and how to inspect it. The
+    """The Markdown body: summary, evidence of each gate, and how to inspect it
+    (``dashboard``: the dashboard's base URL, linked when given). The
     spec's description is Markdown; gate summaries, commands and the reviewer's words
     are text, escaped to show as written (``markdown.py``)."""
     summary = description.strip().split("\n\n")[0] if description.strip() else "(no description)"
@@ -50,7 +52,8 @@ def pr_body(
         *rows,
         "",
         f"Full logs: `overnight logs {task_id}` "
-        f"(one gate: `overnight logs {task_id} --gate NAME`).",
+        f"(one gate: `overnight logs {task_id} --gate NAME`)"
+        + (f"; on the dashboard: {dashboard.rstrip('/')}/tasks/{task_id}." if dashboard else "."),
         "",
         *[line for g in gates if g.report for line in (f"### {g.name}", g.report.strip(), "")],
         "## Changes",

@@ -13,6 +13,8 @@ call and the record delivers again without a second pull request.
 
 from __future__ import annotations
 
+import os
+
 from overnight import cost
 from overnight.forges import pr_body
 from overnight.forges.registry import build_forge
@@ -22,6 +24,8 @@ from overnight.pipeline.facts import RunFacts
 from overnight.pipeline.grading import GradingClone
 from overnight.pipeline.recorder import Recorder, RunFailed
 from overnight.store import TaskStatus
+
+DASHBOARD_ENV = "OVERNIGHT_DASHBOARD_URL"  # the pull request links to the task's page there
 
 
 def deliver(
@@ -48,6 +52,7 @@ def deliver(
             review_feedback=facts.review,
             tokens=tokens,
             cost=cost.spent(facts.agent, [usd]),
+            dashboard=os.environ.get(DASHBOARD_ENV, ""),
         )
         body = Mask.of(facts.config).text(body)
         forge = build_forge(facts.config.forge, repo=facts.repo, base=facts.base_ref)

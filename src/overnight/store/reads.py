@@ -396,3 +396,16 @@ def named_artifacts(
 def task_of_instance(session: Session, instance_id: str) -> int | None:
     """The task made from an instance (an evaluation's, an issue's), if there is one."""
     return session.scalar(select(Task.id).where(Task.instance_id == instance_id).limit(1))
+
+
+def newest_delivering_to(
+    session: Session, forge: str, forge_repo: str, scan: int = 500
+) -> tuple[str, dict[str, Any]] | None:
+    """The clone and configuration of the newest task (of the last ``scan``) whose
+    ``[forge]`` is ``forge`` at ``forge_repo``."""
+    rows = session.execute(select(Task.repo, Task.config).order_by(Task.id.desc()).limit(scan))
+    for repo, config in rows:
+        table = (config or {}).get("forge") or {}
+        if table.get("kind") == forge and table.get("repo") == forge_repo:
+            return repo, config
+    return None
