@@ -210,3 +210,31 @@ def test_a_pull_request_that_conflicts_with_its_base_is_not_merged(hub, work):
         gh.merge(pr.number, sha=sha)
     assert git(["rev-parse", "refs/heads/main"], base) == before == rival
     assert gh.state(pr.number) == "open"
+
+
+def test_a_github_app_mints_an_installation_token_for_api_and_git(hub, work, monkeypatch):
+    key = hub.add_app(4242, 77, repo="acme/app", permission="write")
+    monkeypatch.setenv("GITHUB_APP_PRIVATE_KEY", key)
+    settings = GitHubSettings(
+        "acme/app", api_url=hub.url, git_url=hub.url, app_id=4242, installation_id=77
+    )
+    with GitHubForge.from_environment(settings) as gh:
+        sha = change(work, "def f():\n    return 5\n")
+        pr = gh.deliver(work, branch="b", base="main", sha=sha, title="T", body="B")
+    [pull] = hub.pulls("acme/app")
+    assert pull["user"]["login"] == "app-4242[bot]" and pr.number == pull["number"]
+    assert git(["rev-parse", "refs/heads/b"], hub.repos["acme/app"].path) == sha
+
+    wrong = GitHubSettings(
+        "acme/app", api_url=hub.url, git_url=hub.url, app_id=4242, installation_id=78
+    )
+    with pytest.raises(ForgeError, match="404"):
+        GitHubForge.from_environment(wrong)
+    monkeypatch.setenv("GITHUB_APP_PRIVATE_KEY", "not a key")
+    with pytest.raises(ForgeError, match="not a usable RSA private key"):
+        GitHubForge.from_environment(settings)
+    monkeypatch.delenv("GITHUB_APP_PRIVATE_KEY")
+    with pytest.raises(ForgeError, match=r"no GitHub App key: set \$GITHUB_APP_PRIVATE_KEY"):
+        GitHubForge.from_environment(settings)
+    with pytest.raises(Exception, match="needs both app_id and installation_id"):
+        GitHubSettings("acme/app", app_id=1)

@@ -12,12 +12,14 @@ Server through ``api_url`` (``https://HOST/api/v3``) and ``git_url``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from overnight.errors import ConfigError, ForgeError
 from overnight.forges.base import Check, Issue, Published
+from overnight.forges.github_app import installation_token
 from overnight.forges.http import Api
 from overnight.forges.remote import RemoteForge
 
@@ -33,8 +35,15 @@ class GitHubSettings:
     merge_method: str = "squash"
     draft: bool = False
     labels: tuple[str, ...] = ("overnight",)
+    # as a GitHub App instead of a token: its id, the installation's, and the variable
+    # that holds its private key (forges/github_app.py)
+    app_id: int = 0
+    installation_id: int = 0
+    private_key_env: str = "GITHUB_APP_PRIVATE_KEY"
 
     def __post_init__(self) -> None:
+        if bool(self.app_id) != bool(self.installation_id):
+            raise ConfigError("[forge] a GitHub App needs both app_id and installation_id")
         owner, _, name = self.repo.partition("/")
         if not owner or not name or "/" in name:
             raise ConfigError(f"[forge] repo {self.repo!r} is not OWNER/NAME")
@@ -52,6 +61,13 @@ class GitHubForge(RemoteForge):
     title = "GitHub"
     git_user = "x-access-token"
     token_needs = "write access to contents, pull requests and issues"
+
+    @classmethod
+    def from_environment(cls, settings: GitHubSettings) -> GitHubForge:
+        """With the token in ``$token_env``, or one minted for the configured App."""
+        if settings.app_id:
+            return cls(settings, installation_token(settings))
+        return cls(settings, os.environ.get(settings.token_env, ""))
 
     def connect(self, extra: dict[str, Any]) -> Api:
         headers = {

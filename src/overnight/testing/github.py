@@ -128,6 +128,7 @@ class GitHubServer:
         self.root.mkdir(parents=True, exist_ok=True)
         self.repos: dict[str, Repo] = {}
         self.tokens: dict[str, str] = {}  # token -> login
+        self.apps: dict[int, tuple[int, Any, str]] = {}  # app id -> installation, key, repo
         self.requests: list[Request] = []
         self.per_page_max = per_page_max
         self._spent = 0  # API requests still to refuse with a spent rate limit
@@ -171,6 +172,40 @@ class GitHubServer:
         if repo:
             self.repos[repo].permissions[login] = permission
         return token
+
+    def add_app(
+        self, app_id: int, installation_id: int, *, repo: str, permission: str = "write"
+    ) -> str:
+        """A GitHub App installed on ``repo``; returns its private key (PEM). Its
+        installation tokens act as ``app-ID[bot]`` with ``permission``. Needs PyJWT
+        and cryptography (the ``github-app`` extra)."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.apps[app_id] = (installation_id, key.public_key(), repo)
+        self.repos[repo].permissions[f"app-{app_id}[bot]"] = permission
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+
+    def installation_token(self, installation_id: int, jwt_token: str) -> tuple[int, Json]:
+        """``POST /app/installations/ID/access_tokens``: a token for a JWT the app signed."""
+        import jwt
+
+        try:
+            claims = jwt.decode(jwt_token, options={"verify_signature": False})
+            installed, public, _ = self.apps[int(claims["iss"])]
+            jwt.decode(jwt_token, public, algorithms=["RS256"])
+        except (jwt.PyJWTError, KeyError, ValueError):
+            raise ApiError(401, "A JSON web token could not be decoded") from None
+        if installed != installation_id:
+            raise ApiError(404, "Not Found")
+        token = f"ghs_{hashlib.sha256(f'{installation_id}{time.time()}'.encode()).hexdigest()[:36]}"
+        self.tokens[token] = f"app-{claims['iss']}[bot]"
+        return 201, {"token": token, "expires_at": _now(), "permissions": {}}
 
     def open_issue(self, repo: str, title: str, body: str, *, user: str, labels: list[str]) -> int:
         with self._lock:
@@ -899,6 +934,16 @@ def _handler(hub: GitHubServer) -> type[BaseHTTPRequestHandler]:
                 ("x-ratelimit-resource", "core"),
                 ("Content-Type", "application/json; charset=utf-8"),
             ]
+            minted = re.fullmatch(r"/app/installations/(\d+)/access_tokens", url.path)
+            if minted and self.command == "POST":  # authenticated by the app's JWT
+                bearer = self.headers.get("Authorization", "").partition(" ")[2]
+                try:
+                    status, token = hub.installation_token(int(minted.group(1)), bearer)
+                except ApiError as e:
+                    self._send(e.status, json.dumps({"message": e.message}).encode(), limit)
+                    return
+                self._send(status, json.dumps(token).encode(), limit)
+                return
             if not user:
                 payload = {
                     "message": "Bad credentials",
