@@ -256,6 +256,15 @@ def test_a_gitlab_project_end_to_end_with_its_webhooks(
             drain(store)
             assert "FAILED test_mul_zero" in (tmp_path / "agent-feedback.txt").read_text()
 
+            # a labelled issue, by webhook, on the clone the project's tasks run on
+            iid = lab.open_issue(
+                "acme/calc", "Add mul", ISSUE_FORM, user="lead", labels=["overnight"]
+            )
+            done = hook("Issue Hook", gitlab_hooks.issue(lab, "acme/calc", iid)).json()["done"]
+            assert done == [f"issue #{iid}: overnight: queued as task {task_id + 1}"]
+            said = lab.notes("acme/calc", "issues", iid)
+            assert said[0].startswith(f"overnight: queued as task {task_id + 1}")
+
             note = lab.note(
                 "acme/calc", "merge_requests", mr["iid"], "/overnight approve", user="lead"
             )

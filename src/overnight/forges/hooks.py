@@ -131,14 +131,29 @@ def verify_gitlab(secret: str, token: str | None) -> None:
         raise HookRefused("wrong X-Gitlab-Token: the webhook's secret differs from overnight's")
 
 
-def read_gitlab(body: bytes) -> list[Action]:
-    """What a GitLab delivery asks: merge request notes with commands, finished pipelines."""
+def read_gitlab(body: bytes, *, label: str = "overnight") -> list[Action]:
+    """What a GitLab delivery asks: labelled issues, merge request notes with commands,
+    finished pipelines. (An issue hook names who acted, not the author: their
+    permission is the one checked.)"""
     try:
         payload: dict[str, Any] = json.loads(body)
     except ValueError as exc:
         raise HookRefused(f"the delivery is not JSON ({exc})") from exc
     repo = str((payload.get("project") or {}).get("path_with_namespace", ""))
     kind, attributes = payload.get("object_kind"), payload.get("object_attributes") or {}
+    if kind == "issue" and attributes.get("action") in ("open", "reopen", "update"):
+        labels = {x.get("title") for x in payload.get("labels") or attributes.get("labels") or []}
+        if label in labels and attributes.get("state", "opened") == "opened":
+            return [
+                IssueLabelled(
+                    repo,
+                    int(attributes["iid"]),
+                    str(attributes.get("title") or ""),
+                    str(attributes.get("description") or ""),
+                    str((payload.get("user") or {}).get("username", "")),
+                    str(attributes.get("url") or ""),
+                )
+            ]
     if kind == "note" and attributes.get("noteable_type") == "MergeRequest":
         number = (payload.get("merge_request") or {}).get("iid")
         author = (payload.get("user") or {}).get("username", "")
