@@ -327,3 +327,21 @@ def test_a_labelled_issue_delivered_by_webhook_is_queued_on_the_repository_s_clo
     task = detail(store, first + 1)
     assert (task["repo"], task["instance_id"]) == (str(calc_repo), f"github:acme/calc#{number}")
     assert len(hub.comments("acme/calc", number)) == 1
+
+
+def test_a_delivery_that_could_not_be_acted_on_can_be_redelivered(
+    store, mul_spec, hub, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("OVERNIGHT_GITHUB_WEBHOOK_SECRET", SECRET)
+    hub.add_user("lead", repo="acme/calc", permission="admin")
+    task_id = ready(store, mul_spec, tmp_path)
+    approve_comment = comment_payload(1, "/overnight approve", "lead")
+    with background(create_app(store, WebConfig(poll=0.05))) as url:
+        hub.spend_rate_limit(10)  # GitHub keeps refusing: the forge is unavailable
+        failed = deliver_hook(url, "issue_comment", approve_comment, "r1")
+        assert failed.status_code >= 500 and "rate limit" in failed.json()["detail"]
+        assert detail(store, task_id)["status"] == TaskStatus.READY
+        hub.spend_rate_limit(0)
+        again = deliver_hook(url, "issue_comment", approve_comment, "r1")  # GitHub redelivers
+        assert again.status_code == 200, again.text
+        assert again.json()["done"][0].startswith(f"#1: task {task_id} merged as ")

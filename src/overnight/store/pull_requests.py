@@ -101,3 +101,10 @@ def last_number(session: Session, task_id: int, forge: str) -> int | None:
         .order_by(PullRequest.id.desc())
         .limit(1)
     )
+
+
+def forget_delivery(session: Session, delivery_id: str) -> None:
+    """A delivery that could not be acted on: its redelivery is not a replay."""
+    found = session.get(HookDelivery, delivery_id)
+    if found is not None:
+        session.delete(found)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from fastapi import Request
 
 from overnight.errors import (
+    ForgeError,
+    InfrastructureError,
     MergeConflict,
     NotFound,
     OvernightError,
@@ -27,6 +29,8 @@ STATUS: list[tuple[type[OvernightError], int]] = [
     (StateError, 409),
     (MergeConflict, 409),
     (StoreError, 503),
+    (InfrastructureError, 503),  # a forge or a model unreachable: try again later
+    (ForgeError, 502),  # the forge refused: its reason is in the message
     (OvernightError, 409),  # git, workspace, setup: the request cannot be done as things are
 ]
 

@@ -5,8 +5,9 @@ must carry ``X-Hub-Signature-256`` made with ``$OVERNIGHT_GITHUB_WEBHOOK_SECRET`
 GitLab's ``X-Gitlab-Token`` must be ``$OVERNIGHT_GITLAB_WEBHOOK_SECRET`` (both
 read from the dashboard's environment). A delivery's id (``X-GitHub-Delivery``,
 ``X-Gitlab-Event-UUID``) must be new: a replay is refused with 409, even
-correctly signed. What it asks is done by ``forge_events.py``; the answer lists
-what was done.
+correctly signed; one that failed (the forge unreachable, say) is forgotten, so
+the forge's redelivery can do it. What it asks is done by ``forge_events.py``;
+the answer lists what was done.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import anyio
 from fastapi import APIRouter, Header, HTTPException, Request
 
 from overnight import forge_events
+from overnight.errors import OvernightError
 from overnight.forges import hooks
 from overnight.store import pull_requests
 from overnight.web.deps import store_of
@@ -67,5 +69,10 @@ async def _act(
     with store.session() as session:
         if not pull_requests.first_delivery(session, f"{forge}:{delivery[:80]}"):
             raise HTTPException(409, f"delivery {delivery} was acted on already")
-    done = await anyio.to_thread.run_sync(forge_events.act, store, forge, actions)
+    try:
+        done = await anyio.to_thread.run_sync(forge_events.act, store, forge, actions)
+    except OvernightError:  # not done: a redelivery of the same id must be able to do it
+        with store.session() as session:
+            pull_requests.forget_delivery(session, f"{forge}:{delivery[:80]}")
+        raise
     return {"done": done}
