@@ -13,7 +13,7 @@ the answer lists what was done.
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Header, HTTPException, Request
@@ -23,10 +23,18 @@ from overnight.errors import OvernightError
 from overnight.forges import hooks
 from overnight.store import pull_requests
 from overnight.web.deps import store_of
+from overnight.web.schemas import ERRORS, ErrorOut
 
 SECRET_ENV = "OVERNIGHT_GITHUB_WEBHOOK_SECRET"
 GITLAB_SECRET_ENV = "OVERNIGHT_GITLAB_WEBHOOK_SECRET"
-router = APIRouter(prefix="/api/hooks", tags=["hooks"])
+HOOK_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    401: {"model": ErrorOut, "description": "Unsigned, wrongly signed, or webhooks off"},
+    409: {"model": ErrorOut, "description": "A replay: this delivery was acted on already"},
+    502: {"model": ErrorOut, "description": "The forge refused what the delivery asked"},
+    503: {"model": ErrorOut, "description": "The forge cannot be reached: redeliver later"},
+}
+router = APIRouter(prefix="/api/hooks", tags=["hooks"], responses=HOOK_ERRORS)
 
 
 @router.post("/github")
