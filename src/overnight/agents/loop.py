@@ -33,6 +33,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from overnight.agents import Agent, AgentContext, AgentResult, BaseAgent, Interrupted, Turn
+from overnight.agents.library import PromptLibrary, home_prompts
 from overnight.agents.prompts import Convention, Prompts, conventions
 from overnight.agents.settings import AgentConfig, agent_config
 from overnight.agents.tools import TOOLS, Action, FormatError, parse_text, parse_tools
@@ -86,6 +87,9 @@ class BuiltinAgent(BaseAgent):
     def build(cls, arg: str, config: ProjectConfig | None) -> Agent:
         return cls(agent_config(config, arg.strip() or None))
 
+    def prompt_library(self, repo_templates: dict[str, str]) -> PromptLibrary:
+        return PromptLibrary(self.config.prompts, repo=repo_templates, home_dir=home_prompts())
+
     def run(self, ctx: AgentContext) -> AgentResult:
         notes: list[str] = []
         model_config = replace(
@@ -100,7 +104,7 @@ class Loop:
 
     def __init__(self, config: AgentConfig, model: Model, ctx: AgentContext, notes: list[str]):
         self.config, self.model, self.ctx, self.notes = config, model, ctx, notes
-        self.prompts = Prompts(config.prompts)
+        self.prompts = Prompts(config.prompts, library=ctx.prompts)
         self.messages: list[dict[str, Any]] = []
         self.mark = 0  # where the current turn's part of the conversation begins
         self.turns: list[Turn] = []
@@ -368,7 +372,7 @@ class Loop:
             spec=spec,
             attempt=ctx.attempt,
             feedback=ctx.feedback.strip(),
-            conventions=conventions(ctx.workspace),
+            conventions=conventions(ctx.workspace) if ctx.standards is None else ctx.standards,
             files="\n".join(files[:80]) or "(none)",
             named=self.named_files(spec, files),
         )

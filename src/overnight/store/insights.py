@@ -1,6 +1,6 @@
 """The insights page's aggregates, each computed by the database (a grouped scan,
 whatever the history): tasks by status overall, by repository, by agent, by
-model and per day, attempts per finished task, time to READY, failing gates and
+model, by prompt version and per day, attempts per finished task, time to READY, failing gates and
 the spend of READY and merged tasks. ``web/insights.py`` shapes them."""
 
 from __future__ import annotations
@@ -94,6 +94,19 @@ def statuses_by_model(session: Session) -> list[tuple[str, str, int]]:
         .group_by(Turn.model, Task.status)
     )
     return [(str(model), str(status), int(n)) for model, status, n in rows]
+
+
+def statuses_by_prompts(session: Session) -> list[tuple[str, str, int]]:
+    """(prompt set's label, status, tasks with a turn that used it): outcomes by the
+    prompt versions the built-in agent was given (``v1@…``, ``v1+repo@…``)."""
+    rows = session.execute(
+        select(Turn.prompts, Task.status, func.count(func.distinct(Task.id)))
+        .join(Run, Turn.run_id == Run.id)
+        .join(Task, Run.task_id == Task.id)
+        .where(Turn.prompts.is_not(None))
+        .group_by(Turn.prompts, Task.status)
+    )
+    return [(str(label), str(status), int(n)) for label, status, n in rows]
 
 
 def failing_gates(session: Session, limit: int = 10) -> list[tuple[str, int]]:
