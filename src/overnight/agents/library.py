@@ -17,14 +17,15 @@ a library), ``v1+repo@<12 hex>`` when the repository's override some.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from overnight.config import home
-from overnight.errors import ConfigError
-from overnight.workspace import files_at
+from overnight.errors import ConfigError, UsageError
+from overnight.workspace import files_at, git
 
 PROMPTS = Path(__file__).resolve().parent.parent / "templates" / "prompts"
 DEFAULT_VERSION = "v1"
@@ -162,3 +163,49 @@ def _templates(source: str, files: dict[str, str]) -> dict[str, Template]:
         Path(path).stem: Template(Path(path).stem, source, path, text)
         for path, text in sorted(files.items())
     }
+
+
+def library_at(
+    repo: Path | None, ref: str = "HEAD", version: str = DEFAULT_VERSION
+) -> PromptLibrary:
+    """The library a task on ``repo`` with base ``ref`` would use: the templates
+    committed there (not the working tree's, as at submit), the home's, the
+    built-in set's. ``repo`` None, or not a git repository: no repository layer."""
+    sha = None
+    if repo is not None and (repo / ".git").exists():
+        sha = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], repo, check=False)
+        if not sha:
+            raise UsageError(f"no commit '{ref}' in {repo}")
+    templates = repo_templates(repo, sha) if repo is not None and sha else {}
+    return PromptLibrary(version, repo=templates, home_dir=home_prompts())
+
+
+def template_ref(library: PromptLibrary, ref: str) -> Template:
+    """What ``overnight prompts show`` and ``diff`` name: ``NAME`` (as a run gets
+    it), ``SOURCE:NAME`` (``repo:task``, ``home:task``, ``built-in:task``) or the
+    path of a template file."""
+    source, _, name = ref.rpartition(":")
+    if source in SOURCES:
+        return library.get(name, source)
+    path = Path(ref).expanduser()
+    if path.is_file():
+        return Template(path.stem.removesuffix(".j2"), "file", str(path), path.read_text())
+    if not source and "/" not in ref:
+        return library.get(ref)
+    raise UsageError(
+        f"'{ref}' is neither a template (NAME or SOURCE:NAME, sources {', '.join(SOURCES)}) "
+        "nor a file"
+    )
+
+
+def template_diff(a: Template, b: Template) -> str:
+    """A unified diff from ``a`` to ``b``, each labelled with its source, path and hash
+    (empty: the same text)."""
+    return "".join(
+        difflib.unified_diff(
+            a.text.splitlines(keepends=True),
+            b.text.splitlines(keepends=True),
+            f"{a.ref} ({a.path}, {a.hash})",
+            f"{b.ref} ({b.path}, {b.hash})",
+        )
+    )

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from overnight.store.models import TERMINAL, GateResult, Run, Task, TaskStatus, Turn
+from overnight.store.models import TERMINAL, Checkpoint, GateResult, Run, Task, TaskStatus, Turn
 
 Key = Literal["repo", "agent"]
 
@@ -100,11 +100,11 @@ def statuses_by_prompts(session: Session) -> list[tuple[str, str, int]]:
     """(prompt set's label, status, tasks with a turn that used it): outcomes by the
     prompt versions the built-in agent was given (``v1@…``, ``v1+repo@…``)."""
     rows = session.execute(
-        select(Turn.prompts, Task.status, func.count(func.distinct(Task.id)))
-        .join(Run, Turn.run_id == Run.id)
+        select(Checkpoint.prompts, Task.status, func.count(func.distinct(Task.id)))
+        .join(Run, Checkpoint.run_id == Run.id)
         .join(Task, Run.task_id == Task.id)
-        .where(Turn.prompts.is_not(None))
-        .group_by(Turn.prompts, Task.status)
+        .where(Checkpoint.turn >= 1, Checkpoint.prompts.is_not(None))
+        .group_by(Checkpoint.prompts, Task.status)
     )
     return [(str(label), str(status), int(n)) for label, status, n in rows]
 
