@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import OVERNIGHT_TOML, drain
+from sqlalchemy import select
 
 from overnight.agents.library import PROMPTS, PromptLibrary, library_at, repo_templates
 from overnight.agents.standards import standards_at
@@ -20,7 +21,7 @@ from overnight.cli import main
 from overnight.errors import ConfigError
 from overnight.gates.settings import parse_config
 from overnight.intake import submit_text
-from overnight.store import Store
+from overnight.store import Store, Task
 from overnight.testing import make_repo
 from overnight.testing.llm_server import ScriptedLLMServer, bash
 from overnight.testing.repos import commit_all, write_files
@@ -285,3 +286,32 @@ def test_prompts_render_gives_the_task_prompt_its_agent_would_get(store, home, m
     assert "test_mul" not in out  # the hidden acceptance test stays hidden
     code, out = cli("prompts", "render", "stuck", "--task", str(task_id))
     assert (code, out) == (0, "STUCK 3\n")
+
+
+def test_a_repository_template_that_does_not_parse_queues_nothing(store, mul_spec, calc_repo):
+    write_files(calc_repo, {".overnight/prompts/task.j2": "{{ spec }}\n{% if attempt %}\n"})
+    commit_all(calc_repo, "broken prompt")
+    spec = mul_spec("builtin:openai:gpt-4.1")
+
+    with pytest.raises(ConfigError, match=r"\.overnight/prompts/task\.j2:2: .*fix the template"):
+        submit(store, spec)
+    with store.reading() as session:
+        assert session.scalars(select(Task)).all() == []
+
+
+def test_a_template_reading_what_it_is_not_given_fails_the_run_naming_it(
+    store, mul_spec, calc_repo, server
+):
+    write_files(calc_repo, {".overnight/prompts/task.j2": "{{ spec }} {{ ticket }}"})
+    commit_all(calc_repo, "a prompt that needs a value overnight does not give")
+    task_id = submit(store, mul_spec(f"builtin:{server.model_name}"))
+
+    drain(store)
+
+    task = detail(store, task_id)
+    assert task["status"] == "failed"
+    assert (
+        "prompt task (repo: .overnight/prompts/task.j2) does not render" in task["failure_reason"]
+    )
+    assert "'ticket' is undefined" in task["failure_reason"]
+    assert server.requests == []

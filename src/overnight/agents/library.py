@@ -23,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
 from overnight.config import home
 from overnight.errors import ConfigError, UsageError
 from overnight.workspace import files_at, git
@@ -82,6 +85,20 @@ class PromptLibrary:
                 for p in sorted(self.builtin_dir.glob("*.j2"))
             },
         }
+
+    def check(self) -> None:
+        """Every template not built in parses (a ``ConfigError`` naming its path and line,
+        before anything runs); what a template reads is checked when it renders."""
+        env = SandboxedEnvironment()
+        for template in self.all():
+            if template.source == "built-in":
+                continue
+            try:
+                env.parse(template.text)
+            except TemplateSyntaxError as exc:
+                raise ConfigError(
+                    f"{template.path}:{exc.lineno}: {exc.message}; fix the template"
+                ) from exc
 
     def names(self) -> list[str]:
         return sorted({name for layer in self.layers.values() for name in layer})

@@ -98,7 +98,7 @@ class AgentAttempts:
             tokens, usd = self.record.spent(before=attempt)
             agent = get_agent(facts.agent, config)
             # what the agent is given is read at the base, never from its clone
-            base = self.grading.workspace.repo_dir, facts.base_sha
+            base = self.grading.workspace.repo_dir, self.grading.workspace.base_sha
             prompts = agent.prompt_library(repo_templates(*base))
             standards = standards_at(*base, config.standard_files())
             self.record.agent_inputs(
