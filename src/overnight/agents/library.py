@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ class PromptLibrary:
         stem = name.removesuffix(".j2")
         return self.get(stem).text if stem in self.names() else None
 
-    @property
+    @cached_property
     def label(self) -> str:
         """The set's version and a digest of every template in it, as runs use them."""
         digest = hashlib.sha256()
@@ -204,11 +205,11 @@ def template_ref(library: PromptLibrary, ref: str) -> Template:
     source, _, name = ref.rpartition(":")
     if source in SOURCES:
         return library.get(name, source)
+    if "/" not in ref and not ref.endswith(".j2") and not source:
+        return library.get(ref)
     path = Path(ref).expanduser()
     if path.is_file():
-        return Template(path.stem.removesuffix(".j2"), "file", str(path), path.read_text())
-    if not source and "/" not in ref:
-        return library.get(ref)
+        return Template(path.name.removesuffix(".j2"), "file", str(path), path.read_text())
     raise UsageError(
         f"'{ref}' is neither a template (NAME or SOURCE:NAME, sources {', '.join(SOURCES)}) "
         "nor a file"
