@@ -315,3 +315,17 @@ def test_a_template_reading_what_it_is_not_given_fails_the_run_naming_it(
     )
     assert "'ticket' is undefined" in task["failure_reason"]
     assert server.requests == []
+
+
+def test_a_team_rewrites_how_feedback_is_put_without_copying_the_task_prompt():
+    from overnight.agents.prompts import Prompts
+
+    own = {".overnight/prompts/feedback.j2": "FIX THIS FIRST: {{ feedback }}\n"}
+    values = dict(spec="S", feedback="tests failed", conventions=[], files="a.py", named=[])
+
+    retry = Prompts(library=PromptLibrary(repo=own)).render("task", attempt=2, **values)
+    built_in = Prompts().render("task", attempt=2, **values)
+
+    assert retry.startswith("FIX THIS FIRST: tests failed\n# Task\nS")
+    assert built_in.startswith("This is attempt 2 at the task below.")
+    assert built_in.split("# Task")[1] == retry.split("# Task")[1]
