@@ -242,8 +242,8 @@ def test_standards_none_gives_the_agent_none(store, mul_spec, calc_repo, tmp_pat
 
 
 def test_prompts_list_show_and_diff(home, tmp_path, monkeypatch):
-    repo = make_repo(tmp_path / "r", {".overnight/prompts/task.j2": "repo task\n"})
-    monkeypatch.chdir(repo)
+    repo = make_repo(tmp_path / "r", {".overnight/prompts/task.j2": "repo task\n", "src/a.py": ""})
+    monkeypatch.chdir(repo / "src")  # anywhere in the repository
     other = tmp_path / "task-v2.j2"
     other.write_text("repo task\nand more\n")
 
@@ -266,6 +266,9 @@ def test_prompts_list_show_and_diff(home, tmp_path, monkeypatch):
     assert "--- repo:task (.overnight/prompts/task.j2, " in out
     assert "+and more" in out
     assert cli("prompts", "diff", "task", "repo:task") == (0, "")
+    code, out = cli("prompts", "list", "--base", "no-such-branch")
+    assert code == 2
+    assert "no commit 'no-such-branch'" in out
     code, out = cli("prompts", "show", "nowhere:task")
     assert code == 2
     assert "neither a template" in out

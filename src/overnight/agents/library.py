@@ -188,13 +188,16 @@ def library_at(
 ) -> PromptLibrary:
     """The library a task on ``repo`` with base ``ref`` would use: the templates
     committed there (not the working tree's, as at submit), the home's, the
-    built-in set's. ``repo`` None, or not a git repository: no repository layer."""
-    sha = None
-    if repo is not None and (repo / ".git").exists():
-        sha = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], repo, check=False)
+    built-in set's. ``repo`` may be a folder inside the repository; None, or not in
+    a git repository: no repository layer."""
+    here = repo.resolve() if repo is not None else None
+    root = next((p for p in ([here, *here.parents] if here else []) if (p / ".git").exists()), None)
+    templates = {}
+    if root is not None:
+        sha = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], root, check=False)
         if not sha:
-            raise UsageError(f"no commit '{ref}' in {repo}")
-    templates = repo_templates(repo, sha) if repo is not None and sha else {}
+            raise UsageError(f"no commit '{ref}' in {root}")
+        templates = repo_templates(root, sha)
     return PromptLibrary(version, repo=templates, home_dir=home_prompts())
 
 
