@@ -320,6 +320,19 @@ def test_a_template_reading_what_it_is_not_given_fails_the_run_naming_it(
     assert server.requests == []
 
 
+def test_a_home_template_that_does_not_parse_fails_the_run_naming_it(store, home, mul_spec, server):
+    (home / "prompts").mkdir(parents=True)
+    (home / "prompts" / "system.j2").write_text("You are\n{% for %}")
+    task_id = submit(store, mul_spec(f"builtin:{server.model_name}"))
+
+    drain(store)
+
+    task = detail(store, task_id)
+    assert task["status"] == "failed"
+    assert f"{home}/prompts/system.j2:2: " in task["failure_reason"]
+    assert server.requests == []
+
+
 def test_a_team_rewrites_how_feedback_is_put_without_copying_the_task_prompt():
     from overnight.agents.prompts import Prompts
 

@@ -100,6 +100,8 @@ class AgentAttempts:
             # what the agent is given is read at the base, never from its clone
             base = self.grading.workspace.repo_dir, self.grading.workspace.base_sha
             prompts = agent.prompt_library(repo_templates(*base))
+            if prompts is not None:
+                prompts.check()  # the home's too: a broken one fails the run, naming it
             standards = standards_at(*base, config.standard_files())
             self.record.agent_inputs(
                 prompts.manifest() if prompts else None, [s.path for s in standards]
