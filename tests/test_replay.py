@@ -4,7 +4,6 @@ recorded answers; a prompt change shows up turn by turn."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -44,13 +43,11 @@ def test_replay_of_an_unchanged_agent_is_identical_to_the_record(store, recorded
     assert report.attempts[1].summary.startswith("submitted after 2 turn(s)")
 
 
-def test_a_prompt_change_shows_as_a_changed_request(store, recorded, tmp_path, monkeypatch):
-    changed = tmp_path / "prompts"
-    shutil.copytree(prompts_module.PROMPTS, changed)
-    task = changed / "v1" / "task.j2"
-    task.write_text(task.read_text().replace("# Task", "# Your task"))
-    monkeypatch.setattr(prompts_module, "PROMPTS", changed)
-    monkeypatch.setattr("overnight.agents.prompts.Prompts.__init__.__defaults__", ("v1", changed))
+def test_a_prompt_change_shows_as_a_changed_request(store, recorded, home):
+    # a changed task prompt, as a user makes one: in the home's prompt library
+    built_in = (prompts_module.PROMPTS / "v1" / "task.j2").read_text()
+    (home / "prompts").mkdir()
+    (home / "prompts" / "task.j2").write_text(built_in.replace("# Task", "# Your task"))
 
     report = replay(store, recorded)
 

@@ -38,6 +38,15 @@ DEPENDENCY_FILES = (
 )
 # a variable name that looks like a secret: never stored in ``env``, never passed unnamed
 SECRET_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.IGNORECASE)
+# the coding standards agents are given unless ``standards`` names others: read at the
+# base commit (agents/standards.py); a command agent gets their paths
+STANDARD_FILES = (
+    "AGENTS.md",
+    "CLAUDE.md",
+    "CONVENTIONS.md",
+    ".cursorrules",
+    ".github/copilot-instructions.md",
+)
 DEFAULT_PROTECTED = [
     CONFIG_FILE,
     ".github/**",
@@ -104,6 +113,13 @@ class ProjectConfig:
     # forge's settings (forges/registry.py reads them; docs/forges.md)
     forge: dict[str, Any] = field(default_factory=dict)
     notify: dict[str, Any] = field(default_factory=dict)  # [notify]: overnight/notify/settings.py
+    # the coding standards given to the agent, as paths in the repository (None: the
+    # STANDARD_FILES that exist; []: none)
+    standards: list[str] | None = None
+
+    def standard_files(self) -> list[str]:
+        """The paths of the coding standards to look for at the base commit."""
+        return list(STANDARD_FILES) if self.standards is None else list(self.standards)
 
     def gate(self, name: str, kind: type[G]) -> G:
         """Gate ``name``'s table as a ``kind``, its ``config_type`` (whose defaults,
@@ -149,6 +165,7 @@ class ProjectConfig:
         _check_env(data.get("env") or {}, source)
         _check_bounds(data.get("bounds") or {}, source)
         _check_notify(data.get("notify") or {}, source)
+        _check_standards(data.get("standards") or [], source)
         for path in data.get("agent_paths") or []:
             if isinstance(path, str) and not path.startswith(("/", "~")):
                 raise ConfigError(
@@ -180,6 +197,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "env": (dict,),
     "bounds": (dict,),
     "notify": (dict,),
+    "standards": (list,),
 }
 
 
@@ -214,6 +232,17 @@ def _check_notify(notify: dict[str, Any], source: str) -> None:
             raise ConfigError(
                 f"{source}: notify.channel #{number}: a Slack webhook URL is a secret; name the "
                 "variable that holds it in 'url_env' instead"
+            )
+
+
+def _check_standards(paths: list[str], source: str) -> None:
+    """Each a file in the repository, named from its root."""
+    for path in paths:
+        parts = path.replace("\\", "/").split("/") if isinstance(path, str) else []
+        if not parts or path.startswith("/") or "" in parts or ".." in parts or "." in parts:
+            raise ConfigError(
+                f"{source}: standards: '{path}' must be a file's path in the repository, "
+                "from its root (like 'docs/STYLE.md')"
             )
 
 

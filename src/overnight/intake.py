@@ -2,7 +2,7 @@
 
 Everything is checked before anything is queued: the spec (every problem
 with its line), the repository, the base (pinned to a sha), the project's
-configuration at that sha, and the agent (the built-in one when none is named).
+configuration and prompt templates at that sha, and the agent (the built-in one when none is named).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight import queue
+from overnight.agents.library import PromptLibrary, repo_templates
 from overnight.agents.registry import agent_problem, get_agent
 from overnight.config import CONFIG_FILE, ProjectConfig, cache_dir
 from overnight.errors import UsageError, WorkspaceError
@@ -142,6 +143,8 @@ def prepare_spec(
             f"they are not part of the task, which starts from {base_sha[:10]}"
         )
     config = load_config(cache.path(repo), base_sha)
+    # the repository's prompt templates parse: a broken one queues nothing
+    PromptLibrary(repo=repo_templates(cache.path(repo), base_sha)).check()
     # no agent anywhere: the built-in one, on config.model or the embedded model
     chosen = agent or spec.agent or config.agent or "builtin"
     get_agent(chosen, config)  # refuses an unknown agent or model now, not at run time

@@ -1,7 +1,8 @@
 """``overnight replay``: run a recorded run's agent again against its recorded answers.
 
 A fresh clone at the run's base (visible test patches applied, the cached
-environment) gets the built-in agent with today's prompts; every model call is
+environment) gets the built-in agent with today's prompts (the repository's
+at the base, the home's, the built-in ones) and the standards at the base; every model call is
 answered with the recorded response (``llm/replay.py``), every command really
 runs. Each turn is compared with the record: was the request the same, the
 command, the output. Nothing is written to the store; gates are not run.
@@ -15,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight.agents import AgentContext, Turn
+from overnight.agents.library import repo_templates
 from overnight.agents.loop import BuiltinAgent
 from overnight.agents.settings import agent_config
+from overnight.agents.standards import Convention, standards_at
 from overnight.config import DEPENDENCY_FILES, ProjectConfig, cache_dir, home
 from overnight.environment import Environment, ensure_environment
 from overnight.errors import NotFound, UsageError
@@ -91,6 +94,7 @@ def replay(store: Store, task_id: int | str, run_number: int | None = None) -> R
     env = _environment(config, cache, base_sha, sandbox)
     spec_file = path / "spec.md"
     spec_file.write_text(spec.for_agent())
+    given = repo_templates(cache, base_sha), standards_at(cache, base_sha, config.standard_files())
     report = ReplayReport(int(task_id), number, work.path)
     for attempt in sorted({t.attempt for t in turns}):
         recorded = [t for t in turns if t.attempt == attempt]
@@ -100,7 +104,7 @@ def replay(store: Store, task_id: int | str, run_number: int | None = None) -> R
             (last.end if last else None) or "(not recorded)",
         )
         report.attempts.append(
-            _replay_attempt(recorded, noted, config, work, env, sandbox, spec_file)
+            _replay_attempt(recorded, noted, config, work, env, sandbox, spec_file, given)
         )
     return report
 
@@ -113,6 +117,7 @@ def _replay_attempt(
     env: Environment,
     sandbox: Sandbox,
     spec_file: Path,
+    given: tuple[dict[str, str], list[Convention]],  # the repository's prompts, standards
 ) -> AttemptReplay:
     first = recorded[0]
     model = ReplayModel(first.model, recorded)
@@ -135,6 +140,8 @@ def _replay_attempt(
         timeout=config.timeout_minutes * 60,
         cancel=threading.Event(),
         on_turn=keep,
+        prompts=agent.prompt_library(given[0]),
+        standards=given[1],
     )
     result = agent.run(ctx)
     out = AttemptReplay(first.attempt, len(recorded), result.summary, noted[1])

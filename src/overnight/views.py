@@ -184,6 +184,8 @@ def run_view(run: Any) -> dict[str, Any]:
         "head_sha": run.head_sha,
         "failure_reason": run.failure_reason,
         "feedback": run.feedback,
+        "prompts": run.prompts,  # {"label", "templates": {name: {hash, source, path}}}
+        "standards": run.standards,  # the coding standards' paths the agent was given
         "started_at": run.started_at.isoformat(timespec="seconds") if run.started_at else None,
         "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else None,
         "gates": [gate_view(g) for g in last],

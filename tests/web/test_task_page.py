@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 from sqlalchemy import select, update
 
-from overnight.store import Artifact, Task
+from overnight.store import Artifact, Run, Task
 from overnight.testing.history import populate
 
 from .conftest import ready_task
@@ -189,7 +189,7 @@ def test_insights_tables_put_each_number_under_its_header(web):
 
     tables = [t for t in aligned(web.client.get("/insights").text) if "insights" in t["classes"]]
 
-    assert [t["head"][0][0] for t in tables] == ["repository", "agent", "model"]
+    assert [t["head"][0][0] for t in tables] == ["repository", "agent", "model", "prompt"]
     for table in tables:
         rows = table["rows"]
         assert rows
@@ -211,3 +211,35 @@ def test_every_table_of_the_dashboard_aligns_its_numbers_with_their_headers(web)
 
     heads = {h for t in tables for h, num in t["head"] if num}
     assert {"attempts", "cost", "took", "exit", "changed", "points", "tokens in / out"} <= heads
+
+
+def test_a_run_shows_the_prompts_and_standards_its_agent_was_given(web):
+    task_id = ready_task(web.store)
+    given = {
+        "label": "v1+repo@0123456789ab",
+        "templates": {
+            "system": {"hash": "aaaaaaaaaaaa", "source": "built-in", "path": "v1/system.j2"},
+            "task": {
+                "hash": "bbbbbbbbbbbb",
+                "source": "repo",
+                "path": ".overnight/prompts/task.j2",
+            },
+        },
+    }
+    with web.store.session() as session:
+        session.execute(
+            update(Run)
+            .where(Run.task_id == task_id)
+            .values(prompts=given, standards=["AGENTS.md", ".cursorrules"])
+        )
+
+    html = web.client.get(f"/tasks/{task_id}").text
+    shown = web.client.get(f"/api/tasks/{task_id}").json()
+
+    assert shown["runs"][0]["prompts"] == given
+    assert shown["runs"][0]["standards"] == ["AGENTS.md", ".cursorrules"]
+    line = re.search(r'<p class="muted agent-inputs">(.*?)</p>', html, re.S).group(1)
+    assert line == (
+        "prompts <code>v1+repo@0123456789ab</code> · task: repo <code>bbbbbbbbbbbb</code>"
+        " · standards: AGENTS.md, .cursorrules"
+    )

@@ -15,6 +15,8 @@ from overnight.registry import Argument
 from overnight.sandbox import Sandbox
 
 if TYPE_CHECKING:
+    from overnight.agents.library import PromptLibrary
+    from overnight.agents.standards import Convention
     from overnight.config import ProjectConfig
 
 
@@ -72,6 +74,11 @@ class AgentContext:
     usd_left: float | None = None
     live: Callable[[str], None] | None = None  # the commands and output, as they come
     rate_limit: Callable[[str], None] | None = None  # before each model request, by host
+    # the prompt templates (``prompt_library``: the repository's at the base, the home's,
+    # the built-in ones; None: the built-in ones) and the coding standards read at the
+    # base (None: as the workspace has them)
+    prompts: PromptLibrary | None = None
+    standards: list[Convention] | None = None
 
 
 class Interrupted(Exception):
@@ -89,6 +96,8 @@ class AgentResult:
 class Agent(Protocol):
     name: str
 
+    def prompt_library(self, repo_templates: dict[str, str]) -> PromptLibrary | None: ...
+
     def run(self, ctx: AgentContext) -> AgentResult: ...
 
 
@@ -105,6 +114,11 @@ class BaseAgent:
     def build(cls, arg: str, config: ProjectConfig | None) -> Agent:
         """The agent ``KIND:arg`` names, with the project's settings."""
         raise NotImplementedError
+
+    def prompt_library(self, repo_templates: dict[str, str]) -> PromptLibrary | None:
+        """The templates this agent renders, the repository's (path → text, at the base)
+        over the built-in ones; None: it renders none (a command agent)."""
+        return None
 
     def run(self, ctx: AgentContext) -> AgentResult:
         raise NotImplementedError

@@ -4,7 +4,9 @@ It sees the spec in the file named by ``$OVERNIGHT_SPEC``, the previous
 attempt's feedback in ``$OVERNIGHT_FEEDBACK`` (and the file
 ``$OVERNIGHT_FEEDBACK_FILE``), the task id in ``$OVERNIGHT_TASK_ID``, the
 attempt number in ``$OVERNIGHT_ATTEMPT`` and, for tasks made by ``eval run``,
-the instance id in ``$OVERNIGHT_INSTANCE_ID``. Its exit code is recorded but
+the instance id in ``$OVERNIGHT_INSTANCE_ID``, and the repository's coding
+standards that exist at the base as workspace-relative paths, one a line, in
+``$OVERNIGHT_STANDARDS``. Its exit code is recorded but
 proves nothing: only the gates decide. Its command and output go to
 ``ctx.live`` as they come.
 """
@@ -47,6 +49,8 @@ class CommandAgent(BaseAgent):
         }
         if ctx.instance_id:
             env["OVERNIGHT_INSTANCE_ID"] = ctx.instance_id
+        if ctx.standards is not None:  # read at the base; the paths in the workspace
+            env["OVERNIGHT_STANDARDS"] = "\n".join(s.path for s in ctx.standards)
         if ctx.live is not None:
             ctx.live(f"$ {self.command}\n")
         done = ctx.sandbox.run(

@@ -33,7 +33,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from overnight.agents import Agent, AgentContext, AgentResult, BaseAgent, Interrupted, Turn
-from overnight.agents.prompts import Convention, Prompts, conventions
+from overnight.agents.library import PromptLibrary, home_prompts
+from overnight.agents.prompts import Prompts, conventions, task_values
 from overnight.agents.settings import AgentConfig, agent_config
 from overnight.agents.tools import TOOLS, Action, FormatError, parse_text, parse_tools
 from overnight.cost import usd
@@ -86,6 +87,9 @@ class BuiltinAgent(BaseAgent):
     def build(cls, arg: str, config: ProjectConfig | None) -> Agent:
         return cls(agent_config(config, arg.strip() or None))
 
+    def prompt_library(self, repo_templates: dict[str, str]) -> PromptLibrary:
+        return PromptLibrary(self.config.prompts, repo=repo_templates, home_dir=home_prompts())
+
     def run(self, ctx: AgentContext) -> AgentResult:
         notes: list[str] = []
         model_config = replace(
@@ -100,7 +104,7 @@ class Loop:
 
     def __init__(self, config: AgentConfig, model: Model, ctx: AgentContext, notes: list[str]):
         self.config, self.model, self.ctx, self.notes = config, model, ctx, notes
-        self.prompts = Prompts(config.prompts)
+        self.prompts = Prompts(config.prompts, library=ctx.prompts)
         self.messages: list[dict[str, Any]] = []
         self.mark = 0  # where the current turn's part of the conversation begins
         self.turns: list[Turn] = []
@@ -362,31 +366,27 @@ class Loop:
             cancel=ctx.cancel,
         )
         files = listing.output.split() if listing.ok else []
-        spec = ctx.spec_file.read_text().strip()
-        return self.prompts.render(
-            "task",
-            spec=spec,
+        values = task_values(
+            spec=ctx.spec_file.read_text().strip(),
             attempt=ctx.attempt,
-            feedback=ctx.feedback.strip(),
-            conventions=conventions(ctx.workspace),
-            files="\n".join(files[:80]) or "(none)",
-            named=self.named_files(spec, files),
+            feedback=ctx.feedback,
+            standards=conventions(ctx.workspace) if ctx.standards is None else ctx.standards,
+            files=files,
+            read=self.read_file,
+            named_files=self.config.named_files,
         )
+        return self.prompts.render("task", **values)
 
-    def named_files(self, spec: str, files: list[str]) -> list[Convention]:
-        """The first few files of the repository that the spec names, with their text:
-        it saves the first turns (and small models often skip reading them)."""
-        named = []
-        for path in [f for f in files if f in spec][: self.config.named_files]:
-            shown = self.ctx.sandbox.run(
-                f"cat -- {shlex.quote(path)}",
-                cwd=self.ctx.workspace,
-                env=self.ctx.environ,
-                timeout=30,
-            )
-            if shown.ok:
-                named.append(Convention(path, trim(self.redact(shown.output), 4000)))
-        return named
+    def read_file(self, path: str) -> str | None:
+        """A file the spec names, as the workspace has it (keys redacted): it saves the
+        first turns (and small models often skip reading them)."""
+        shown = self.ctx.sandbox.run(
+            f"cat -- {shlex.quote(path)}",
+            cwd=self.ctx.workspace,
+            env=self.ctx.environ,
+            timeout=30,
+        )
+        return self.redact(shown.output) if shown.ok else None
 
     def add(self, role: str, content: str) -> None:
         self.messages.append({"role": role, "content": content})

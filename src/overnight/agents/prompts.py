@@ -1,72 +1,119 @@
-"""The built-in agent's prompts: Jinja2 templates in ``templates/prompts/<version>/``.
+"""The built-in agent's prompts: Jinja2 templates from the prompt library.
 
-Rendering is strict (an undefined variable is an error, not an empty string).
-A prompt set is named by its directory and pinned by a digest of its files;
-every turn records ``version@digest``, so a transcript says exactly which
-prompts produced it. Change a prompt: copy the directory to a new version.
+Rendering is strict (an undefined variable is an error, not an empty string)
+and sandboxed (a template reads the values it is given, never Python's
+internals: a repository's templates are rendered on the worker). The
+templates come from ``agents/library.py`` (the repository's, the home's, the
+built-in set's); every turn records the set's label (``v1@<digest>``,
+``v1+repo@<digest>``), every run its templates' hashes. Change a built-in
+prompt: copy the directory to a new version.
 """
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from functools import cached_property
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import FunctionLoader, StrictUndefined, TemplateNotFound
+from jinja2.sandbox import SandboxedEnvironment
 
+from overnight.agents.library import DEFAULT_VERSION, PROMPTS, PromptLibrary
+from overnight.agents.standards import Convention, conventions
 from overnight.errors import ConfigError
 from overnight.text import trim
 
-PROMPTS = Path(__file__).resolve().parent.parent / "templates" / "prompts"
-DEFAULT_VERSION = "v1"
-CONVENTION_FILES = ("AGENTS.md", "CLAUDE.md", "CONVENTIONS.md", ".github/copilot-instructions.md")
-CONVENTION_CHARS = 4000  # of each file
+NAMED_CHARS = 4000  # of each file the spec names, in the task prompt
 
-
-@dataclass
-class Convention:
-    path: str
-    text: str
+__all__ = [
+    "DEFAULT_VERSION",
+    "PROMPTS",
+    "Convention",
+    "Prompts",
+    "conventions",
+    "preview",
+    "task_values",
+]
 
 
 class Prompts:
-    def __init__(self, version: str = DEFAULT_VERSION, root: Path = PROMPTS) -> None:
-        self.version, self.dir = version, root / version
-        if not (self.dir / "system.j2").is_file():
-            known = ", ".join(sorted(p.name for p in root.iterdir() if p.is_dir()))
-            raise ConfigError(f"no prompt set '{version}' in {root}: known: {known}")
-        self.env = Environment(
-            loader=FileSystemLoader(self.dir),
+    def __init__(
+        self,
+        version: str = DEFAULT_VERSION,
+        root: Any = PROMPTS,
+        library: PromptLibrary | None = None,
+    ) -> None:
+        self.library = library or PromptLibrary(version, root=root)
+        self.version = self.library.version
+        self.env = SandboxedEnvironment(
+            loader=FunctionLoader(self.library.text),
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             autoescape=False,  # prompts are plain text, not HTML
         )
 
-    @cached_property
+    @property
     def label(self) -> str:
         """``v1@<12 hex>``: the version and a digest of every template in it."""
-        digest = hashlib.sha256()
-        for path in sorted(self.dir.glob("*.j2")):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes())
-        return f"{self.version}@{digest.hexdigest()[:12]}"
+        return self.library.label
 
     def render(self, name: str, **values: Any) -> str:
         try:
             template = self.env.get_template(f"{name}.j2")
         except TemplateNotFound as exc:
             raise ConfigError(f"prompt set {self.version} has no {name}.j2") from exc
-        return template.render(**values).strip()
+        try:
+            return template.render(**values).strip()
+        except ConfigError:
+            raise
+        except Exception as exc:  # a team's template that does not render: say which
+            where = self.library.get(name)
+            raise ConfigError(
+                f"prompt {name} ({where.source}: {where.path}) does not render: {exc}"
+            ) from exc
 
 
-def conventions(workspace: Path) -> list[Convention]:
-    """The repository's instructions for agents, in the order of CONVENTION_FILES."""
-    found = []
-    for name in CONVENTION_FILES:
-        path = workspace / name
-        if path.is_file() and not path.is_symlink():
-            text = path.read_text(errors="replace").strip()
-            if text:
-                found.append(Convention(name, trim(text, CONVENTION_CHARS)))
-    return found
+# what the per-turn templates get in a preview (``overnight prompts render``): examples
+EXAMPLES: dict[str, Any] = {
+    "exit_code": 0,
+    "output": "(the command's output)",
+    "timed_out": False,
+    "timeout": 180,
+    "count": 3,
+    "command": "python -m pytest -q",
+    "submit_mixed": False,
+}
+
+
+def task_values(
+    *,
+    spec: str,
+    attempt: int,
+    feedback: str,
+    standards: list[Convention],
+    files: list[str],
+    read: Callable[[str], str | None],
+    named_files: int = 3,
+) -> dict[str, Any]:
+    """What the task template is rendered with: the spec, the attempt and its feedback,
+    the coding standards, the repository's files, and the text of the first few
+    files the spec names (``read``: a file's text, None if it cannot be read)."""
+    named = []
+    for path in [f for f in files if f in spec][:named_files]:
+        text = read(path)
+        if text is not None:
+            named.append(Convention(path, trim(text, NAMED_CHARS)))
+    return {
+        "spec": spec,
+        "attempt": attempt,
+        "feedback": feedback.strip(),
+        "conventions": standards,
+        "files": "\n".join(files[:80]) or "(none)",
+        "named": named,
+    }
+
+
+def preview(library: PromptLibrary, name: str, protocol: str, **task: Any) -> str:
+    """Template ``name`` as a first attempt's agent gets it: the task's values
+    (``task_values``), the per-turn templates' ``EXAMPLES``."""
+    values = {**EXAMPLES, "protocol": protocol, **task_values(attempt=1, feedback="", **task)}
+    return Prompts(library.version, library=library).render(name, **values)

@@ -46,10 +46,22 @@ def store() -> Store:
 
 
 def _register() -> None:
-    from overnight.cli import demo, doctor, intake, model, notify, review, spec, tasks, worker
+    from overnight.cli import (
+        demo,
+        doctor,
+        intake,
+        model,
+        notify,
+        prompts,
+        review,
+        spec,
+        tasks,
+        worker,
+    )
     from overnight.cli import eval as eval_cmds
 
-    for module in (spec, tasks, worker, review, intake, eval_cmds, demo, doctor, model, notify):
+    modules = (spec, tasks, worker, review, intake, eval_cmds, demo, doctor, model, notify, prompts)
+    for module in modules:
         module.register(main)
     from overnight.cli import web
 

@@ -211,6 +211,8 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
         )
         base = run["base_note"] or f"base {run['base_sha'][:10]}"  # re-pinned after a merge
         console.print(f"  {base}", markup=False, highlight=False)
+        for line in agent_inputs(run):
+            console.print(f"  {line}", markup=False, highlight=False)
         spent = ", ".join(f"{part} {duration(s)}" for part, s in run["spent"].items())
         console.print(f"  spent: {spent} of {duration(data['budget']['minutes'] * 60)}")
         for step in run["steps"]:
@@ -241,6 +243,22 @@ def show(task_id: str, as_json: bool, diff: bool, transcript: bool) -> None:
     if diff and data.get("diff"):
         console.rule("diff")
         console.print(data["diff"], markup=False, highlight=False)
+
+
+def agent_inputs(run: dict) -> list[str]:
+    """What a run's agent was given: its prompts (label; the templates not built in,
+    with their hashes) and coding standards."""
+    lines = []
+    if run["prompts"]:
+        own = [
+            f"{name} {t['source']} {t['hash']}"
+            for name, t in sorted(run["prompts"]["templates"].items())
+            if t["source"] != "built-in"
+        ]
+        lines.append(f"prompts {run['prompts']['label']}" + (f" ({', '.join(own)})" if own else ""))
+    if run["standards"] is not None:
+        lines.append(f"standards: {', '.join(run['standards']) or 'none'}")
+    return lines
 
 
 def print_transcript(console: Console, data: dict) -> None:

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from overnight import ratelimit
 from overnight.agents import AgentContext, Interrupted, Turn
+from overnight.agents.library import repo_templates
 from overnight.agents.registry import get_agent
+from overnight.agents.standards import standards_at
 from overnight.live import LiveLog
 from overnight.masking import Mask
 from overnight.pipeline.agent_clone import AgentClone
@@ -94,6 +96,16 @@ class AgentAttempts:
             spec_file.write_text(facts.spec.for_agent())
             passthrough = {k: os.environ[k] for k in config.agent_env if k in os.environ}
             tokens, usd = self.record.spent(before=attempt)
+            agent = get_agent(facts.agent, config)
+            # what the agent is given is read at the base, never from its clone
+            base = self.grading.workspace.repo_dir, self.grading.workspace.base_sha
+            prompts = agent.prompt_library(repo_templates(*base))
+            if prompts is not None:
+                prompts.check()  # the home's too: a broken one fails the run, naming it
+            standards = standards_at(*base, config.standard_files())
+            self.record.agent_inputs(
+                prompts.manifest() if prompts else None, [s.path for s in standards]
+            )
             context = AgentContext(
                 task_id=facts.task_id,
                 run_number=facts.number,
@@ -113,9 +125,11 @@ class AgentAttempts:
                 tokens_left=None if budget.tokens is None else budget.tokens - tokens,
                 usd_left=None if budget.usd is None or usd is None else budget.usd - usd,
                 rate_limit=ratelimit.Limiter(self.record.store),  # shared with every other worker
+                prompts=prompts,
+                standards=standards,
             )
             try:
-                result = get_agent(facts.agent, config).run(context)
+                result = agent.run(context)
             except Interrupted:
                 raise Paused() from None  # at a turn: it resumes from the recorded turns
             rec.summary, rec.log = result.summary, result.log

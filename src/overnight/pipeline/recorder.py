@@ -297,6 +297,13 @@ class Recorder:
             guard(session, self.claim)
             self.store.artifact(session, self.task_id, name, content, self.run_id)
 
+    def agent_inputs(self, prompts: dict[str, Any] | None, standards: list[str]) -> None:
+        """The prompt templates (name → hash, source, path) and the coding standards
+        the run's agent is given."""
+        with self.store.session() as session:
+            guard(session, self.claim)
+            runs.set_agent_inputs(session, self.run_id, prompts, standards)
+
     def attempts(self, attempt: int) -> None:
         with self.store.session() as session:
             guard(session, self.claim)

@@ -1,6 +1,6 @@
 """The insights page's aggregates, each computed by the database (a grouped scan,
 whatever the history): tasks by status overall, by repository, by agent, by
-model and per day, attempts per finished task, time to READY, failing gates and
+model, by prompt version and per day, attempts per finished task, time to READY, failing gates and
 the spend of READY and merged tasks. ``web/insights.py`` shapes them."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from overnight.store.models import TERMINAL, GateResult, Run, Task, TaskStatus, Turn
+from overnight.store.models import TERMINAL, Checkpoint, GateResult, Run, Task, TaskStatus, Turn
 
 Key = Literal["repo", "agent"]
 
@@ -94,6 +94,19 @@ def statuses_by_model(session: Session) -> list[tuple[str, str, int]]:
         .group_by(Turn.model, Task.status)
     )
     return [(str(model), str(status), int(n)) for model, status, n in rows]
+
+
+def statuses_by_prompts(session: Session) -> list[tuple[str, str, int]]:
+    """(prompt set's label, status, tasks with a turn that used it): outcomes by the
+    prompt versions the built-in agent was given (``v1@…``, ``v1+repo@…``)."""
+    rows = session.execute(
+        select(Checkpoint.prompts, Task.status, func.count(func.distinct(Task.id)))
+        .join(Run, Checkpoint.run_id == Run.id)
+        .join(Task, Run.task_id == Task.id)
+        .where(Checkpoint.turn >= 1, Checkpoint.prompts.is_not(None))
+        .group_by(Checkpoint.prompts, Task.status)
+    )
+    return [(str(label), str(status), int(n)) for label, status, n in rows]
 
 
 def failing_gates(session: Session, limit: int = 10) -> list[tuple[str, int]]:

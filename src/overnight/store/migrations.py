@@ -200,6 +200,12 @@ def m012_hook_deliveries(conn: Connection) -> None:
     HookDelivery.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def m013_agent_inputs(conn: Connection) -> None:
+    """What each run's agent was given: its prompt templates and coding standards."""
+    _add_column(conn, "runs", "prompts", "JSON")
+    _add_column(conn, "runs", "standards", "JSON")
+
+
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
     if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
@@ -218,6 +224,7 @@ MIGRATIONS: list[Migration] = [
     m010_notices,
     m011_remote_pull_requests,
     m012_hook_deliveries,
+    m013_agent_inputs,
 ]
 
 

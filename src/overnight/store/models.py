@@ -105,6 +105,10 @@ class Run(Base):
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=now)  # also the candidates' git date
     claims: Mapped[int] = mapped_column(default=0)  # how often a worker took it up
+    # what the agent was given (m013): its prompt templates ({"label", "templates": {name:
+    # {hash, source, path}}}; None: it renders none) and the coding standards' paths
+    prompts: Mapped[dict[str, Any] | None]
+    standards: Mapped[list[Any] | None]
 
     task: Mapped[Task] = relationship(back_populates="runs")
     steps: Mapped[list[Step]] = relationship(order_by="Step.id")

@@ -1,5 +1,6 @@
 """What a run writes and reads of itself besides checkpoints: its steps, gate
-results, live output, attempts and what its model calls spent. These functions
+results, live output, attempts, what its agent was given (prompts, standards)
+and what its model calls spent. These functions
 take the caller's session (the pipeline's recorder opens it, behind the
 claim's fence)."""
 
@@ -54,6 +55,15 @@ def set_attempts(session: Session, run_id: int, attempts: int) -> None:
     run = session.get(Run, run_id)
     assert run is not None
     run.attempts = attempts
+
+
+def set_agent_inputs(
+    session: Session, run_id: int, prompts: dict[str, Any] | None, standards: list[str]
+) -> None:
+    """What the run's agent is given: its prompt templates and coding standards."""
+    run = session.get(Run, run_id)
+    assert run is not None
+    run.prompts, run.standards = prompts, standards
 
 
 def spent(session: Session, run_id: int, before: int | None = None) -> tuple[int, float | None]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from overnight.store import (
     Artifact,
+    Checkpoint,
     Event,
     GateResult,
     PullRequest,
@@ -26,6 +27,8 @@ from overnight.store import (
     now,
 )
 
+# the prompt versions the built-in agent's turns record: the built-in set, a team's own
+PROMPT_LABELS = ("v1@5b1f0c2d9e3a", "v1+repo@c0ffee123456")
 STATES = (
     [TaskStatus.READY] * 3
     + [TaskStatus.FAILED] * 2
@@ -69,7 +72,8 @@ def populate(
     ids = list(range(first, first + tasks))
     rows: dict[type, list[dict[str, Any]]] = {
         k: []
-        for k in (Task, Run, Artifact, Step, GateResult, PullRequest, Turn, Event)  # FK order
+        # in foreign key order
+        for k in (Task, Run, Artifact, Step, GateResult, PullRequest, Turn, Checkpoint, Event)
     }
     run_id, step_id, gate_id, artifact_id, pr_id = (
         _next_id(store, t) for t in (Run, Step, GateResult, Artifact, PullRequest)
@@ -131,6 +135,17 @@ def populate(
             last = attempt == attempts
             if task_id % 2 == 0:  # the built-in agent: its model calls are recorded
                 rows[Turn].extend(_turn(run_id, attempt, n) for n in (1, 2))
+                label = PROMPT_LABELS[task_id // 2 % len(PROMPT_LABELS)]
+                rows[Checkpoint].extend(
+                    {
+                        "run_id": run_id,
+                        "attempt": attempt,
+                        "turn": n,
+                        "prompts": label,
+                        "done": True,
+                    }
+                    for n in (1, 2)
+                )
             for gate in GATES:
                 fails = gate == "tests" and not (last and status != TaskStatus.FAILED)
                 rows[Artifact].append(

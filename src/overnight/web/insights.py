@@ -1,6 +1,6 @@
-"""The insights page's read model: outcomes overall, by repository, by agent and
-per day, failing gates and cost per outcome, shaped from aggregates the database
-computes (``store/insights.py``: a few grouped scans, whatever the history)."""
+"""The insights page's read model: outcomes overall, by repository, by agent, by
+model and by prompt version, per day, failing gates and cost per outcome, shaped
+from aggregates the database computes (``store/insights.py``: a few grouped scans, whatever the history)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ def report(session: Session, moment: datetime, days: int = 30) -> dict[str, Any]
     by_model: dict[str, Counter[str]] = defaultdict(Counter)
     for model, status, n in aggregates.statuses_by_model(session):
         by_model[model][status] += n
+    by_prompts: dict[str, Counter[str]] = defaultdict(Counter)
+    for label, status, n in aggregates.statuses_by_prompts(session):
+        by_prompts[label][status] += n
     return {
         "overall": _outcomes(
             Counter(aggregates.statuses(session)), aggregates.mean_attempts(session)
@@ -53,6 +56,10 @@ def report(session: Session, moment: datetime, days: int = 30) -> dict[str, Any]
         "by_agent": grouped("agent")[:20],
         "by_model": sorted(
             ((m, _outcomes(c, None)) for m, c in by_model.items()), key=lambda kv: -kv[1]["tasks"]
+        )[:20],
+        "by_prompts": sorted(
+            ((p, _outcomes(c, None)) for p, c in by_prompts.items()),
+            key=lambda kv: -kv[1]["tasks"],
         )[:20],
         "per_day": [{"day": d, **dict(c)} for d, c in per_day.items()],
         "failing_gates": [

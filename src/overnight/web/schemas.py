@@ -129,6 +129,17 @@ class StepOut(BaseModel):
     duration: float | None
 
 
+class PromptTemplateOut(BaseModel):
+    hash: str = Field(description="sha256 of its text, 12 hex")
+    source: str = Field(description="repo, home or built-in")
+    path: str
+
+
+class PromptsOut(BaseModel):
+    label: str = Field(description="the set's version and digest: v1@…, v1+repo@…")
+    templates: dict[str, PromptTemplateOut]
+
+
 class RunOut(BaseModel):
     number: int
     kind: str
@@ -142,6 +153,12 @@ class RunOut(BaseModel):
     finished_at: str | None
     base_note: str | None = Field(
         None, description="A run that waited for a merge: the base it was re-pinned to"
+    )
+    prompts: PromptsOut | None = Field(
+        None, description="The prompt templates its agent used, by name (none: a command agent)"
+    )
+    standards: list[str] | None = Field(
+        None, description="The coding standards its agent was given, as repository paths"
     )
     gates: list[Gate]
     all_gates: list[Gate]

@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from overnight.errors import GitError, WorkspaceError
-from overnight.workspace.git import git, succeeds
+from overnight.workspace.git import git, git_bytes, succeeds
 
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|[^/\s]+@[^/\s]+:)", re.IGNORECASE)
 SCHEMES = {"file", "http", "https", "ssh", "git", "git+ssh", "ssh+git"}
@@ -193,6 +193,25 @@ def read_files(cache: Path, sha: str, names: tuple[str, ...] | list[str]) -> dic
     """Contents of the named top-level files at ``sha`` (absent ones left out)."""
     listing = set(git(["ls-tree", "--name-only", sha], cache).splitlines())
     return {name: git(["show", f"{sha}:{name}"], cache) for name in names if name in listing}
+
+
+def files_at(repo: Path, sha: str, paths: list[str], limit: int = 256_000) -> dict[str, str]:
+    """The regular files at ``sha`` that each of ``paths`` names (a file, or a folder
+    and everything under it), by path; symlinks, submodules and files over ``limit``
+    bytes are left out, as are paths with nothing there. Read from git's objects,
+    never from a working tree, so edits after that commit change nothing."""
+    if not paths:
+        return {}
+    listing = git(["ls-tree", "-r", "-z", "-l", sha, "--", *paths], repo)
+    found = {}
+    for entry in listing.split("\0"):
+        if not entry:
+            continue
+        meta, path = entry.split("\t", 1)
+        mode, kind, blob, size = meta.split()
+        if kind == "blob" and mode in ("100644", "100755") and int(size) <= limit:
+            found[path] = git_bytes(["cat-file", "blob", blob], repo).decode("utf-8", "replace")
+    return found
 
 
 def tags_reaching(cache: Path, sha: str) -> list[str]:

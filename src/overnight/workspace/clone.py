@@ -79,6 +79,11 @@ class Workspace:
         (info / "exclude").write_text("\n".join(IGNORED) + "\n")
         return work
 
+    @property
+    def repo_dir(self) -> Path:
+        """Where git finds this clone's repository: its git dir when apart from the tree."""
+        return self.git_dir or self.path
+
     def git(self, args: list[str], **kwargs: Any) -> str:
         """git in this clone (naming its git dir and tree when they are apart)."""
         return git([*self._where(), *args], self.path, **kwargs)
