@@ -32,6 +32,7 @@ from typing import Any
 from overnight.errors import UsageError
 from overnight.intake import submit_text
 from overnight.store import Event, Store, TaskStatus, Turn, now, reads
+from overnight.store import events as event_rows
 from overnight.task_list import failing_gates, task_summary
 from overnight.worker import Worker
 from overnight.workspace import IDENTITY, git
@@ -236,7 +237,7 @@ def snapshot(store: Store, tasks: list[DemoTask]) -> list[Progress]:
 def events_after(store: Store, tasks: list[DemoTask], after: int) -> list[Event]:
     """The demo tasks' events with ids above ``after``, oldest first."""
     with store.session() as session:
-        return reads.events_of(session, [t.id for t in tasks], after)
+        return event_rows.events_of(session, [t.id for t in tasks], after)
 
 
 def turns_after(store: Store, tasks: list[DemoTask], after: int) -> list[tuple[int, Turn]]:

@@ -24,7 +24,8 @@ from overnight.errors import ConfigError
 from overnight.holds import queue_states
 from overnight.notify.notices import SECTIONS, digest_payload, task_facts, task_payload
 from overnight.notify.settings import Channel, parse_channel, parse_notify
-from overnight.store import Event, Session, Task, reads
+from overnight.store import Event, Session, Task
+from overnight.store import events as event_rows
 from overnight.store import notify as notice_rows
 
 log = logging.getLogger(__name__)
@@ -94,9 +95,9 @@ def plan_events(session: Session, moment: datetime, dashboard_url: str | None) -
     """Notices for the events after the cursor (the first pass starts at the last event)."""
     cursor = notice_rows.locked_cursor(session, CURSOR)
     if cursor is None:
-        notice_rows.start_cursor(session, CURSOR, str(reads.last_event_id(session)))
+        notice_rows.start_cursor(session, CURSOR, str(event_rows.last_id(session)))
         return 0
-    events = reads.events_after(session, int(cursor.value), BATCH)
+    events = event_rows.after(session, int(cursor.value), None, BATCH)
     channels, planned = Channels(session), 0
     for event in events:
         kind = EVENT_KINDS.get(event.kind)

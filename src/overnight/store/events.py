@@ -3,6 +3,7 @@ PostgreSQL channel a new event is announced on (``Store.event`` notifies it)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -30,6 +31,23 @@ def last_id(session: Session, task_id: int | None = None) -> int:
     if task_id is not None:
         query = query.where(Event.task_id == task_id)
     return session.scalar(query) or 0
+
+
+def recent_events(session: Session, task_id: int, limit: int = 200) -> list[Event]:
+    """The task's last ``limit`` events, oldest first."""
+    newest = session.scalars(
+        select(Event).where(Event.task_id == task_id).order_by(Event.id.desc()).limit(limit)
+    )
+    return list(reversed(list(newest)))
+
+
+def events_of(session: Session, task_ids: Sequence[int], after: int) -> list[Event]:
+    """The tasks' events with ids above ``after``, oldest first."""
+    return list(
+        session.scalars(
+            select(Event).where(Event.task_id.in_(task_ids), Event.id > after).order_by(Event.id)
+        )
+    )
 
 
 def listener(store: Store) -> Any:

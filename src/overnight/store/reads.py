@@ -271,40 +271,6 @@ def reviews(session: Session, task_id: int) -> list[Review]:
     )
 
 
-def recent_events(session: Session, task_id: int, limit: int = 200) -> list[Event]:
-    """The task's last ``limit`` events, oldest first."""
-    newest = session.scalars(
-        select(Event).where(Event.task_id == task_id).order_by(Event.id.desc()).limit(limit)
-    )
-    return list(reversed(list(newest)))
-
-
-# -- events -------------------------------------------------------------------
-
-
-def events_after(
-    session: Session, after: int, limit: int = 200, task_id: int | None = None
-) -> list[Event]:
-    """Events with ids above ``after`` (of one task, if given), oldest first."""
-    query = select(Event).where(Event.id > after)
-    if task_id is not None:
-        query = query.where(Event.task_id == task_id)
-    return list(session.scalars(query.order_by(Event.id).limit(limit)))
-
-
-def events_of(session: Session, task_ids: Sequence[int], after: int) -> list[Event]:
-    """The tasks' events with ids above ``after``, oldest first."""
-    return list(
-        session.scalars(
-            select(Event).where(Event.task_id.in_(task_ids), Event.id > after).order_by(Event.id)
-        )
-    )
-
-
-def last_event_id(session: Session) -> int:
-    return session.scalar(select(func.max(Event.id))) or 0
-
-
 def turns_after(session: Session, task_ids: Sequence[int], after: int) -> list[tuple[int, Turn]]:
     """(task id, turn) of the tasks' agent turns with ids above ``after``, oldest first."""
     rows = session.execute(

@@ -20,7 +20,8 @@ from overnight import fleet, live, queue, review
 from overnight.intake import submit_text
 from overnight.review_queue import ready_tasks
 from overnight.spec.lint import lint_text
-from overnight.store import now, reads
+from overnight.store import events as event_rows
+from overnight.store import now
 from overnight.views import logs, task_detail
 from overnight.web import queries
 from overnight.web.deps import store_of
@@ -123,7 +124,7 @@ def task_events(
     store = store_of(request)
     with store.reading() as session:
         store.task(session, task_id)
-        rows = reads.events_after(session, after, limit, task_id)
+        rows = event_rows.after(session, after, task_id, limit)
         return [EventOut.model_validate(e, from_attributes=True) for e in rows]
 
 

@@ -26,7 +26,8 @@ from typing import TypeVar
 import anyio
 
 from overnight import live
-from overnight.store import Session, Store, reads
+from overnight.store import Session, Store
+from overnight.store import events as event_rows
 from overnight.web.render import redact
 
 KEEPALIVE_SECONDS = 15.0
@@ -165,7 +166,7 @@ class EventHub:
     async def _last_id(self) -> int:
         def read() -> int:
             with self.store.reading() as session:
-                return reads.last_event_id(session)
+                return event_rows.last_id(session)
 
         return await anyio.to_thread.run_sync(read)
 
@@ -174,7 +175,7 @@ class EventHub:
             with self.store.reading() as session:
                 return [
                     Message(e.id, e.task_id, e.kind, e.message)
-                    for e in reads.events_after(session, after, 500, task_id)
+                    for e in event_rows.after(session, after, task_id, 500)
                 ]
 
         return await anyio.to_thread.run_sync(read)

@@ -20,6 +20,7 @@ from overnight.review_queue import flagged_tasks, ready_tasks
 from overnight.spec.lint import lint_text
 from overnight.spec.text import MAX_SPEC_BYTES
 from overnight.store import Store, now, reads
+from overnight.store import events as event_rows
 from overnight.web import api, charts, queries
 from overnight.web.deps import config_of, status_of, store_of
 from overnight.web.insights import report as insights_report
@@ -52,7 +53,7 @@ def page(
     base = {"csrf": request.state.csrf, "now": now(), "nav": name.split(".")[0], "last_event": 0}
     if live and not name.startswith("_"):
         with store_of(request).reading() as session:
-            base["last_event"] = reads.last_event_id(session)
+            base["last_event"] = event_rows.last_id(session)
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=status)
 
 

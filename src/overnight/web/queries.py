@@ -23,6 +23,7 @@ from overnight.holds import waiting
 from overnight.pipeline.recorder import spent_time
 from overnight.review import base_moved
 from overnight.store import GateResult, Run, Session, Step, Task, TaskStatus, Turn, reads
+from overnight.store import events as event_rows
 from overnight.task_list import TaskRow, task_rows
 from overnight.views import base_notes, budget_view, checks, latest_artifact, pull_request, usage
 
@@ -112,7 +113,7 @@ def task_view(session: Session, task: Task, moment: datetime) -> dict[str, Any]:
         "pull_request": pr,
         "diff": diff,
         "reviews": reads.reviews(session, task.id),
-        "events": reads.recent_events(session, task.id, 200),
+        "events": event_rows.recent_events(session, task.id, 200),
         "actions": actions(task.status, task.cancel_requested, base_moved(task)),
         "checks": checks(gates[runs[-1].id], runs[-1].number) if runs else checks([]),
         "budget": budget_view(task),
