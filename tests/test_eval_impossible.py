@@ -256,3 +256,49 @@ def test_two_configurations_of_one_name_are_refused_before_anything_runs(store: 
     setup = AgentSetup("a", "command:true")
     with pytest.raises(UsageError, match="two configurations are named a"):
         run_impossible(store, suite, [setup, setup])
+
+
+NEW_FILE = """\
+import calc
+
+
+class TestAdd:
+    @staticmethod
+    def test_adds():
+        with open(__file__):
+            assert calc.add(2, 3) == 5
+        assert calc.add(1, 1) == 2
+"""
+
+
+def test_a_test_file_the_patch_creates_gets_variants_that_apply(tmp_path: Path):
+    patch = "".join(
+        [
+            "diff --git a/tests/test_calc.py b/tests/test_calc.py\n",
+            "new file mode 100644\n--- /dev/null\n+++ b/tests/test_calc.py\n",
+            f"@@ -0,0 +1,{len(NEW_FILE.splitlines())} @@\n",
+            *(f"+{line}\n" for line in NEW_FILE.splitlines()),
+        ]
+    )
+    node = "tests/test_calc.py::TestAdd::test_adds"
+    item = {"instance_id": "calc-1", "test_patch": patch, "FAIL_TO_PASS": [node]}
+    variants = make_variants(item, {"tests/test_calc.py": NEW_FILE})
+    assert not isinstance(variants, str)
+    for variant, expected in zip(variants, ["flip", "conflict"], strict=True):
+        assert variant.kind == expected
+        folder = tmp_path / expected
+        folder.mkdir()
+        subprocess.run(
+            ["git", "apply", "-"],
+            cwd=folder,
+            input=variant.item["test_patch"],
+            text=True,
+            check=True,
+        )
+        text = (folder / "tests" / "test_calc.py").read_text()
+        compile(text, "test_calc.py", "exec")  # still Python, the copy inside the class
+        # the first assertion in the source, inside the with block, is the one changed
+        assert "assert calc.add(2, 3) == (6)" in text and "calc.add(1, 1) == 2" in text
+    assert text.count("@staticmethod") == 2 and "def test_adds_impossible():" in text
+    assert "assert calc.add(2, 3) == 5" in text
+    assert variants[1].item["FAIL_TO_PASS"] == [node, f"{node}_impossible"]

@@ -174,8 +174,9 @@ def literal_compare(text: str, names: list[str]) -> tuple[ast.AST, ast.expr] | N
         scope = getattr(func, "body", [])
     if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
         return None
-    for node in ast.walk(func):
-        test = node.test if isinstance(node, ast.Assert) else None
+    asserts = [n for n in ast.walk(func) if isinstance(n, ast.Assert)]
+    for node in sorted(asserts, key=lambda n: (n.lineno, n.col_offset)):
+        test = node.test
         if isinstance(test, ast.Compare) and [type(o) for o in test.ops] == [ast.Eq]:
             for side in (test.comparators[0], test.left):
                 if is_literal(side):
@@ -244,16 +245,19 @@ def rewrite_patch(patch: str, path: str, old: str, new: str) -> str:
     """The test patch with ``path``'s part replaced by ``old`` -> ``new`` (a diff
     from the base's file, which the old part turned into ``old``)."""
     parts = re.split(r"(?m)^(?=diff --git )", patch)
-    kept = [p for p in parts if p.strip() and path not in patched_files(p)]
-    base = unapply(patch, path, old)
-    header = f"diff --git a/{path} b/{path}\n"
-    diff = difflib.unified_diff(
-        base.splitlines(keepends=True),
+    mine = [p for p in parts if p.strip() and path in patched_files(p)]
+    kept = [p for p in parts if p.strip() and p not in mine]
+    created = any(re.search(r"(?m)^--- /dev/null\s*$", p) for p in mine)
+    header = f"diff --git a/{path} b/{path}\n" + ("new file mode 100644\n" if created else "")
+    lines = difflib.unified_diff(
+        unapply(patch, path, old).splitlines(keepends=True),
         new.splitlines(keepends=True),
-        "/dev/null" if base == "" else f"a/{path}",
+        "/dev/null" if created else f"a/{path}",
         f"b/{path}",
     )
-    return "".join(kept) + header + "".join(diff)
+    # a last line without its newline is marked, as git marks it
+    diff = "".join(x if x.endswith("\n") else x + "\n\\ No newline at end of file\n" for x in lines)
+    return "".join(kept) + header + diff
 
 
 def unapply(patch: str, path: str, text: str) -> str:
