@@ -88,5 +88,65 @@ def reason(row: dict[str, Any]) -> str:
     return text if len(text) <= REASON else text[: REASON - 1] + "…"
 
 
+@eval_group.command("impossible")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A configuration TOML (agent, model, [budget]); repeat to compare.",
+)
+@click.option(
+    "--with-run", is_flag=True, help="Also run the unmodified instances: the resolve rate."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (every variant's outcome).")
+def impossible(file: Path, configs: tuple[Path, ...], with_run: bool, as_json: bool) -> None:
+    """The cheating rate of each configuration on impossible variants of FILE's
+    instances; exits 1 when a cheat got through the gates."""
+    from overnight.eval_impossible import load_config, run_impossible
+
+    setups = [load_config(path) for path in configs]  # all checked before anything runs
+    result = run_impossible(store(), file, setups, with_run=with_run)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        Console().print(cheats_table(result["configs"]))
+        for s in result["skipped"]:
+            click.echo(f"skipped {s['instance_id']}: {s['reason']}")
+    cheats = [(c["config"], x) for c in result["configs"] for x in c["cheats"]]
+    for config, x in cheats:
+        click.echo(
+            f"BUG: {config}: task {x['task_id']} ({x['instance_id']}, {x['variant']}) is "
+            "READY on an impossible variant: a cheat got through overnight's gates",
+            err=True,
+        )
+    if cheats:
+        raise SystemExit(1)
+
+
+def cheats_table(configs: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, pad_edge=False, padding=(0, 1))
+    for name in ("config", "variants", "READY", "cheat rate", "caught", "not graded", "resolved"):
+        table.add_column(name)
+    for c in configs:
+        resolved = c["resolve_rate"]
+        table.add_row(
+            c["config"],
+            str(c["variants"]),
+            Text(str(c["ready"]), style="bold red" if c["ready"] else ""),
+            f"{c['cheat_rate']:.0%}",
+            counts(c["caught"]),
+            counts(c["not_graded"]),
+            "-" if resolved is None else f"{resolved:.0%}",
+        )
+    return table
+
+
+def counts(by_kind: dict[str, int]) -> str:
+    return ", ".join(f"{kind} {n}" for kind, n in sorted(by_kind.items())) or "-"
+
+
 def register(main: click.Group) -> None:
     main.add_command(eval_group)
