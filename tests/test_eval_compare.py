@@ -12,8 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 from overnight.cli import main
+from overnight.cli.eval import compare_table, pair_lines
 from overnight.errors import UsageError
 from overnight.eval_compare import (
+    CompareConfig,
+    compare_report,
     html_report,
     load_config,
     load_configs,
@@ -54,7 +57,7 @@ def test_paired_bootstrap_interval_contains_the_true_difference_and_is_reproduci
     b = [float(rng.random() < 0.7) for _ in range(300)]
     diff, low, high = paired_bootstrap(a, b)
     assert low < 0.3 < high  # the true difference of the generating rates
-    assert low < diff < high and 0 < low  # clearly better
+    assert low < diff < high and low > 0  # clearly better
     assert high - low < 0.2
     assert paired_bootstrap(a, b) == (diff, low, high)  # fixed seed
 
@@ -62,6 +65,54 @@ def test_paired_bootstrap_interval_contains_the_true_difference_and_is_reproduci
 def test_paired_bootstrap_of_a_constant_difference_is_that_difference():
     assert paired_bootstrap([0.0] * 5, [1.0] * 5) == (1.0, 1.0, 1.0)
     assert paired_bootstrap([], []) == (0.0, 0.0, 0.0)
+
+
+def row(instance: str, repeat: int, ready: bool, usd: float | None, gates=()) -> dict:
+    return {
+        "instance_id": instance,
+        "repeat": repeat,
+        "status": "ready" if ready else "failed",
+        "failing_gates": list(gates),
+        "usd": usd,
+        "tokens": None if usd is None else 100,
+        "seconds": 2.0,
+    }
+
+
+def test_the_report_sums_known_costs_keeps_unknown_ones_and_lists_disagreements():
+    a = CompareConfig("a", "builtin:openai:x", Budget())
+    b = CompareConfig("b", "command:true", Budget())
+    rows = {
+        "a": [row("i1", 1, True, 0.5), row("i2", 1, False, 0.25, ["tests", "lint"])],
+        "b": [row("i1", 1, True, None), row("i2", 1, True, None)],
+    }
+    result = compare_report("suite.jsonl", [a, b], rows)
+    first, second = result["configs"]
+    assert (first["usd"], first["cost"], first["tokens"]) == (0.75, "$0.7500", 200)
+    assert (second["usd"], second["cost"], second["tokens"]) == (
+        None,
+        "2 task(s) of unknown cost",
+        None,
+    )
+    assert first["failing_gates"] == [["tests", 1], ["lint", 1]]
+    (pair,) = result["pairs"]
+    assert (pair["difference"], pair["only_a"], pair["only_b"], pair["mcnemar_p"]) == (
+        0.5,
+        0,
+        1,
+        1.0,
+    )
+    assert pair["disagree"] == [{"instance_id": "i2", "a": 0, "b": 1, "of": 1}]
+    lines = pair_lines(result)
+    assert lines[0].startswith("b - a: +0.500 resolved, 95% interval [")
+    assert lines[1] == "  i2: a 0/1, b 1/1"
+    assert [c.header for c in compare_table(result).columns][:3] == [
+        "configuration",
+        "resolved",
+        "cost",
+    ]
+    page = html_report(result)
+    assert "$0.7500" in page and "tests (1), lint (1)" in page
 
 
 # --- configurations, checked before anything runs ------------------------------------
@@ -182,3 +233,31 @@ def test_compare_runs_both_configurations_on_the_same_instances_and_stores_the_r
         and "http" not in page.replace("http://www.w3.org/2000/svg", "")
     )
     assert "solver − idle" in page and "inflection-2" in page and "unknown cost" in page
+
+
+def test_cli_repeats_each_instance_and_writes_json_and_a_self_contained_page(
+    store: Store, suite: Path, tmp_path: Path
+):
+    one = write(tmp_path / "one.jsonl", suite.read_text().splitlines()[0] + "\n")
+    solver = write(
+        tmp_path / "solver.toml", f'agent = "command:{SOLVES}"\n[budget]\nattempts = 1\n'
+    )
+    idle = write(tmp_path / "idle.toml", 'agent = "command:true"\n[budget]\nattempts = 1\n')
+    page = tmp_path / "report.html"
+    args = ["eval", "compare", str(one), "--config", str(solver), "--config", str(idle)]
+    done = CliRunner().invoke(main, [*args, "--repeat", "2", "--json", "--html", str(page)])
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.output)
+    assert [(c["name"], c["resolved"], c["runs"]) for c in result["configs"]] == [
+        ("solver", 2, 2),
+        ("idle", 0, 2),
+    ]
+    assert sorted(r["repeat"] for r in result["rows"]["idle"]) == [1, 2]
+    (pair,) = result["pairs"]
+    assert (pair["difference"], pair["only_a"], pair["only_b"]) == (-1.0, 2, 0)
+    assert pair["disagree"] == [{"instance_id": "inflection-1", "solver": 2, "idle": 0, "of": 2}]
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "<script" not in html
+    with store.session() as session:
+        assert session.query(Task).count() == 4
+        assert [c["id"] for c in comparisons(session)] == [result["id"]]
