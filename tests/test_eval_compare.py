@@ -228,7 +228,7 @@ def test_compare_runs_both_configurations_on_the_same_instances_and_stores_the_r
 
     page = html_report(result)
     assert (
-        page.count("<svg") == 2
+        page.count("<svg") == 3
         and "<script" not in page
         and "http" not in page.replace("http://www.w3.org/2000/svg", "")
     )
@@ -248,10 +248,11 @@ def test_cli_repeats_each_instance_and_writes_json_and_a_self_contained_page(
     done = CliRunner().invoke(main, [*args, "--repeat", "2", "--json", "--html", str(page)])
     assert done.exit_code == 0, done.output
     result = json.loads(done.output)
+    why = [(r["status"], r["failure_reason"]) for rows in result["rows"].values() for r in rows]
     assert [(c["name"], c["resolved"], c["runs"]) for c in result["configs"]] == [
         ("solver", 2, 2),
         ("idle", 0, 2),
-    ]
+    ], why
     assert sorted(r["repeat"] for r in result["rows"]["idle"]) == [1, 2]
     (pair,) = result["pairs"]
     assert (pair["difference"], pair["only_a"], pair["only_b"]) == (-1.0, 2, 0)
@@ -261,3 +262,13 @@ def test_cli_repeats_each_instance_and_writes_json_and_a_self_contained_page(
     with store.session() as session:
         assert session.query(Task).count() == 4
         assert [c["id"] for c in comparisons(session)] == [result["id"]]
+
+
+def test_a_run_that_cannot_be_queued_cancels_every_configuration_s_tasks(store: Store, suite: Path):
+    good = CompareConfig("a", "command:true", Budget())
+    unchecked = CompareConfig("b", "nonsense", Budget())  # as load_config would refuse it
+    with pytest.raises(UsageError, match=r"suite\.jsonl:1 \(inflection-1\): agent override"):
+        run_compare(store, suite, [good, unchecked])
+    with store.session() as session:
+        assert [t.status for t in session.query(Task).all()] == ["cancelled", "cancelled"]
+        assert comparisons(session) == []

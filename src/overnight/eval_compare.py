@@ -369,13 +369,32 @@ def pair_html(pair: dict[str, Any]) -> str:
         f"{pair['difference']:+.3f}, {pair['level']:.0%} interval [{low:+.3f}, {high:+.3f}] "
         f"(paired bootstrap over instances, seed {SEED}); McNemar exact p = "
         f"{pair['mcnemar_p']:.4g} ({pair['only_a']} only {esc(pair['a'])}, "
-        f"{pair['only_b']} only {esc(pair['b'])})</p>"
+        f"{pair['only_b']} only {esc(pair['b'])})</p>{interval_svg(pair)}"
         + (
             f"<table><tr><th>instance</th><th>{esc(pair['a'])}</th><th>{esc(pair['b'])}</th>"
             f"</tr>{disagree}</table>"
             if disagree
             else "<p>They agree on every instance.</p>"
         )
+    )
+
+
+def interval_svg(pair: dict[str, Any]) -> str:
+    """The difference and its interval on an axis from -1 to +1, zero marked."""
+    width, pad = 400, 20
+
+    def x(value: float) -> float:
+        return pad + (value + 1) / 2 * (width - 2 * pad)
+
+    low, high = pair["interval"]
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='40' role='img'>"
+        f"<line x1='{x(-1)}' y1='20' x2='{x(1)}' y2='20' stroke='#bbb'/>"
+        f"<line x1='{x(0)}' y1='8' x2='{x(0)}' y2='32' stroke='#888'/>"
+        f"<line x1='{x(low):.1f}' y1='20' x2='{x(high):.1f}' y2='20' stroke='#4a7bd0' "
+        f"stroke-width='6'/><circle cx='{x(pair['difference']):.1f}' cy='20' r='5' "
+        f"fill='#1d3f7a'/><text x='0' y='38'>-1</text><text x='{x(0) - 3}' y='38'>0</text>"
+        f"<text x='{width - 16}' y='38'>+1</text></svg>"
     )
 
 

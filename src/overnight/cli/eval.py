@@ -74,10 +74,15 @@ def run(file: Path, agent: str | None, slots: int, hints: bool, as_json: bool) -
     type=click.IntRange(min=1),
     help="Runs of each instance per configuration.",
 )
-@click.option("--slots", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--slots", default=1, show_default=True, type=click.IntRange(min=1), help="Runs at once."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 @click.option(
-    "--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a report."
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report as a self-contained HTML page.",
 )
 def compare(
     file: Path,
@@ -89,7 +94,13 @@ def compare(
 ) -> None:
     """Run every configuration on the instances of FILE and compare them."""
     checked = load_configs(list(configs))  # every one checked before anything runs
-    result = run_compare(store(), file, checked, repeat=repeat, slots=slots)
+    tasks = store()
+    if pending(tasks):
+        click.echo(
+            f"warning: {pending(tasks)} task(s) already in this store's queue run too",
+            err=True,
+        )
+    result = run_compare(tasks, file, checked, repeat=repeat, slots=slots)
     if html_path:
         html_path.write_text(html_report(result))
     if as_json:
