@@ -206,7 +206,8 @@ def test_compare_runs_both_configurations_on_the_same_instances_and_stores_the_r
     result = run_compare(store, suite, load_configs([idle, solver]))
 
     by_name = {c["name"]: c for c in result["configs"]}
-    assert (by_name["solver"]["resolved"], by_name["solver"]["runs"]) == (2, 2)
+    why = [(r["status"], r["failure_reason"]) for rows in result["rows"].values() for r in rows]
+    assert (by_name["solver"]["resolved"], by_name["solver"]["runs"]) == (2, 2), why
     assert (by_name["idle"]["resolved"], by_name["idle"]["rate"]) == (0, 0.0)
     assert by_name["idle"]["failing_gates"] == [["tests", 2]]
     for c in by_name.values():  # command agents: their model calls are not recorded
@@ -221,8 +222,13 @@ def test_compare_runs_both_configurations_on_the_same_instances_and_stores_the_r
 
     with store.session() as session:
         tasks = session.query(Task).all()
-        (stored,) = comparisons(session, suite=str(suite))
-    assert len(tasks) == 4 and {t.instance_id for t in tasks} == {"inflection-1", "inflection-2"}
+        (stored,) = comparisons(session, suite=str(suite.resolve()))
+    assert [(t.instance_id, t.agent) for t in sorted(tasks, key=lambda t: t.id)] == [
+        ("inflection-1", "command:true"),
+        ("inflection-1", f"command:{SOLVES}"),
+        ("inflection-2", "command:true"),
+        ("inflection-2", f"command:{SOLVES}"),
+    ]  # the configurations take turns on each instance
     assert stored["id"] == result["id"] and stored["configs"] == ["idle", "solver"]
     assert stored["report"]["pairs"][0]["only_b"] == 2
 
@@ -264,11 +270,15 @@ def test_cli_repeats_each_instance_and_writes_json_and_a_self_contained_page(
         assert [c["id"] for c in comparisons(session)] == [result["id"]]
 
 
-def test_a_run_that_cannot_be_queued_cancels_every_configuration_s_tasks(store: Store, suite: Path):
-    good = CompareConfig("a", "command:true", Budget())
-    unchecked = CompareConfig("b", "nonsense", Budget())  # as load_config would refuse it
-    with pytest.raises(UsageError, match=r"suite\.jsonl:1 \(inflection-1\): agent override"):
-        run_compare(store, suite, [good, unchecked])
-    with store.session() as session:
+def test_a_run_that_cannot_be_queued_cancels_every_configuration_s_tasks(
+    store: Store, suite: Path, tmp_path: Path
+):
+    good = json.loads(suite.read_text().splitlines()[0])
+    missing = {**good, "instance_id": "missing-base", "base_commit": "f" * 40}
+    path = write(tmp_path / "mixed.jsonl", f"{json.dumps(good)}\n{json.dumps(missing)}\n")
+    configs = [CompareConfig(n, "command:true", Budget()) for n in ("a", "b")]
+    with pytest.raises(UsageError, match=r"mixed\.jsonl:2 \(missing-base\): "):
+        run_compare(store, path, configs)
+    with store.session() as session:  # a's and b's runs of the first instance
         assert [t.status for t in session.query(Task).all()] == ["cancelled", "cancelled"]
         assert comparisons(session) == []

@@ -140,28 +140,32 @@ def run_compare(
     store: Store, suite: Path, configs: list[CompareConfig], *, repeat: int = 1, slots: int = 1
 ) -> dict[str, Any]:
     """Queue every instance ``repeat`` times per configuration (all or none), run
-    them in this process, store and return the report (``compare_report``)."""
+    them in this process, store and return the report (``compare_report``). The
+    configurations take turns on each instance, so none runs all its tasks on a
+    cold or a warm machine."""
     instances = read_instances(suite)
-    groups: list[tuple[CompareConfig, int, dict[str, int]]] = []
+    groups = {(c.name, n): (c, n, dict[str, int]()) for n in range(1, repeat + 1) for c in configs}
     try:
-        for config in configs:
-            for n in range(1, repeat + 1):
-                ids = submit_instances(
-                    store, suite, instances, agent=config.agent, budget=config.budget
-                )
-                groups.append((config, n, ids))
+        for n in range(1, repeat + 1):
+            for instance in instances:
+                for config in configs:
+                    ids = submit_instances(
+                        store, suite, [instance], agent=config.agent, budget=config.budget
+                    )
+                    groups[config.name, n][2].update(ids)
     except UsageError:
-        for _, _, ids in groups:
+        for _, _, ids in groups.values():
             for task_id in ids.values():
                 queue.cancel(store, task_id)
         raise
     Worker(store, slots=slots).run(drain=True)
     rows: dict[str, list[dict[str, Any]]] = {c.name: [] for c in configs}
-    for config, n, ids in groups:
+    for config, n, ids in groups.values():
         rows[config.name] += outcomes(store, config, n, ids)
-    result = compare_report(str(suite), configs, rows)
+    where = str(suite.resolve())
+    result = compare_report(where, configs, rows)
     with store.session() as session:
-        result["id"] = save_comparison(session, str(suite), [c.name for c in configs], result)
+        result["id"] = save_comparison(session, where, [c.name for c in configs], result)
     return result
 
 
