@@ -26,7 +26,7 @@ from overnight.eval_compare import (
 )
 from overnight.spec import Budget
 from overnight.store import Store, Task
-from overnight.store.evaluations import comparisons
+from overnight.store.evaluations import comparisons, save_comparison
 from overnight.testing import make_repo
 
 FIXTURE = Path(__file__).parent / "fixtures" / "swebench" / "inflection"
@@ -173,6 +173,17 @@ def test_a_bad_configuration_queues_nothing(store: Store, tmp_path: Path):
     assert "bad.toml: unknown key(s) colour" in result.output
     with store.session() as session:
         assert session.query(Task).count() == 0
+
+
+def test_stored_comparisons_are_read_latest_first_and_by_suite(store: Store):
+    with store.session() as session:
+        first = save_comparison(session, "/s/a.jsonl", ["x", "y"], {"pairs": []})
+        save_comparison(session, "/s/b.jsonl", ["x", "z"], {"pairs": []})
+        last = save_comparison(session, "/s/a.jsonl", ["y", "z"], {"pairs": [{"mcnemar_p": 1}]})
+    with store.reading() as session:
+        assert [c["id"] for c in comparisons(session, suite="/s/a.jsonl")] == [last, first]
+        latest = comparisons(session, limit=1)[0]
+    assert (latest["configs"], latest["report"]) == (["y", "z"], {"pairs": [{"mcnemar_p": 1}]})
 
 
 # --- end to end: one agent that solves, one that does not ----------------------------
