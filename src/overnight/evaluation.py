@@ -27,7 +27,7 @@ import yaml
 from overnight import queue
 from overnight.errors import OvernightError, UsageError
 from overnight.intake import submit_spec
-from overnight.spec import Spec, TestPatch
+from overnight.spec import Budget, Spec, TestPatch
 from overnight.spec.lint import NODE_ID
 from overnight.store import Store
 from overnight.task_list import task_summary
@@ -191,13 +191,17 @@ def submit_instances(
     *,
     agent: str | None,
     hints: bool = False,
+    budget: Budget | None = None,
 ) -> dict[str, int]:
-    """Instance id -> task id. All or none: when one cannot be queued (its repository
-    or base missing), those queued before it are cancelled."""
+    """Instance id -> task id (each with ``budget`` when given). All or none: when one
+    cannot be queued (its repository or base missing), those queued before it are
+    cancelled."""
     ids: dict[str, int] = {}
     for where, item in instances:
         spec = instance_spec(item, hints=hints)
         spec.repo = instance_repo(item["repo"], path.parent)
+        if budget is not None:
+            spec.budget = budget
         front = {"instance": item["instance_id"], "repo": spec.repo, "base": spec.base}
         text = "---\n" + yaml.safe_dump(front) + "---\n" + spec.description
         try:

@@ -1,4 +1,4 @@
-"""`overnight eval run`."""
+"""`overnight eval run` and `overnight eval compare`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from rich.text import Text
 
 from overnight.cli import store
 from overnight.cli.tasks import STATUS_STYLE
+from overnight.eval_compare import html_report, load_configs, run_compare
 from overnight.evaluation import run_eval
 from overnight.queue import pending
 
@@ -54,6 +55,92 @@ def run(file: Path, agent: str | None, slots: int, hints: bool, as_json: bool) -
     Console().print(results_table(rows))
     ready = sum(r["status"] == "ready" for r in rows)
     click.echo(f"{ready} of {len(rows)} instance(s) READY")
+
+
+@eval_group.command("compare")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A configuration (TOML: name, agent, model, prompts, [budget]); two or more.",
+)
+@click.option(
+    "--repeat",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Runs of each instance per configuration.",
+)
+@click.option(
+    "--slots", default=1, show_default=True, type=click.IntRange(min=1), help="Runs at once."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report as a self-contained HTML page.",
+)
+def compare(
+    file: Path,
+    configs: tuple[Path, ...],
+    repeat: int,
+    slots: int,
+    as_json: bool,
+    html_path: Path | None,
+) -> None:
+    """Run every configuration on the instances of FILE and compare them."""
+    checked = load_configs(list(configs))  # every one checked before anything runs
+    tasks = store()
+    if pending(tasks):
+        click.echo(
+            f"warning: {pending(tasks)} task(s) already in this store's queue run too",
+            err=True,
+        )
+    result = run_compare(tasks, file, checked, repeat=repeat, slots=slots)
+    if html_path:
+        html_path.write_text(html_report(result))
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+        return
+    Console().print(compare_table(result))
+    for line in pair_lines(result):
+        click.echo(line)
+
+
+def compare_table(result: dict[str, Any]) -> Table:
+    table = Table(box=None, pad_edge=False, padding=(0, 1))
+    for name in ("configuration", "resolved", "cost", "tokens", "time", "gates failed most"):
+        table.add_column(name)
+    for c in result["configs"]:
+        table.add_row(
+            c["name"],
+            f"{c['resolved']}/{c['runs']} ({c['rate']:.0%})",
+            c["cost"],
+            "unknown" if c["tokens"] is None else str(c["tokens"]),
+            f"{c['seconds']:.1f}s",
+            ", ".join(f"{g} ({n})" for g, n in c["failing_gates"]) or "-",
+        )
+    return table
+
+
+def pair_lines(result: dict[str, Any]) -> list[str]:
+    """One line per pair, then the instances where they disagree."""
+    lines = []
+    for p in result["pairs"]:
+        low, high = p["interval"]
+        lines.append(
+            f"{p['b']} - {p['a']}: {p['difference']:+.3f} resolved, {p['level']:.0%} interval "
+            f"[{low:+.3f}, {high:+.3f}], McNemar p = {p['mcnemar_p']:.4g}"
+        )
+        lines += [
+            f"  {d['instance_id']}: {p['a']} {d[p['a']]}/{d['of']}, {p['b']} {d[p['b']]}/{d['of']}"
+            for d in p["disagree"]
+        ]
+    return lines
 
 
 def results_table(rows: list[dict[str, Any]]) -> Table:

@@ -5,7 +5,7 @@ functions per concept that take a ``Session`` (``tasks``, ``scheduling``,
 ``workers``, ``output``, ``events``, ``ratelimits``, ``tokens``,
 ``pull_requests`` on the write side; ``reads``, ``insights``, ``bulk`` on the
 read side; ``notify`` for the notifications outbox, whose tables are
-``notices``).
+``notices``; ``evaluations`` for stored comparisons of agent configurations).
 """
 
 from sqlalchemy.orm import Session

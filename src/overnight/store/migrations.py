@@ -206,6 +206,13 @@ def m013_agent_inputs(conn: Connection) -> None:
     _add_column(conn, "runs", "standards", "JSON")
 
 
+def m014_eval_comparisons(conn: Connection) -> None:
+    """Comparisons of agent configurations (``overnight eval compare``), for trends."""
+    from overnight.store.evaluations import EvalComparison
+
+    EvalComparison.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
     if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
@@ -225,6 +232,7 @@ MIGRATIONS: list[Migration] = [
     m011_remote_pull_requests,
     m012_hook_deliveries,
     m013_agent_inputs,
+    m014_eval_comparisons,
 ]
 
 

@@ -1,0 +1,406 @@
+"""``overnight eval compare``: configurations run on the same instances, compared.
+
+A configuration is a small TOML file (docs/eval.md, "Comparing configurations")::
+
+    name = "gpt-4o, 2 attempts"      # default: the file's name without .toml
+    agent = "builtin"                # KIND[:ARG], as a spec's ``agent``
+    model = "openai:gpt-4o"          # the built-in agent's model (builtin only)
+    prompts = "v1"                   # the built-in prompt set (builtin only)
+    [budget]                         # a spec's budget; each key optional
+    attempts = 2
+    minutes = 20
+
+Every configuration is checked before anything is queued. Each configuration
+runs every instance ``repeat`` times as tasks of its own (in one store, told
+apart by their ids), a worker in this process drains them, and the report
+gives per configuration the resolved (READY) rate, cost (unknown stays unknown,
+``overnight.cost``), tokens, wall time and the gates that failed most; per
+pair of configurations the difference of resolve rates with a paired bootstrap
+interval over instances, McNemar's exact test on the (instance, repeat) pairs,
+and the instances where they disagree. The report is stored
+(``store/evaluations.py``) and can be written as a self-contained HTML page.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import random
+import tomllib
+from collections import Counter
+from dataclasses import asdict, dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from overnight import cost, queue
+from overnight.agents.library import PROMPTS
+from overnight.agents.registry import agent_problem
+from overnight.errors import ConfigError, UsageError
+from overnight.evaluation import read_instances, report, submit_instances
+from overnight.llm import parse_name
+from overnight.spec import Budget
+from overnight.store import Store
+from overnight.store.evaluations import save_comparison
+from overnight.task_list import costs
+from overnight.worker import Worker
+
+KEYS = ("name", "agent", "model", "prompts", "budget")
+BUDGET = {"attempts": (int,), "minutes": (int, float), "usd": (int, float), "tokens": (int,)}
+SEED = 16  # the bootstrap's: the same results give the same interval
+RESAMPLES = 4000
+LEVEL = 0.95
+TOP_GATES = 3
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """One configuration: its name, the agent as a spec names it, its prompt set, budget."""
+
+    name: str
+    agent: str
+    budget: Budget
+    prompts: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"agent": self.agent, "prompts": self.prompts, "budget": asdict(self.budget)}
+
+
+def load_config(path: Path) -> CompareConfig:
+    """A configuration file, checked whole; anything wrong is a one-line UsageError."""
+    try:
+        data = tomllib.loads(path.read_text())
+        return config_from_dict(data, default_name=path.stem)
+    except (tomllib.TOMLDecodeError, ConfigError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: {' '.join(str(exc).split())}") from exc
+
+
+def config_from_dict(data: dict[str, Any], *, default_name: str) -> CompareConfig:
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)}: known are {', '.join(KEYS)}")
+    for key in ("name", "agent", "model", "prompts"):
+        if key in data and (not isinstance(data[key], str) or not data[key].strip()):
+            raise ConfigError(f"'{key}' must be a non-empty string")
+    agent = data.get("agent", "builtin").strip()
+    problem = agent_problem(agent)
+    if problem:
+        raise ConfigError(problem)
+    builtin = agent.split(":", 1)[0] == "builtin"
+    if "model" in data:
+        if agent != "builtin":
+            raise ConfigError(f"'model' is for agent = \"builtin\" only (the agent is '{agent}')")
+        agent = f"builtin:{data['model'].strip()}"
+    if builtin and ":" in agent:
+        parse_name(agent.split(":", 1)[1])
+    prompts = data.get("prompts")
+    if prompts is not None:
+        if not builtin:
+            raise ConfigError("'prompts' is for the built-in agent only")
+        known = sorted(p.name for p in PROMPTS.iterdir() if p.is_dir())
+        if prompts not in known:
+            raise ConfigError(f"unknown prompt set '{prompts}': known: {', '.join(known)}")
+    return CompareConfig(
+        name=data.get("name", default_name).strip(),
+        agent=agent,
+        budget=budget_from(data.get("budget", {})),
+        prompts=prompts,
+    )
+
+
+def budget_from(table: Any) -> Budget:
+    if not isinstance(table, dict):
+        raise ConfigError("'budget' must be a table: [budget]")
+    unknown = sorted(set(table) - set(BUDGET))
+    if unknown:
+        raise ConfigError(
+            f"unknown budget key(s) {', '.join(unknown)}: known are {', '.join(BUDGET)}"
+        )
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, BUDGET[key]) or value <= 0:
+            raise ConfigError(f"budget.{key} must be a positive number")
+    return Budget(**table)
+
+
+def load_configs(paths: list[Path]) -> list[CompareConfig]:
+    """Two or more configurations, each checked, with names of their own."""
+    if len(paths) < 2:
+        raise UsageError(
+            "compare needs two or more configurations (--config A.toml --config B.toml)"
+        )
+    configs = [load_config(path) for path in paths]
+    names = [c.name for c in configs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"configuration name(s) used twice: {', '.join(twice)}: set 'name'")
+    return configs
+
+
+def run_compare(
+    store: Store, suite: Path, configs: list[CompareConfig], *, repeat: int = 1, slots: int = 1
+) -> dict[str, Any]:
+    """Queue every instance ``repeat`` times per configuration (all or none), run
+    them in this process, store and return the report (``compare_report``). The
+    configurations take turns on each instance, so none runs all its tasks on a
+    cold or a warm machine."""
+    instances = read_instances(suite)
+    groups = {(c.name, n): (c, n, dict[str, int]()) for n in range(1, repeat + 1) for c in configs}
+    try:
+        for n in range(1, repeat + 1):
+            for instance in instances:
+                for config in configs:
+                    ids = submit_instances(
+                        store, suite, [instance], agent=config.agent, budget=config.budget
+                    )
+                    groups[config.name, n][2].update(ids)
+    except UsageError:
+        for _, _, ids in groups.values():
+            for task_id in ids.values():
+                queue.cancel(store, task_id)
+        raise
+    Worker(store, slots=slots).run(drain=True)
+    rows: dict[str, list[dict[str, Any]]] = {c.name: [] for c in configs}
+    for config, n, ids in groups.values():
+        rows[config.name] += outcomes(store, config, n, ids)
+    where = str(suite.resolve())
+    result = compare_report(where, configs, rows)
+    with store.session() as session:
+        result["id"] = save_comparison(session, where, [c.name for c in configs], result)
+    return result
+
+
+def outcomes(
+    store: Store, config: CompareConfig, repeat: int, ids: dict[str, int]
+) -> list[dict[str, Any]]:
+    """``evaluation.report``'s rows with the repeat, USD (None: unknown) and tokens."""
+    rows = report(store, ids)
+    with store.reading() as session:
+        spend = costs(session, list(ids.values()))
+    recorded = cost.recorded(config.agent)
+    for row in rows:
+        paid = spend.get(row["task_id"], {"usd": None, "tokens": 0})
+        row.update(repeat=repeat, usd=paid["usd"], tokens=paid["tokens"] if recorded else None)
+    return rows
+
+
+def compare_report(
+    suite: str, configs: list[CompareConfig], rows: dict[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    """The whole report as plain data (what ``--json`` prints and the store keeps)."""
+    return {
+        "suite": suite,
+        "seed": SEED,
+        "configs": [
+            {"name": c.name, **c.describe(), **config_summary(rows[c.name])} for c in configs
+        ],
+        "pairs": [
+            pair_summary(a.name, b.name, rows[a.name], rows[b.name])
+            for a, b in combinations(configs, 2)
+        ],
+        "rows": rows,
+    }
+
+
+def config_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    resolved = sum(r["status"] == "ready" for r in rows)
+    spent = [r["usd"] for r in rows]
+    tokens = [r["tokens"] for r in rows]
+    gates = Counter(g for r in rows for g in r["failing_gates"])
+    return {
+        "runs": len(rows),
+        "resolved": resolved,
+        "rate": resolved / len(rows) if rows else 0.0,
+        "usd": None if None in spent else round(sum(s for s in spent if s is not None), 6),
+        "cost": cost.total(spent),
+        "tokens": None if None in tokens else sum(t for t in tokens if t is not None),
+        "seconds": round(sum(r["seconds"] for r in rows), 3),
+        "failing_gates": [[gate, n] for gate, n in gates.most_common(TOP_GATES)],
+    }
+
+
+def resolved_by_instance(rows: list[dict[str, Any]]) -> dict[str, list[bool]]:
+    """Instance id -> resolved or not, one entry per repeat, in repeat order."""
+    out: dict[str, list[bool]] = {}
+    for row in sorted(rows, key=lambda r: r["repeat"]):
+        out.setdefault(row["instance_id"], []).append(row["status"] == "ready")
+    return out
+
+
+def pair_summary(
+    a: str, b: str, rows_a: list[dict[str, Any]], rows_b: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """B against A on the same instances: difference of resolve rates (B - A) with its
+    bootstrap interval, McNemar's exact p, and the instances where they disagree."""
+    by_a, by_b = resolved_by_instance(rows_a), resolved_by_instance(rows_b)
+    names = list(by_a)
+    rate_a = [mean(by_a[n]) for n in names]
+    rate_b = [mean(by_b[n]) for n in names]
+    only_a = sum(x and not y for n in names for x, y in zip(by_a[n], by_b[n], strict=True))
+    only_b = sum(y and not x for n in names for x, y in zip(by_a[n], by_b[n], strict=True))
+    diff, low, high = paired_bootstrap(rate_a, rate_b)
+    return {
+        "a": a,
+        "b": b,
+        "difference": diff,
+        "interval": [low, high],
+        "level": LEVEL,
+        "only_a": only_a,
+        "only_b": only_b,
+        "mcnemar_p": mcnemar_exact(only_a, only_b),
+        "disagree": [
+            {"instance_id": n, a: sum(by_a[n]), b: sum(by_b[n]), "of": len(by_a[n])}
+            for n in names
+            if sum(by_a[n]) != sum(by_b[n])
+        ],
+    }
+
+
+def mean(values: list[bool] | list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p: the discordant pairs (``b`` only the first resolved,
+    ``c`` only the second) against a fair coin."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_bootstrap(
+    a: list[float],
+    b: list[float],
+    *,
+    resamples: int = RESAMPLES,
+    level: float = LEVEL,
+    seed: int = SEED,
+) -> tuple[float, float, float]:
+    """(mean of b - a, low, high): the percentile interval of the mean paired
+    difference, resampling instances with replacement from a fixed seed."""
+    diffs = [y - x for x, y in zip(a, b, strict=True)]
+    if not diffs:
+        return 0.0, 0.0, 0.0
+    rng = random.Random(seed)
+    n = len(diffs)
+    means = sorted(sum(rng.choices(diffs, k=n)) / n for _ in range(resamples))
+    tail = (1 - level) / 2
+    return mean(diffs), quantile(means, tail), quantile(means, 1 - tail)
+
+
+def quantile(ordered: list[float], q: float) -> float:
+    """The ``q`` quantile of sorted values, interpolated linearly."""
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+BAR_WIDTH, BAR_HEIGHT, LABEL_WIDTH = 320, 22, 200
+STYLE = (
+    "body{font-family:sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse}"
+    "td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left}"
+    "svg text{font-size:12px;font-family:sans-serif}"
+)
+
+
+def html_report(result: dict[str, Any]) -> str:
+    """The report as one self-contained page: tables and inline SVG bar charts, no
+    script and nothing fetched."""
+    configs, pairs = result["configs"], result["pairs"]
+    rate = [
+        (c["name"], c["rate"], f"{c['resolved']}/{c['runs']} ({c['rate']:.0%})") for c in configs
+    ]
+    seconds = [(c["name"], c["seconds"], f"{c['seconds']:.1f} s") for c in configs]
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{esc(v)}</td>"
+            for v in (
+                c["name"],
+                c["agent"],
+                f"{c['resolved']}/{c['runs']}",
+                c["cost"],
+                "unknown" if c["tokens"] is None else c["tokens"],
+                f"{c['seconds']:.1f} s",
+                ", ".join(f"{g} ({n})" for g, n in c["failing_gates"]) or "-",
+            )
+        )
+        + "</tr>"
+        for c in configs
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>eval compare</title>"
+        f"<style>{STYLE}</style></head><body><h1>Comparison on {esc(result['suite'])}</h1>"
+        "<table><tr><th>configuration</th><th>agent</th><th>resolved</th><th>cost</th>"
+        f"<th>tokens</th><th>wall time</th><th>gates failed most</th></tr>{rows}</table>"
+        f"<h2>Resolved (READY)</h2>{bars(rate, 1.0)}"
+        f"<h2>Wall time</h2>{bars(seconds, max((s for _, s, _ in seconds), default=0.0))}"
+        f"<h2>Paired differences</h2>{''.join(pair_html(p) for p in pairs)}</body></html>\n"
+    )
+
+
+def bars(items: list[tuple[str, float, str]], top: float) -> str:
+    """A horizontal bar chart as inline SVG: label, bar (scaled to ``top``), value."""
+    height = BAR_HEIGHT * len(items) + 4
+    width = LABEL_WIDTH + BAR_WIDTH + 160
+    parts = []
+    for i, (label, value, text) in enumerate(items):
+        y = i * BAR_HEIGHT + 2
+        length = BAR_WIDTH * value / top if top > 0 else 0.0
+        parts.append(
+            f"<text x='0' y='{y + 15}'>{esc(label)}</text>"
+            f"<rect x='{LABEL_WIDTH}' y='{y}' width='{length:.1f}' height='{BAR_HEIGHT - 6}' "
+            f"fill='#4a7bd0'/><text x='{LABEL_WIDTH + length + 6:.1f}' y='{y + 15}'>"
+            f"{esc(text)}</text>"
+        )
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"role='img'>{''.join(parts)}</svg>"
+    )
+
+
+def pair_html(pair: dict[str, Any]) -> str:
+    low, high = pair["interval"]
+    disagree = "".join(
+        f"<tr><td>{esc(d['instance_id'])}</td><td>{d[pair['a']]}/{d['of']}</td>"
+        f"<td>{d[pair['b']]}/{d['of']}</td></tr>"
+        for d in pair["disagree"]
+    )
+    return (
+        f"<h3>{esc(pair['b'])} − {esc(pair['a'])}</h3><p>difference of resolve rates "
+        f"{pair['difference']:+.3f}, {pair['level']:.0%} interval [{low:+.3f}, {high:+.3f}] "
+        f"(paired bootstrap over instances, seed {SEED}); McNemar exact p = "
+        f"{pair['mcnemar_p']:.4g} ({pair['only_a']} only {esc(pair['a'])}, "
+        f"{pair['only_b']} only {esc(pair['b'])})</p>{interval_svg(pair)}"
+        + (
+            f"<table><tr><th>instance</th><th>{esc(pair['a'])}</th><th>{esc(pair['b'])}</th>"
+            f"</tr>{disagree}</table>"
+            if disagree
+            else "<p>They agree on every instance.</p>"
+        )
+    )
+
+
+def interval_svg(pair: dict[str, Any]) -> str:
+    """The difference and its interval on an axis from -1 to +1, zero marked."""
+    width, pad = 400, 20
+
+    def x(value: float) -> float:
+        return pad + (value + 1) / 2 * (width - 2 * pad)
+
+    low, high = pair["interval"]
+    return (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='40' role='img'>"
+        f"<line x1='{x(-1)}' y1='20' x2='{x(1)}' y2='20' stroke='#bbb'/>"
+        f"<line x1='{x(0)}' y1='8' x2='{x(0)}' y2='32' stroke='#888'/>"
+        f"<line x1='{x(low):.1f}' y1='20' x2='{x(high):.1f}' y2='20' stroke='#4a7bd0' "
+        f"stroke-width='6'/><circle cx='{x(pair['difference']):.1f}' cy='20' r='5' "
+        f"fill='#1d3f7a'/><text x='0' y='38'>-1</text><text x='{x(0) - 3}' y='38'>0</text>"
+        f"<text x='{width - 16}' y='38'>+1</text></svg>"
+    )
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
