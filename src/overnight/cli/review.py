@@ -57,7 +57,7 @@ def _risk(item: dict[str, Any]) -> dict[str, Any]:
 @click.argument("task_id")
 @click.option("-m", "--message", default="", help="A note kept with the review.")
 def approve(task_id: str, message: str) -> None:
-    """Merge the task's branch into its base branch."""
+    """Merge the task's pull request through its forge (local: into the base branch)."""
     sha = actions.approve(store(), task_id, message)
     click.echo(f"task {task_id}: merged as {sha[:10]}")
 
