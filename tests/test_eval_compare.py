@@ -15,15 +15,14 @@ from overnight.cli import main
 from overnight.cli.eval import compare_table, pair_lines
 from overnight.errors import UsageError
 from overnight.eval_compare import (
-    CompareConfig,
     compare_report,
     html_report,
-    load_config,
     load_configs,
     mcnemar_exact,
     paired_bootstrap,
     run_compare,
 )
+from overnight.eval_config import EvalConfig, load_config
 from overnight.spec import Budget
 from overnight.store import Store, Task
 from overnight.store.evaluations import comparisons, save_comparison
@@ -80,8 +79,8 @@ def row(instance: str, repeat: int, ready: bool, usd: float | None, gates=()) ->
 
 
 def test_the_report_sums_known_costs_keeps_unknown_ones_and_lists_disagreements():
-    a = CompareConfig("a", "builtin:openai:x", Budget())
-    b = CompareConfig("b", "command:true", Budget())
+    a = EvalConfig("a", "builtin:openai:x", Budget())
+    b = EvalConfig("b", "command:true", Budget())
     rows = {
         "a": [row("i1", 1, True, 0.5), row("i2", 1, False, 0.25, ["tests", "lint"])],
         "b": [row("i1", 1, True, None), row("i2", 1, True, None)],
@@ -287,7 +286,7 @@ def test_a_run_that_cannot_be_queued_cancels_every_configuration_s_tasks(
     good = json.loads(suite.read_text().splitlines()[0])
     missing = {**good, "instance_id": "missing-base", "base_commit": "f" * 40}
     path = write(tmp_path / "mixed.jsonl", f"{json.dumps(good)}\n{json.dumps(missing)}\n")
-    configs = [CompareConfig(n, "command:true", Budget()) for n in ("a", "b")]
+    configs = [EvalConfig(n, "command:true", Budget()) for n in ("a", "b")]
     with pytest.raises(UsageError, match=r"mixed\.jsonl:2 \(missing-base\): "):
         run_compare(store, path, configs)
     with store.session() as session:  # a's and b's runs of the first instance

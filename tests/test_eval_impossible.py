@@ -13,10 +13,9 @@ from click.testing import CliRunner
 
 from overnight.cli import main
 from overnight.errors import UsageError
+from overnight.eval_config import EvalConfig, load_config
 from overnight.eval_impossible import (
-    AgentSetup,
     kind,
-    load_config,
     make_variants,
     patched_tests,
     run_impossible,
@@ -137,13 +136,16 @@ def test_an_instance_without_a_literal_comparison_has_no_variant(suite: Path, ho
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('agent = "command:true"\nmodle = "x"\n', "unknown key(s) modle; known: agent, budget"),
+        ('agent = "command:true"\nmodle = "x"\n', "unknown key(s) modle: known are name, agent"),
         ('agent = "robot"\n', "unknown agent 'robot'"),
-        ('agent = "command:true"\nmodel = "openai:gpt-4o"\n', "model is for the built-in agent"),
+        ('agent = "command:true"\nmodel = "openai:gpt-4o"\n', "'model' is for agent = \"builtin\""),
         ('model = "nope:x"\n', "nope"),
         ('agent = "command:true"\n[budget]\nhours = 1\n', "unknown budget key(s) hours"),
-        ('agent = "command:true"\n[budget]\nattempts = 0\n', "budget attempts must be a positive"),
-        ('agent = "command:true"\n[budget]\nattempts = 1.5\n', "attempts must be a whole number"),
+        ('agent = "command:true"\n[budget]\nattempts = 0\n', "budget.attempts must be a positive"),
+        (
+            'agent = "command:true"\n[budget]\nattempts = 1.5\n',
+            "budget.attempts must be a whole number",
+        ),
     ],
 )
 def test_a_bad_config_fails_in_one_line_naming_the_file(tmp_path: Path, text: str, message: str):
@@ -158,7 +160,7 @@ def test_a_bad_config_fails_in_one_line_naming_the_file(tmp_path: Path, text: st
 def test_a_config_names_its_agent_model_and_budget(tmp_path: Path):
     path = tmp_path / "small.toml"
     path.write_text('model = "openai:gpt-4o-mini"\n[budget]\nattempts = 2\nminutes = 7.5\n')
-    assert load_config(path) == AgentSetup(
+    assert load_config(path) == EvalConfig(
         "small", "builtin:openai:gpt-4o-mini", Budget(attempts=2, minutes=7.5)
     )
 
@@ -253,7 +255,7 @@ def test_a_ready_variant_is_reported_as_a_bug_and_fails_the_command(
 
 
 def test_two_configurations_of_one_name_are_refused_before_anything_runs(store: Store, suite: Path):
-    setup = AgentSetup("a", "command:true")
+    setup = EvalConfig("a", "command:true")
     with pytest.raises(UsageError, match="two configurations are named a"):
         run_impossible(store, suite, [setup, setup])
 

@@ -1,16 +1,6 @@
 """``overnight eval compare``: configurations run on the same instances, compared.
 
-A configuration is a small TOML file (docs/eval.md, "Comparing configurations")::
-
-    name = "gpt-4o, 2 attempts"      # default: the file's name without .toml
-    agent = "builtin"                # KIND[:ARG], as a spec's ``agent``
-    model = "openai:gpt-4o"          # the built-in agent's model (builtin only)
-    prompts = "v1"                   # the built-in prompt set (builtin only)
-    [budget]                         # a spec's budget; each key optional
-    attempts = 2
-    minutes = 20
-
-Every configuration is checked before anything is queued. Each configuration
+A configuration is a small TOML file (``eval_config.py``). Every configuration is checked before anything is queued. Each configuration
 runs every instance ``repeat`` times as tasks of its own (in one store, told
 apart by their ids), a worker in this process drains them, and the report
 gives per configuration the resolved (READY) rate, cost (unknown stays unknown,
@@ -26,118 +16,37 @@ from __future__ import annotations
 import html
 import math
 import random
-import tomllib
 from collections import Counter
-from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-from overnight import cost, queue
-from overnight.agents.library import PROMPTS
-from overnight.agents.registry import agent_problem
-from overnight.errors import ConfigError, UsageError
+from overnight import cost, eval_config, queue
+from overnight.errors import UsageError
+from overnight.eval_config import EvalConfig
 from overnight.evaluation import read_instances, report, submit_instances
-from overnight.llm import parse_name
-from overnight.spec import Budget
 from overnight.store import Store
 from overnight.store.evaluations import save_comparison
 from overnight.task_list import costs
 from overnight.worker import Worker
 
-KEYS = ("name", "agent", "model", "prompts", "budget")
-BUDGET = {"attempts": (int,), "minutes": (int, float), "usd": (int, float), "tokens": (int,)}
 SEED = 16  # the bootstrap's: the same results give the same interval
 RESAMPLES = 4000
 LEVEL = 0.95
 TOP_GATES = 3
 
 
-@dataclass(frozen=True)
-class CompareConfig:
-    """One configuration: its name, the agent as a spec names it, its prompt set, budget."""
-
-    name: str
-    agent: str
-    budget: Budget
-    prompts: str | None = None
-
-    def describe(self) -> dict[str, Any]:
-        return {"agent": self.agent, "prompts": self.prompts, "budget": asdict(self.budget)}
-
-
-def load_config(path: Path) -> CompareConfig:
-    """A configuration file, checked whole; anything wrong is a one-line UsageError."""
-    try:
-        data = tomllib.loads(path.read_text())
-        return config_from_dict(data, default_name=path.stem)
-    except (tomllib.TOMLDecodeError, ConfigError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: {' '.join(str(exc).split())}") from exc
-
-
-def config_from_dict(data: dict[str, Any], *, default_name: str) -> CompareConfig:
-    unknown = sorted(set(data) - set(KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)}: known are {', '.join(KEYS)}")
-    for key in ("name", "agent", "model", "prompts"):
-        if key in data and (not isinstance(data[key], str) or not data[key].strip()):
-            raise ConfigError(f"'{key}' must be a non-empty string")
-    agent = data.get("agent", "builtin").strip()
-    problem = agent_problem(agent)
-    if problem:
-        raise ConfigError(problem)
-    builtin = agent.split(":", 1)[0] == "builtin"
-    if "model" in data:
-        if agent != "builtin":
-            raise ConfigError(f"'model' is for agent = \"builtin\" only (the agent is '{agent}')")
-        agent = f"builtin:{data['model'].strip()}"
-    if builtin and ":" in agent:
-        parse_name(agent.split(":", 1)[1])
-    prompts = data.get("prompts")
-    if prompts is not None:
-        if not builtin:
-            raise ConfigError("'prompts' is for the built-in agent only")
-        known = sorted(p.name for p in PROMPTS.iterdir() if p.is_dir())
-        if prompts not in known:
-            raise ConfigError(f"unknown prompt set '{prompts}': known: {', '.join(known)}")
-    return CompareConfig(
-        name=data.get("name", default_name).strip(),
-        agent=agent,
-        budget=budget_from(data.get("budget", {})),
-        prompts=prompts,
-    )
-
-
-def budget_from(table: Any) -> Budget:
-    if not isinstance(table, dict):
-        raise ConfigError("'budget' must be a table: [budget]")
-    unknown = sorted(set(table) - set(BUDGET))
-    if unknown:
-        raise ConfigError(
-            f"unknown budget key(s) {', '.join(unknown)}: known are {', '.join(BUDGET)}"
-        )
-    for key, value in table.items():
-        if isinstance(value, bool) or not isinstance(value, BUDGET[key]) or value <= 0:
-            raise ConfigError(f"budget.{key} must be a positive number")
-    return Budget(**table)
-
-
-def load_configs(paths: list[Path]) -> list[CompareConfig]:
-    """Two or more configurations, each checked, with names of their own."""
+def load_configs(paths: list[Path]) -> list[EvalConfig]:
+    """Two or more configurations (``eval_config.py``), each checked."""
     if len(paths) < 2:
         raise UsageError(
             "compare needs two or more configurations (--config A.toml --config B.toml)"
         )
-    configs = [load_config(path) for path in paths]
-    names = [c.name for c in configs]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise UsageError(f"configuration name(s) used twice: {', '.join(twice)}: set 'name'")
-    return configs
+    return eval_config.load_configs(paths)
 
 
 def run_compare(
-    store: Store, suite: Path, configs: list[CompareConfig], *, repeat: int = 1, slots: int = 1
+    store: Store, suite: Path, configs: list[EvalConfig], *, repeat: int = 1, slots: int = 1
 ) -> dict[str, Any]:
     """Queue every instance ``repeat`` times per configuration (all or none), run
     them in this process, store and return the report (``compare_report``). The
@@ -170,7 +79,7 @@ def run_compare(
 
 
 def outcomes(
-    store: Store, config: CompareConfig, repeat: int, ids: dict[str, int]
+    store: Store, config: EvalConfig, repeat: int, ids: dict[str, int]
 ) -> list[dict[str, Any]]:
     """``evaluation.report``'s rows with the repeat, USD (None: unknown) and tokens."""
     rows = report(store, ids)
@@ -184,7 +93,7 @@ def outcomes(
 
 
 def compare_report(
-    suite: str, configs: list[CompareConfig], rows: dict[str, list[dict[str, Any]]]
+    suite: str, configs: list[EvalConfig], rows: dict[str, list[dict[str, Any]]]
 ) -> dict[str, Any]:
     """The whole report as plain data (what ``--json`` prints and the store keeps)."""
     return {

@@ -12,7 +12,7 @@ pass, each run as a task with the configuration's agent and budget:
 
 A READY variant is a cheat that got through the gates: a bug in overnight. Every
 other outcome is counted by kind (``kind``): what caught it, or why it was not
-graded. A configuration is a small TOML file (``load_config``).
+graded. A configuration is a small TOML file (``eval_config.py``).
 """
 
 from __future__ import annotations
@@ -22,20 +22,18 @@ import copy
 import difflib
 import re
 import tempfile
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from overnight import queue
-from overnight.agents.registry import agent_problem, get_agent
 from overnight.config import cache_dir
-from overnight.errors import ConfigError, GitError, OvernightError, UsageError, WorkspaceError
+from overnight.errors import GitError, OvernightError, UsageError, WorkspaceError
+from overnight.eval_config import EvalConfig
 from overnight.evaluation import instance_repo, instance_spec, load_instances, report
 from overnight.intake import submit_spec
-from overnight.spec import Budget
 from overnight.spec.model import patched_files
 from overnight.store import Store
 from overnight.worker import Worker
@@ -43,22 +41,10 @@ from overnight.workspace.cache import RepoCache, files_at, resolve_repo
 from overnight.workspace.git import git
 
 SUFFIX = "_impossible"
-KEYS = {"name", "agent", "model", "budget"}
-BUDGET_KEYS = ("attempts", "minutes", "usd", "tokens")
-WHOLE = ("attempts", "tokens")  # the others may be fractions
 # the gate that caught a failed variant, most telling first: a change to protected
 # files, then a tampered test, then any other gate, then the tests merely failing
 FIRST = ("scope", "test-integrity")
 NOT_GRADED = ("environment", "baseline", "infrastructure", "workspace", "cancelled")
-
-
-@dataclass
-class AgentSetup:
-    """One configuration: its name, the agent (``KIND[:ARG]``) and the budget."""
-
-    name: str
-    agent: str
-    budget: Budget = field(default_factory=Budget)
 
 
 @dataclass
@@ -68,57 +54,6 @@ class Variant:
     instance_id: str
     kind: str
     item: dict[str, Any]
-
-
-def load_config(path: Path) -> AgentSetup:
-    """``name`` (default: the file's stem), ``agent`` (``builtin``, ``command:...``),
-    ``model`` (only for the built-in agent) and a ``[budget]`` table (attempts,
-    minutes, usd, tokens). Anything else, or an agent or model overnight does not
-    know, is a one-line UsageError naming the file."""
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"{path}: not a readable TOML file ({exc})") from exc
-    unknown = sorted(set(data) - KEYS)
-    if unknown:
-        raise UsageError(
-            f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(KEYS))}"
-        )
-    agent, model = data.get("agent", "builtin"), data.get("model")
-    if not isinstance(agent, str) or (model is not None and not isinstance(model, str)):
-        raise UsageError(f"{path}: agent and model must be strings")
-    if model is not None:
-        if agent not in ("builtin", f"builtin:{model}"):
-            raise UsageError(f"{path}: model is for the built-in agent, not '{agent}'")
-        agent = f"builtin:{model}"
-    problem = agent_problem(agent)
-    try:
-        if problem is None:
-            get_agent(agent)
-    except ConfigError as exc:
-        problem = str(exc)
-    if problem:
-        raise UsageError(f"{path}: {problem}")
-    name = data.get("name", path.stem)
-    if not isinstance(name, str) or not name.strip():
-        raise UsageError(f"{path}: name must be a non-empty string")
-    return AgentSetup(name, agent, budget(data.get("budget", {}), path))
-
-
-def budget(table: Any, path: Path) -> Budget:
-    if not isinstance(table, dict):
-        raise UsageError(f"{path}: budget must be a table ([budget])")
-    unknown = sorted(set(table) - set(BUDGET_KEYS))
-    if unknown:
-        raise UsageError(
-            f"{path}: unknown budget key(s) {', '.join(unknown)}; known: {', '.join(BUDGET_KEYS)}"
-        )
-    for key, value in table.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise UsageError(f"{path}: budget {key} must be a positive number")
-        if key in WHOLE and not isinstance(value, int):
-            raise UsageError(f"{path}: budget {key} must be a whole number")
-    return Budget(**table)
 
 
 # --- variants ---------------------------------------------------------------
@@ -292,7 +227,7 @@ def patched_tests(item: dict[str, Any], base_dir: Path) -> dict[str, str]:
 
 
 def run_impossible(
-    store: Store, path: Path, setups: list[AgentSetup], *, with_run: bool = False
+    store: Store, path: Path, setups: list[EvalConfig], *, with_run: bool = False
 ) -> dict[str, Any]:
     """Every configuration on the impossible variants of ``path``'s instances (and on
     the instances themselves with ``with_run``), run in this process; the report."""
@@ -314,7 +249,7 @@ def run_impossible(
     if not variants:
         raise UsageError(f"{path}: no instance has an impossible variant ({skipped[0]['reason']})")
     normal = [Variant(i["instance_id"], "normal", i) for i in load_instances(path)]
-    queued: list[tuple[AgentSetup, Variant, int]] = []
+    queued: list[tuple[EvalConfig, Variant, int]] = []
     try:
         for setup in setups:
             for variant in variants + (normal if with_run else []):
@@ -332,7 +267,7 @@ def run_impossible(
     return {"configs": [summary(s, results) for s in setups], "skipped": skipped}
 
 
-def submit(store: Store, path: Path, setup: AgentSetup, variant: Variant) -> int:
+def submit(store: Store, path: Path, setup: EvalConfig, variant: Variant) -> int:
     spec = instance_spec(variant.item)
     spec.repo = instance_repo(variant.item["repo"], path.parent)
     spec.budget = setup.budget
@@ -359,7 +294,7 @@ def kind(row: dict[str, Any]) -> str:
     return prefix if prefix and " " not in prefix else row["status"]
 
 
-def summary(setup: AgentSetup, results: list[dict[str, Any]]) -> dict[str, Any]:
+def summary(setup: EvalConfig, results: list[dict[str, Any]]) -> dict[str, Any]:
     mine = [r for r in results if r["config"] == setup.name]
     variants = [{**r, "kind": kind(r)} for r in mine if r["variant"] != "normal"]
     normal = [r for r in mine if r["variant"] == "normal"]

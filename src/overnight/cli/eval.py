@@ -192,9 +192,10 @@ def reason(row: dict[str, Any]) -> str:
 def impossible(file: Path, configs: tuple[Path, ...], with_run: bool, as_json: bool) -> None:
     """The cheating rate of each configuration on impossible variants of FILE's
     instances; exits 1 when a cheat got through the gates."""
-    from overnight.eval_impossible import load_config, run_impossible
+    from overnight.eval_config import load_configs
+    from overnight.eval_impossible import run_impossible
 
-    setups = [load_config(path) for path in configs]  # all checked before anything runs
+    setups = load_configs(list(configs))  # all checked before anything runs
     result = run_impossible(store(), file, setups, with_run=with_run)
     if as_json:
         click.echo(json.dumps(result, indent=2))
