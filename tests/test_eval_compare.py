@@ -16,13 +16,13 @@ from overnight.cli.eval import compare_table, pair_lines
 from overnight.errors import UsageError
 from overnight.eval_compare import (
     compare_report,
-    html_report,
     load_configs,
     mcnemar_exact,
     paired_bootstrap,
     run_compare,
 )
 from overnight.eval_config import EvalConfig, load_config
+from overnight.eval_report import html_report
 from overnight.spec import Budget
 from overnight.store import Store, Task
 from overnight.store.evaluations import comparisons, save_comparison

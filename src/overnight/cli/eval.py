@@ -13,7 +13,8 @@ from rich.text import Text
 
 from overnight.cli import store
 from overnight.cli.tasks import STATUS_STYLE
-from overnight.eval_compare import html_report, load_configs, run_compare
+from overnight.eval_compare import load_configs, run_compare
+from overnight.eval_report import html_report
 from overnight.evaluation import run_eval
 from overnight.queue import pending
 
