@@ -21,6 +21,7 @@ from overnight.spec.lint import lint_text
 from overnight.spec.text import MAX_SPEC_BYTES
 from overnight.store import Store, now, reads
 from overnight.store import events as event_rows
+from overnight.store.evaluations import comparisons
 from overnight.web import api, charts, queries
 from overnight.web.deps import config_of, status_of, store_of
 from overnight.web.insights import report as insights_report
@@ -254,6 +255,15 @@ def insights(request: Request) -> HTMLResponse:
     gates = charts.horizontal([(g["gate"], g["failures"]) for g in data["failing_gates"]])
     days = charts.stacked_days(data["per_day"])
     return page(request, "insights.html", {"data": data, "days": days, "gates": gates})
+
+
+@router.get("/evaluations")
+def evaluations(request: Request) -> HTMLResponse:
+    """Stored ``eval compare`` reports, the latest first: each configuration's
+    resolve rate, cost and time, and each pair's difference with its interval."""
+    with store_of(request).reading() as session:
+        rows = comparisons(session, limit=100)
+    return page(request, "evaluations.html", {"rows": rows})
 
 
 @router.get("/workers")
