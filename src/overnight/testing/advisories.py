@@ -13,26 +13,23 @@ project's configuration needs no network::
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from overnight.testing.loopback import Loopback
 
-class AdvisoryServer:
+
+class AdvisoryServer(Loopback):
     def __init__(self, advisories: dict[tuple[str, str], list[str]], fixed: str = "") -> None:
         """``advisories``: (package, version) -> advisory ids; ``fixed``: the version
         each advisory says fixes it (none when empty)."""
         self.advisories, self.fixed = advisories, fixed
         self.queries: list[tuple[str, str]] = []
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, args=(0.05,), daemon=True, name="advisories"
-        )
+        super().__init__(_handler(self), "advisories")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}/v1/query"
+        return f"{self.base}/v1/query"
 
     def answer(self, name: str, version: str) -> dict[str, Any]:
         self.queries.append((name, version))
@@ -59,15 +56,6 @@ class AdvisoryServer:
             if ids
             else {}
         )
-
-    def __enter__(self) -> AdvisoryServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=5)
 
 
 def _handler(server: AdvisoryServer) -> type[BaseHTTPRequestHandler]:

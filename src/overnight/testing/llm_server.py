@@ -28,8 +28,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Union
+
+from overnight.testing.loopback import Loopback
 
 
 @dataclass
@@ -76,27 +78,19 @@ class Request:
     at: float
 
 
-class ScriptedLLMServer:
+class ScriptedLLMServer(Loopback):
     def __init__(self, script: Iterable[Item] = (), *, model: str = "scripted") -> None:
         self.script: list[Item] = list(script)
         self.model = model
         self.requests: list[Request] = []
         self.served = 0
         self._lock = threading.Lock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, args=(0.05,), daemon=True, name="scripted-llm"
-        )
-
-    @property
-    def base(self) -> str:
-        """Without ``/v1``: what ``ANTHROPIC_BASE_URL`` wants."""
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        super().__init__(_handler(self), "scripted-llm")
 
     @property
     def url(self) -> str:
-        """With ``/v1``: an OpenAI base URL (``OPENAI_BASE_URL``)."""
+        """With ``/v1``: an OpenAI base URL (``OPENAI_BASE_URL``); ``base``, without it,
+        is what ``ANTHROPIC_BASE_URL`` wants."""
         return self.base + "/v1"
 
     @property
@@ -106,21 +100,6 @@ class ScriptedLLMServer:
     def add(self, *items: Item) -> None:
         with self._lock:
             self.script.extend(items)
-
-    def start(self) -> ScriptedLLMServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=5)
-
-    def __enter__(self) -> ScriptedLLMServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def next_item(self, request: Request) -> Item | None:
         with self._lock:

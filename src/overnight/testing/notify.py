@@ -14,10 +14,11 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from overnight.notify.channels import DELIVERY, SIGNATURE, TIMESTAMP, verify
+from overnight.testing.loopback import Loopback
 
 
 @dataclass
@@ -32,31 +33,22 @@ class Received:
         return json.loads(self.body)
 
 
-class NoticeReceiver:
+class NoticeReceiver(Loopback):
     def __init__(self, secret: str | None = None) -> None:
         self.secret = secret
         self.received: list[Received] = []
         self.status = 200
         self.on_request: Callable[[Received], None] | None = None
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(self._handler(), "notice-receiver")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        return f"{self.base}/hook"
 
     def deliveries(self) -> list[str]:
         """The delivery ids received, in order (a webhook's)."""
         return [r.headers.get(DELIVERY.lower(), "") for r in self.received]
-
-    def __enter__(self) -> NoticeReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,6 +21,7 @@ from overnight.testing import githttp
 from overnight.testing.github import shapes
 from overnight.testing.github.routes import ROUTES
 from overnight.testing.github.state import ApiError, Issue, Json, Repo, next_id, now
+from overnight.testing.loopback import Loopback
 from overnight.workspace.git import git
 
 
@@ -39,7 +40,7 @@ class Page:
     link: str
 
 
-class GitHubServer:
+class GitHubServer(Loopback):
     def __init__(self, root: Path, *, per_page_max: int = 100) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
@@ -50,24 +51,11 @@ class GitHubServer:
         self.per_page_max = per_page_max
         self._spent = 0  # API requests still to refuse with a spent rate limit
         self._lock = threading.RLock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, args=(0.05,), daemon=True, name="github"
-        )
+        super().__init__(_handler(self), "github")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
-
-    def __enter__(self) -> GitHubServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=5)
+        return self.base
 
     # -- setting the scene --------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
@@ -36,6 +36,7 @@ from overnight.testing.gitlab.state import (
     not_found,
     now,
 )
+from overnight.testing.loopback import Loopback
 from overnight.workspace.git import git
 
 
@@ -58,7 +59,7 @@ class Page:
     headers: list[tuple[str, str]]
 
 
-class GitLabServer:
+class GitLabServer(Loopback):
     def __init__(self, root: Path, *, per_page_max: int = 100) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
@@ -69,28 +70,15 @@ class GitLabServer:
         self.per_page_max = per_page_max
         self._spent, self._retry_after = 0, 1
         self._lock = threading.RLock()
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._http.serve_forever, args=(0.05,), daemon=True, name="gitlab"
-        )
+        super().__init__(_handler(self), "gitlab")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._http.server_address[1]}"
+        return self.base
 
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/v4"
-
-    def __enter__(self) -> GitLabServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        self._thread.join(timeout=5)
 
     # -- setting the scene --------------------------------------------------------------
 
