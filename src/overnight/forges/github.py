@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from overnight.errors import ConfigError, ForgeError
@@ -61,6 +60,7 @@ class GitHubForge(RemoteForge):
     title = "GitHub"
     git_user = "x-access-token"
     token_needs = "write access to contents, pull requests and issues"
+    already_open = 422
 
     @classmethod
     def from_environment(cls, settings: GitHubSettings) -> GitHubForge:
@@ -92,36 +92,18 @@ class GitHubForge(RemoteForge):
 
     # -- delivery -------------------------------------------------------------------------
 
-    def deliver(
-        self, workspace: Path, *, branch: str, base: str, sha: str, title: str, body: str
-    ) -> Published:
-        """Push the branch and open or update its pull request (exactly one per branch)."""
-        pushed = self.push(workspace, sha, branch)
-        existing = self.find(branch, base)
-        if existing is not None:
-            number = existing["number"]
-            if existing["title"] != title or (existing.get("body") or "") != body:
-                self.api.call(
-                    "PATCH", f"{self._repo}/pulls/{number}", json={"title": title, "body": body}
-                )
-            return Published(number, existing["html_url"], pushed, opened=False)
-        try:
-            created = self.api.call(
-                "POST",
-                f"{self._repo}/pulls",
-                json={
-                    "title": title,
-                    "head": branch,
-                    "base": base,
-                    "body": body,
-                    "draft": self.settings.draft,
-                },
-            )
-        except ForgeError as exc:  # opened meanwhile (a crash after the POST): update that one
-            again = self.find(branch, base) if exc.status == 422 else None
-            if again is None:
-                raise
-            return Published(again["number"], again["html_url"], pushed, opened=False)
+    def open(self, branch: str, base: str, title: str, body: str, pushed: bool) -> Published:
+        created = self.api.call(
+            "POST",
+            f"{self._repo}/pulls",
+            json={
+                "title": title,
+                "head": branch,
+                "base": base,
+                "body": body,
+                "draft": self.settings.draft,
+            },
+        )
         if self.settings.labels:
             self.api.call(
                 "POST",
@@ -129,6 +111,14 @@ class GitHubForge(RemoteForge):
                 json={"labels": list(self.settings.labels)},
             )
         return Published(created["number"], created["html_url"], pushed, opened=True)
+
+    def update(self, existing: dict[str, Any], title: str, body: str, pushed: bool) -> Published:
+        number = existing["number"]
+        if existing["title"] != title or (existing.get("body") or "") != body:
+            self.api.call(
+                "PATCH", f"{self._repo}/pulls/{number}", json={"title": title, "body": body}
+            )
+        return Published(number, existing["html_url"], pushed, opened=False)
 
     def find(self, branch: str, base: str) -> dict[str, Any] | None:
         """The open pull request of ``branch`` into ``base``, if there is one."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -73,6 +72,7 @@ class GitLabForge(RemoteForge):
     title = "GitLab"
     git_user = "oauth2"
     token_needs = "the api scope, and the Developer role (or higher) in the project"
+    already_open = 409
 
     def connect(self, extra: dict[str, Any]) -> Api:
         return Api(
@@ -91,34 +91,21 @@ class GitLabForge(RemoteForge):
 
     # -- delivery -------------------------------------------------------------------------
 
-    def deliver(
-        self, workspace: Path, *, branch: str, base: str, sha: str, title: str, body: str
-    ) -> Published:
-        """Push the branch and open or update its merge request (exactly one per branch)."""
-        pushed = self.push(workspace, sha, branch)
-        existing = self.find(branch, base)
-        if existing is not None:
-            return self._update(existing, title, body, pushed)
-        try:
-            created = self.api.call(
-                "POST",
-                f"{self._project}/merge_requests",
-                json={
-                    "source_branch": branch,
-                    "target_branch": base,
-                    "title": DRAFT + title if self.settings.draft else title,
-                    "description": body,
-                    "labels": ",".join(self.settings.labels),
-                },
-            )
-        except ForgeError as exc:  # opened meanwhile (a crash after the POST): update that one
-            again = self.find(branch, base) if exc.status == 409 else None
-            if again is None:
-                raise
-            return self._update(again, title, body, pushed)
+    def open(self, branch: str, base: str, title: str, body: str, pushed: bool) -> Published:
+        created = self.api.call(
+            "POST",
+            f"{self._project}/merge_requests",
+            json={
+                "source_branch": branch,
+                "target_branch": base,
+                "title": DRAFT + title if self.settings.draft else title,
+                "description": body,
+                "labels": ",".join(self.settings.labels),
+            },
+        )
         return Published(created["iid"], created["web_url"], pushed, opened=True)
 
-    def _update(self, existing: dict[str, Any], title: str, body: str, pushed: bool) -> Published:
+    def update(self, existing: dict[str, Any], title: str, body: str, pushed: bool) -> Published:
         iid = existing["iid"]
         if existing.get("draft") and not title.startswith(DRAFT):
             title = DRAFT + title  # a draft stays one until someone marks it ready

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any, ClassVar, Self, cast
 import httpx
 
 from overnight.errors import ForgeError, ForgeUnavailable, GitError, one_line
-from overnight.forges.base import BaseForge, Forge
+from overnight.forges.base import BaseForge, Forge, Published
 from overnight.forges.http import Api
 from overnight.workspace.git import git
 
@@ -29,7 +30,7 @@ _UNREACHABLE = re.compile(r"error: 5\d\d|Could not resolve|Failed to connect|tim
 
 
 @dataclass
-class RemoteForge(BaseForge):
+class RemoteForge(BaseForge, ABC):
     settings: Any  # the forge's settings: repo, api_url, git_url, token_env ...
     token: str = field(repr=False)
     transport: httpx.BaseTransport | None = None
@@ -38,6 +39,7 @@ class RemoteForge(BaseForge):
     title: ClassVar[str]  # "GitHub"
     git_user: ClassVar[str]  # the user name git sends with the token
     token_needs: ClassVar[str]  # what the token must allow, for messages
+    already_open: ClassVar[int]  # the status of opening a pull request that exists
 
     def __post_init__(self) -> None:
         if not self.token:
@@ -46,8 +48,9 @@ class RemoteForge(BaseForge):
             )
         self.api = self.connect({"sleep": self.sleep} if self.sleep else {})
 
+    @abstractmethod
     def connect(self, extra: dict[str, Any]) -> Api:
-        raise NotImplementedError
+        """The forge's API session with the token (``extra``: ``Api`` options)."""
 
     def __enter__(self) -> Self:
         return self
@@ -66,6 +69,33 @@ class RemoteForge(BaseForge):
     def build(cls, settings: Any, *, repo: str, base: str) -> Forge:
         """The forge of ``settings.repo``; the token from the worker's environment."""
         return cast(Forge, cls.from_environment(settings))  # each subclass is a whole Forge
+
+    def deliver(
+        self, workspace: Path, *, branch: str, base: str, sha: str, title: str, body: str
+    ) -> Published:
+        """Push the branch and open or update its pull request (exactly one per branch)."""
+        pushed = self.push(workspace, sha, branch)
+        existing = self.find(branch, base)
+        if existing is None:
+            try:
+                return self.open(branch, base, title, body, pushed)
+            except ForgeError as exc:  # opened meanwhile (a crash after the POST)
+                existing = self.find(branch, base) if exc.status == self.already_open else None
+                if existing is None:
+                    raise
+        return self.update(existing, title, body, pushed)
+
+    @abstractmethod
+    def find(self, branch: str, base: str) -> dict[str, Any] | None:
+        """The open pull request of ``branch`` into ``base``, as the forge shows it."""
+
+    @abstractmethod
+    def open(self, branch: str, base: str, title: str, body: str, pushed: bool) -> Published:
+        """Open the pull request, labelled (and a draft) as the settings say."""
+
+    @abstractmethod
+    def update(self, existing: dict[str, Any], title: str, body: str, pushed: bool) -> Published:
+        """Give ``existing`` this title and body (no request when it has them)."""
 
     def push(self, workspace: Path, sha: str, branch: str) -> bool:
         """Publish ``sha`` as ``branch``; False if it was already there."""
