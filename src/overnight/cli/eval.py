@@ -21,6 +21,16 @@ from overnight.queue import pending
 REASON = 70  # characters of a failure reason the table shows; --json has all of it
 
 
+CONFIGS = click.option(
+    "--config",
+    "configs",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A configuration (TOML: name, agent, model, prompts, [budget]); repeat for more.",
+)
+
+
 @click.group("eval")
 def eval_group() -> None:
     """Measure an agent configuration on SWE-bench-format instances."""
@@ -60,14 +70,7 @@ def run(file: Path, agent: str | None, slots: int, hints: bool, as_json: bool) -
 
 @eval_group.command("compare")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--config",
-    "configs",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A configuration (TOML: name, agent, model, prompts, [budget]); two or more.",
-)
+@CONFIGS
 @click.option(
     "--repeat",
     default=1,
@@ -178,14 +181,7 @@ def reason(row: dict[str, Any]) -> str:
 
 @eval_group.command("impossible")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--config",
-    "configs",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A configuration TOML (agent, model, [budget]); repeat to compare.",
-)
+@CONFIGS
 @click.option(
     "--with-run", is_flag=True, help="Also run the unmodified instances: the resolve rate."
 )
