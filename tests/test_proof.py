@@ -78,3 +78,14 @@ def test_without_the_tests_gate_passing_tests_are_not_counted_and_it_says_so(tmp
     [integrity] = run_all(ctx, gates=[TestIntegrityGate()])
     assert integrity.verdict == PASS
     assert "passing tests not counted: the tests gate is disabled" in integrity.log
+
+
+def test_a_spec_that_runs_no_tests_is_not_an_error(tmp_path):
+    # acceptance by commands only and `regression: none`: the tests gate skips, and
+    # there is nothing to count (honest work on such a spec must be able to pass)
+    ctx = context(tmp_path, {"calc.py": CALC}, {"calc.py": WITH_MUL})
+    ctx.spec.acceptance_tests, ctx.spec.regression = [], "none"
+    tests, integrity = run_all(ctx, gates=[TestsGate(), TestIntegrityGate()])
+    assert tests.verdict == "skipped"
+    assert integrity.verdict == PASS, integrity.summary
+    assert "passing tests not counted: the spec runs no tests (regression: none)" in integrity.log

@@ -28,9 +28,12 @@ from overnight.spec.model import patched_files
 def passing_count(ctx: GateContext) -> tuple[list[str], list[str], list[str]]:
     """(findings, notes, problems) about the number of passing tests. Not counted is a
     note when the tests gate is disabled or stopped at a failing acceptance test (which
-    fails it), and a problem when it ran and gave no per-test results."""
+    fails it) or the spec names no tests to run (the tests gate skips), and a problem
+    when it ran and gave no per-test results."""
     if not ctx.config.gate("tests", GateConfig).enabled:
         return [], ["passing tests not counted: the tests gate is disabled"], []
+    if not ctx.spec.acceptance_tests and ctx.spec.regression in ("none", []):
+        return [], ["passing tests not counted: the spec runs no tests (regression: none)"], []
     suite = ctx.evidence.get("tests")
     if suite is None or not suite.recorded:
         return (
