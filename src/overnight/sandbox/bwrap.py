@@ -230,11 +230,13 @@ def mounts(
 ) -> list[str]:
     """bwrap's filesystem arguments: the toolchain, private dirs, then the binds."""
     args: list[str] = []
+    toolchain: list[Path] = []  # looked at once per command: each bind asks of it
     for top in map(Path, SYSTEM):
         if top.is_symlink():
             args += ["--symlink", os.readlink(top), str(top)]
         elif top.is_dir():
             args += ["--ro-bind", str(top), str(top)]
+            toolchain.append(top)
     args += ["--dev", "/dev", "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys"]
     for private in PRIVATE:
         args += _tmpfs(Path(private))
@@ -248,15 +250,15 @@ def mounts(
     binds += [
         (p, "--ro-bind")
         for p in readable
-        if p.exists() and not _visible(p) and not _inside(p, writable)
+        if p.exists() and not _visible(p, toolchain) and not _inside(p, writable)
     ]
     binds.sort(key=lambda b: len(b[0].parts))
-    args += _bind(binds)
+    args += _bind(binds, toolchain)
     # a bind that contains overnight's state or the worker's home brought it back: hide it
     for hidden in hidden_dirs():
         if any(target in hidden.parents for target, _ in binds):
             args += _tmpfs(hidden)
-            args += _bind([b for b in binds if hidden in b[0].parents], made={hidden})
+            args += _bind([b for b in binds if hidden in b[0].parents], toolchain, made={hidden})
     if proxy_dir is not None:
         args += ["--perms", "0755", "--dir", INSIDE_DIR, "--ro-bind", str(proxy_dir), INSIDE_DIR]
     return [*args, "--remount-ro", "/"]
@@ -274,17 +276,19 @@ def hidden_dirs() -> list[Path]:
 def _inside(path: Path, roots: set[Path]) -> bool:
     """Under one of ``roots``, judged on the path as written (a symlink a command made
     inside a writable tree must not lead a bind elsewhere)."""
-    path = Path(os.path.abspath(path))
-    return any(path == r or r in path.parents for r in roots)
+    written = os.path.abspath(path)
+    return any(_under(written, str(r)) for r in roots)
 
 
-def _visible(path: Path) -> bool:
+def _visible(path: Path, toolchain: list[Path]) -> bool:
     """Already there read-only: under one of the toolchain's directories."""
-    return any(
-        path == Path(top) or Path(top) in path.parents
-        for top in SYSTEM
-        if Path(top).is_dir() and not Path(top).is_symlink()
-    )
+    return any(_under(str(path), str(top)) for top in toolchain)
+
+
+def _under(path: str, root: str) -> bool:
+    """``path`` is ``root`` or below it (both absolute and normalised). On strings:
+    this runs for every bind of every command, and pathlib's parents are slow."""
+    return path == root or path.startswith(root if root.endswith("/") else root + "/")
 
 
 def _tmpfs(path: Path) -> list[str]:
@@ -292,7 +296,9 @@ def _tmpfs(path: Path) -> list[str]:
     return ["--perms", perms, "--tmpfs", str(path)]
 
 
-def _bind(binds: list[tuple[Path, str]], made: set[Path] | None = None) -> list[str]:
+def _bind(
+    binds: list[tuple[Path, str]], toolchain: list[Path], made: set[Path] | None = None
+) -> list[str]:
     """Bind each path at its own place, creating its missing parents 0755 first (bwrap
     would make them 0700, which a task uid cannot enter)."""
     args: list[str] = []
@@ -300,7 +306,12 @@ def _bind(binds: list[tuple[Path, str]], made: set[Path] | None = None) -> list[
     private = {Path(p) for p in PRIVATE}
     for path, kind in binds:
         for parent in reversed(path.parents):
-            if parent == Path("/") or parent in made or parent in private or _visible(parent):
+            if (
+                parent == Path("/")
+                or parent in made
+                or parent in private
+                or _visible(parent, toolchain)
+            ):
                 continue
             made.add(parent)
             args += ["--perms", "0755", "--dir", str(parent)]
