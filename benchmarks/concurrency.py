@@ -1,12 +1,22 @@
 """Concurrency: 40 tasks on 20 slots of one worker, on 2 cores.
 
 Each task's agent is the built-in loop talking to the scripted model server,
-which answers every turn after 1 s; a task takes 5 turns. The ideal makespan
-is 2 waves x 5 turns x 1 s = 10 s; overnight's overhead (clones, baseline,
-gates, store writes, 20 threads) is what the ratio measures. Also printed:
-the worker's memory per active slot (peak RSS growth / slots).
+which answers every turn after 1 s; a task takes 5 turns. Two ideals are printed:
 
-Run: .venv/bin/python benchmarks/concurrency.py [--tasks 40 --slots 20 --turns 5]
+- latency-only: 2 waves x 5 turns x 1 s = 10 s, as if commands took no time;
+- CPU-aware: the raw work a task needs without overnight (clone the repository,
+  run the agent's commands and the acceptance command, commit), measured here
+  serially first, counted twice: on each task's critical path (a task's commands
+  run between its model turns) and as CPU shared by the cores
+  (``max(waves x (turns x latency + raw wall), tasks x raw CPU / cores)``).
+
+overnight's overhead (sandboxes, baseline, gates, store writes, checkpoints, 20
+threads) is what the ratios measure. Also printed: where the CPU went (overnight's
+own process against its child processes, per task) and the worker's memory per
+active slot (peak RSS growth / slots). ``--profile`` adds the functions of
+overnight that used the most CPU across all the worker's threads (yappi).
+
+Run: .venv/bin/python benchmarks/concurrency.py [--tasks 40 --slots 20 --turns 5] [--profile]
 """
 
 from __future__ import annotations
@@ -14,9 +24,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import resource
+import subprocess
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 from overnight.gates.registry import GATE_NAMES
@@ -36,12 +49,51 @@ def rss_mb() -> float:
     return 0.0
 
 
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def raw_task(repo: Path, work: Path, turns: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of what one task needs without overnight: a clone, the
+    agent's commands, the acceptance command, a commit; run serially, 5 times."""
+    rounds = 5
+    start, cpu = time.monotonic(), cpu_seconds(resource.RUSAGE_CHILDREN)
+    for n in range(rounds):
+        clone = work / f"raw-{n}"
+        subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
+        for turn in range(1, turns):
+            subprocess.run(["bash", "-c", f"echo turn {turn} >> notes.txt"], cwd=clone, check=True)
+        subprocess.run(["bash", "-c", "true"], cwd=clone, check=True)
+        subprocess.run(["git", "add", "-A"], cwd=clone, check=True)
+        subprocess.run(
+            ["git", "-c", "user.name=b", "-c", "user.email=b@b", "commit", "-qm", "work"],
+            cwd=clone,
+            check=True,
+        )
+    wall = (time.monotonic() - start) / rounds
+    return wall, (cpu_seconds(resource.RUSAGE_CHILDREN) - cpu) / rounds
+
+
+def print_profile(stats: object, tasks: int, top: int = 15) -> None:
+    """overnight's functions by their own CPU time, summed over every thread."""
+    rows = [s for s in stats if "/overnight/" in s.module and "/testing/" not in s.module]  # type: ignore[attr-defined]
+    rows.sort(key=lambda s: s.tsub, reverse=True)
+    print(f"overnight's own CPU by function (top {top}, ms per task: own / with callees):")
+    for s in rows[:top]:
+        where = s.module.split("/overnight/", 1)[1]
+        print(
+            f"  {s.tsub * 1000 / tasks:7.1f} / {s.ttot * 1000 / tasks:7.1f}  {where}:{s.lineno}:{s.name}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=40)
     parser.add_argument("--slots", type=int, default=20)
     parser.add_argument("--turns", type=int, default=5)
     parser.add_argument("--latency", type=float, default=1.0)
+    parser.add_argument("--profile", action="store_true", help="CPU per function (yappi)")
     args = parser.parse_args()
 
     def answer(body: dict) -> Delay:
@@ -67,6 +119,7 @@ def main() -> None:
                 "overnight.toml": f'environment = "inherit"\n{disabled}',
             },
         )
+        raw_wall, raw_cpu = raw_task(repo, home, args.turns)
         store = open_store()
         spec = (
             f"---\ntitle: touch nothing\nrepo: {repo}\nregression: none\n"
@@ -85,34 +138,65 @@ def main() -> None:
                 time.sleep(0.2)
 
         threading.Thread(target=sample, daemon=True).start()
+        if args.profile:
+            import yappi
+
+            yappi.set_clock_type("cpu")
+            yappi.start()
+        own, children = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
         start = time.monotonic()
         worker.run(drain=True)
         makespan = time.monotonic() - start
+        own = cpu_seconds(resource.RUSAGE_SELF) - own
+        children = cpu_seconds(resource.RUSAGE_CHILDREN) - children
+        if args.profile:
+            yappi.stop()
+            print_profile(yappi.get_func_stats(), args.tasks)
         from sqlalchemy import select
 
         from overnight.store import Step, Task
         from overnight.task_list import task_summary
 
         with store.session() as session:
-            statuses = [task_summary(t)["status"] for t in session.scalars(select(Task))]
+            summaries = [task_summary(t) for t in session.scalars(select(Task))]
+            statuses = [s["status"] for s in summaries]
+            reasons = Counter(
+                f"{s['failure_reason']} {s['failing_gates']}"
+                for s in summaries
+                if s["status"] != "ready"
+            )
             steps: dict[str, list[float]] = {}
             for step in session.scalars(select(Step)):
                 if step.finished_at is not None:
                     seconds = (step.finished_at - step.started_at).total_seconds()
                     steps.setdefault(step.name, []).append(seconds)
-    ideal = math.ceil(args.tasks / args.slots) * args.turns * args.latency
+    waves = math.ceil(args.tasks / args.slots)
+    ideal = waves * args.turns * args.latency
+    cores = os.cpu_count() or 1
+    cpu_ideal = max(waves * (args.turns * args.latency + raw_wall), args.tasks * raw_cpu / cores)
     ready = statuses.count("ready")
     print(
         f"tasks {args.tasks}, slots {args.slots}, {args.turns} turns of {args.latency:g} s: "
         f"{ready} READY, model requests {len(server.requests)}"
     )
-    print(f"makespan {makespan:.1f} s, ideal {ideal:.1f} s")
+    for reason, count in reasons.most_common(3):
+        print(f"  not READY ({count}): {reason}")
+    print(
+        f"makespan {makespan:.1f} s; ideal {ideal:.1f} s latency-only, {cpu_ideal:.1f} s "
+        f"CPU-aware (raw work per task: {raw_wall * 1000:.0f} ms wall, "
+        f"{raw_cpu * 1000:.0f} ms CPU; {cores} cores)"
+    )
+    print(
+        f"CPU per task: overnight's process {own * 1000 / args.tasks:.0f} ms, its child "
+        f"processes {children * 1000 / args.tasks:.0f} ms, the raw work {raw_cpu * 1000:.0f} ms"
+    )
     print("mean step: " + ", ".join(f"{name} {sum(v) / len(v):.2f} s" for name, v in steps.items()))
     print(
         f"worker memory per active slot: {(peak[0] - idle) / args.slots:.1f} MB "
         f"(idle {idle:.0f} MB, peak {peak[0]:.0f} MB)"
     )
-    print(f"ratio makespan/ideal: {makespan / ideal:.2f} (goal <= 1.25)")
+    print(f"ratio makespan/ideal, latency-only: {makespan / ideal:.2f}")
+    print(f"ratio makespan/ideal, CPU-aware: {makespan / cpu_ideal:.2f} (goal <= 1.25)")
 
 
 if __name__ == "__main__":
