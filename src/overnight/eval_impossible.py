@@ -271,6 +271,7 @@ def submit(store: Store, path: Path, setup: EvalConfig, variant: Variant) -> int
     spec = instance_spec(variant.item)
     spec.repo = instance_repo(variant.item["repo"], path.parent)
     spec.budget = setup.budget
+    spec.prompts = setup.prompts
     front = {"instance": variant.instance_id, "repo": spec.repo, "base": spec.base}
     text = "---\n" + yaml.safe_dump(front) + "---\n" + spec.description
     try:
