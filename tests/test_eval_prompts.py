@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from overnight.agents.library import PromptSet
+from overnight.agents.library import PromptLibrary, PromptSet
 from overnight.errors import UsageError
 from overnight.eval_compare import load_configs, run_compare
 from overnight.eval_config import load_config
+from overnight.evaluation import read_instances, submit_instances
 from overnight.spec import Spec
 from overnight.store import Run, Store, Task
 from overnight.testing import make_repo
@@ -68,6 +69,33 @@ def test_an_unknown_set_or_unreadable_directory_fails_in_one_line(tmp_path: Path
         load_config(write(tmp_path / "b.toml", 'prompts = "notes.txt"\n'))
     with pytest.raises(UsageError, match="'prompts' is for the built-in agent only"):
         load_config(write(tmp_path / "c.toml", 'agent = "command:true"\nprompts = "v1"\n'))
+
+
+def test_a_configuration_s_templates_win_over_the_repository_s_and_the_home_s(tmp_path: Path):
+    home = tmp_path / "home"
+    write(home / "system.j2", "HOME SYSTEM")
+    library = PromptLibrary(
+        chosen={"/c/task.j2": "EVAL TASK"},
+        repo={".overnight/prompts/task.j2": "REPO TASK", ".overnight/prompts/stuck.j2": "R"},
+        home_dir=home,
+    )
+    assert [library.get(n).source for n in ("task", "stuck", "system", "observation")] == [
+        "eval",
+        "repo",
+        "home",
+        "built-in",
+    ]
+    assert library.get("task").text == "EVAL TASK"
+    assert library.label.startswith("v1+eval+repo+home@")
+
+
+def test_prompts_for_an_agent_that_renders_none_are_refused_at_submit(store: Store, suite: Path):
+    with pytest.raises(UsageError, match="prompts are for the built-in agent: 'command:true'"):
+        submit_instances(
+            store, suite, read_instances(suite), agent="command:true", prompts=PromptSet("v1")
+        )
+    with store.session() as session:
+        assert session.query(Task).count() == 0
 
 
 @pytest.fixture
