@@ -14,6 +14,7 @@ from overnight.agents.library import PromptLibrary, PromptSet
 from overnight.errors import UsageError
 from overnight.eval_compare import load_configs, run_compare
 from overnight.eval_config import load_config
+from overnight.eval_report import html_report
 from overnight.evaluation import read_instances, submit_instances
 from overnight.spec import Spec
 from overnight.store import Run, Store, Task
@@ -144,6 +145,8 @@ def test_two_configurations_run_their_own_task_template_and_record_its_hash(
         sent = asked(server)
 
     assert [c["runs"] for c in result["configs"]] == [1, 1]
+    assert [c["prompts"].split(" (")[0] for c in result["configs"]] == ["v1 + task.j2"] * 2
+    assert "prompts v1 + task.j2 (" in html_report(result)
     current = [t for t in sent if "PROMPT OF CURRENT" in t]
     candidate = [t for t in sent if "PROMPT OF CANDIDATE" in t]
     assert current and candidate and not any("EDITED" in t for t in sent)
