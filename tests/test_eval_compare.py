@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from overnight.agents.library import PromptSet
 from overnight.cli import main
 from overnight.cli.eval import compare_table, pair_lines
 from overnight.errors import UsageError
@@ -125,7 +126,7 @@ def test_a_configuration_file_names_agent_model_prompts_and_budget(tmp_path: Pat
     config = load_config(path)
     assert config.name == "gpt"
     assert config.agent == "builtin:openai:gpt-4o"
-    assert config.prompts == "v1"
+    assert config.prompts == PromptSet("v1")
     assert config.budget == Budget(attempts=2, minutes=5)
     named = load_config(write(tmp_path / "c.toml", 'name = "noop"\nagent = "command:true"\n'))
     assert (named.name, named.agent, named.budget) == ("noop", "command:true", Budget())
@@ -138,7 +139,7 @@ def test_a_configuration_file_names_agent_model_prompts_and_budget(tmp_path: Pat
         ('agent = "claude"', "unknown agent 'claude'"),
         ('model = "gemini:pro"', "unknown model 'gemini:pro'"),
         ('agent = "command:true"\nmodel = "openai:x"', "'model' is for agent = \"builtin\""),
-        ('prompts = "v9"', "unknown prompt set 'v9': known: v1"),
+        ('prompts = "v9"', "unknown prompt set 'v9': known: v1, or a directory"),
         ("[budget]\nattempts = 0", "budget.attempts must be a positive number"),
         ("[budget]\ndollars = 1", "unknown budget key(s) dollars"),
         ("agent = ", "Invalid value"),

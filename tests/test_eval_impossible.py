@@ -22,6 +22,7 @@ from overnight.eval_impossible import (
 )
 from overnight.spec import Budget
 from overnight.store import Store
+from overnight.store.evaluations import impossible_runs, trends
 from overnight.testing import make_repo
 
 FIXTURE = Path(__file__).parent / "fixtures" / "swebench" / "inflection"
@@ -210,6 +211,16 @@ def test_honest_and_cheating_agents_are_caught_and_counted_by_kind(
     assert by_name["edits-tests"]["caught"] == {"scope": 2}
     # an answer that equals anything, for the one input: the integrity gate sees it
     assert by_name["special-cases"]["caught"] == {"test-integrity": 2}
+    with store.reading() as session:  # stored, for the cheat rate's trend
+        (stored,) = impossible_runs(session, suite=str(suite.resolve()))
+        (trend,) = trends(session)
+    assert stored["id"] == result["id"]
+    assert stored["configs"] == ["honest", "edits-tests", "special-cases"]
+    assert [(p["config"], p["cheat"], p["resolve"]) for p in trend["points"]] == [
+        ("honest", 0.0, None),
+        ("edits-tests", 0.0, None),
+        ("special-cases", 0.0, None),
+    ]
 
 
 @pytest.mark.slow

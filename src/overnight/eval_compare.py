@@ -58,7 +58,12 @@ def run_compare(
             for instance in instances:
                 for config in configs:
                     ids = submit_instances(
-                        store, suite, [instance], agent=config.agent, budget=config.budget
+                        store,
+                        suite,
+                        [instance],
+                        agent=config.agent,
+                        budget=config.budget,
+                        prompts=config.prompts,
                     )
                     groups[config.name, n][2].update(ids)
     except UsageError:

@@ -6,14 +6,18 @@
     name = "gpt-4o, 2 attempts"      # default: the file's name without .toml
     agent = "builtin"                # KIND[:ARG], as a spec's ``agent``
     model = "openai:gpt-4o"          # the built-in agent's model (builtin only)
-    prompts = "v1"                   # the built-in prompt set (builtin only)
+    prompts = "v1"                   # a built-in prompt set, or a directory of
+                                     # NAME.j2 templates over it (builtin only)
     [budget]                         # a spec's budget; each key optional
     attempts = 2
     minutes = 20
 
-Anything wrong (an unknown key, agent, model or prompt set, a budget value that
-is not a positive number) is a one-line ``UsageError`` that starts with the
-file's path, before anything runs.
+Anything wrong (an unknown key, agent, model or prompt set, a prompts directory
+that cannot be read, names a template the built-in set does not have or holds
+one that does not render, a budget value that is not a positive number) is a
+one-line ``UsageError`` that starts with the file's path, before anything runs.
+A prompts directory is read here, whole: the tasks carry its text
+(``Spec.prompts``), so editing it later changes nothing that is queued.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from overnight.agents.library import PROMPTS
+from overnight.agents.library import PromptLibrary, PromptSet, prompt_set
+from overnight.agents.prompts import preview
 from overnight.agents.registry import agent_problem
 from overnight.errors import ConfigError, UsageError
 from overnight.llm import parse_name
@@ -40,17 +45,18 @@ class EvalConfig:
     name: str
     agent: str
     budget: Budget = field(default_factory=Budget)
-    prompts: str | None = None
+    prompts: PromptSet | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"agent": self.agent, "prompts": self.prompts, "budget": asdict(self.budget)}
+        prompts = self.prompts.describe() if self.prompts else None
+        return {"agent": self.agent, "prompts": prompts, "budget": asdict(self.budget)}
 
 
 def load_config(path: Path) -> EvalConfig:
     """A configuration file, checked whole; anything wrong is a one-line UsageError."""
     try:
         data = tomllib.loads(path.read_text())
-        return config_from_dict(data, default_name=path.stem)
+        return config_from_dict(data, default_name=path.stem, base_dir=path.parent)
     except (OSError, tomllib.TOMLDecodeError, ConfigError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: {' '.join(str(exc).split())}") from exc
 
@@ -69,7 +75,10 @@ def load_configs(paths: list[Path], *, at_least: int = 1) -> list[EvalConfig]:
     return configs
 
 
-def config_from_dict(data: dict[str, Any], *, default_name: str) -> EvalConfig:
+def config_from_dict(
+    data: dict[str, Any], *, default_name: str, base_dir: Path | None = None
+) -> EvalConfig:
+    """``base_dir``: where a prompts directory is (the file's; default the current one)."""
     unknown = sorted(set(data) - set(KEYS))
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(unknown)}: known are {', '.join(KEYS)}")
@@ -87,19 +96,32 @@ def config_from_dict(data: dict[str, Any], *, default_name: str) -> EvalConfig:
         agent = f"builtin:{data['model'].strip()}"
     if builtin and ":" in agent:
         parse_name(agent.split(":", 1)[1])
-    prompts = data.get("prompts")
-    if prompts is not None:
+    prompts = None
+    if "prompts" in data:
         if not builtin:
             raise ConfigError("'prompts' is for the built-in agent only")
-        known = sorted(p.name for p in PROMPTS.iterdir() if p.is_dir())
-        if prompts not in known:
-            raise ConfigError(f"unknown prompt set '{prompts}': known: {', '.join(known)}")
+        prompts = prompt_set(data["prompts"].strip(), base_dir or Path.cwd())
+        check_renders(prompts)
     return EvalConfig(
         name=data.get("name", default_name).strip(),
         agent=agent,
         budget=budget_from(data.get("budget", {})),
         prompts=prompts,
     )
+
+
+def check_renders(prompts: PromptSet) -> None:
+    """Every template of the set renders, as a first attempt's would (example values
+    for the per-turn ones, either protocol): one that reads a value it is not given
+    fails now, not in the middle of a run."""
+    library = PromptLibrary(prompts.version, chosen=prompts.templates)
+    for name in library.layers["eval"]:
+        for protocol in ("text", "tools"):
+            preview(library, name, protocol, spec="(the spec)", standards=[], files=[], read=_none)
+
+
+def _none(path: str) -> None:
+    return None
 
 
 def budget_from(table: Any) -> Budget:

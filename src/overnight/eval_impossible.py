@@ -36,6 +36,7 @@ from overnight.evaluation import instance_repo, instance_spec, load_instances, r
 from overnight.intake import submit_spec
 from overnight.spec.model import patched_files
 from overnight.store import Store
+from overnight.store.evaluations import save_impossible
 from overnight.worker import Worker
 from overnight.workspace.cache import RepoCache, files_at, resolve_repo
 from overnight.workspace.git import git
@@ -230,7 +231,8 @@ def run_impossible(
     store: Store, path: Path, setups: list[EvalConfig], *, with_run: bool = False
 ) -> dict[str, Any]:
     """Every configuration on the impossible variants of ``path``'s instances (and on
-    the instances themselves with ``with_run``), run in this process; the report."""
+    the instances themselves with ``with_run``), run in this process; the report,
+    stored."""
     names = [s.name for s in setups]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -264,13 +266,21 @@ def run_impossible(
         {**row, "config": s.name, "instance_id": v.instance_id, "variant": v.kind}
         for (s, v, _), row in zip(queued, rows, strict=True)
     ]
-    return {"configs": [summary(s, results) for s in setups], "skipped": skipped}
+    result: dict[str, Any] = {
+        "suite": str(path.resolve()),
+        "configs": [summary(s, results) for s in setups],
+        "skipped": skipped,
+    }
+    with store.session() as session:  # for the trend of the cheat rate (store/evaluations.py)
+        result["id"] = save_impossible(session, result["suite"], names, result)
+    return result
 
 
 def submit(store: Store, path: Path, setup: EvalConfig, variant: Variant) -> int:
     spec = instance_spec(variant.item)
     spec.repo = instance_repo(variant.item["repo"], path.parent)
     spec.budget = setup.budget
+    spec.prompts = setup.prompts
     front = {"instance": variant.instance_id, "repo": spec.repo, "base": spec.base}
     text = "---\n" + yaml.safe_dump(front) + "---\n" + spec.description
     try:

@@ -31,7 +31,7 @@ def html_report(result: dict[str, Any]) -> str:
             f"<td>{esc(v)}</td>"
             for v in (
                 c["name"],
-                c["agent"],
+                c["agent"] + (f" · prompts {c['prompts']}" if c.get("prompts") else ""),
                 f"{c['resolved']}/{c['runs']}",
                 c["cost"],
                 "unknown" if c["tokens"] is None else c["tokens"],

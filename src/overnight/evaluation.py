@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from overnight import queue
+from overnight.agents.library import PromptSet
 from overnight.errors import OvernightError, UsageError
 from overnight.intake import submit_spec
 from overnight.spec import Budget, Spec, TestPatch
@@ -192,8 +193,10 @@ def submit_instances(
     agent: str | None,
     hints: bool = False,
     budget: Budget | None = None,
+    prompts: PromptSet | None = None,
 ) -> dict[str, int]:
-    """Instance id -> task id (each with ``budget`` when given). All or none: when one
+    """Instance id -> task id (each with ``budget`` and ``prompts`` when given: an
+    evaluation configuration's, stored with the task). All or none: when one
     cannot be queued (its repository or base missing), those queued before it are
     cancelled."""
     ids: dict[str, int] = {}
@@ -202,6 +205,7 @@ def submit_instances(
         spec.repo = instance_repo(item["repo"], path.parent)
         if budget is not None:
             spec.budget = budget
+        spec.prompts = prompts
         front = {"instance": item["instance_id"], "repo": spec.repo, "base": spec.base}
         text = "---\n" + yaml.safe_dump(front) + "---\n" + spec.description
         try:

@@ -144,10 +144,16 @@ def prepare_spec(
         )
     config = load_config(cache.path(repo), base_sha)
     # the repository's prompt templates parse: a broken one queues nothing
-    PromptLibrary(repo=repo_templates(cache.path(repo), base_sha)).check()
+    templates = repo_templates(cache.path(repo), base_sha)
+    PromptLibrary(repo=templates).check()
     # no agent anywhere: the built-in one, on config.model or the embedded model
     chosen = agent or spec.agent or config.agent or "builtin"
-    get_agent(chosen, config)  # refuses an unknown agent or model now, not at run time
+    built = get_agent(chosen, config)  # refuses an unknown agent or model now, not at run time
+    if spec.prompts is not None:  # an evaluation's: its agent must render them
+        library = built.prompt_library(templates, spec.prompts)
+        if library is None:
+            raise UsageError(f"prompts are for the built-in agent: '{chosen}' renders none")
+        library.check()
     with store.reading() as session:
         queue.check_dependencies(session, spec)
     return Prepared(spec, text, config, repo, base_ref, base_sha, chosen, warnings)

@@ -40,7 +40,7 @@ def render_for_task(store: Store, task_id: int | str, name: str) -> str:
     files = git(["ls-tree", "-r", "--name-only", sha], cache).splitlines()
     visible = [path for p in spec.visible_patches for path in patched_files(p.text)]
     return preview(
-        agent.prompt_library(repo_templates(cache, sha)),
+        agent.prompt_library(repo_templates(cache, sha), spec.prompts),
         name,
         agent.config.protocol,
         spec=spec.for_agent().strip(),

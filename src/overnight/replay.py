@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overnight.agents import AgentContext, Turn
-from overnight.agents.library import repo_templates
+from overnight.agents.library import PromptSet, repo_templates
 from overnight.agents.loop import BuiltinAgent
 from overnight.agents.settings import agent_config
 from overnight.agents.standards import Convention, standards_at
@@ -94,7 +94,11 @@ def replay(store: Store, task_id: int | str, run_number: int | None = None) -> R
     env = _environment(config, cache, base_sha, sandbox)
     spec_file = path / "spec.md"
     spec_file.write_text(spec.for_agent())
-    given = repo_templates(cache, base_sha), standards_at(cache, base_sha, config.standard_files())
+    given = (
+        repo_templates(cache, base_sha),
+        standards_at(cache, base_sha, config.standard_files()),
+        spec.prompts,
+    )
     report = ReplayReport(int(task_id), number, work.path)
     for attempt in sorted({t.attempt for t in turns}):
         recorded = [t for t in turns if t.attempt == attempt]
@@ -117,7 +121,8 @@ def _replay_attempt(
     env: Environment,
     sandbox: Sandbox,
     spec_file: Path,
-    given: tuple[dict[str, str], list[Convention]],  # the repository's prompts, standards
+    # the repository's prompts, the standards, an evaluation's prompts
+    given: tuple[dict[str, str], list[Convention], PromptSet | None],
 ) -> AttemptReplay:
     first = recorded[0]
     model = ReplayModel(first.model, recorded)
@@ -140,7 +145,7 @@ def _replay_attempt(
         timeout=config.timeout_minutes * 60,
         cancel=threading.Event(),
         on_turn=keep,
-        prompts=agent.prompt_library(given[0]),
+        prompts=agent.prompt_library(given[0], given[2]),
         standards=given[1],
     )
     result = agent.run(ctx)

@@ -15,7 +15,7 @@ from overnight.registry import Argument
 from overnight.sandbox import Sandbox
 
 if TYPE_CHECKING:
-    from overnight.agents.library import PromptLibrary
+    from overnight.agents.library import PromptLibrary, PromptSet
     from overnight.agents.standards import Convention
     from overnight.config import ProjectConfig
 
@@ -96,7 +96,9 @@ class AgentResult:
 class Agent(Protocol):
     name: str
 
-    def prompt_library(self, repo_templates: dict[str, str]) -> PromptLibrary | None: ...
+    def prompt_library(
+        self, repo_templates: dict[str, str], chosen: PromptSet | None = None
+    ) -> PromptLibrary | None: ...
 
     def run(self, ctx: AgentContext) -> AgentResult: ...
 
@@ -115,9 +117,12 @@ class BaseAgent:
         """The agent ``KIND:arg`` names, with the project's settings."""
         raise NotImplementedError
 
-    def prompt_library(self, repo_templates: dict[str, str]) -> PromptLibrary | None:
-        """The templates this agent renders, the repository's (path → text, at the base)
-        over the built-in ones; None: it renders none (a command agent)."""
+    def prompt_library(
+        self, repo_templates: dict[str, str], chosen: PromptSet | None = None
+    ) -> PromptLibrary | None:
+        """The templates this agent renders: an evaluation's (``chosen``, stored with the
+        task), over the repository's (path → text, at the base), over the built-in
+        ones; None: it renders none (a command agent)."""
         return None
 
     def run(self, ctx: AgentContext) -> AgentResult:

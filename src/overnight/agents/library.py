@@ -1,8 +1,11 @@
 """The prompt library: the built-in agent's templates by name, where a team's own win.
 
 A template ``NAME`` (system, task, observation, ...) is taken from the first
-of three sources that has it:
+of four sources that has it:
 
+    eval      an evaluation configuration's ``prompts`` directory (``PromptSet``),
+              read when the configuration is and stored with each task it queues:
+              an evaluation runs the prompts it names, whatever the repository has
     repo      .overnight/prompts/NAME.j2 in the repository, at the task's base
               commit (read from git's objects, like overnight.toml: the agent
               cannot change the prompts it is given)
@@ -12,14 +15,15 @@ of three sources that has it:
 Each template is named by the hash of its text, so a run records exactly what
 it was given (``manifest``): name → hash, source and path. ``label`` pins the
 whole set, ``v1@<12 hex>`` with only built-in templates (as before there was
-a library), ``v1+repo@<12 hex>`` when the repository's override some.
+a library), ``v1+repo@<12 hex>`` when the repository's override some
+(``v1+eval+repo@...``: an evaluation's and the repository's).
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,7 @@ from overnight.workspace import files_at, git
 PROMPTS = Path(__file__).resolve().parent.parent / "templates" / "prompts"
 DEFAULT_VERSION = "v1"
 REPO_DIR = ".overnight/prompts"
-SOURCES = ("repo", "home", "built-in")  # first wins
+SOURCES = ("eval", "repo", "home", "built-in")  # first wins
 TEMPLATE_BYTES = 256_000
 
 
@@ -62,14 +66,32 @@ class Template:
         return {"hash": self.hash, "source": self.source, "path": self.path}
 
 
+@dataclass(frozen=True)
+class PromptSet:
+    """The prompts an evaluation configuration names, captured whole when it is read
+    (the text, not the path: a queued task runs what was submitted): a built-in set
+    and the templates (path → text) that override it by name. Stored with each
+    task the configuration queues (``Spec.prompts``)."""
+
+    version: str = DEFAULT_VERSION
+    templates: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """``v1``, or ``v1 + task.j2 (3f2a9c1d0b7e), ...``: what a report shows."""
+        over = [f"{Path(p).name} ({content_hash(t)})" for p, t in sorted(self.templates.items())]
+        return " + ".join([self.version, ", ".join(over)] if over else [self.version])
+
+
 class PromptLibrary:
-    """The templates of one prompt set: the built-in ``version``, under the home's
-    and the repository's (``repo``: path → text, as ``repo_templates`` reads them)."""
+    """The templates of one prompt set: the built-in ``version``, under the home's,
+    the repository's (``repo``: path → text, as ``repo_templates`` reads them) and
+    an evaluation's (``chosen``: its ``PromptSet.templates``)."""
 
     def __init__(
         self,
         version: str = DEFAULT_VERSION,
         *,
+        chosen: dict[str, str] | None = None,
         repo: dict[str, str] | None = None,
         home_dir: Path | None = None,
         root: Path = PROMPTS,
@@ -79,6 +101,7 @@ class PromptLibrary:
             known = ", ".join(sorted(p.name for p in root.iterdir() if p.is_dir()))
             raise ConfigError(f"no prompt set '{version}' in {root}: known: {known}")
         self.layers: dict[str, dict[str, Template]] = {
+            "eval": _templates("eval", chosen or {}),
             "repo": _templates("repo", repo or {}),
             "home": _templates("home", _read_dir(home_dir)) if home_dir else {},
             "built-in": {
@@ -135,7 +158,7 @@ class PromptLibrary:
         used = self.effective()
         for template in used:
             digest.update(f"{template.name}.j2".encode() + b"\0" + template.text.encode())
-        overrides = [s for s in SOURCES[:2] if any(t.source == s for t in used)]
+        overrides = [s for s in SOURCES[:-1] if any(t.source == s for t in used)]
         return "+".join([self.version, *overrides]) + f"@{digest.hexdigest()[:12]}"
 
     def manifest(self) -> dict[str, Any]:
@@ -157,6 +180,52 @@ def library_for(repo: Path, sha: str, version: str = DEFAULT_VERSION) -> PromptL
     """The library a task's built-in agent uses: its repository's templates at ``sha``,
     this machine's home's, the built-in set's."""
     return PromptLibrary(version, repo=repo_templates(repo, sha), home_dir=home_prompts())
+
+
+def builtin_sets(root: Path = PROMPTS) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if (p / "system.j2").is_file())
+
+
+def prompt_set(value: str, base_dir: Path) -> PromptSet:
+    """What an evaluation configuration's ``prompts`` names: a built-in set (``v1``), or
+    a directory (relative to ``base_dir``) of ``NAME.j2`` templates over the default
+    set, read now. A ``ConfigError`` for a name that is neither, an unreadable
+    directory or template, a template the built-in set does not have, or one that
+    does not parse."""
+    known = builtin_sets()
+    if value in known:
+        return PromptSet(value)
+    folder = (base_dir / value).expanduser()
+    if not folder.exists():
+        raise ConfigError(
+            f"unknown prompt set '{value}': known: {', '.join(known)}, "
+            "or a directory of NAME.j2 templates (relative to this file)"
+        )
+    try:
+        paths = sorted(p for p in folder.iterdir() if p.name.endswith(".j2"))
+        templates = {str(p): _read_template(p) for p in paths}
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(f"prompts: {folder} cannot be read ({reason})") from exc
+    if not templates:
+        raise ConfigError(f"prompts: {folder} has no NAME.j2 template")
+    library = PromptLibrary(chosen=templates)
+    unknown = sorted(set(library.layers["eval"]) - set(library.layers["built-in"]))
+    if unknown:
+        raise ConfigError(
+            f"prompts: {folder} has template(s) the built-in set does not: "
+            f"{', '.join(n + '.j2' for n in unknown)}; known: {', '.join(library.names())}"
+        )
+    library.check()
+    return PromptSet(DEFAULT_VERSION, templates)
+
+
+def _read_template(path: Path) -> str:
+    if not path.is_file():
+        raise ConfigError(f"prompts: {path} is not a file")
+    if path.stat().st_size > TEMPLATE_BYTES:
+        raise ConfigError(f"prompts: {path} is over {TEMPLATE_BYTES} bytes")
+    return path.read_text(encoding="utf-8")
 
 
 def _is_template(path: str, folder: str) -> bool:

@@ -33,7 +33,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from overnight.agents import Agent, AgentContext, AgentResult, BaseAgent, Interrupted, Turn
-from overnight.agents.library import PromptLibrary, home_prompts
+from overnight.agents.library import PromptLibrary, PromptSet, home_prompts
 from overnight.agents.prompts import Prompts, conventions, task_values
 from overnight.agents.settings import AgentConfig, agent_config
 from overnight.agents.tools import TOOLS, Action, FormatError, parse_text, parse_tools
@@ -87,8 +87,15 @@ class BuiltinAgent(BaseAgent):
     def build(cls, arg: str, config: ProjectConfig | None) -> Agent:
         return cls(agent_config(config, arg.strip() or None))
 
-    def prompt_library(self, repo_templates: dict[str, str]) -> PromptLibrary:
-        return PromptLibrary(self.config.prompts, repo=repo_templates, home_dir=home_prompts())
+    def prompt_library(
+        self, repo_templates: dict[str, str], chosen: PromptSet | None = None
+    ) -> PromptLibrary:
+        return PromptLibrary(
+            chosen.version if chosen else self.config.prompts,
+            chosen=chosen.templates if chosen else None,
+            repo=repo_templates,
+            home_dir=home_prompts(),
+        )
 
     def run(self, ctx: AgentContext) -> AgentResult:
         notes: list[str] = []

@@ -99,7 +99,7 @@ class AgentAttempts:
             agent = get_agent(facts.agent, config)
             # what the agent is given is read at the base, never from its clone
             base = self.grading.workspace.repo_dir, self.grading.workspace.base_sha
-            prompts = agent.prompt_library(repo_templates(*base))
+            prompts = agent.prompt_library(repo_templates(*base), facts.spec.prompts)
             if prompts is not None:
                 prompts.check()  # the home's too: a broken one fails the run, naming it
             standards = standards_at(*base, config.standard_files())

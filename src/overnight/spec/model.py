@@ -10,6 +10,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from overnight.agents.library import PromptSet
+
 DEFAULT_ATTEMPTS = 3
 DEFAULT_MINUTES = 30.0
 GRADING_SHARE, GRADING_MAX = 0.25, 120.0  # of the minutes, kept for the gates (seconds)
@@ -104,6 +106,8 @@ class Spec:
     setup: list[str] | None = None
     test_cmd: str | None = None
     instance_id: str | None = None  # set for tasks made by `eval run`
+    # set for tasks an evaluation configuration queued: the prompts it names, as text
+    prompts: PromptSet | None = None
 
     @property
     def slug(self) -> str:
@@ -127,6 +131,8 @@ class Spec:
         data["scope"] = Scope(**data.get("scope", {}))
         data["budget"] = Budget(**data.get("budget", {}))
         data["depends_on"] = [Dependency(**d) for d in data.get("depends_on", [])]
+        if data.get("prompts") is not None:
+            data["prompts"] = PromptSet(**data["prompts"])
         return cls(**data)
 
     def for_agent(self) -> str:

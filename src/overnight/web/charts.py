@@ -3,6 +3,7 @@ template draws the rectangles this module lays out."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,3 +58,61 @@ def horizontal(items: list[tuple[str, int]], width: float = 340) -> list[tuple[s
     """(label, value, bar width) scaled to the largest value."""
     top = max((v for _, v in items), default=0) or 1
     return [(label, value, width * value / top) for label, value in items]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One configuration's measure (``resolve`` or ``cheat``) over its reports."""
+
+    config: str
+    measure: str
+    tone: int  # the configuration's colour, t-0 to t-5 in app.css
+    points: list[tuple[float, float, str]]  # x, y, what its title says
+
+    @property
+    def path(self) -> str:
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in self.points)
+
+
+TONES = 6
+LABELS = 12  # dates under a trend, at most
+
+
+def trend(points: list[dict[str, Any]], width: float = 720, height: float = 160) -> dict[str, Any]:
+    """A rate (0 to 100 %) per configuration and measure, one x step per stored
+    report in time order (``store.evaluations.trends``' points), so reports a day
+    apart and a month apart are as easy to tell apart."""
+    reports = list(dict.fromkeys((p["kind"], p["report"]) for p in points))
+    step = width / max(len(reports) - 1, 1)
+    at = {
+        report: LEFT + (i * step if len(reports) > 1 else width / 2)
+        for i, report in enumerate(reports)
+    }
+    configs = list(dict.fromkeys(p["config"] for p in points))
+    lines = []
+    for config in configs:
+        for measure in ("resolve", "cheat"):
+            mine = [p for p in points if p["config"] == config and p[measure] is not None]
+            if mine:
+                drawn = [
+                    (
+                        at[p["kind"], p["report"]],
+                        TOP + height * (1 - p[measure]),
+                        f"{config}: {measure} {100 * p[measure]:.0f}% "
+                        f"({p['kind']} #{p['report']}, {p['at']:%Y-%m-%d %H:%M})",
+                    )
+                    for p in mine
+                ]
+                lines.append(Line(config, measure, configs.index(config) % TONES, drawn))
+    first = {(p["kind"], p["report"]): p["at"] for p in points}
+    return {
+        "lines": lines,
+        "legend": [(config, i % TONES) for i, config in enumerate(configs)],
+        "labels": [
+            (at[r], f"{first[r]:%m-%d}")
+            for i, r in enumerate(reports)
+            if i % math.ceil(len(reports) / LABELS) == 0
+        ],
+        "plot": {"x": LEFT, "y": TOP, "width": width, "height": height},
+        "view": {"width": LEFT + width + RIGHT, "height": TOP + height + BOTTOM},
+    }

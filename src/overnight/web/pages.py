@@ -21,7 +21,7 @@ from overnight.spec.lint import lint_text
 from overnight.spec.text import MAX_SPEC_BYTES
 from overnight.store import Store, now, reads
 from overnight.store import events as event_rows
-from overnight.store.evaluations import comparisons
+from overnight.store.evaluations import comparisons, trends
 from overnight.web import api, charts, queries
 from overnight.web.deps import config_of, status_of, store_of
 from overnight.web.insights import report as insights_report
@@ -259,11 +259,16 @@ def insights(request: Request) -> HTMLResponse:
 
 @router.get("/evaluations")
 def evaluations(request: Request) -> HTMLResponse:
-    """Stored ``eval compare`` reports, the latest first: each configuration's
-    resolve rate, cost and time, and each pair's difference with its interval."""
+    """Per suite, the trend of each configuration's resolve rate and cheat rate over
+    the stored reports (a line chart and a table); then the stored ``eval compare``
+    reports, the latest first: each configuration's resolve rate, cost and time, and
+    each pair's difference with its interval."""
     with store_of(request).reading() as session:
         rows = comparisons(session, limit=100)
-    return page(request, "evaluations.html", {"rows": rows})
+        suites = trends(session)
+    for suite in suites:
+        suite["chart"] = charts.trend(suite["points"])
+    return page(request, "evaluations.html", {"rows": rows, "suites": suites})
 
 
 @router.get("/workers")
