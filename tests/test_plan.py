@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import CALC, INHERIT, TEST_CALC
 
+from overnight import demo
 from overnight.cli import main
 from overnight.errors import PlanError
 from overnight.planning.answer import Malformed, parse_answer
@@ -32,13 +33,21 @@ def new_test(path: str, body: str) -> str:
     return f"--- /dev/null\n+++ b/{path}\n@@ -0,0 +1,{len(lines)} @@\n{added}"
 
 
-MUL = new_test("tests/test_mul.py", "import calc\n\n\ndef test_mul():\n    assert calc.mul(2, 3) == 6")
-SUB = new_test("tests/test_sub.py", "import calc\n\n\ndef test_sub():\n    assert calc.sub(5, 3) == 2")
+MUL = new_test(
+    "tests/test_mul.py", "import calc\n\n\ndef test_mul():\n    assert calc.mul(2, 3) == 6"
+)
+SUB = new_test(
+    "tests/test_sub.py", "import calc\n\n\ndef test_sub():\n    assert calc.sub(5, 3) == 2"
+)
 POW = new_test(
     "tests/test_pow.py", "import calc\n\n\ndef test_pow():\n    assert calc.power(2, 3) == 8"
 )
-PASSING = new_test("tests/test_add2.py", "import calc\n\n\ndef test_add2():\n    assert calc.add(2, 2) == 4")
-BROKEN = new_test("tests/test_div.py", "from calc import div\n\n\ndef test_div():\n    assert div(6, 3) == 2")
+PASSING = new_test(
+    "tests/test_add2.py", "import calc\n\n\ndef test_add2():\n    assert calc.add(2, 2) == 4"
+)
+BROKEN = new_test(
+    "tests/test_div.py", "from calc import div\n\n\ndef test_div():\n    assert div(6, 3) == 2"
+)
 
 
 def spec(node_id: str, patch: str, depends_on: list[str] | None = None, **extra: object) -> dict:
@@ -81,14 +90,10 @@ def feature(tmp_path: Path) -> Path:
 
 
 def plan(server: ScriptedLLMServer, feature: Path, repo: Path, **kw: object) -> Plan:
-    return make_plan(
-        feature, feature.parent / "out", repo=str(repo), model=server.model_name, **kw
-    )  # type: ignore[arg-type]
+    return make_plan(feature, feature.parent / "out", repo=str(repo), model=server.model_name, **kw)  # type: ignore[arg-type]
 
 
-def test_a_good_plan_is_proven_at_the_base_and_written_in_order(
-    feature: Path, repo: Path
-) -> None:
+def test_a_good_plan_is_proven_at_the_base_and_written_in_order(feature: Path, repo: Path) -> None:
     read = Say('I will look first.\n```json\n{"read": ["calc.py", "nowhere.py"]}\n```')
     with ScriptedLLMServer([read, answer(*reversed(GOOD))]) as server:
         made = plan(server, feature, repo)
@@ -113,14 +118,17 @@ def test_a_good_plan_is_proven_at_the_base_and_written_in_order(
     ]
     saved = json.loads((out / "plan.json").read_text())
     assert saved["edges"] == [["mul", "sub"], ["mul", "power"], ["sub", "power"]]
-    assert saved["prompts"]["plan"]["source"] == "built-in" and len(saved["prompts"]["plan"]["hash"]) == 12
+    assert (
+        saved["prompts"]["plan"]["source"] == "built-in"
+        and len(saved["prompts"]["plan"]["hash"]) == 12
+    )
     text = (out / "03-power.md").read_text()
     assert lint_text(text, out) == []
     assert "tests/test_pow.py" in text and "depends_on" not in text
 
 
 def test_a_malformed_answer_is_sent_back_with_its_parse_error(feature: Path, repo: Path) -> None:
-    bad = Say("```json\n{\"specs\": [{\"id\": \"Mul!\"}]}\n```")
+    bad = Say('```json\n{"specs": [{"id": "Mul!"}]}\n```')
     with ScriptedLLMServer([bad, answer(spec("mul", MUL))]) as server:
         made = plan(server, feature, repo)
         resent = server.requests[1].body["messages"][-1]["content"]
@@ -129,17 +137,18 @@ def test_a_malformed_answer_is_sent_back_with_its_parse_error(feature: Path, rep
 
 
 def test_a_malformed_answer_twice_fails_with_one_clear_line(feature: Path, repo: Path) -> None:
-    with ScriptedLLMServer([Say("no block at all"), Say("```json\n{oops\n```")]) as server:
-        with pytest.raises(PlanError, match=r"malformed 2 time\(s\), last: invalid JSON at line 1"):
-            plan(server, feature, repo)
+    script = [Say("no block at all"), Say("```json\n{oops\n```")]
+    failure = r"malformed 2 time\(s\), last: invalid JSON at line 1"
+    with ScriptedLLMServer(script) as server, pytest.raises(PlanError, match=failure):
+        plan(server, feature, repo)
     assert not (feature.parent / "out").exists()
 
 
 def test_a_cycle_is_refused_and_named(feature: Path, repo: Path) -> None:
     cyclic = answer(spec("mul", MUL, ["sub"]), spec("sub", SUB, ["mul"]))
-    with ScriptedLLMServer([cyclic, cyclic]) as server:
-        with pytest.raises(PlanError, match="cycle: mul -> sub -> mul"):
-            plan(server, feature, repo)
+    cycle = "cycle: mul -> sub -> mul"
+    with ScriptedLLMServer([cyclic, cyclic]) as server, pytest.raises(PlanError, match=cycle):
+        plan(server, feature, repo)
 
 
 def test_unknown_ids_and_bad_fields_are_refused() -> None:
@@ -175,7 +184,8 @@ def test_submit_maps_depends_on_to_task_ids_and_refuses_twice(
     with ScriptedLLMServer([answer(*GOOD)]) as server:
         plan(server, feature, repo, until="merged")
     out = feature.parent / "out"
-    done = submit_plan(store, out)
+    done, warnings = submit_plan(store, out)
+    assert warnings == []
     ids = {n.id: n.task for n in done.nodes}
     with store.session() as session:
         power = session.get(Task, ids["power"])
@@ -192,13 +202,30 @@ def test_submit_maps_depends_on_to_task_ids_and_refuses_twice(
     assert "cost: planning" in result.output
 
 
+def test_a_fixed_test_is_proven_again_then_submitted(
+    feature: Path, repo: Path, store: Store
+) -> None:
+    with ScriptedLLMServer([answer(spec("add2", PASSING))]) as server:
+        plan(server, feature, repo)
+    out = feature.parent / "out"
+    patch = out / "01-add2.tests.patch"
+    patch.write_text(patch.read_text().replace("== 4", "== 5"))  # the human's fix
+    result = CliRunner().invoke(main, ["plan", "prove", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "01 add2  [proven]" in result.output
+    (node,) = submit_plan(store, out)[0].nodes
+    assert node.task is not None
+
+
 def test_submit_is_all_or_none(feature: Path, repo: Path, store: Store) -> None:
     with ScriptedLLMServer([answer(*GOOD)]) as server:
         plan(server, feature, repo)
     out = feature.parent / "out"
     text = (out / "03-power.md").read_text()  # the last one fails only when it is queued
     (out / "03-power.md").write_text(text.replace(f"base: {Plan.load(out).base_ref}", "base: gone"))
-    with pytest.raises(PlanError, match=r"03-power.md: unknown base 'gone'.*2 queued before it cancelled"):
+    with pytest.raises(
+        PlanError, match=r"03-power.md: unknown base 'gone'.*2 queued before it cancelled"
+    ):
         submit_plan(store, out)
     with store.session() as session:
         assert {t.status for t in session.query(Task)} == {"cancelled"}
@@ -209,8 +236,17 @@ def test_spec_draft_writes_a_lint_clean_proven_spec(tmp_path: Path, repo: Path) 
     with ScriptedLLMServer([answer(spec("mul", MUL))]) as server:
         result = CliRunner().invoke(
             main,
-            ["spec", "draft", "calc needs mul", "--repo", str(repo), "--model", server.model_name,
-             "--out", str(tmp_path / "mul.md")],
+            [
+                "spec",
+                "draft",
+                "calc needs mul",
+                "--repo",
+                str(repo),
+                "--model",
+                server.model_name,
+                "--out",
+                str(tmp_path / "mul.md"),
+            ],
         )
         prompt = server.requests[0].body["messages"][0]["content"]
     assert result.exit_code == 0, result.output
@@ -228,3 +264,28 @@ def test_plan_cli_fails_in_one_line(feature: Path, repo: Path) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("error: the model's answer was malformed 2 time(s)")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_the_embedded_model_plans_the_demo_honestly(home: Path, tmp_path: Path) -> None:
+    """Not a test of the model's skill: a plan whose every node carries a proof
+    status, or one clear failure; never a crash."""
+    from test_local_model import TINY, require_engine_and_tiny_model
+
+    require_engine_and_tiny_model()
+    made = demo.create(tmp_path / "demo")
+    feature = tmp_path / "feature.md"
+    feature.write_text("textstats gets char_count(text): how many characters, spaces included.\n")
+    try:
+        planned = make_plan(feature, tmp_path / "out", repo=str(made.repo), model=f"local:{TINY}")
+    except PlanError as exc:
+        assert str(exc).startswith("the model's answer was malformed")
+        return
+    assert planned.nodes
+    assert {n.status for n in planned.nodes} <= {
+        "proven",
+        "passes-at-base",
+        "does-not-collect",
+        "does-not-apply",
+    }
+    assert (tmp_path / "out" / "plan.json").is_file()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -29,7 +30,7 @@ class PlanGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _model_options(command: click.Command) -> click.Command:
+def _model_options(command: Callable[..., None]) -> Callable[..., None]:
     for option in reversed(
         [
             click.option("--repo", help="The repository (default: the one you are in)."),
@@ -68,7 +69,9 @@ def plan() -> None:
 
 @plan.command("new", hidden=True)
 @click.argument("feature", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), help="Folder to write (default: FEATURE.plan).")
+@click.option(
+    "--out", type=click.Path(path_type=Path), help="Folder to write (default: FEATURE.plan)."
+)
 @click.option(
     "--until",
     type=click.Choice(["ready", "merged"]),
@@ -99,7 +102,9 @@ def new(
     )
     _print(made, folder)
     ready = all(submittable(n) for n in made.nodes)
-    next_step = "overnight plan submit" if ready else "fix the marked specs, then overnight plan prove"
+    next_step = (
+        "overnight plan submit" if ready else "fix the marked specs, then overnight plan prove"
+    )
     click.echo(f"wrote {folder}: next, {next_step} {folder}")
 
 
@@ -114,7 +119,9 @@ def prove(folder: Path) -> None:
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def submit(folder: Path) -> None:
     """Queue DIR's specs, dependencies first; all or none. Unproven specs are refused."""
-    done = submit_plan(store(), folder)
+    done, warnings = submit_plan(store(), folder)
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     for node in done.nodes:
         click.echo(f"{node.id}: task {node.task}")
 
@@ -155,7 +162,9 @@ def draft(
     editor = os.environ.get("EDITOR")
     if editor and sys.stdin.isatty() and sys.stdout.isatty():
         click.edit(filename=str(made.path), editor=editor)
-    click.echo(f"wrote {made.path} (tests: {made.patch.name}); submit it when it says what you mean")
+    click.echo(
+        f"wrote {made.path} (tests: {made.patch.name}); submit it when it says what you mean"
+    )
 
 
 def register(main: click.Group) -> None:

@@ -121,7 +121,9 @@ def _load(block: str) -> Any:
         try:
             return json.loads(block, object_pairs_hook=_no_duplicates)
         except json.JSONDecodeError as exc:
-            raise Malformed(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+            raise Malformed(
+                f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+            ) from None
     data, _, problems = load_front_matter(block + "\n")
     if problems:
         first = problems[0]

@@ -51,7 +51,10 @@ def converse(
     prompts = Prompts(library=library)
     used = library.get(template)
     messages: list[dict[str, Any]] = [
-        {"role": "user", "content": prompts.render(template, stage="start", rounds=limits.rounds, **values)}
+        {
+            "role": "user",
+            "content": prompts.render(template, stage="start", rounds=limits.rounds, **values),
+        }
     ]
     cost: float | None = 0.0
     tokens, malformed, rounds = 0, 0, limits.rounds

@@ -65,7 +65,9 @@ def draft_spec(
     proof = Prover(base).prove(node.test_patch, node.tests)
     path.parent.mkdir(parents=True, exist_ok=True)
     patch = path.with_name(path.name.removesuffix(".md") + ".tests.patch")
-    patch.write_text(proof.patch if proof.status != NOT_APPLIED and proof.patch else node.test_patch)
+    patch.write_text(
+        proof.patch if proof.status != NOT_APPLIED and proof.patch else node.test_patch
+    )
     path.write_text(spec_text(node, base, proof.tests or node.tests, patch.name))
     _, problems = parse_spec(path.read_bytes(), path.parent)
     return Draft(path, patch, proof, problems)

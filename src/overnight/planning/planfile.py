@@ -87,7 +87,9 @@ class Plan:
             nodes = [PlanNode(**n) for n in data.pop("nodes")]
             plan = cls(**data, nodes=nodes)
         except (ValueError, TypeError, KeyError) as exc:
-            raise UsageError(f"{path} cannot be read ({exc}): write it again with 'overnight plan'")
+            raise UsageError(
+                f"{path} cannot be read ({exc}): write it again with 'overnight plan'"
+            ) from exc
         if plan.until not in UNTIL:
             raise UsageError(f"{path}: 'until' must be 'ready' or 'merged', not '{plan.until}'")
         return plan

@@ -21,6 +21,7 @@ from overnight.planning.dialogue import Conversation, converse
 from overnight.planning.graph import topological
 from overnight.planning.planfile import UNTIL, Plan, lint_errors, write_node
 from overnight.planning.proof import Prover
+from overnight.spec import parse_spec
 
 TRANSCRIPT = "transcript.json"
 FEATURE_CHARS = 40_000
@@ -51,7 +52,9 @@ def make_plan(
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read {feature} ({exc}): give a UTF-8 Markdown file") from exc
     if not text.strip() or len(text) > FEATURE_CHARS:
-        raise UsageError(f"{feature} must say what the feature is, in at most {FEATURE_CHARS:,} characters")
+        raise UsageError(
+            f"{feature} must say what the feature is, in at most {FEATURE_CHARS:,} characters"
+        )
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out} exists and is not an empty folder: pass another --out")
     base = Base.resolve(repo, cwd or Path.cwd())
@@ -96,8 +99,6 @@ def write_plan(talk: Conversation, base: Base, out: Path, until: str, feature: s
 def prove_again(folder: Path) -> Plan:
     """Prove every node of the plan in ``folder`` again, from its spec files as they are
     now (after a human fixed a test), and lint them again."""
-    from overnight.spec import parse_spec
-
     plan = Plan.load(folder)
     if plan.submitted_at:
         raise UsageError(f"{folder} was submitted already: its specs are tasks now")

@@ -17,7 +17,6 @@ import re
 import secrets
 import shutil
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from overnight.config import cache_dir, home
 from overnight.environment import Environment, Layer
@@ -152,13 +151,30 @@ def judge(run: TestRun, tests: list[str]) -> Proof:
         passing += [f"{item}: {o}" for item, o in items.items() if o not in ("failed", "error")]
     if uncollected:
         what = "\n".join(uncollected)
-        return Proof(NOT_COLLECTED, f"not collected at the base:\n{what}\n\n{tail}", tests, outcomes)
+        return Proof(
+            NOT_COLLECTED, f"not collected at the base:\n{what}\n\n{tail}", tests, outcomes
+        )
     if passing:
         what = "\n".join(passing)
         return Proof(
-            PASSES, f"does not fail at the base (proves nothing):\n{what}\n\n{tail}", tests, outcomes
+            PASSES,
+            f"does not fail at the base (proves nothing):\n{what}\n\n{tail}",
+            tests,
+            outcomes,
         )
-    return Proof(PROVEN, f"{len(outcomes)} test(s) collected, all fail at the base", tests, outcomes)
+    failures = "\n".join(f"{item}: {_message(run.outcomes[item])}" for item in sorted(outcomes))
+    return Proof(
+        PROVEN,
+        f"{len(outcomes)} test(s) collected, all fail at the base:\n{failures}",
+        tests,
+        outcomes,
+    )
+
+
+def _message(outcome: dict) -> str:
+    """How a test failed, on one line: what the human checks is the right reason."""
+    message = str(outcome.get("message") or "").strip().splitlines()
+    return message[-1][:300] if message else "failed"
 
 
 def _test_files(patch: str) -> list[str]:

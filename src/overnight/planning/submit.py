@@ -18,20 +18,21 @@ import yaml
 
 from overnight import cost, queue
 from overnight.errors import OvernightError, PlanError
-from overnight.intake import submit_text
+from overnight.intake import Submitted, submit_text
 from overnight.planning.graph import check_graph, topological
 from overnight.planning.planfile import Plan, PlanNode, lint_errors, submittable
 from overnight.store import Store, now, reads
 from overnight.task_list import task_rows
 
 
-def submit_plan(store: Store, folder: Path) -> Plan:
-    """Queue every spec of the plan in ``folder``; record their task ids in it."""
+def submit_plan(store: Store, folder: Path) -> tuple[Plan, list[str]]:
+    """Queue every spec of the plan in ``folder``; record their task ids in it. Also
+    returns warnings: the specs' own, and a base that moved since the proofs."""
     plan = Plan.load(folder)
     if plan.submitted_at:
-        ids = [n.task for n in plan.nodes if n.task is not None]
+        tasks = [n.task for n in plan.nodes if n.task is not None]
         raise PlanError(
-            f"{folder} was already submitted as tasks {id_range(ids)}: "
+            f"{folder} was already submitted as tasks {id_range(tasks)}: "
             f"see 'overnight plan show {folder}'"
         )
     check_graph(plan.deps(), PlanError)
@@ -45,29 +46,40 @@ def submit_plan(store: Store, folder: Path) -> Plan:
             f"tests and run 'overnight plan prove {folder}', or drop them from plan.json"
         )
     ids: dict[str, int] = {}
+    warnings: list[str] = []
     for node_id in topological(plan.deps()):
         node = plan.node(node_id)
         try:
-            ids[node_id] = _submit(store, folder, node, ids, plan.until)
+            submitted = _submit(store, folder, node, ids, plan.until)
         except OvernightError as exc:
             for task_id in ids.values():
                 queue.cancel(store, task_id)
             undone = f" ({len(ids)} queued before it cancelled)" if ids else ""
             raise PlanError(f"{node.file}: {exc}{undone}") from exc
+        ids[node_id] = submitted.task.id
+        warnings += submitted.warnings
+        if submitted.task.base_sha != plan.base_sha:
+            warnings.append(
+                f"{node.file}: proven at {plan.base_sha[:10]}, queued on "
+                f"{submitted.task.base_sha[:10]} ({plan.base_ref} moved): its tests may no "
+                "longer fail there"
+            )
     for node in plan.nodes:
         node.task = ids[node.id]
     plan.submitted_at = datetime.now(UTC).isoformat(timespec="seconds")
     plan.save(folder)
-    return plan
+    return plan, list(dict.fromkeys(warnings))
 
 
-def _submit(store: Store, folder: Path, node: PlanNode, ids: dict[str, int], until: str) -> int:
+def _submit(
+    store: Store, folder: Path, node: PlanNode, ids: dict[str, int], until: str
+) -> Submitted:
     """Queue one spec with its plan ids mapped to task ids in its front matter."""
     text = (folder / node.file).read_text()
     if node.depends_on:
         deps = [{"task": ids[d], "until": until} for d in node.depends_on]
         text = "---\n" + yaml.safe_dump({"depends_on": deps}, sort_keys=False) + text[4:]
-    return submit_text(store, text, source=node.file, base_dir=folder).task.id
+    return submit_text(store, text, source=node.file, base_dir=folder)
 
 
 def id_range(ids: list[int]) -> str:
