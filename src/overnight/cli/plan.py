@@ -140,7 +140,8 @@ def _print(made: Plan, folder: Path) -> None:
     for node in made.nodes:
         if not submittable(node):
             evidence = str(node.proof.get("evidence", "")).strip().splitlines()
-            why = node.lint[0] if node.lint else (evidence[0] if evidence else node.status)
+            said = " ".join(evidence[:2])  # what is wrong, and the first test it is about
+            why = node.lint[0] if node.lint else (said or node.status)
             click.echo(f"  {node.id}: not submittable: {why} (see {folder / node.file})")
 
 
