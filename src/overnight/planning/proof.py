@@ -90,14 +90,16 @@ class Prover:
                     "the patch adds no test file (test_*.py or *_test.py): name its tests",
                     patch=canonical,
                 )
-            run = self._run(work, tests)
-            proof = judge(run, tests)
+            ran = self._run(work, tests)
+            proof = judge(ran, tests) if isinstance(ran, TestRun) else ran
             proof.patch = canonical
             return proof
         finally:
             shutil.rmtree(root, ignore_errors=True)
 
-    def _run(self, work: Workspace, tests: list[str]) -> TestRun:
+    def _run(self, work: Workspace, tests: list[str]) -> TestRun | Proof:
+        """The tests' run, or the proof that they could not run: the project does not
+        install at the base (the environment's problem, not the tests')."""
         config, env = self.base.config, self.environment()
         layer: Layer | None = env.layer(work.path) if env.path else None
         assert work.git_dir is not None
@@ -107,7 +109,11 @@ class Prover:
         )
         if layer is not None:
             layer.create()
-            layer.install(sandbox, self.timeout)
+            done = layer.install(sandbox, self.timeout)
+            if done is not None and not done.ok:
+                tail = trim(done.output, EVIDENCE_CHARS)
+                why = f"the project does not install at the base ({done.command}):\n{tail}"
+                return Proof(NOT_COLLECTED, why, tests)
         pinned = GradingClone(work, Spec(title="proof")).pinned()
         return run_tests(
             sandbox,
