@@ -15,6 +15,7 @@ from overnight import demo
 from overnight.cli import main
 from overnight.errors import PlanError
 from overnight.planning.answer import Malformed, parse_answer
+from overnight.planning.context import ReadLimits
 from overnight.planning.planfile import Plan
 from overnight.planning.planner import make_plan
 from overnight.planning.submit import submit_plan
@@ -289,3 +290,38 @@ def test_the_embedded_model_plans_the_demo_honestly(home: Path, tmp_path: Path) 
         "does-not-apply",
     }
     assert (tmp_path / "out" / "plan.json").is_file()
+
+
+def test_a_yaml_answer_with_a_literal_diff_is_read() -> None:
+    indented = "".join(f"      {line}\n" for line in MUL.splitlines())
+    text = (
+        "```yaml\nspecs:\n  - id: mul\n    title: Add mul\n    description: calc.mul\n"
+        f"    test_patch: |\n{indented}```\n"
+    )
+    (node,) = parse_answer(text).nodes
+    assert node.test_patch == MUL and node.depends_on == [] and node.tests == []
+    with pytest.raises(Malformed, match="key 'specs' is given twice|duplicate"):
+        parse_answer("```yaml\nspecs: []\nspecs: []\n```")
+
+
+def test_reads_beyond_the_rounds_count_as_malformed(feature: Path, repo: Path) -> None:
+    read = Say('```json\n{"read": ["calc.py"]}\n```')
+    with ScriptedLLMServer([read, answer(spec("mul", MUL))]) as server:
+        made = plan(server, feature, repo, limits=ReadLimits(rounds=0))
+        resent = server.requests[1].body["messages"][-1]["content"]
+    assert "no reads are left: answer with 'specs' now" in resent
+    assert [n.id for n in made.nodes] == ["mul"]
+
+
+def test_a_base_whose_setup_fails_is_each_node_evidence(
+    feature: Path, tmp_path: Path, home: Path
+) -> None:
+    broken = make_repo(
+        tmp_path / "broken",
+        {"calc.py": CALC, "overnight.toml": 'setup = ["exit 3"]\ntest_cmd = "python -m pytest"\n'},
+    )
+    with ScriptedLLMServer([answer(spec("mul", MUL))]) as server:
+        made = plan(server, feature, broken)
+    (node,) = made.nodes
+    assert node.status == "does-not-collect"
+    assert node.proof["evidence"].startswith("the environment's setup fails at the base")

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from overnight.config import cache_dir, home
 from overnight.environment import Environment, Layer
-from overnight.errors import GitError
+from overnight.errors import GitError, SetupError
 from overnight.gates.pytest_run import TestRun, run_tests
 from overnight.pipeline.grading import GradingClone
 from overnight.pipeline.setting import environment
@@ -90,7 +90,11 @@ class Prover:
                     "the patch adds no test file (test_*.py or *_test.py): name its tests",
                     patch=canonical,
                 )
-            ran = self._run(work, tests)
+            try:
+                ran: TestRun | Proof = self._run(work, tests)
+            except SetupError as exc:  # the base's setup, not the tests: every node says so
+                why = f"the environment's setup fails at the base: {exc}"
+                ran = Proof(NOT_COLLECTED, f"{why}\n{trim(exc.log, EVIDENCE_CHARS)}", tests)
             proof = judge(ran, tests) if isinstance(ran, TestRun) else ran
             proof.patch = canonical
             return proof
