@@ -125,7 +125,7 @@ def test_a_good_plan_is_proven_at_the_base_and_written_in_order(feature: Path, r
     )
     text = (out / "03-power.md").read_text()
     assert lint_text(text, out) == []
-    assert "tests/test_pow.py" in text and "depends_on" not in text
+    assert "- tests/test_pow.py::test_pow\n" in text and "depends_on" not in text
 
 
 def test_a_malformed_answer_is_sent_back_with_its_parse_error(feature: Path, repo: Path) -> None:

@@ -68,6 +68,8 @@ def draft_spec(
     patch.write_text(
         proof.patch if proof.status != NOT_APPLIED and proof.patch else node.test_patch
     )
-    path.write_text(spec_text(node, base, proof.tests or node.tests, patch.name))
+    path.write_text(
+        spec_text(node, base, list(proof.outcomes) or proof.tests or node.tests, patch.name)
+    )
     _, problems = parse_spec(path.read_bytes(), path.parent)
     return Draft(path, patch, proof, problems)

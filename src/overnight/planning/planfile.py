@@ -112,7 +112,7 @@ def write_node(folder: Path, number: int, node: Node, base: Base, proof: Proof) 
     did not apply); lint it."""
     planned = PlanNode(node.id, node.title, f"{number:02d}-{node.id}.md", list(node.depends_on))
     patch = proof.patch if proof.status != NOT_APPLIED and proof.patch else node.test_patch
-    tests = proof.tests or node.tests
+    tests = list(proof.outcomes) or proof.tests or node.tests  # the items collected, by name
     (folder / planned.patch_file).write_text(patch)
     text = spec_text(node, base, tests, planned.patch_file)
     (folder / planned.file).write_text(text)
