@@ -71,7 +71,13 @@ def parse_answer(text: str, *, single: bool = False) -> Answer:
         return Answer(reads=_reads(data["read"]))
     if keys != {"specs"}:
         extra = sorted(map(str, keys - {"read", "specs"}))
-        what = f"unknown key '{extra[0]}'" if extra else "both 'read' and 'specs'"
+        what = (
+            f"unknown key '{extra[0]}'"
+            if extra
+            else "both 'read' and 'specs'"
+            if keys
+            else "no key"
+        )
         raise Malformed(f"the block has {what}: give either 'read' (a list) or 'specs'")
     specs = data["specs"]
     if not isinstance(specs, list) or not specs:
