@@ -61,6 +61,7 @@ def plan() -> None:
 
     \b
     overnight plan FEATURE.md [--out DIR]   ask the model, prove, write DIR
+                                           (all its options: plan new --help)
     overnight plan prove DIR               prove DIR's specs again after edits
     overnight plan submit DIR              queue them in order, all or none
     overnight plan show DIR                the graph, live statuses and cost
