@@ -80,8 +80,8 @@ def test_a_name_comes_from_the_repository_then_the_home_then_the_built_in_set(ho
         "source": "repo",
         "path": ".overnight/prompts/task.j2",
     }
-    with pytest.raises(ConfigError, match="no prompt 'plan' anywhere"):
-        library.get("plan")
+    with pytest.raises(ConfigError, match="no prompt 'roadmap' anywhere"):
+        library.get("roadmap")
 
 
 def test_only_built_in_templates_keep_the_label_runs_had_before(home, tmp_path):

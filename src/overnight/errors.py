@@ -17,8 +17,10 @@
     │                               protection, a pull request closed by a human)
     ├── InfrastructureError         not the task's fault (database gone, disk full, model
     │                               server unreachable): the task is retried with backoff
-    └── ModelError                  a model request failed for good (after retries),
-                                    or the embedded model cannot be started
+    ├── ModelError                  a model request failed for good (after retries),
+    │                               or the embedded model cannot be started
+    └── PlanError                   a model's plan or draft cannot be used (malformed
+                                    after its retries), or a plan cannot be queued
     ForgeUnavailable                a forge unreachable or failing (ForgeError and
                                     InfrastructureError): retried later
 
@@ -100,6 +102,10 @@ class ModelError(OvernightError):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class PlanError(OvernightError):
+    """``overnight plan`` / ``spec draft``: what the model answered cannot be used."""
 
 
 class InfrastructureError(OvernightError):

@@ -52,6 +52,7 @@ def _register() -> None:
         intake,
         model,
         notify,
+        plan,
         prompts,
         review,
         spec,
@@ -60,7 +61,20 @@ def _register() -> None:
     )
     from overnight.cli import eval as eval_cmds
 
-    modules = (spec, tasks, worker, review, intake, eval_cmds, demo, doctor, model, notify, prompts)
+    modules = (
+        spec,
+        tasks,
+        worker,
+        review,
+        intake,
+        eval_cmds,
+        demo,
+        doctor,
+        model,
+        notify,
+        prompts,
+        plan,
+    )
     for module in modules:
         module.register(main)
     from overnight.cli import web
