@@ -158,6 +158,14 @@ def test_bad_input_is_one_line(tmp_path: Path, home: Path) -> None:
         from_history(str(repo), tmp_path / "o.jsonl", INHERIT)
     with pytest.raises(UsageError, match="has no commits since 2999-01-01"):
         from_history(str(repo), tmp_path / "o.jsonl", Settings(since="2999-01-01"))
+    with pytest.raises(UsageError, match="--install runs nothing with --environment inherit"):
+        from_history(
+            str(repo), tmp_path / "o.jsonl", Settings(environment="inherit", install=["x"])
+        )
+    with pytest.raises(UsageError, match="add it, or drop --model"):
+        from_history(str(repo), tmp_path / "o.jsonl", Settings(model="local:x"))
+    with pytest.raises(UsageError, match="does not exist: create it"):
+        from_history(str(repo), tmp_path / "no" / "o.jsonl", INHERIT)
     with pytest.raises(UsageError, match="YYYY-MM-DD"):
         from_history(str(repo), tmp_path / "o.jsonl", Settings(since="last week"))
 

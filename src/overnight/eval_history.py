@@ -94,6 +94,17 @@ def is_code_path(path: str) -> bool:
     return not is_test_path(path) and PurePosixPath(path).suffix in CODE_SUFFIXES
 
 
+def check_settings(settings: Settings, out: Path) -> None:
+    """Options that contradict each other, or an output nowhere to go, stop before any
+    commit runs."""
+    if settings.install is not None and settings.environment == "inherit":
+        raise UsageError("--install runs nothing with --environment inherit: drop one of them")
+    if settings.model is not None and settings.statement != "model":
+        raise UsageError("--model names the model of --statement model: add it, or drop --model")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out.parent} does not exist: create it, or write --out elsewhere")
+
+
 def since_stamp(since: str | None) -> int | None:
     """``--since`` as a Unix time (UTC unless it says otherwise): git's own date parser
     would take any text, and a far year for another."""
@@ -260,6 +271,7 @@ def from_history(
 ) -> dict[str, Any]:
     """Mine, verify and write the suite; return the report (``progress`` hears which
     commit runs)."""
+    check_settings(settings, out)
     stamp = since_stamp(settings.since)
     since = f" since {settings.since}" if settings.since else ""
     with opened(repo) as path:
