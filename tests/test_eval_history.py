@@ -170,6 +170,7 @@ def test_bad_input_is_one_line(tmp_path: Path, home: Path) -> None:
         from_history(str(repo), tmp_path / "o.jsonl", Settings(since="last week"))
 
 
+@pytest.mark.slow
 def test_cli_prints_json_and_a_line_per_commit(tmp_path: Path, home: Path) -> None:
     repo, sha = good_repo(tmp_path / "calc")
     out = tmp_path / "suite.jsonl"

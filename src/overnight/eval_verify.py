@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,7 +77,6 @@ def verify(
     config: ProjectConfig,
     *,
     reruns: int = 2,
-    cancel: threading.Event | None = None,
 ) -> Verdict:
     """Run ``trial`` before and after its code patch; never raises for the commit's own
     failures (they are the verdict), only for overnight's."""
@@ -86,7 +84,7 @@ def verify(
     root.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{trial.base[:10]}-", dir=root))
     try:
-        return _verify(trial, config, folder, reruns, cancel)
+        return _verify(trial, config, folder, reruns)
     except Rejected as exc:
         return Verdict(kind=exc.kind, reason=exc.reason)
     finally:
@@ -98,7 +96,6 @@ def _verify(
     config: ProjectConfig,
     folder: Path,
     reruns: int,
-    cancel: threading.Event | None,
 ) -> Verdict:
     timeout = config.timeout_minutes * 60
     work = Workspace.create(trial.repo, folder / "work", trial.base, "history", separate=True)
@@ -129,18 +126,17 @@ def _verify(
             config.test_cmd,
             list(trial.tests),
             timeout,
-            cancel,
             pinned=pinned,
         )
 
-    _install(clone, sandbox, timeout, cancel, "at the base")
+    _install(clone, sandbox, timeout, "at the base")
     before = run()
     _check(before, BASE)
     try:
         work.apply_patch(trial.patch, "the code patch")
     except WorkspaceError as exc:
         raise Rejected(PATCH, str(exc)) from exc
-    _install(clone, sandbox, timeout, cancel, "with the change")
+    _install(clone, sandbox, timeout, "with the change")
     after = [run() for _ in range(1 + reruns)]
     for done in after:
         _check(done, AFTER)
@@ -151,10 +147,9 @@ def _install(
     clone: GradingClone,
     sandbox: Sandbox,
     timeout: float,
-    cancel: threading.Event | None,
     where: str,
 ) -> None:
-    done = clone.install(sandbox, timeout, cancel)
+    done = clone.install(sandbox, timeout, None)
     if done is not None and not done.ok:
         raise Rejected(SETUP, f"the project does not install {where}: {last_line(done.output)}")
 
