@@ -23,7 +23,8 @@ from overnight.eval_history import (
     is_test_path,
     repo_field,
 )
-from overnight.evaluation import load_instances
+from overnight.evaluation import load_instances, read_instances, submit_instances
+from overnight.store import Store
 from overnight.testing import make_repo
 from overnight.testing.llm_server import Say, ScriptedLLMServer
 from overnight.testing.repos import commit_all, write_files
@@ -148,6 +149,18 @@ def test_a_collection_error_at_the_base_rejects_the_commit(tmp_path: Path, home:
     assert (tmp_path / "out.jsonl").read_text() == ""
 
 
+def test_a_configuration_that_does_not_parse_rejects_the_commit(tmp_path: Path, home: Path) -> None:
+    repo = make_repo(
+        tmp_path / "calc",
+        {"calc.py": CALC, "tests/test_calc.py": TESTS, "overnight.toml": "setup = [\n"},
+    )
+    write_files(repo, {"calc.py": CALC + "# more\n", "tests/test_calc.py": TESTS + "# more\n"})
+    commit_all(repo, "both")
+    (result,) = from_history(str(repo), tmp_path / "out.jsonl", INHERIT)["results"]
+    assert result["rejected"] == "setup fails"
+    assert "the configuration at the parent: overnight.toml" in result["reason"]
+
+
 def test_bad_input_is_one_line(tmp_path: Path, home: Path) -> None:
     with pytest.raises(UsageError, match="is not a git repository"):
         from_history(str(tmp_path), tmp_path / "o.jsonl", INHERIT)
@@ -171,7 +184,7 @@ def test_bad_input_is_one_line(tmp_path: Path, home: Path) -> None:
 
 
 @pytest.mark.slow
-def test_cli_prints_json_and_a_line_per_commit(tmp_path: Path, home: Path) -> None:
+def test_cli_prints_json_and_a_line_per_commit(tmp_path: Path, store: Store) -> None:
     repo, sha = good_repo(tmp_path / "calc")
     out = tmp_path / "suite.jsonl"
     args = ["eval", "from-history", str(repo), "--environment", "inherit", "--rerun", "1"]
@@ -179,7 +192,9 @@ def test_cli_prints_json_and_a_line_per_commit(tmp_path: Path, home: Path) -> No
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert (data["commits"], data["candidates"], data["verified"]) == (2, 1, 1)
-    assert load_instances(out)[0]["instance_id"] == f"calc__{sha[:10]}"
+    # eval run takes it as it is: the repository found, the base pinned, the task queued
+    ids = submit_instances(store, out, read_instances(out), agent=None)
+    assert list(ids) == [f"calc__{sha[:10]}"]
     rejected = {**data["results"][0], "verified": False, "rejected": "flaky", "reason": "x::t"}
     lines = history_lines(
         {**data, "results": [*data["results"], rejected], "rejected": {"flaky": 1}}

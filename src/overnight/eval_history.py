@@ -31,8 +31,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from overnight.config import ProjectConfig
-from overnight.errors import GitError, UsageError, WorkspaceError
-from overnight.eval_verify import Trial, Verdict, verify
+from overnight.errors import ConfigError, GitError, UsageError, WorkspaceError
+from overnight.eval_verify import SETUP, Trial, Verdict, verify
 from overnight.evaluation import check_instance
 from overnight.intake import load_config
 from overnight.llm import DEFAULT_MODEL, ModelConfig, Sampling, get_model
@@ -40,6 +40,7 @@ from overnight.workspace.cache import is_url, local_toplevel
 from overnight.workspace.git import git
 
 STATEMENT = Path(__file__).parent / "templates" / "history" / "statement.md"
+UNGRADABLE = "not gradable by eval run"  # a rejection kind besides eval_verify's
 TEST_DIRS = {"tests", "test", "testing"}
 CODE_SUFFIXES = {
     ".py", ".pyx", ".pxd", ".pyi", ".c", ".h", ".cc", ".cpp", ".hpp", ".rs", ".go",
@@ -289,16 +290,9 @@ def from_history(
         for candidate in found:
             if progress:
                 progress(f"verifying {candidate.sha[:10]} {candidate.subject[:60]}")
-            verdict = verify(
-                Trial(
-                    path, candidate.parent, candidate.patch, candidate.test_patch, candidate.tests
-                ),
-                configured(path, candidate.parent, settings),
-                reruns=settings.reruns,
-            )
+            verdict, item = judge(path, candidate, settings, repo_field(repo, out), name)
             rows.append(row(candidate, verdict))
-            if verdict.verified:
-                item = instance(candidate, verdict, repo_field(repo, out), name, settings)
+            if item is not None:
                 if rewrite is not None:
                     item["problem_statement"], model = rewrite(candidate.message)
                     item.update(
@@ -306,10 +300,31 @@ def from_history(
                         statement_model=model,
                         commit_message=candidate.message,
                     )
-                check_instance(item, item["instance_id"])  # what eval run will read
                 items.append(item)
     out.write_text("".join(json.dumps(item) + "\n" for item in items))
     return summary(repo, len(shas), rows, out)
+
+
+def judge(
+    path: Path, candidate: Candidate, settings: Settings, repo: str, name: str
+) -> tuple[Verdict, dict[str, Any] | None]:
+    """The verdict on one candidate and, when verified, its instance. A configuration
+    at the parent that does not parse, or test ids ``eval run`` cannot grade, reject
+    the commit instead of stopping the command."""
+    try:
+        config = configured(path, candidate.parent, settings)
+    except ConfigError as exc:
+        return Verdict(kind=SETUP, reason=f"the configuration at the parent: {exc}"), None
+    trial = Trial(path, candidate.parent, candidate.patch, candidate.test_patch, candidate.tests)
+    verdict = verify(trial, config, reruns=settings.reruns)
+    if not verdict.verified:
+        return verdict, None
+    item = instance(candidate, verdict, repo, name, settings)
+    try:
+        check_instance(item, item["instance_id"])  # what eval run will read
+    except UsageError as exc:
+        return Verdict(kind=UNGRADABLE, reason=str(exc)), None
+    return verdict, item
 
 
 def configured(path: Path, base: str, settings: Settings) -> ProjectConfig:
