@@ -187,12 +187,14 @@ def test_bad_input_is_one_line(tmp_path: Path, home: Path) -> None:
 def test_cli_prints_json_and_a_line_per_commit(tmp_path: Path, store: Store) -> None:
     repo, sha = good_repo(tmp_path / "calc")
     out = tmp_path / "suite.jsonl"
-    args = ["eval", "from-history", str(repo), "--environment", "inherit", "--rerun", "1"]
+    url = f"file://{repo}"  # a URL is cloned into a temporary folder
+    args = ["eval", "from-history", url, "--environment", "inherit", "--rerun", "1"]
     result = CliRunner().invoke(main, [*args, "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert (data["commits"], data["candidates"], data["verified"]) == (2, 1, 1)
     # eval run takes it as it is: the repository found, the base pinned, the task queued
+    assert load_instances(out)[0]["repo"] == url
     ids = submit_instances(store, out, read_instances(out), agent=None)
     assert list(ids) == [f"calc__{sha[:10]}"]
     rejected = {**data["results"][0], "verified": False, "rejected": "flaky", "reason": "x::t"}
@@ -207,7 +209,7 @@ def test_cli_prints_json_and_a_line_per_commit(tmp_path: Path, store: Store) -> 
     )
     result = CliRunner().invoke(main, [*args, "--since", "2999-01-01", "--out", str(out)])
     assert result.exit_code != 0
-    assert f"{repo} has no commits since 2999-01-01: give an earlier --since" in result.output
+    assert f"{url} has no commits since 2999-01-01: give an earlier --since" in result.output
 
 
 @pytest.mark.slow

@@ -248,10 +248,11 @@ Rewrite = Callable[[str], tuple[str, str]]  # commit message -> (statement, mode
 
 def statement_model(path: Path, settings: Settings) -> Rewrite:
     """``--statement model``: the commit message rewritten into a task statement by the
-    model named (else the one the project configures at HEAD), asked before anything
-    runs so a wrong name stops the command at once."""
-    name = settings.model or load_config(path, "HEAD").model or DEFAULT_MODEL
-    model = get_model(name, ModelConfig())
+    model named (else the one the project configures at HEAD), built before any commit
+    runs, so a wrong name or a missing key stops the command at once."""
+    config = load_config(path, "HEAD")
+    name = settings.model or config.model or DEFAULT_MODEL
+    model = get_model(name, ModelConfig(key_env=config.model_key_env, timeout=config.model_timeout))
     system = STATEMENT.read_text()
 
     def rewrite(message: str) -> tuple[str, str]:
