@@ -1,4 +1,4 @@
-"""`overnight eval run` and `overnight eval compare`."""
+"""`overnight eval run`, `compare`, `impossible` and `from-history`."""
 
 from __future__ import annotations
 
@@ -231,6 +231,101 @@ def cheats_table(configs: list[dict[str, Any]]) -> Table:
 
 def counts(by_kind: dict[str, int]) -> str:
     return ", ".join(f"{kind} {n}" for kind, n in sorted(by_kind.items())) or "-"
+
+
+@eval_group.command("from-history")
+@click.argument("repo")
+@click.option("--since", help="Only commits since this date (YYYY-MM-DD).")
+@click.option(
+    "--max", "limit", type=click.IntRange(min=1), help="At most N candidates, newest first."
+)
+@click.option(
+    "--rerun",
+    default=2,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Runs after the change beyond the first; a test changing outcome is flaky.",
+)
+@click.option(
+    "--install",
+    multiple=True,
+    help="A setup command in place of the project's (repeat for more); kept in each instance.",
+)
+@click.option("--test-cmd", help="The test command ({tests}: the files); kept in each instance.")
+@click.option(
+    "--environment",
+    type=click.Choice(["venv", "inherit"]),
+    help="venv: a cached virtualenv of the setup; inherit: this Python's packages, no setup.",
+)
+@click.option(
+    "--statement",
+    type=click.Choice(["commit", "model"]),
+    default="commit",
+    show_default=True,
+    help="The commit message as the statement, or rewritten into a spec by the model.",
+)
+@click.option("--model", help="With --statement model (default: the project's configured one).")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where the verified instances go (JSONL).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def from_history_command(
+    repo: str,
+    since: str | None,
+    limit: int | None,
+    rerun: int,
+    install: tuple[str, ...],
+    test_cmd: str | None,
+    environment: str | None,
+    statement: str,
+    model: str | None,
+    out: Path,
+    as_json: bool,
+) -> None:
+    """Mine REPO's history (a path or git URL) for commits that change code and tests
+    together, prove each fails before and passes after, write them as instances."""
+    from overnight.eval_history import Settings, from_history
+
+    settings = Settings(
+        since=since,
+        max=limit,
+        reruns=rerun,
+        install=list(install) or None,
+        test_cmd=test_cmd,
+        environment=environment,
+        statement=statement,
+        model=model,
+    )
+    result = from_history(
+        repo, out, settings, progress=None if as_json else lambda line: click.echo(line, err=True)
+    )
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    for line in history_lines(result):
+        click.echo(line)
+
+
+def history_lines(result: dict[str, Any]) -> list[str]:
+    """One line per candidate, then the counts."""
+    lines = []
+    for r in result["results"]:
+        what = (
+            f"verified: {r['fail_to_pass']} FAIL_TO_PASS, {r['pass_to_pass']} PASS_TO_PASS"
+            if r["verified"]
+            else f"rejected ({r['rejected']}): {r['reason']}"
+        )
+        lines.append(f"{r['commit'][:10]} {r['subject'][:50]}: {what}")
+    rejected = ", ".join(f"{kind} {n}" for kind, n in result["rejected"].items())
+    lines.append(
+        f"{result['candidates']} candidate(s) in {result['commits']} commit(s): "
+        f"{result['verified']} verified, written to {result['out']}"
+        + (f"; rejected: {rejected}" if rejected else "")
+    )
+    return lines
 
 
 def register(main: click.Group) -> None:
