@@ -207,9 +207,10 @@ def test_detect_does_not_add_pytest_when_requirements_list_it():
     assert setup == ["python -m pip install -r requirements.txt"]
 
 
-def test_detect_setup_py_is_installed_editable():
+def test_detect_setup_py_is_installed_editable_and_its_tests_require_too():
+    # tests_require is never installed by pip: pytest must be (six's releases need it)
     files = {"setup.py": "from setuptools import setup\nsetup(tests_require=['pytest'])\n"}
-    assert detect(files).setup == ["python -m pip install -e ."]
+    assert detect(files).setup == ["python -m pip install -e .", "python -m pip install pytest"]
 
 
 @pytest.mark.parametrize(

@@ -314,7 +314,9 @@ def detect(files: dict[str, str]) -> ProjectConfig:
     extra = next((e for e in ("test", "tests", "testing", "dev") if e in extras), None)
     installed = [*project.get("project", {}).get("dependencies", []), *extras.get(extra, [])]
     if pyproject and "project" in project or "setup.py" in files or "setup.cfg" in files:
-        installed += [files[n] for n in ("setup.py", "setup.cfg") if n in files]
+        # setup.py and setup.cfg are not read for pytest: it is mostly in tests_require or
+        # setup_requires there, which `pip install .` does not install; installing it
+        # again when install_requires had it is a no-op
         setup.append(
             f"python -m pip install -e '.[{extra}]'" if extra else "python -m pip install -e ."
         )
