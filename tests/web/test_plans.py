@@ -39,7 +39,7 @@ def test_the_queue_button_submits_and_the_page_shows_each_node_with_its_status(
     tasks = [n.task for n in Plan.load(folder).nodes]
     assert all(tasks)
     html = done.text
-    svg = html[html.index("<svg class=\"chart plan-graph\"") : html.index("</svg>")]
+    svg = html[html.index('<svg class="chart plan-graph"') : html.index("</svg>")]
     assert len(re.findall(r'<g class="node n-queued" data-node="(\w+)"', svg)) == 3
     assert svg.count('class="edge"') == 3  # mul->sub, mul->power, sub->power
     for task in tasks:
@@ -48,9 +48,7 @@ def test_the_queue_button_submits_and_the_page_shows_each_node_with_its_status(
     assert 'data-action="queue"' not in html and 'data-action="drop"' not in html
 
 
-def test_drop_is_refused_while_others_depend_and_allowed_otherwise(
-    web: Web, folder: Path
-) -> None:
+def test_drop_is_refused_while_others_depend_and_allowed_otherwise(web: Web, folder: Path) -> None:
     pid = plan_id(web, folder)
 
     refused = web.post_form(f"/plans/{pid}/nodes/mul/drop", {})
