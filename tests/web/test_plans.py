@@ -3,8 +3,8 @@ queuing a human does from the page before the plan runs (web/plans.py)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from test_plan_store import planned
@@ -13,6 +13,8 @@ from overnight.planning.planfile import Plan
 from overnight.planning.stored import record
 
 from .conftest import Web
+
+SVG = "http://www.w3.org/2000/svg"
 
 
 @pytest.fixture
@@ -39,8 +41,11 @@ def test_the_queue_button_submits_and_the_page_shows_each_node_with_its_status(
     tasks = [n.task for n in Plan.load(folder).nodes]
     assert all(tasks)
     html = done.text
-    svg = html[html.index('<svg class="chart plan-graph"') : html.index("</svg>")]
-    assert len(re.findall(r'<g class="node n-queued" data-node="(\w+)"', svg)) == 3
+    svg = html[html.index('<svg class="chart plan-graph"') : html.index("</svg>") + 6]
+    drawn = ElementTree.fromstring(svg.replace("<svg ", f'<svg xmlns="{SVG}" ', 1))
+    nodes = drawn.findall(".//{*}g[@data-node]")  # parsed: the SVG is well-formed
+    assert sorted(g.get("data-node") or "" for g in nodes) == ["mul", "power", "sub"]
+    assert {g.get("class") for g in nodes} == {"node n-queued"}
     assert svg.count('class="edge"') == 3  # mul->sub, mul->power, sub->power
     for task in tasks:
         assert f'<a href="/tasks/{task}">task {task}</a>' in html
