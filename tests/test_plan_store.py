@@ -15,7 +15,7 @@ from overnight.planning.planfile import Plan
 from overnight.planning.planner import make_plan
 from overnight.planning.stored import board, plan_list, record
 from overnight.planning.submit import submit_plan
-from overnight.store import Store, now
+from overnight.store import Store, Task, TaskStatus, now
 from overnight.store import plans as stored
 from overnight.testing import make_repo
 from overnight.testing.llm_server import ScriptedLLMServer
@@ -59,13 +59,17 @@ def test_a_plan_round_trips_through_the_store_and_is_replaced_on_each_write(
     assert shown.tasks_cost is None and not shown.submitted
 
     done, _ = submit_plan(store, folder)
+    with store.session() as session:  # as if a worker had finished the first one
+        first = session.get(Task, done.nodes[0].task)
+        assert first is not None
+        first.status = TaskStatus.READY
     with store.reading() as session:
         after = board(session, plan_id, now())
         (listed,) = plan_list(session)
     assert [n["task"] for n in after.plan["nodes"]] == [n.task for n in done.nodes]
-    assert [n["state"] for n in after.nodes] == ["queued"] * 3
-    assert after.done == 0 and after.tasks_cost is not None and after.submitted
-    assert (listed["id"], listed["total"], listed["done"]) == (plan_id, 3, 0)
+    assert [n["state"] for n in after.nodes] == ["ready", "queued", "queued"]
+    assert after.done == 1 and after.tasks_cost is not None and after.submitted
+    assert (listed["id"], listed["total"], listed["done"]) == (plan_id, 3, 1)
 
 
 def test_an_edited_description_is_written_to_the_spec_file_and_the_store(

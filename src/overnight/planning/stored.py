@@ -15,7 +15,7 @@ from typing import Any
 
 from overnight import cost
 from overnight.errors import NotFound
-from overnight.planning.graph import topological
+from overnight.planning.graph import find_cycle, topological
 from overnight.planning.planfile import Plan, split_spec, submittable
 from overnight.store import Session, Store, TaskStatus, reads
 from overnight.store import plans as stored
@@ -76,13 +76,10 @@ class Board:
 
 
 def board(session: Session, plan_id: int, moment: datetime) -> Board:
-    plan = stored.plan(session, plan_id)
-    if plan is None:
-        raise NotFound(f"no plan {plan_id}: see the list at /plans")
+    plan = _stored(session, plan_id)
     by_id = {n["id"]: n for n in plan["nodes"]}
-    order = topological(
-        {n["id"]: [d for d in n["depends_on"] if d in by_id] for n in by_id.values()}
-    )
+    deps = {n["id"]: [d for d in n["depends_on"] if d in by_id] for n in by_id.values()}
+    order = list(deps) if find_cycle(deps) else topological(deps)  # a hand-made cycle: as given
     ids = [n["task"] for n in plan["nodes"] if n["task"] is not None]
     rows = {r.id: r for r in task_rows(session, reads.tasks_by_id(session, ids), moment)}
     nodes = []
@@ -103,12 +100,28 @@ def board(session: Session, plan_id: int, moment: datetime) -> Board:
     )
 
 
+def folder_of(session: Session, plan_id: int) -> Path:
+    """The folder of the stored plan ``plan_id``, where its changes are written."""
+    return Path(_stored(session, plan_id)["folder"])
+
+
+def _stored(session: Session, plan_id: int) -> dict[str, Any]:
+    plan = stored.plan(session, plan_id)
+    if plan is None:
+        raise NotFound(f"no plan {plan_id}: see the list at /plans")
+    return plan
+
+
 def plan_list(session: Session) -> list[dict[str, Any]]:
     """Every stored plan, the latest first, with its nodes' count and progress."""
-    out = []
-    for plan in stored.plans(session):
-        ids = [n["task"] for n in plan["nodes"] if n["task"] is not None]
-        statuses = reads.tasks_by_id(session, ids) if ids else []
-        done = sum(t.status in DONE for t in statuses)
-        out.append(plan | {"done": done, "total": len(plan["nodes"])})
-    return out
+    listed = stored.plans(session)
+    ids = [n["task"] for p in listed for n in p["nodes"] if n["task"] is not None]
+    status = {t.id: t.status for t in reads.tasks_by_id(session, ids)} if ids else {}
+    return [
+        plan
+        | {
+            "done": sum(status.get(n["task"]) in DONE for n in plan["nodes"]),
+            "total": len(plan["nodes"]),
+        }
+        for plan in listed
+    ]

@@ -7,7 +7,6 @@ writes the plan's folder and the store's copy: no file is written here.
 
 from __future__ import annotations
 
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Request
@@ -15,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from overnight.errors import NotFound, OvernightError
 from overnight.planning.edit import MAX_DESCRIPTION, drop_node, edit_description
-from overnight.planning.stored import board, plan_list
+from overnight.planning.stored import board, folder_of, plan_list
 from overnight.planning.submit import submit_plan
 from overnight.store import Store, now
 from overnight.web import charts
@@ -48,15 +47,11 @@ def _context(store: Store, plan_id: int) -> dict[str, Any]:
     return {"board": shown, "graph": charts.plan_graph(shown.nodes), "error": None}
 
 
-def _folder(store: Store, plan_id: int) -> FilePath:
-    with store.reading() as session:
-        return FilePath(board(session, plan_id, now()).plan["folder"])
-
-
 def _act(request: Request, plan_id: int, action: str, node: str = "", text: str = "") -> Response:
     """Run one change through the planning module; its refusal is shown on the page."""
     store = store_of(request)
-    folder = _folder(store, plan_id)
+    with store.reading() as session:
+        folder = folder_of(session, plan_id)
     try:
         if action == "edit":
             edit_description(store, folder, node, text)
