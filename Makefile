@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: install test demo lint tools local-model local-model-tiny
+.PHONY: install test demo demo-plan lint tools local-model local-model-tiny
 
 install: $(STAMP) tools
 
@@ -37,6 +37,9 @@ test: install local-model-tiny
 
 demo: install local-model
 	$(BIN)/overnight demo
+
+demo-plan: install local-model  # the embedded model plans a feature of the sample repository
+	$(BIN)/overnight demo --plan
 
 lint: install
 	$(BIN)/ruff check .

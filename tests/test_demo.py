@@ -14,6 +14,7 @@ from overnight.cli import main
 from overnight.errors import UsageError
 from overnight.spec import lint_text
 from overnight.store import Store, Task
+from overnight.testing.llm_server import ScriptedLLMServer
 from overnight.views import short_command, task_detail
 
 
@@ -54,6 +55,73 @@ def test_demo_ends_ready_ready_after_feedback_and_failed_for_gaming(store, tmp_p
     assert "stands in for an LLM" in result.output
     assert "3 of 3 tasks ended as expected" in result.output
     assert "approve 1" in result.output and "reject 3" in result.output
+
+
+def plan_demo(tmp_path: Path, chars_test: str) -> tuple[object, str]:
+    """``overnight demo --plan`` on the scripted model: chars, then lines after it."""
+    from test_plan import answer, new_test, spec
+
+    chars = new_test("tests/test_chars.py", chars_test)
+    lines = new_test(
+        "tests/test_lines.py",
+        "import textstats\n\n\ndef test_line_count():\n"
+        "    assert textstats.line_count('a\\nb') == 2",
+    )
+    plan = answer(
+        spec("chars", chars, scope=["textstats.py"]),
+        spec("lines", lines, ["chars"], scope=["textstats.py"]),
+    )
+    with ScriptedLLMServer([plan]) as server:
+        result = CliRunner().invoke(
+            main,
+            ["demo", "--plan", "--model", server.model_name, "--dir", str(tmp_path / "demo")],
+        )
+        asked = server.requests[0].body["messages"][0]["content"]
+    return result, asked
+
+
+@pytest.mark.slow
+def test_demo_plan_prints_the_graph_and_queues_a_proven_plan(store, tmp_path):
+    result, asked = plan_demo(
+        tmp_path,
+        "import textstats\n\n\ndef test_char_count():\n    assert textstats.char_count('a b') == 3",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "line_count(text)" in asked and "textstats.py" in asked
+    assert "01 chars  [proven]" in result.output
+    assert "02 lines  [proven]  <- chars" in result.output
+    assert "edges: chars -> lines" in result.output
+    with store.session() as session:
+        tasks = session.scalars(select(Task).order_by(Task.id)).all()
+        queued = [(t.title, t.status) for t in tasks]
+        waits = tasks[1].spec["depends_on"]
+    assert queued == [("Add chars to calc", "queued"), ("Add lines to calc", "queued")]
+    assert waits == [{"task": tasks[0].id, "until": "ready"}]
+    assert f"queued task {tasks[1].id}: lines" in result.output
+
+
+@pytest.mark.slow
+def test_demo_plan_with_an_unproven_spec_shows_why_and_queues_nothing(store, tmp_path):
+    result, _ = plan_demo(  # an import error at the base: not collected
+        tmp_path,
+        "from textstats import char_count\n\n\ndef test_char_count():\n"
+        "    assert char_count('a b') == 3",
+    )
+
+    assert result.exit_code == 1
+    assert "01 chars  [does-not-collect]" in result.output
+    assert "cannot import name 'char_count'" in result.output
+    assert "not queued: 1 of 2 spec(s) not proven" in result.output
+    with store.session() as session:
+        assert session.scalars(select(Task)).all() == []
+
+
+def test_demo_plan_refuses_scripted_agents(tmp_path: Path):
+    result = CliRunner().invoke(main, ["demo", "--plan", "--scripted", "--dir", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert "--plan asks a model for the plan: give --model, not --scripted" in result.stderr
 
 
 def test_demo_rerun_starts_from_a_fresh_directory(tmp_path: Path):

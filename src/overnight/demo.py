@@ -31,6 +31,9 @@ from typing import Any
 
 from overnight.errors import UsageError
 from overnight.intake import submit_text
+from overnight.planning.planfile import Plan
+from overnight.planning.planner import make_plan
+from overnight.planning.stored import record
 from overnight.store import Event, Store, TaskStatus, Turn, now, reads
 from overnight.store import events as event_rows
 from overnight.task_list import failing_gates, task_summary
@@ -155,6 +158,22 @@ def create(directory: Path) -> Demo:
     for spec in specs.glob("*.md"):
         spec.write_text(spec.read_text().replace(AGENTS, str(specs / "agents")))
     return Demo(directory, repo, specs)
+
+
+PLAN_FEATURE = TEMPLATES / "demo_plan" / "feature.md"
+
+
+def plan(store: Store, demo: Demo, model: str) -> tuple[Plan, int, Path]:
+    """``overnight demo --plan``: ``model`` plans a small feature of the sample
+    repository (``templates/demo_plan/feature.md``); each node is proven at the base,
+    the folder is written to ``plan/`` and copied into the store for the dashboard.
+    Returns the plan, its id in the store, and its folder. Queues nothing; a
+    ``PlanError`` (an answer that cannot be used) goes to the caller as it is."""
+    feature = demo.directory / "feature.md"
+    shutil.copyfile(PLAN_FEATURE, feature)
+    folder = demo.directory / "plan"
+    made = make_plan(feature, folder, repo=str(demo.repo), model=model, cwd=demo.directory)
+    return made, record(store, folder, made), folder
 
 
 def wipe(directory: Path) -> bool:

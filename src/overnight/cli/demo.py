@@ -16,8 +16,9 @@ from rich.table import Table
 from rich.text import Text
 
 from overnight import demo as lib
+from overnight.cli.demo_plan import PLAN_HONESTY, plan_demo
 from overnight.cli.tasks import STATUS_STYLE
-from overnight.errors import ModelError
+from overnight.errors import ModelError, UsageError
 from overnight.llm import DEFAULT_MODEL
 from overnight.store import Store, TaskStatus, Turn, open_store
 from overnight.views import short_command, task_detail
@@ -57,7 +58,13 @@ MODEL_HONESTY = (
     is_flag=True,
     help="Scripted stand-in agents instead of a model (fast; fixed outcomes).",
 )
-def demo_cmd(directory: Path, slots: int | None, model: str, scripted: bool) -> None:
+@click.option(
+    "--plan",
+    "planned",
+    is_flag=True,
+    help="Instead: the model plans a small feature; queued only if every spec is proven.",
+)
+def demo_cmd(directory: Path, slots: int | None, model: str, scripted: bool, planned: bool) -> None:
     """Run three tasks on a bundled sample repository, live; exit 1 if any ends unexpectedly.
 
     \b
@@ -69,11 +76,17 @@ def demo_cmd(directory: Path, slots: int | None, model: str, scripted: bool) -> 
     task must end READY with every gate passing or FAILED with evidence.
     With --scripted, stand-in agents do: easy: READY in 1 attempt; medium:
     wrong first, fixed from the gates' feedback: READY in 2; gaming the
-    gates: FAILED.
+    gates: FAILED. With --plan, the model plans a small feature of the sample
+    repository instead (docs/plan.md): the graph and each spec's proof are
+    shown, and the plan is queued only when every spec is proven.
     """
+    if planned and scripted:
+        raise UsageError("--plan asks a model for the plan: give --model, not --scripted")
     chosen = None if scripted else model
     slots = slots or (2 if scripted else 1)
     honesty = HONESTY if scripted else MODEL_HONESTY.format(model=model)
+    if planned:
+        honesty = PLAN_HONESTY.format(model=model)
     console = Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 120  # a log: wrap less than a narrow terminal would
@@ -92,6 +105,9 @@ def demo_cmd(directory: Path, slots: int | None, model: str, scripted: bool) -> 
     console.print(f"sample repository: {demo.repo} (textstats: words, word_count, top_words)")
     store = open_store()
     console.print(f"state: OVERNIGHT_HOME={home}")
+    if planned:
+        plan_demo(console, store, demo, model, _overnight())
+        return
     started = time.monotonic()
     for task in lib.submit(store, demo, chosen):
         console.print(f"queued task {task.id}: {task.title}  (expect {task.expected.describe()})")

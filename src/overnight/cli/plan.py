@@ -15,6 +15,7 @@ from overnight.planning.context import ReadLimits
 from overnight.planning.draft import draft_spec
 from overnight.planning.planfile import Plan, submittable
 from overnight.planning.planner import make_plan, prove_again
+from overnight.planning.stored import record
 from overnight.planning.submit import describe, show_plan, submit_plan
 
 SUBCOMMANDS = ("submit", "show", "prove")
@@ -101,7 +102,7 @@ def new(
         retries=retries,
         limits=ReadLimits(rounds=reads),
     )
-    _print(made, folder)
+    _print(made, folder, record(store(), folder, made))
     ready = all(submittable(n) for n in made.nodes)
     next_step = (
         "overnight plan submit" if ready else "fix the marked specs, then overnight plan prove"
@@ -113,7 +114,8 @@ def new(
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def prove(folder: Path) -> None:
     """Prove DIR's acceptance tests at the base again (after you edited them)."""
-    _print(prove_again(folder), folder)
+    proven = prove_again(folder)
+    _print(proven, folder, record(store(), folder, proven))
 
 
 @plan.command("submit")
@@ -135,9 +137,10 @@ def show(folder: Path) -> None:
         click.echo(line)
 
 
-def _print(made: Plan, folder: Path) -> None:
+def _print(made: Plan, folder: Path, plan_id: int) -> None:
     for line in describe(made):
         click.echo(line)
+    click.echo(f"on the dashboard: /plans/{plan_id} (overnight serve)")
     for node in made.nodes:
         if not submittable(node):
             evidence = str(node.proof.get("evidence", "")).strip().splitlines()

@@ -10,4 +10,6 @@ executable proof, in the order they must run (docs/plan.md).
     proof.py     each acceptance test applied at the base: collected, and failing
     planfile.py  spec files, test patches and plan.json on disk
     submit.py    ``plan submit`` (in order, all or none) and ``plan show``
+    stored.py    the store's copy of a plan, and the plan as the dashboard shows it
+    edit.py      a description edited or a spec dropped before the plan is queued
 """

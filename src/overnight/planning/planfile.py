@@ -107,6 +107,17 @@ def spec_text(node: Node, base: Base, tests: list[str], patch_file: str) -> str:
     return f"---\n{dumped}---\n{node.description}\n"
 
 
+def split_spec(text: str) -> tuple[str, str] | None:
+    """A spec file's front matter with its ``---`` fences, and its body; None when it
+    has no front matter."""
+    lines = text.replace("\r\n", "\n").splitlines(keepends=True)
+    if lines and lines[0].strip() == "---":
+        for index in range(1, len(lines)):
+            if lines[index].strip() == "---":
+                return "".join(lines[: index + 1]), "".join(lines[index + 1 :])
+    return None
+
+
 def write_node(folder: Path, number: int, node: Node, base: Base, proof: Proof) -> PlanNode:
     """Write the spec file and its test patch (as proven, or as the model gave it when it
     did not apply); lint it."""

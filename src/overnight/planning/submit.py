@@ -6,7 +6,7 @@ folder: every spec lints, the graph has no unknown id and no cycle, every node
 is proven at the base. Then it queues the specs dependencies first, each
 ``depends_on`` mapped from plan ids to the task ids just created; if one cannot
 be queued, those queued before it are cancelled. The task ids go into
-``plan.json``, so a second submit refuses.
+``plan.json`` and the store's copy (the dashboard's), so a second submit refuses.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from overnight.errors import OvernightError, PlanError
 from overnight.intake import Submitted, submit_text
 from overnight.planning.graph import check_graph, topological
 from overnight.planning.planfile import Plan, PlanNode, lint_errors, submittable
+from overnight.planning.stored import record
 from overnight.store import Store, now, reads
 from overnight.task_list import task_rows
 
@@ -68,6 +69,7 @@ def submit_plan(store: Store, folder: Path) -> tuple[Plan, list[str]]:
         node.task = ids[node.id]
     plan.submitted_at = datetime.now(UTC).isoformat(timespec="seconds")
     plan.save(folder)
+    record(store, folder, plan)
     return plan, list(dict.fromkeys(warnings))
 
 

@@ -5,7 +5,8 @@ functions per concept that take a ``Session`` (``tasks``, ``scheduling``,
 ``workers``, ``output``, ``events``, ``ratelimits``, ``tokens``,
 ``pull_requests`` on the write side; ``reads``, ``insights``, ``bulk`` on the
 read side; ``notify`` for the notifications outbox, whose tables are
-``notices``; ``evaluations`` for stored comparisons of agent configurations).
+``notices``; ``evaluations`` for stored comparisons of agent configurations;
+``plans`` for the plans ``overnight plan`` wrote, as the dashboard shows them).
 """
 
 from sqlalchemy.orm import Session

@@ -220,6 +220,14 @@ def m015_eval_impossible(conn: Connection) -> None:
     EvalImpossible.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def m017_plans(conn: Connection) -> None:
+    """Plans made by ``overnight plan``, as the dashboard shows them. Needs no other
+    migration after m015: it applies the same whichever of m016/m017 lands first."""
+    from overnight.store.plans import StoredPlan
+
+    StoredPlan.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
+
+
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
     if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
@@ -241,6 +249,7 @@ MIGRATIONS: list[Migration] = [
     m013_agent_inputs,
     m014_eval_comparisons,
     m015_eval_impossible,
+    m017_plans,  # m016 is another change's: applied by name, in any order
 ]
 
 

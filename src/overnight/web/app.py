@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from overnight import __version__
 from overnight.errors import OvernightError, SpecError
 from overnight.store import Store
-from overnight.web import api, hooks, pages
+from overnight.web import api, hooks, pages, plans
 from overnight.web.deps import status_of
 from overnight.web.events import EventHub
 from overnight.web.security import SecurityMiddleware, is_loopback
@@ -70,6 +70,7 @@ def create_app(store: Store, config: WebConfig | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(hooks.router)
     app.include_router(pages.router)
+    app.include_router(plans.router)
     _errors(app)
     app.add_middleware(
         SecurityMiddleware,  # type: ignore[arg-type]

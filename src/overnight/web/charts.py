@@ -1,4 +1,4 @@
-"""Charts as plain SVG geometry (no JavaScript, no inline styles): the
+"""Charts and a plan's graph as plain SVG geometry (no JavaScript, no inline styles): the
 template draws the rectangles this module lays out."""
 
 from __future__ import annotations
@@ -115,4 +115,59 @@ def trend(points: list[dict[str, Any]], width: float = 720, height: float = 160)
         ],
         "plot": {"x": LEFT, "y": TOP, "width": width, "height": height},
         "view": {"width": LEFT + width + RIGHT, "height": TOP + height + BOTTOM},
+    }
+
+
+@dataclass(frozen=True)
+class Box:
+    """A plan's node on its graph: a rectangle coloured by ``state``."""
+
+    id: str
+    title: str
+    state: str  # a task status after submit, else a proof status
+    x: float
+    y: float
+
+
+BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 180, 46, 60, 18, 10
+
+
+def plan_graph(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Nodes (``id``, ``title``, ``state``, ``depends_on``; dependencies first) in
+    layers left to right, a node one layer right of its deepest dependency; edges
+    from a dependency's right side to its dependent's left side (the arrow)."""
+    layer: dict[str, int] = {}
+    for node in nodes:
+        needs = [layer[d] for d in node["depends_on"] if d in layer]
+        layer[node["id"]] = max(needs, default=-1) + 1
+    rows: dict[int, int] = {}
+    boxes: dict[str, Box] = {}
+    for node in nodes:
+        column = layer[node["id"]]
+        row = rows.get(column, 0)
+        rows[column] = row + 1
+        x = PAD + column * (BOX_W + GAP_X)
+        y = PAD + row * (BOX_H + GAP_Y)
+        boxes[node["id"]] = Box(node["id"], node["title"], node["state"], x, y)
+    edges = [
+        (
+            boxes[need].x + BOX_W,
+            boxes[need].y + BOX_H / 2,
+            boxes[node["id"]].x - 4,  # the arrowhead ends at the box
+            boxes[node["id"]].y + BOX_H / 2,
+        )
+        for node in nodes
+        for need in node["depends_on"]
+        if need in boxes
+    ]
+    columns = max(layer.values(), default=0) + 1
+    tallest = max(rows.values(), default=1)
+    return {
+        "boxes": list(boxes.values()),
+        "edges": edges,
+        "box": {"width": BOX_W, "height": BOX_H},
+        "view": {
+            "width": 2 * PAD + columns * BOX_W + (columns - 1) * GAP_X,
+            "height": 2 * PAD + tallest * BOX_H + (tallest - 1) * GAP_Y,
+        },
     }
