@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from overnight.cli import main
 from overnight.sandbox.cgroups import detect
-from overnight.sandbox.container import engine_status
+from overnight.sandbox.engine import engine_status
 
 from .conftest import need_bwrap
 

@@ -8,7 +8,7 @@ import pytest
 
 from overnight.errors import ConfigError
 from overnight.sandbox import get_sandbox
-from overnight.sandbox.container import engine_status
+from overnight.sandbox.engine import engine_status
 
 from .conftest import need_bwrap
 
