@@ -31,7 +31,7 @@ from pathlib import Path
 from overnight.errors import ConfigError
 from overnight.registry import Argument
 from overnight.sandbox import Access, BaseSandbox, Completed, Sandbox
-from overnight.sandbox.bwrap import SYSTEM, hand_over, readable_paths, task_uid
+from overnight.sandbox.bwrap import SYSTEM, hand_over, readable_paths, task_uid, within
 from overnight.sandbox.container_cgroup import ContainerGroup
 from overnight.sandbox.engine import (
     BUILD_HINT,
@@ -237,7 +237,11 @@ def mounts(cwd: Path, env: dict[str, str], access: Access) -> list[tuple[Path, s
     """The binds, each at its own path: the writable ones, then what a command reads
     (bwrap's list) unless the image's own toolchain directories hold it."""
     writable = {p.resolve() for p in (cwd, *access.writable)}
-    readable = {p.resolve() for p in (*readable_paths(cwd, env), *access.readable)} - writable
+    readable = {  # one inside a writable tree is there already, and may be a command's link
+        p.resolve()
+        for p in (*readable_paths(cwd, env), *access.readable)
+        if not within(p, writable)
+    } - writable
     binds = [(p, "rw") for p in sorted(writable)]
     binds += [(p, "ro") for p in sorted(readable) if p.exists() and not _system(p)]
     return binds
