@@ -47,6 +47,9 @@ from overnight.sandbox.proxy import INSIDE_DIR, Endpoint, ModelProxy, forwarder_
 
 INLINE_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TERM", "TZ", "USER", "LOGNAME", "SHELL")
 STATE = "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}"
+# the host's TLS trust and pip's settings, as bwrap's /etc has them: a host behind a
+# TLS-inspecting proxy installs dependencies the same way in either sandbox
+HOST_SHARED = (Path("/etc/ssl/certs"), Path("/etc/pip.conf"))
 
 
 class ContainerSandbox(BaseSandbox):
@@ -235,7 +238,8 @@ class ContainerSandbox(BaseSandbox):
 
 def mounts(cwd: Path, env: dict[str, str], access: Access) -> list[tuple[Path, str]]:
     """The binds, each at its own path: the writable ones, then what a command reads
-    (bwrap's list) unless the image's own toolchain directories hold it."""
+    (bwrap's list) unless the image's own toolchain directories hold it, then the
+    host's shared settings."""
     writable = {p.resolve() for p in (cwd, *access.writable)}
     readable = {  # one inside a writable tree is there already, and may be a command's link
         p.resolve()
@@ -244,7 +248,7 @@ def mounts(cwd: Path, env: dict[str, str], access: Access) -> list[tuple[Path, s
     } - writable
     binds = [(p, "rw") for p in sorted(writable)]
     binds += [(p, "ro") for p in sorted(readable) if p.exists() and not _system(p)]
-    return binds
+    return binds + [(p, "ro") for p in HOST_SHARED if p.exists()]
 
 
 def _system(path: Path) -> bool:
