@@ -1,8 +1,11 @@
 """Fixtures of the red team: the default set-up (worker as root, bwrap sandbox), host
 places the sandbox must not reach, and a verdict line per attack printed at the end.
 
-The suite FAILS (never skips) when bubblewrap is missing or the worker is not root:
-the set-up it attacks is the default one, and an attack that cannot run proves nothing.
+Every attack runs twice: in the bwrap sandbox and in the container sandbox on
+podman (``[container]``, marked slow). The suite FAILS (never skips) when
+bubblewrap is missing or the worker is not root: the set-up it attacks is the
+default one, and an attack that cannot run proves nothing. The container runs
+skip, saying why, only where podman cannot run a container.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sandbox.conftest import need_bwrap
+from sandbox.conftest import need_bwrap, podman_image  # noqa: F401  (a fixture)
 
 from overnight.store import open_store
 
@@ -32,16 +35,22 @@ from .harness import (
 VERDICTS: list[tuple[str, str]] = []
 
 
-@pytest.fixture(autouse=True)
-def default_setup(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The `home` fixture's isolation, with the sandbox overnight uses by default."""
+@pytest.fixture(autouse=True, params=["bwrap", pytest.param("container", marks=pytest.mark.slow)])
+def default_setup(
+    home: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path:
+    """The `home` fixture's isolation, with the sandbox overnight uses by default, then
+    with the container one (the fixture project names none: $OVERNIGHT_SANDBOX decides)."""
     need_bwrap()
     if os.geteuid() != 0:
         pytest.fail(
             "the red team attacks the default set-up, a worker running as root: run it as root",
             pytrace=False,
         )
-    monkeypatch.setenv("OVERNIGHT_SANDBOX", "bwrap")
+    if request.param == "container":
+        request.getfixturevalue("podman_image")
+        monkeypatch.setenv("OVERNIGHT_CONTAINER_ENGINE", "podman")
+    monkeypatch.setenv("OVERNIGHT_SANDBOX", request.param)
     return home
 
 
