@@ -6,7 +6,7 @@ chown postgres:postgres "$PGDATA" /run/postgresql
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     printf '%s\n' "$POSTGRES_PASSWORD" >/tmp/pwfile
     chown postgres /tmp/pwfile
-    su postgres -s /bin/sh -c "initdb -D '$PGDATA' -U '$POSTGRES_USER' --pwfile=/tmp/pwfile --auth-host=scram-sha-256 --auth-local=trust" >/dev/null
+    su postgres -s /bin/sh -c "initdb -D '$PGDATA' -E UTF8 --locale=C.UTF-8 -U '$POSTGRES_USER' --pwfile=/tmp/pwfile --auth-host=scram-sha-256 --auth-local=trust" >/dev/null
     rm -f /tmp/pwfile
     echo "host all all 0.0.0.0/0 scram-sha-256" >>"$PGDATA/pg_hba.conf"
     su postgres -s /bin/sh -c "pg_ctl -D '$PGDATA' -w start -o '-c listen_addresses='" >/dev/null

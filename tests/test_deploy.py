@@ -91,9 +91,8 @@ def test_compose_runs_the_same_command_lines_on_the_same_image():
     assert set(services) == {"postgres", "migrate", "worker", "dashboard"}
     for name in ("worker", "dashboard"):
         check_command_line(services[name]["command"])
-        assert services[name]["depends_on"]["migrate"]["condition"] == (
-            "service_completed_successfully"
-        )
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert services[name]["restart"] == "unless-stopped"  # until PostgreSQL is up
     images = {c["image"] for c in containers()}
     assert images == {"localhost/overnight:0.1.0"}
     assert services["worker"]["image"].endswith(":-localhost/overnight:0.1.0}")

@@ -80,7 +80,7 @@ class ContainerSandbox(BaseSandbox):
             if path is None:
                 raise ConfigError(
                     f"sandbox 'container' is unavailable: {state}; install and start docker "
-                    f'or podman ({BUILD_HINT} installs podman), or use sandbox = "bwrap"'
+                    f'or podman (scripts/container-image.sh installs podman), or use sandbox = "bwrap"'
                 )
             self.engine = path
             if named is None or not image_present(path, named):

@@ -131,7 +131,7 @@ def _bwrap() -> Check:
 def _container() -> Check:
     path, state = engine_status()
     if path is None:
-        return Check("container", False, state, f"install docker or podman ({BUILD_HINT})")
+        return Check("container", False, state, f"install docker or podman: {BUILD_HINT}")
     image = default_image()
     if image is None or not image_present(path, image):
         what = f"image {image} is not built" if image else "no image"
