@@ -198,7 +198,9 @@ class ContainerSandbox(BaseSandbox):
         argv += ["--workdir", str(cwd), self.image]
         # rlimits set by a shell inside, not --ulimit: with one, podman adds its defaults
         # too and runc's prlimit of them is refused on hosts like this one
-        wrapper = [*rlimit_commands(self.limits, memory_in_cgroup=True, nproc=False), 'exec "$@"']
+        # and stderr joined to stdout inside: two attached streams lose their order
+        limits = rlimit_commands(self.limits, memory_in_cgroup=True, nproc=False)
+        wrapper = [*limits, "exec 2>&1", 'exec "$@"']
         argv += ["sh", "-c", "\n".join(wrapper), "overnight-sandbox"]
         if proxy_dir is not None and self.model is not None:
             return [*argv, "bash", "-c", forwarder_script(self.model), "overnight", command]
