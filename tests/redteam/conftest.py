@@ -35,7 +35,10 @@ from .harness import (
 VERDICTS: list[tuple[str, str]] = []
 
 
-@pytest.fixture(autouse=True, params=["bwrap", pytest.param("container", marks=pytest.mark.slow)])
+@pytest.fixture(
+    autouse=True,
+    params=["bwrap", pytest.param("container", marks=[pytest.mark.slow, pytest.mark.container])],
+)
 def default_setup(
     home: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Path:

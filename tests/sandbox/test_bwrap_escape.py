@@ -34,7 +34,9 @@ for host, port in [{targets}]:
 """
 
 
-@pytest.fixture(params=["bwrap", pytest.param("container", marks=pytest.mark.slow)])
+@pytest.fixture(
+    params=["bwrap", pytest.param("container", marks=[pytest.mark.slow, pytest.mark.container])]
+)
 def make_sandbox(request: pytest.FixtureRequest) -> Callable[..., Sandbox]:
     """Each probe against each sandbox kind (the bwrap one fails where bwrap is missing;
     the container one skips, saying why, where podman cannot run a container)."""

@@ -192,6 +192,7 @@ def test_podman_is_pointed_at_overnights_own_configuration(tmp_path, monkeypatch
 
 
 @pytest.mark.slow
+@pytest.mark.container
 def test_a_command_runs_in_the_image_as_the_task_uid_with_its_output_streamed(
     make_container, workspace, environ
 ):
@@ -215,6 +216,7 @@ def test_a_command_runs_in_the_image_as_the_task_uid_with_its_output_streamed(
 
 
 @pytest.mark.slow
+@pytest.mark.container
 def test_a_cancelled_command_is_killed_and_its_container_removed(
     make_container, workspace, environ
 ):
@@ -237,6 +239,7 @@ def test_a_cancelled_command_is_killed_and_its_container_removed(
 
 
 @pytest.mark.slow
+@pytest.mark.container
 def test_the_worker_environment_reaches_the_container_only_as_given(
     make_container, workspace, environ, monkeypatch
 ):

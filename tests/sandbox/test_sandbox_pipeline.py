@@ -28,7 +28,7 @@ AGENT = (
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["bwrap", "container"])
+@pytest.mark.parametrize("kind", ["bwrap", pytest.param("container", marks=pytest.mark.container)])
 def test_a_task_in_the_sandbox_reaches_ready(store: Store, tmp_path, kind, request, monkeypatch):
     if kind == "bwrap":
         need_bwrap()
