@@ -236,6 +236,8 @@ def test_a_cancelled_command_is_killed_and_its_container_removed(
         text=True,
     )
     assert left.returncode == 0 and left.stdout.strip() == ""
+    groups = Path("/sys/fs/cgroup").glob(f"*/overnight-containers/run-{os.getpid()}-*")
+    assert list(groups) == []  # its parent cgroup, in every hierarchy, is gone too
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ import contextlib
 import os
 import secrets
 import signal
+import time
 from pathlib import Path
 
 from overnight.sandbox.cgroups import CONTROLLERS, RunGroup, cgroup_mounts, enable
@@ -83,17 +84,23 @@ class ContainerGroup:
 
     def remove(self) -> None:
         """Kill what is left, remove the group and the engine's leftovers beside it (the
-        container's own group first: the engine's clean-up may come later or never)."""
+        container's own group and conmon's first: they may empty a moment later)."""
         self.group.kill()
-        for path in (*self.group.dirs.values(), *self.others):
-            with contextlib.suppress(OSError):
-                for child in path.iterdir():
-                    if child.is_dir():
-                        child.rmdir()
-        self.group.remove()
-        for path in self.others:
-            with contextlib.suppress(OSError):
-                path.rmdir()
+        paths = [*self.group.dirs.values(), *self.others]
+        for _ in range(200):
+            for path in paths:
+                _remove_tree(path)
+            if not any(path.exists() for path in paths):
+                return
+            time.sleep(0.01)
+
+
+def _remove_tree(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        for child in path.iterdir():
+            if child.is_dir():
+                child.rmdir()
+        path.rmdir()
 
 
 def _values(limits: Limits) -> tuple[int | float | None, ...]:
