@@ -1,8 +1,12 @@
 """Fixtures of the red team: the default set-up (worker as root, bwrap sandbox), host
 places the sandbox must not reach, and a verdict line per attack printed at the end.
 
-Every attack runs twice: in the bwrap sandbox and in the container sandbox on
-podman (``[container]``, marked slow). The suite FAILS (never skips) when
+Every attack on the sandbox's boundary runs twice: in the bwrap sandbox and in the
+container sandbox on podman (``[container]``, marked slow). A module whose attacks
+are judged on the host, from data the sandbox hands back whatever sandbox it is
+(the cheats on the tests and their configuration, the keys' masking), says
+``SANDBOXES = ("bwrap",)``: each container command costs 1-2 s more, and running
+those twice would test the same host code again for ~20 minutes of CI. The suite FAILS (never skips) when
 bubblewrap is missing or the worker is not root: the set-up it attacks is the
 default one, and an attack that cannot run proves nothing. The container runs
 skip, saying why, only where podman cannot run a container.
@@ -35,10 +39,18 @@ from .harness import (
 VERDICTS: list[tuple[str, str]] = []
 
 
-@pytest.fixture(
-    autouse=True,
-    params=["bwrap", pytest.param("container", marks=[pytest.mark.slow, pytest.mark.container])],
-)
+CONTAINER = pytest.param("container", marks=[pytest.mark.slow, pytest.mark.container])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each attack in the sandboxes its module names (default: both)."""
+    if "default_setup" in metafunc.fixturenames:
+        kinds = getattr(metafunc.module, "SANDBOXES", ("bwrap", "container"))
+        params = ["bwrap" if k == "bwrap" else CONTAINER for k in kinds]
+        metafunc.parametrize("default_setup", params, indirect=True)
+
+
+@pytest.fixture(autouse=True)
 def default_setup(
     home: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> Path:
