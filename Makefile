@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 APT := DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: install test demo demo-plan lint tools local-model local-model-tiny
+.PHONY: install test demo demo-plan lint tools container deploy-image local-model local-model-tiny
 
 install: $(STAMP) tools
 
@@ -23,6 +23,15 @@ $(STAMP): pyproject.toml
 tools:
 	@sh scripts/system-deps.sh
 
+# the container sandbox: podman, runc, its configuration and the base image built from
+# Debian's packages (first build ~1.5-5 min; cached: well under a second)
+container:
+	@bash scripts/container-image.sh
+
+# the worker/dashboard image (deploy/Containerfile) FROM that base image
+deploy-image: install
+	PYTHON=$(BIN)/python scripts/deploy-image.sh
+
 # the embedded model (llama.cpp engine + weights): the engine is built once, ~10 min
 # on 2 cores, then its wheel is reused from ~/.cache/overnight/wheels
 local-model: install
@@ -33,6 +42,7 @@ local-model-tiny: install
 
 test: install local-model-tiny
 	@sh scripts/install-browser.sh
+	@bash scripts/container-image.sh || echo "make test: the container sandbox's tests will skip (above: why)"
 	$(BIN)/python -m pytest --durations=25
 
 demo: install local-model

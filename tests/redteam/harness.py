@@ -1,5 +1,5 @@
 """The red team's harness: one small repository, attack scripts run as `command:` agents
-in the bwrap sandbox, and everything a task left behind gathered for the checks.
+in the sandbox $OVERNIGHT_SANDBOX names (bwrap, or the container one), and everything a task left behind gathered for the checks.
 
 An attack is a bash script. It reaches the sandbox base64-encoded inside the agent
 command itself (the host's /tmp, where a test keeps its files, is hidden from the
@@ -38,7 +38,6 @@ TEST_CALC = (
 OVERNIGHT_TOML = """setup = ["python -m pip install pytest"]
 test_cmd = "python -m pytest -q"
 lint_cmd = "ruff check"
-sandbox = "bwrap"
 """
 PYPROJECT = '[tool.ruff]\nline-length = 100\n\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
 HONEST_MUL = CALC + '\n\ndef mul(a, b):\n    """Return the product of a and b."""\n'

@@ -35,6 +35,8 @@ from .harness import (
     write,
 )
 
+SANDBOXES = ("bwrap",)  # judged on the host: see conftest.py
+
 pytestmark = [pytest.mark.redteam, pytest.mark.slow]
 
 LEAK = r"""

@@ -1,5 +1,6 @@
-"""End to end with `sandbox = "bwrap"`: setup, agent and every gate run sandboxed,
-and the task still reaches READY with host-side git committing the result."""
+"""End to end with `sandbox = "bwrap"` and `sandbox = "container"` (podman): setup,
+agent and every gate run sandboxed, and the task still reaches READY with host-side
+git committing the result."""
 
 from __future__ import annotations
 
@@ -27,15 +28,21 @@ AGENT = (
 
 
 @pytest.mark.slow
-def test_a_task_in_the_bwrap_sandbox_reaches_ready(store: Store, tmp_path):
-    need_bwrap()
+@pytest.mark.parametrize("kind", ["bwrap", pytest.param("container", marks=pytest.mark.container)])
+def test_a_task_in_the_sandbox_reaches_ready(store: Store, tmp_path, kind, request, monkeypatch):
+    if kind == "bwrap":
+        need_bwrap()
+    else:
+        request.getfixturevalue("podman_image")
+        monkeypatch.setenv("OVERNIGHT_CONTAINER_ENGINE", "podman")
     repo = make_repo(
         tmp_path / "calc",
         {
             "calc.py": CALC,
             "tests/test_calc.py": TEST_CALC,
             "overnight.toml": 'setup = ["python -m pip install pytest"]\n'
-            'test_cmd = "python -m pytest -q"\nlint_cmd = "ruff check"\nsandbox = "bwrap"\n',
+            'test_cmd = "python -m pytest -q"\nlint_cmd = "ruff check"\n'
+            f'sandbox = "{kind}"\n',
             "pyproject.toml": "[tool.ruff]\nline-length = 100\n",
         },
     )

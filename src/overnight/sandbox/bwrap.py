@@ -244,13 +244,13 @@ def mounts(
     readable = {
         p.resolve()
         for p in (*readable_paths(cwd, env), *access.readable)
-        if not _inside(p, writable)
+        if not within(p, writable)
     } - writable
     binds = [(p, "--bind") for p in writable if p.exists()]
     binds += [
         (p, "--ro-bind")
         for p in readable
-        if p.exists() and not _visible(p, toolchain) and not _inside(p, writable)
+        if p.exists() and not _visible(p, toolchain) and not within(p, writable)
     ]
     binds.sort(key=lambda b: len(b[0].parts))
     args += _bind(binds, toolchain)
@@ -273,7 +273,7 @@ def hidden_dirs() -> list[Path]:
     )
 
 
-def _inside(path: Path, roots: set[Path]) -> bool:
+def within(path: Path, roots: set[Path]) -> bool:
     """Under one of ``roots``, judged on the path as written (a symlink a command made
     inside a writable tree must not lead a bind elsewhere)."""
     written = os.path.abspath(path)

@@ -50,7 +50,7 @@ def detect(proc_cgroup: str | None = None, mountinfo: str | None = None) -> Cgro
         if len(parts) == 3:
             for name in parts[1].split(",") if parts[1] else [""]:
                 own[name] = parts[2]
-    mounts = _cgroup_mounts(mountinfo)
+    mounts = cgroup_mounts(mountinfo)
     v1 = {c: m for c in CONTROLLERS for m in mounts if m[2] == "cgroup" and c in m[3]}
     if v1:
         return _host(1, {c: (v1[c][0], v1[c][1], own.get(c)) for c in v1})
@@ -84,7 +84,7 @@ def _host(version: int, where: dict[str, tuple[str, str, str | None]]) -> Cgroup
     return host
 
 
-def _cgroup_mounts(mountinfo: str) -> list[tuple[str, str, str, list[str]]]:
+def cgroup_mounts(mountinfo: str) -> list[tuple[str, str, str, list[str]]]:
     """(mountpoint, root, fstype, super options) of every cgroup mount."""
     mounts = []
     for line in mountinfo.splitlines():
@@ -122,9 +122,9 @@ class RunGroup:
         wanted = [c for c in host.usable if _wanted(c, limits)]
         if host.version == 2 and wanted:
             base = host.bases[wanted[0]]
-            _enable(base, wanted)  # refused (EBUSY) when our own group holds processes
+            enable(base, wanted)  # refused (EBUSY) when our own group holds processes
             (base / PARENT).mkdir(exist_ok=True)
-            _enable(base / PARENT, wanted)
+            enable(base / PARENT, wanted)
             leaf = base / PARENT / name
             leaf.mkdir()
             group = cls(2, dict.fromkeys(wanted, leaf))
@@ -135,12 +135,16 @@ class RunGroup:
                 leaf.mkdir(parents=True)
                 dirs[c] = leaf
             group = cls(1, dirs)
+        return group.limited(limits)
+
+    def limited(self, limits: Limits) -> RunGroup:
+        """This group with ``limits`` written; removed (and the error raised) if refused."""
         try:
-            group._write_limits(limits)
+            self._write_limits(limits)
         except OSError:
-            group.remove()
+            self.remove()
             raise
-        return group
+        return self
 
     def _write_limits(self, limits: Limits) -> None:
         d = self.dirs
@@ -224,7 +228,7 @@ def _wanted(controller: str, limits: Limits) -> bool:
     ] is not None
 
 
-def _enable(group: Path, controllers: list[str]) -> None:
+def enable(group: Path, controllers: list[str]) -> None:
     """Let the children of ``group`` use these controllers (v2's subtree_control)."""
     present = set(_read(group / "cgroup.subtree_control").split())
     missing = [c for c in controllers if c not in present]

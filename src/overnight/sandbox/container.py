@@ -1,68 +1,55 @@
 """The ``container`` sandbox: docker or podman, for fleets.
 
 Each command is one named container: ``create`` (no network, read-only root,
-tmpfs ``/tmp``, no capabilities, no-new-privileges, memory/pids/CPU/ulimits,
-the task uid when the worker is root), ``start``, ``wait``, ``logs``,
-``inspect`` (was it OOM-killed?), and ``rm -f`` always, also on timeout or
-cancel. ``run --rm`` is avoided: its exit code through podman's docker socket
-was seen wrong. Mounts are the same as bwrap's: the workspace read-write, the
-interpreters and the cached environment read-only at
-their own paths. The environment reaches the container as ``-e NAME`` with
-values in the CLI's own environment, never on a command line.
+tmpfs ``/tmp`` and ``/run``, no capabilities, no-new-privileges,
+memory/pids/CPU limits, the task uid when the worker is root; rlimits set by
+a shell inside), ``start
+--attach`` (its output streamed as it comes), ``inspect`` (its exit code; was
+it OOM-killed?), and ``rm -f`` always, also on timeout or cancel (``kill``
+first). ``run --rm`` is avoided: its exit code through podman's docker socket
+was seen wrong. Mounts are bwrap's, minus the toolchain the image brings: the
+workspace read-write, the worker's interpreters and the cached environment
+read-only at their own paths. The environment reaches the container as ``-e
+NAME`` with values in the CLI's own environment, never on a command line.
+Setup commands, which install dependencies, share the host's network (as under
+bwrap), so no container network stack is needed.
 
-Configured as ``container`` or ``container:IMAGE``; ``$OVERNIGHT_CONTAINER_ENGINE``
-picks ``docker`` or ``podman`` (default: whichever is installed, docker first).
+Configured as ``container`` or ``container:IMAGE``; the engine, its
+configuration and the default image are ``engine.py``'s.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from overnight.errors import ConfigError
 from overnight.registry import Argument
 from overnight.sandbox import Access, BaseSandbox, Completed, Sandbox
-from overnight.sandbox.bwrap import hand_over, readable_paths, task_uid
-from overnight.sandbox.limits import Limits, describe
+from overnight.sandbox.bwrap import SYSTEM, hand_over, readable_paths, task_uid, within
+from overnight.sandbox.container_cgroup import ContainerGroup
+from overnight.sandbox.engine import (
+    BUILD_HINT,
+    call,
+    cli_environ,
+    default_image,
+    engine_status,
+    image_present,
+)
+from overnight.sandbox.limits import CPU_TIME_EXIT, Limits, describe, rlimit_commands
 from overnight.sandbox.process import Exit, kill_session, supervise
 from overnight.sandbox.proxy import INSIDE_DIR, Endpoint, ModelProxy, forwarder_script
 
-DEFAULT_IMAGE = "docker.io/library/python:3.12-slim"
-ENGINES = ("docker", "podman")
-CLI_ENV = ("PATH", "HOME", "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "CONTAINER_HOST")
 INLINE_ENV = ("PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "TERM", "TZ", "USER", "LOGNAME", "SHELL")
-
-
-def engine_status(engine: str | None = None) -> tuple[str | None, str]:
-    """(the engine's CLI path or None, a one-line state) — asks the daemon, never assumes."""
-    names = [engine] if engine else [os.environ.get("OVERNIGHT_CONTAINER_ENGINE") or ""]
-    names = [n for n in names if n] or list(ENGINES)
-    found = [(n, shutil.which(n)) for n in names]
-    installed = [(n, p) for n, p in found if p]
-    if not installed:
-        return None, f"no container engine CLI ({' or '.join(names)}) is installed"
-    problems = []
-    for name, path in installed:
-        try:
-            proc = subprocess.run(
-                [path, "version", "--format", "{{.Server.Version}}"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            problems.append(f"{name}: {exc}")
-            continue
-        if proc.returncode == 0 and proc.stdout.strip():
-            return path, f"{name} {proc.stdout.strip()}"
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        problems.append(f"{name}: {detail[-1] if detail else f'exit {proc.returncode}'}")
-    return None, "; ".join(problems)
+STATE = "{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}}"
+# the host's TLS trust and pip's settings, as bwrap's /etc has them: a host behind a
+# TLS-inspecting proxy installs dependencies the same way in either sandbox
+HOST_SHARED = (Path("/etc/ssl/certs"), Path("/etc/pip.conf"))
 
 
 class ContainerSandbox(BaseSandbox):
@@ -85,20 +72,29 @@ class ContainerSandbox(BaseSandbox):
     ) -> None:
         """``check=False`` skips asking the engine (for building commands in tests)."""
         self.role = role
-        self.image = image or os.environ.get("OVERNIGHT_CONTAINER_IMAGE") or DEFAULT_IMAGE
         self.limits = limits or Limits()
         self.model = Endpoint.parse(model_endpoint) if model_endpoint else None
+        named = image or default_image()
         if check:
             path, state = engine_status(engine)
             if path is None:
                 raise ConfigError(
                     f"sandbox 'container' is unavailable: {state}; install and start docker "
-                    'or podman, or use sandbox = "bwrap"'
+                    f'or podman (scripts/container-image.sh installs podman), or use sandbox = "bwrap"'
                 )
             self.engine = path
+            if named is None or not image_present(path, named):
+                what = f"image {named} is not built" if named else "no image is configured"
+                raise ConfigError(
+                    f"sandbox 'container': {what}; {BUILD_HINT}, or name one: "
+                    'sandbox = "container:IMAGE" or $OVERNIGHT_CONTAINER_IMAGE'
+                )
         else:
             self.engine = engine or "docker"
+        self.image = named or "overnight-base"
         self.as_root = os.geteuid() == 0
+        # podman runs here with cgroupfs, which takes a parent group of ours
+        self.own_cgroup = Path(self.engine).name == "podman"
 
     def run(
         self,
@@ -119,45 +115,50 @@ class ContainerSandbox(BaseSandbox):
                 hand_over(path.resolve(), uid)
         name = f"overnight-{secrets.token_hex(6)}"
         inside = {**env, "HOME": "/tmp", "TMPDIR": "/tmp"}
+        group = ContainerGroup.create(self.limits) if self.own_cgroup else None
         proxy = None
         if self.model is not None and not access.network:
             proxy = ModelProxy(self.model).__enter__()
             inside["OVERNIGHT_MODEL_URL"] = self.model.url
             inside["OVERNIGHT_MODEL_SOCKET"] = f"{INSIDE_DIR}/model.sock"
-        cli_env = {k: v for k, v in os.environ.items() if k in CLI_ENV or k.startswith("DOCKER_")}
         try:
             create = self.create_argv(
-                name, command, cwd, inside, access, uid=uid, proxy_dir=proxy.dir if proxy else None
+                name,
+                command,
+                cwd,
+                inside,
+                access,
+                uid=uid,
+                proxy_dir=proxy.dir if proxy else None,
+                cgroup_parent=group.parent if group else None,
             )
-            made = self._cli(create, {**inside, **cli_env})
+            made = call(create, self.engine, inside)
             if made.returncode != 0:
                 output = f"{made.stdout}\n[overnight: {self.engine} create failed]"
                 return Completed(command, 125, output, 0.0)
-            self._cli([self.engine, "start", name], cli_env)
 
             def stop(proc: subprocess.Popen[bytes]) -> None:
-                self._cli([self.engine, "kill", name], cli_env)
+                call([self.engine, "kill", name], self.engine)
                 kill_session(proc)
 
             waited = supervise(
-                [self.engine, "wait", name],
-                env=cli_env,
+                [self.engine, "start", "--attach", name],
+                env=cli_environ(self.engine),
                 cwd="/",
                 timeout=timeout,
                 cancel=cancel,
                 stop=stop,
+                on_output=on_output,
             )
-            logs = self._cli([self.engine, "logs", name], cli_env).stdout
-            if on_output is not None:  # read once it ended: not live in a container
-                on_output(logs)
-            oom = self._cli(
-                [self.engine, "inspect", "--format", "{{.State.OOMKilled}}", name], cli_env
-            ).stdout.strip()
+            state = call([self.engine, "inspect", "--format", STATE, name], self.engine)
+            hit = group.limits_hit(_exit_code(state.stdout.split())) if group else []
         finally:
-            self._remove(name, cli_env)
+            call([self.engine, "rm", "--force", name], self.engine)
+            if group is not None:
+                group.remove()
             if proxy is not None:
                 proxy.close()
-        return self._completed(command, waited, logs, oom == "true", timeout)
+        return self._completed(command, waited, state.stdout.split(), hit, timeout)
 
     def create_argv(
         self,
@@ -169,69 +170,95 @@ class ContainerSandbox(BaseSandbox):
         *,
         uid: int | None,
         proxy_dir: Path | None = None,
+        cgroup_parent: str | None = None,
     ) -> list[str]:
+        """``cgroup_parent``: a group that holds the limits itself (else flags do)."""
         lim = self.limits
         argv = [self.engine, "create", "--name", name, "--label", "overnight=1", "--init"]
-        argv += [] if access.network else ["--network", "none"]
+        argv += ["--network", "host" if access.network else "none", "--hostname", "overnight"]
         argv += ["--read-only", "--tmpfs", "/tmp:rw,exec,mode=1777", "--tmpfs", "/run:rw,mode=755"]
         argv += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
         if uid is not None:
             argv += ["--user", f"{uid}:{uid}"]
+        if cgroup_parent is not None:
+            argv += ["--cgroup-parent", cgroup_parent]
+            lim = replace(lim, memory_mb=None, pids=None, cpus=None)
         if lim.memory_mb is not None:
             argv += ["--memory", f"{lim.memory_mb}m", "--memory-swap", f"{lim.memory_mb}m"]
         if lim.pids is not None:
             argv += ["--pids-limit", str(lim.pids)]
         if lim.cpus is not None:
             argv += ["--cpus", str(lim.cpus)]
-        if lim.open_files is not None:
-            argv += ["--ulimit", f"nofile={lim.open_files}:{lim.open_files}"]
-        if lim.cpu_seconds is not None:
-            argv += ["--ulimit", f"cpu={lim.cpu_seconds}:{lim.cpu_seconds + 2}"]
-        writable = {p.resolve() for p in (cwd, *access.writable)}
-        readable = {p.resolve() for p in (*readable_paths(cwd, env), *access.readable)} - writable
-        for path in sorted(writable):
-            argv += ["--volume", f"{path}:{path}:rw"]
-        for path in sorted(p for p in readable if p.exists()):
-            argv += ["--volume", f"{path}:{path}:ro"]
+        for path, mode in mounts(cwd, env, access):
+            argv += ["--volume", f"{path}:{path}:{mode}"]
         if proxy_dir is not None:
             argv += ["--volume", f"{proxy_dir}:{INSIDE_DIR}:ro"]
         for key in sorted(env):  # other values come from the CLI's environment, off argv
             argv += ["--env", f"{key}={env[key]}" if key in INLINE_ENV else key]
         argv += ["--workdir", str(cwd), self.image]
+        # rlimits set by a shell inside, not --ulimit: with one, podman adds its defaults
+        # too and runc's prlimit of them is refused on hosts like this one
+        # and stderr joined to stdout inside: two attached streams lose their order
+        limits = rlimit_commands(self.limits, memory_in_cgroup=True, nproc=False)
+        wrapper = [*limits, "exec 2>&1", 'exec "$@"']
+        argv += ["sh", "-c", "\n".join(wrapper), "overnight-sandbox"]
         if proxy_dir is not None and self.model is not None:
             return [*argv, "bash", "-c", forwarder_script(self.model), "overnight", command]
         return [*argv, "bash", "-c", command]
 
-    def _cli(self, argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120
-        )
-
-    def _remove(self, name: str, env: dict[str, str]) -> None:
-        subprocess.run(
-            [self.engine, "rm", "--force", name],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=120,
-        )
-
     def _completed(
-        self, command: str, waited: Exit, logs: str, oom: bool, timeout: float
+        self, command: str, waited: Exit, state: list[str], hit: list[str], timeout: float
     ) -> Completed:
-        text = waited.output.strip()
-        code = int(text) if text.lstrip("-").isdigit() else 125
-        limit = "memory" if oom else "wall-time" if waited.timed_out else None
+        """The container's own exit code (``inspect``) once it ran; else the engine's.
+        ``hit``: the limits its cgroup says acted."""
+        ran = _exit_code(state)
+        code = waited.returncode or 125 if ran is None else ran
+        limit = None
+        if "memory" in hit or state[2:] == ["true"]:
+            limit = "memory"
+        elif "pids" in hit:
+            limit = "pids"
+        elif code == CPU_TIME_EXIT:
+            limit = "cpu-time"
+        elif waited.timed_out:
+            limit = "wall-time"
+        output = waited.output
         if limit:
-            logs += f"\n[overnight: {describe(limit, self.limits, timeout)}]"
+            output += f"\n[overnight: {describe(limit, self.limits, timeout)}]"
         if waited.cancelled:
-            logs += "\n[overnight: killed: the task was cancelled]"
+            output += "\n[overnight: killed: the task was cancelled]"
         return Completed(
             command,
             124 if waited.timed_out else code,
-            logs,
+            output,
             waited.duration,
             waited.timed_out,
             waited.cancelled,
             limit,
         )
+
+
+def mounts(cwd: Path, env: dict[str, str], access: Access) -> list[tuple[Path, str]]:
+    """The binds, each at its own path: the writable ones, then what a command reads
+    (bwrap's list) unless the image's own toolchain directories hold it, then the
+    host's shared settings."""
+    writable = {p.resolve() for p in (cwd, *access.writable)}
+    readable = {  # one inside a writable tree is there already, and may be a command's link
+        p.resolve()
+        for p in (*readable_paths(cwd, env), *access.readable)
+        if not within(p, writable)
+    } - writable
+    binds = [(p, "rw") for p in sorted(writable)]
+    binds += [(p, "ro") for p in sorted(readable) if p.exists() and not _system(p)]
+    return binds + [(p, "ro") for p in HOST_SHARED if p.exists()]
+
+
+def _system(path: Path) -> bool:
+    return any(path == Path(top) or Path(top) in path.parents for top in SYSTEM)
+
+
+def _exit_code(state: list[str]) -> int | None:
+    """The container's exit code from ``inspect``; None when it never ran."""
+    if len(state) == 3 and state[0] == "exited" and state[1].lstrip("-").isdigit():
+        return int(state[1])
+    return None

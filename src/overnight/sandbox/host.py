@@ -16,7 +16,7 @@ from pathlib import Path
 
 from overnight.errors import OvernightError
 from overnight.sandbox.cgroups import CgroupHost, detect
-from overnight.sandbox.container import engine_status
+from overnight.sandbox.engine import BUILD_HINT, default_image, engine_status, image_present
 from overnight.sandbox.select import MODEL_ENDPOINT, select_sandbox
 
 APT = "apt-get install -y"  # or scripts/system-deps.sh, which does it when root
@@ -131,8 +131,12 @@ def _bwrap() -> Check:
 def _container() -> Check:
     path, state = engine_status()
     if path is None:
-        return Check("container", False, state, "install docker or podman and start its service")
-    return Check("container", True, state)
+        return Check("container", False, state, f"install docker or podman: {BUILD_HINT}")
+    image = default_image()
+    if image is None or not image_present(path, image):
+        what = f"image {image} is not built" if image else "no image"
+        return Check("container", False, f"{state}; {what}", BUILD_HINT)
+    return Check("container", True, f"{state}; image {image}")
 
 
 def _limits(cg: CgroupHost) -> list[Check]:
