@@ -213,6 +213,13 @@ def m014_eval_comparisons(conn: Connection) -> None:
     EvalComparison.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def m015_claim_function(conn: Connection) -> None:
+    """PostgreSQL claims in one round trip: the function ``overnight_claim_v1``."""
+    from overnight.store import claiming
+
+    claiming.install(conn)
+
+
 def _add_column(conn: Connection, table: str, column: str, ddl: str) -> None:
     if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
@@ -233,6 +240,7 @@ MIGRATIONS: list[Migration] = [
     m012_hook_deliveries,
     m013_agent_inputs,
     m014_eval_comparisons,
+    m015_claim_function,
 ]
 
 
