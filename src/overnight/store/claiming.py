@@ -17,8 +17,8 @@ is the reference: both apply the same rules, in the same order.
 3. Candidates, locked with SKIP LOCKED (another claim is deciding on them):
    queued and due (``not_before`` empty or past), in claim order (priority
    descending, then id), and running tasks whose lease expired (a worker that
-   stopped heartbeating), each up to ``CANDIDATES``; merged in claim order,
-   the first ``CANDIDATES`` are looked at.
+   stopped heartbeating, the longest expired first), each up to
+   ``CANDIDATES``; merged in claim order, the first ``CANDIDATES`` are looked at.
 4. Per candidate, in order: skipped at its repository's limit; a queued task
    with ``depends_on`` waits until each dependency is ready (or merged, with
    ``until: merged``), and fails when the first one not done never will be
@@ -53,7 +53,13 @@ CREATE OR REPLACE FUNCTION overnight_claim_v1(
     p_running integer, p_per_repo integer, p_candidates integer, p_retries integer)
 RETURNS TABLE (claimed_task integer, claimed_run integer, claimed_fence integer,
                claimed_takeover boolean)
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql
+-- the plans must not hang on statistics: a queue churns faster than autovacuum's ANALYZE
+-- (right after a bulk submit it believes nothing runs, and scans what does); without
+-- sorts the planner walks the claim-order and lease indexes whatever it estimates, and
+-- the penalty sort costs carry must not start the JIT compiler (a second per plan)
+SET enable_sort = off SET jit = off
+AS $fn$
 DECLARE
     v_live jsonb := '{{}}';
     v_total bigint := 0;
@@ -102,7 +108,7 @@ BEGIN
               FROM tasks t
              WHERE t.status = 'running' AND t.lease_expires < p_moment
                AND t.queue <> ALL (v_paused)
-             LIMIT p_candidates
+             ORDER BY t.lease_expires LIMIT p_candidates
                FOR UPDATE SKIP LOCKED)
         SELECT * FROM (SELECT * FROM due UNION ALL SELECT * FROM expired) merged
          ORDER BY merged.priority DESC, merged.id LIMIT p_candidates
