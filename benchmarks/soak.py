@@ -144,6 +144,9 @@ def main() -> None:
         found = audit(store)
         after = database_size(store)
         store.engine.dispose()
+        with create_engine(args.postgres, isolation_level="AUTOCOMMIT").connect() as conn:
+            name = make_url(url).database
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     terminal = int(found["terminal"])  # type: ignore[call-overload]
     print(
         f"{args.tasks} tasks, {args.workers} workers x {args.slots} slots, PostgreSQL; "
