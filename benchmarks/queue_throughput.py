@@ -3,7 +3,8 @@
 - submits/s: 10,000 tasks queued through ``queue.submit`` (the store part of
   ``overnight submit``, without the git work);
 - claims/s: the same 10,000 claimed one by one through ``queue.claim`` (each a
-  transaction with a lease and a fencing token), goal >= 200/s on each database;
+  transaction with a lease and a fencing token; on PostgreSQL one statement),
+  goal >= 200/s on each database, and the ratio PostgreSQL/SQLite;
   after ``ANALYZE tasks``, the statistics autovacuum keeps (PostgreSQL plans the
   claim from them; right after a bulk submit they are stale for up to a minute);
 - takeover: a worker process holding a task is killed with SIGKILL; the time
@@ -167,6 +168,11 @@ def main() -> None:
                 f"takeover after kill -9 {latency:5.1f} s (lease 3 s)"
             )
     print()
+    (_, sqlite_submits, sqlite_claims, _), (_, pg_submits, pg_claims, _) = results
+    print(f"claims/s  sqlite {sqlite_claims:6.0f}  postgresql {pg_claims:6.0f}  ", end="")
+    print(f"ratio postgresql/sqlite {pg_claims / sqlite_claims:.2f}")
+    print(f"submits/s sqlite {sqlite_submits:6.0f}  postgresql {pg_submits:6.0f}  ", end="")
+    print(f"ratio postgresql/sqlite {pg_submits / sqlite_submits:.2f}")
     for name, _, claims, latency in results:
         print(f"ratio {name} claims/s / goal {GOAL:.0f}: {claims / GOAL:.2f} (goal >= 1)")
         print(f"ratio {name} takeover / lease: {latency / 3.0:.2f} (floor 1.0)")

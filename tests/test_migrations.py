@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.orm import Session
 
+from overnight import queue
 from overnight.store import Run, Task, checkpoints, open_store
 from overnight.store.migrations import MIGRATIONS
 
@@ -162,4 +163,24 @@ def test_an_older_database_keeps_its_checkpoints_as_typed_rows(url):
         assert checkpoints.baseline(session, run_id) == {"tests": {"t": "passed"}}
         assert checkpoints.agent_changes(session, run_id) == {1: "attempt diff"}
         assert checkpoints.previous_changes(session, task_id, 2) == "changes"
+    store.engine.dispose()
+
+
+def test_an_older_database_gets_the_one_round_trip_claim(url):
+    engine = create_engine(url)
+    with engine.begin() as conn:  # as overnight before m016 left it
+        conn.execute(text("CREATE TABLE _migrations (name VARCHAR(100) PRIMARY KEY)"))
+        for migration in MIGRATIONS[:14]:
+            migration(conn)
+            conn.execute(text("INSERT INTO _migrations VALUES (:n)"), {"n": migration.__name__})
+    engine.dispose()
+
+    store = open_store(url)
+
+    assert "m016_claim_function" in applied(url)
+    if not store.is_sqlite:  # SQLite claims in Python: nothing to install
+        with store.engine.connect() as conn:
+            query = "SELECT count(*) FROM pg_proc WHERE proname = 'overnight_claim_v1'"
+            assert conn.execute(text(query)).scalar_one() == 1
+    assert queue.claim(store, "w") is None  # the claim runs against the migrated schema
     store.engine.dispose()

@@ -17,6 +17,7 @@ from overnight.config import ProjectConfig
 from overnight.errors import LeaseLost, UsageError
 from overnight.holds import (
     Limits,
+    day_start,
     dependency_hold,
     dependency_statuses,
     limit_hold,
@@ -24,7 +25,18 @@ from overnight.holds import (
     running_per_repo,
 )
 from overnight.spec import Spec
-from overnight.store import Run, Session, Store, Task, TaskStatus, now, scheduling, tasks, workers
+from overnight.store import (
+    Run,
+    Session,
+    Store,
+    Task,
+    TaskStatus,
+    claiming,
+    now,
+    scheduling,
+    tasks,
+    workers,
+)
 
 LEASE_SECONDS = 30.0
 
@@ -88,20 +100,30 @@ NO_LIMITS = Limits()
 def claim(
     store: Store, worker_id: str, lease: float = LEASE_SECONDS, limits: Limits | None = None
 ) -> Claim | None:
-    """Take one task for ``worker_id``, or return None when nothing is claimable."""
-    limits = limits or Limits()
+    """Take one task for ``worker_id``, or return None when nothing is claimable.
+
+    The rules (``store/claiming.py`` lists them in full): at the global limit
+    nothing starts; paused queues (by hand or a spent daily budget) are left
+    out; candidates are due queued tasks in claim order (priority, then id) and
+    running tasks whose lease expired, up to ``CANDIDATES``; one at its
+    repository's limit is skipped, one whose dependencies are not done waits
+    (or fails if one never will be), one started ``RETRIES.limit`` times fails;
+    the first left is claimed with a new lease and fencing token. On PostgreSQL
+    the server applies them in one round trip (``claiming``); SQLite runs them
+    here, the reference both are tested against."""
+    limits = limits or NO_LIMITS
+    if not store.is_sqlite:
+        return _claim_on_server(store, worker_id, lease, limits)
     with store.session() as session:
         moment = now()
         live: dict[str, int] = {}  # running tasks per repository, counted only for limits
         if limits.running is not None or limits.per_repo is not None:
-            if not store.is_sqlite:
-                scheduling.lock_counts(session)  # exact counts
             live = running_per_repo(session, moment)
         if limit_hold("", live, Limits(running=limits.running)):  # nothing may start
             return None
         paused = paused_queues(session, moment)
         for task_id, queue_name, repo, status, previous, fence in scheduling.candidates(
-            session, moment, paused, lock=not store.is_sqlite
+            session, moment, paused
         ):
             if queue_name in paused or limit_hold(repo, live, limits):
                 continue
@@ -127,6 +149,25 @@ def claim(
             store.event(session, task_id, "claimed", f"claimed by {worker_id}{note}", run_id)
             return Claim(task_id, run_id, fence + 1, worker_id, takeover)
     return None
+
+
+def _claim_on_server(store: Store, worker_id: str, lease: float, limits: Limits) -> Claim | None:
+    """PostgreSQL's claim: one statement, its own transaction."""
+    moment = now()
+    with store.autocommit() as conn:
+        claimed = claiming.claim(
+            conn,
+            worker_id,
+            moment=moment,
+            expires=moment + timedelta(seconds=lease),
+            day=day_start(moment),
+            running=limits.running,
+            per_repo=limits.per_repo,
+            retries=lifecycle.RETRIES.limit,
+        )
+    if claimed is None:
+        return None
+    return Claim(claimed.task_id, claimed.run_id, claimed.fence, worker_id, claimed.takeover)
 
 
 CANDIDATES = scheduling.CANDIDATES  # tasks a claim looks at (and locks, on PostgreSQL)

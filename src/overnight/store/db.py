@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +38,7 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self._sessions, "before_flush", mask_rows)  # keys never reach the store
         self._readers = sessionmaker(self.engine.execution_options(overnight_read=True))
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:
@@ -70,6 +71,16 @@ class Store:
             raise StoreError(f"database error on {self.safe_url}: {exc.orig}") from exc
         finally:
             session.close()  # ends the transaction; loaded objects stay readable
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection on which every statement is its own transaction: no BEGIN
+        or COMMIT round trips (PostgreSQL's claim is one statement that needs none)."""
+        try:
+            with self._autocommit.connect() as conn:
+                yield conn
+        except (OperationalError, InterfaceError) as exc:  # the database is away
+            raise StoreError(f"database error on {self.safe_url}: {exc.orig}") from exc
 
     @property
     def safe_url(self) -> str:

@@ -220,9 +220,15 @@ def m015_eval_impossible(conn: Connection) -> None:
     EvalImpossible.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
 
 
+def m016_claim_function(conn: Connection) -> None:
+    """PostgreSQL claims in one round trip: the function ``overnight_claim_v1``."""
+    from overnight.store import claiming
+
+    claiming.install(conn)
+
+
 def m017_plans(conn: Connection) -> None:
-    """Plans made by ``overnight plan``, as the dashboard shows them. Needs no other
-    migration after m015: it applies the same whichever of m016/m017 lands first."""
+    """Plans made by ``overnight plan``, as the dashboard shows them."""
     from overnight.store.plans import StoredPlan
 
     StoredPlan.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]
@@ -249,7 +255,8 @@ MIGRATIONS: list[Migration] = [
     m013_agent_inputs,
     m014_eval_comparisons,
     m015_eval_impossible,
-    m017_plans,  # m016 is another change's: applied by name, in any order
+    m016_claim_function,
+    m017_plans,
 ]
 
 

@@ -1,8 +1,8 @@
 """The scheduling queries: what ``queue.claim`` and ``holds`` read to decide.
 
 The claim's statements are built once, at import (a claim runs them for every
-task it takes). Locking is the caller's choice (``lock``): rows are locked, and
-locked rows skipped, only on PostgreSQL.
+task it takes). They are SQLite's claim; on PostgreSQL the server claims in one
+round trip with the same rules (``claiming``).
 """
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from overnight.store.models import Queue, Run, Task, TaskStatus, Turn, Worker
 
 # claimable: queued and due (walking the claim-order index), or running with an expired
 # lease (found by the lease index): two queries, where one OR of both sorts the queue
-CANDIDATES = 50  # looked at per claim (and locked, on PostgreSQL)
+CANDIDATES = 50  # looked at per claim (and locked, on PostgreSQL: ``claiming``)
 _COLUMNS = (
     Task.id,
     Task.queue,
@@ -86,22 +86,13 @@ class WorkerLimits:
     max_per_repo: int | None
 
 
-def lock_counts(session: Session) -> None:
-    """On PostgreSQL, serialize claims that count running tasks (so limits are exact)."""
-    session.execute(text("SELECT pg_advisory_xact_lock(7355609)"))
-
-
-def candidates(
-    session: Session, moment: datetime, paused: set[str], *, lock: bool
-) -> list[Candidate]:
-    """The first claimable tasks in claim order, locked when ``lock`` (skipping those
-    another worker is claiming). Queued tasks of ``paused`` queues are left out here,
-    so however many there are, they never hide the tasks behind them."""
+def candidates(session: Session, moment: datetime, paused: set[str]) -> list[Candidate]:
+    """The first claimable tasks in claim order (SQLite's claim; PostgreSQL's is
+    ``claiming``). Queued tasks of ``paused`` queues are left out here, so however
+    many there are, they never hide the tasks behind them."""
     rows: list[Any] = []
     due = _DUE.where(Task.queue.not_in(paused)) if paused else _DUE
     for query in (due, _EXPIRED):
-        if lock:
-            query = query.with_for_update(skip_locked=True, of=Task)
         rows += session.execute(query, {"moment": moment}).all()
     rows = sorted(rows, key=lambda r: (-r.priority, r.id))[:CANDIDATES]  # merged
     return [row[:6] for row in rows]
