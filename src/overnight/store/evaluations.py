@@ -38,10 +38,7 @@ class EvalComparison(StoredReport, Base):
 def save_comparison(
     session: Session, suite: str, configs: list[str], report: dict[str, Any]
 ) -> int:
-    row = EvalComparison(suite=suite, configs=configs, report=report)
-    session.add(row)
-    session.flush()
-    return row.id
+    return _save(session, EvalComparison(suite=suite, configs=configs, report=report))
 
 
 def comparisons(session: Session, suite: str | None = None, limit: int = 50) -> list[dict]:
@@ -58,7 +55,10 @@ class EvalImpossible(StoredReport, Base):
 def save_impossible(
     session: Session, suite: str, configs: list[str], report: dict[str, Any]
 ) -> int:
-    row = EvalImpossible(suite=suite, configs=configs, report=report)
+    return _save(session, EvalImpossible(suite=suite, configs=configs, report=report))
+
+
+def _save(session: Session, row: StoredReport) -> int:
     session.add(row)
     session.flush()
     return row.id
