@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from overnight.cli import main
 from overnight.cli.eval import history_lines
-from overnight.errors import UsageError
+from overnight.errors import ModelError, UsageError
 from overnight.eval_history import (
     Settings,
     candidates,
@@ -26,7 +26,7 @@ from overnight.eval_history import (
 from overnight.evaluation import load_instances, read_instances, submit_instances
 from overnight.store import Store
 from overnight.testing import make_repo
-from overnight.testing.llm_server import Say, ScriptedLLMServer
+from overnight.testing.llm_server import Fail, Say, ScriptedLLMServer
 from overnight.testing.repos import commit_all, write_files
 from overnight.workspace.git import git
 
@@ -210,6 +210,33 @@ def test_cli_prints_json_and_a_line_per_commit(tmp_path: Path, store: Store) -> 
     result = CliRunner().invoke(main, [*args, "--since", "2999-01-01", "--out", str(out)])
     assert result.exit_code != 0
     assert f"{url} has no commits since 2999-01-01: give an earlier --since" in result.output
+
+
+@pytest.mark.slow
+def test_a_model_failing_midway_keeps_the_instances_verified_before(
+    tmp_path: Path, home: Path
+) -> None:
+    repo, _ = good_repo(tmp_path / "calc")
+    write_files(
+        repo,
+        {
+            "calc.py": (repo / "calc.py").read_text() + "\n\ndef neg(a):\n    return -a\n",
+            "tests/test_neg.py": "import calc\n\n\ndef test_neg():\n    assert calc.neg(2) == -2\n",
+        },
+    )
+    newest = commit_all(repo, "Add neg")
+    out = tmp_path / "suite.jsonl"
+    # newest first: neg's statement is written, then the model fails on mul's
+    with ScriptedLLMServer([Say("Negation is missing."), Fail(401)]) as server:
+        settings = Settings(environment="inherit", reruns=1, statement="model")
+        settings.model = server.model_name
+        with pytest.raises(ModelError) as failed:
+            from_history(str(repo), out, settings)
+    assert "the 1 instance(s) verified before" in str(failed.value)
+    assert str(out) in str(failed.value)
+    (item,) = load_instances(out)
+    assert item["instance_id"].endswith(newest[:10])
+    assert item["problem_statement"].startswith("Negation is missing.")
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from overnight.config import ProjectConfig
-from overnight.errors import ConfigError, GitError, UsageError, WorkspaceError
+from overnight.errors import ConfigError, GitError, ModelError, UsageError, WorkspaceError
 from overnight.eval_verify import SETUP, Trial, Verdict, verify
 from overnight.evaluation import check_instance
 from overnight.intake import load_config
@@ -287,7 +287,8 @@ def from_history(
             )
         name = suite_name(repo, path)
         rewrite = statement_model(path, settings) if settings.statement == "model" else None
-        items, rows = [], []
+        rows, written = [], 0
+        out.write_text("")  # each instance is added once verified: a failure keeps them
         for candidate in found:
             if progress:
                 progress(f"verifying {candidate.sha[:10]} {candidate.subject[:60]}")
@@ -295,14 +296,21 @@ def from_history(
             rows.append(row(candidate, verdict))
             if item is not None:
                 if rewrite is not None:
-                    item["problem_statement"], model = rewrite(candidate.message)
+                    try:
+                        item["problem_statement"], model = rewrite(candidate.message)
+                    except ModelError as exc:
+                        raise ModelError(
+                            f"{exc} (the {written} instance(s) verified before "
+                            f"{candidate.sha[:10]} are in {out})"
+                        ) from exc
                     item.update(
                         statement_source="model",
                         statement_model=model,
                         commit_message=candidate.message,
                     )
-                items.append(item)
-    out.write_text("".join(json.dumps(item) + "\n" for item in items))
+                with out.open("a") as file:
+                    file.write(json.dumps(item) + "\n")
+                written += 1
     return summary(repo, len(shas), rows, out)
 
 
