@@ -214,7 +214,7 @@ def prompt_set(value: str, base_dir: Path) -> PromptSet:
     if unknown:
         raise ConfigError(
             f"prompts: {folder} has template(s) the built-in set does not: "
-            f"{', '.join(n + '.j2' for n in unknown)}; known: {', '.join(library.names())}"
+            f"{', '.join(n + '.j2' for n in unknown)}; known: {', '.join(sorted(library.layers['built-in']))}"
         )
     library.check()
     return PromptSet(DEFAULT_VERSION, templates)
