@@ -4,9 +4,10 @@ places the sandbox must not reach, and a verdict line per attack printed at the 
 Every attack on the sandbox's boundary runs twice: in the bwrap sandbox and in the
 container sandbox on podman (``[container]``, marked slow). A module whose attacks
 are judged on the host, from data the sandbox hands back whatever sandbox it is
-(the cheats on the tests and their configuration, the keys' masking), says
-``SANDBOXES = ("bwrap",)``: each container command costs 1-2 s more, and running
-those twice would test the same host code again for ~20 minutes of CI. The suite FAILS (never skips) when
+(the cheats on the tests and their configuration, the tricks the gates catch, the
+change's bounds, the keys' masking), is marked ``bwrap_only``: each container
+command costs 1-2 s more, and running those twice would test the same host code
+again for ~25 minutes of CI. The suite FAILS (never skips) when
 bubblewrap is missing or the worker is not root: the set-up it attacks is the
 default one, and an attack that cannot run proves nothing. The container runs
 skip, saying why, only where podman cannot run a container.
@@ -43,10 +44,15 @@ CONTAINER = pytest.param("container", marks=[pytest.mark.slow, pytest.mark.conta
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Each attack in the sandboxes its module names (default: both)."""
+    """Each attack in both sandboxes, unless it (or its module) is ``bwrap_only``."""
     if "default_setup" in metafunc.fixturenames:
-        kinds = getattr(metafunc.module, "SANDBOXES", ("bwrap", "container"))
-        params = ["bwrap" if k == "bwrap" else CONTAINER for k in kinds]
+        module = getattr(metafunc.module, "pytestmark", [])
+        marks = [
+            *metafunc.definition.iter_markers(),
+            *(module if isinstance(module, list) else [module]),
+        ]
+        host_judged = any(mark.name == "bwrap_only" for mark in marks)
+        params = ["bwrap"] if host_judged else ["bwrap", CONTAINER]
         metafunc.parametrize("default_setup", params, indirect=True)
 
 

@@ -44,6 +44,7 @@ BOUNDS = {
 }
 
 
+@pytest.mark.bwrap_only  # the change's bounds are checked on the host: see conftest.py
 @pytest.mark.parametrize("bound", list(BOUNDS))
 def test_redteam_oversized_or_special_change(store, home, repo, specs, outside, verdict, bound):
     script = write("calc.py", HONEST_MUL) + BOUNDS[bound]

@@ -16,9 +16,8 @@ import pytest
 from . import payloads as p
 from .harness import CALC, HONEST_MUL, Task_, hidden_test, run_task, token, write
 
-SANDBOXES = ("bwrap",)  # judged on the host: see conftest.py
-
-pytestmark = [pytest.mark.redteam, pytest.mark.slow]
+# bwrap_only: judged on the host (see conftest.py)
+pytestmark = [pytest.mark.redteam, pytest.mark.slow, pytest.mark.bwrap_only]
 
 WRONG_MUL = CALC + p.WRONG
 

@@ -35,9 +35,8 @@ from .harness import (
     write,
 )
 
-SANDBOXES = ("bwrap",)  # judged on the host: see conftest.py
-
-pytestmark = [pytest.mark.redteam, pytest.mark.slow]
+# bwrap_only: judged on the host (see conftest.py)
+pytestmark = [pytest.mark.redteam, pytest.mark.slow, pytest.mark.bwrap_only]
 
 LEAK = r"""
 echo "the key is $SOME_API_KEY"
