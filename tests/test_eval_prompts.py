@@ -41,7 +41,10 @@ def test_prompts_name_a_built_in_set_or_a_directory_read_whole(tmp_path: Path):
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ({"tsak.j2": "x"}, "has template(s) the built-in set does not: tsak.j2; known: draft, feedback"),
+        (
+            {"tsak.j2": "x"},
+            "has template(s) the built-in set does not: tsak.j2; known: draft, feedback",
+        ),
         ({"task.j2": "{% if %}"}, "task.j2:1: Expected an expression"),
         ({"task.j2": "{{ no_such_value }}"}, "does not render: 'no_such_value' is undefined"),
         ({"task.j2": b"\xff\xfe"}, "cannot be read"),
