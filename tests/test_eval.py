@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from inflection import FIXTURE, inflection_repo
 from rich.console import Console
 
 from overnight.cli.eval import reason, results_table
@@ -23,10 +24,8 @@ from overnight.evaluation import (
     submit_instances,
 )
 from overnight.store import Store, Task
-from overnight.testing import make_repo
 from overnight.views import task_detail
 
-FIXTURE = Path(__file__).parent / "fixtures" / "swebench" / "inflection"
 GOLD = "inflection__inflection-1"
 NOOP = "inflection__inflection-1-nochange"
 FAIL_TO_PASS = json.loads((FIXTURE / "instance.json").read_text())["FAIL_TO_PASS"]
@@ -63,15 +62,7 @@ def evaluation(tmp_path: Path):
     """A git repository of the fixture's base tree, a JSONL file with a gold and a
     no-change instance (its install a string), and a command agent that tells them apart by
     $OVERNIGHT_INSTANCE_ID. Returns (jsonl path, agent, records dir, repo)."""
-    files = {
-        str(p.relative_to(FIXTURE / "repo")): p.read_text()
-        for p in sorted((FIXTURE / "repo").rglob("*"))
-        if p.is_file()
-    }
-    repo = make_repo(tmp_path / "inflection", files)
-    base = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    repo, base = inflection_repo(tmp_path / "inflection")
     noop = instance(repo, base, NOOP)
     (noop["install"],) = noop["install"]  # one command as a string: runs as one command
     jsonl = write_jsonl(tmp_path / "instances.jsonl", [instance(repo, base, GOLD), noop])

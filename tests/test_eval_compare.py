@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from inflection import FIXTURE, inflection_repo
 
 from overnight.agents.library import PromptSet
 from overnight.cli import main
@@ -27,9 +27,7 @@ from overnight.eval_report import html_report
 from overnight.spec import Budget
 from overnight.store import Store, Task
 from overnight.store.evaluations import comparisons, save_comparison
-from overnight.testing import make_repo
 
-FIXTURE = Path(__file__).parent / "fixtures" / "swebench" / "inflection"
 SOLVES = f"git apply {FIXTURE / 'gold.patch'}"
 
 
@@ -192,15 +190,7 @@ def test_stored_comparisons_are_read_latest_first_and_by_suite(store: Store):
 @pytest.fixture
 def suite(tmp_path: Path) -> Path:
     """The inflection fixture's instance twice (two ids), in a repository of its base."""
-    files = {
-        str(p.relative_to(FIXTURE / "repo")): p.read_text()
-        for p in sorted((FIXTURE / "repo").rglob("*"))
-        if p.is_file()
-    }
-    repo = make_repo(tmp_path / "inflection", files)
-    base = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    repo, base = inflection_repo(tmp_path / "inflection")
     item = json.loads((FIXTURE / "instance.json").read_text())
     item.update(repo=str(repo), base_commit=base)
     lines = [json.dumps({**item, "instance_id": f"inflection-{n}"}) for n in (1, 2)]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from inflection import FIXTURE, inflection_repo
 
 from overnight.cli import main
 from overnight.errors import UsageError
@@ -23,9 +24,7 @@ from overnight.eval_impossible import (
 from overnight.spec import Budget
 from overnight.store import Store
 from overnight.store.evaluations import impossible_runs, trends
-from overnight.testing import make_repo
 
-FIXTURE = Path(__file__).parent / "fixtures" / "swebench" / "inflection"
 ACRONYM = "test_inflection.py::test_underscore_splits_a_leading_acronym"
 NEW_TEST = """
 
@@ -54,13 +53,7 @@ EOF
 def suite(tmp_path: Path) -> Path:
     """The inflection repository at its base, and a JSONL file with one instance whose
     test patch also adds a plain (not parametrized) acceptance test."""
-    files = {
-        str(p.relative_to(FIXTURE / "repo")): p.read_text()
-        for p in sorted((FIXTURE / "repo").rglob("*"))
-        if p.is_file()
-    }
-    repo = make_repo(tmp_path / "inflection", files)
-    base = git(repo, "rev-parse", "HEAD").strip()
+    repo, base = inflection_repo(tmp_path / "inflection")
     git(repo, "apply", str(FIXTURE / "test.patch"))
     with (repo / "test_inflection.py").open("a") as f:
         f.write(NEW_TEST)

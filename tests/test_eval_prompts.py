@@ -5,10 +5,10 @@ each task it queues and run by the built-in agent (the run records their hashes)
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
+from inflection import FIXTURE, inflection_repo
 
 from overnight.agents.library import PromptLibrary, PromptSet
 from overnight.errors import UsageError
@@ -18,10 +18,7 @@ from overnight.eval_report import html_report
 from overnight.evaluation import read_instances, submit_instances
 from overnight.spec import Spec
 from overnight.store import Run, Store, Task
-from overnight.testing import make_repo
 from overnight.testing.llm_server import ScriptedLLMServer, bash
-
-FIXTURE = Path(__file__).parent / "fixtures" / "swebench" / "inflection"
 
 
 def write(path: Path, text: str) -> Path:
@@ -105,15 +102,7 @@ def test_prompts_for_an_agent_that_renders_none_are_refused_at_submit(store: Sto
 @pytest.fixture
 def suite(tmp_path: Path) -> Path:
     """The inflection fixture's instance, in a repository of its base."""
-    files = {
-        str(p.relative_to(FIXTURE / "repo")): p.read_text()
-        for p in sorted((FIXTURE / "repo").rglob("*"))
-        if p.is_file()
-    }
-    repo = make_repo(tmp_path / "inflection", files)
-    base = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout.strip()
+    repo, base = inflection_repo(tmp_path / "inflection")
     item = json.loads((FIXTURE / "instance.json").read_text())
     item.update(repo=str(repo), base_commit=base)
     return write(tmp_path / "suite.jsonl", json.dumps(item) + "\n")
